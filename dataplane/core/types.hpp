@@ -1,0 +1,37 @@
+#pragma once
+// Basic types and protocol constants shared by the whole protocol core.
+// The core has no clock of its own: every function that needs the time takes a Time.
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace strait::wg {
+
+inline constexpr std::size_t kKeyLen = 32;   // X25519 keys, symmetric keys, PSK
+inline constexpr std::size_t kHashLen = 32;  // BLAKE2s-256
+inline constexpr std::size_t kTagLen = 16;   // Poly1305 / GCM tag
+inline constexpr std::size_t kMacLen = 16;   // mac1, mac2, cookie
+
+using Key = std::array<std::uint8_t, kKeyLen>;
+using Hash = std::array<std::uint8_t, kHashLen>;
+using Mac = std::array<std::uint8_t, kMacLen>;
+
+// Monotonic time since an arbitrary origin chosen by the caller (the fast path feeds
+// rte_get_tsc_cycles converted to ns, tests feed a fake clock). Never wall-clock.
+using Time = std::chrono::nanoseconds;
+
+// Timer constants, WireGuard paper section 6.1 (and the Linux module's messages.h).
+inline constexpr Time kRekeyAfterTime = std::chrono::seconds(120);
+inline constexpr Time kRejectAfterTime = std::chrono::seconds(180);
+inline constexpr Time kRekeyAttemptTime = std::chrono::seconds(90);
+inline constexpr Time kRekeyTimeout = std::chrono::seconds(5);
+inline constexpr Time kRekeyTimeoutJitterMax = std::chrono::milliseconds(334);
+inline constexpr Time kKeepaliveTimeout = std::chrono::seconds(10);
+inline constexpr Time kCookieSecretMaxAge = std::chrono::seconds(120);
+inline constexpr Time kCookieSecretLatency = std::chrono::seconds(5);
+inline constexpr std::uint64_t kRekeyAfterMessages = 1ULL << 60;
+inline constexpr std::uint64_t kRejectAfterMessages = UINT64_MAX - (1ULL << 13) - 1;
+
+}  // namespace strait::wg
