@@ -35,3 +35,21 @@ inline constexpr std::uint64_t kRekeyAfterMessages = 1ULL << 60;
 inline constexpr std::uint64_t kRejectAfterMessages = UINT64_MAX - (1ULL << 13) - 1;
 
 }  // namespace strait::wg
+
+namespace strait::wg {
+
+// The transport cipher of a keypair. WireGuard peers use ChaCha20-Poly1305 (message type 4);
+// strait peers use AES-256-GCM with the same keys and nonce layout (message type kMsgDataAesGcm).
+enum class Cipher : std::uint8_t { chacha20_poly1305 = 0, aes256_gcm = 1 };
+
+// What a completed Noise handshake yields (paper section 5.4.5): the two transport keys
+// and the indices that name the session on each side. Handed to the keypair rotation.
+struct SessionKeys {
+  Key send_key{};
+  Key recv_key{};
+  std::uint32_t local_index = 0;   // our sender index: peers put it in their receiver field
+  std::uint32_t remote_index = 0;  // the peer's sender index: we put it in our receiver field
+  bool we_initiated = false;
+};
+
+}  // namespace strait::wg
