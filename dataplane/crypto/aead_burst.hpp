@@ -1,0 +1,95 @@
+#pragma once
+// The fast-path AEAD engine: seals and opens WireGuard transport data in bursts, in place,
+// on Intel ipsec-mb. Two ciphers with the same framing (WireGuard paper section 5.4.6):
+// ChaCha20-Poly1305 (RFC 8439) for stock WireGuard peers and AES-256-GCM (NIST SP 800-38D)
+// for straitd peers (DESIGN.md section 3). Which ipsec-mb API runs each cipher was chosen by
+// measurement: perf/AEAD_ENGINE.md.
+//
+// Threading: one AeadEngine per thread (it owns an IMB_MGR, which is not thread-safe).
+// AeadKey is read-only once prepared and may be shared by every thread's engine.
+
+#include <intel-ipsec-mb.h>
+
+#include <array>
+#include <cstdint>
+#include <span>
+
+#include "core/types.hpp"
+
+namespace strait::crypto {
+
+inline constexpr std::size_t kAeadNonceLen = 12;
+
+// A transport key prepared for the fast path. For AES-256-GCM this holds the expanded key
+// schedule and the GHASH key powers (IMB_AES256_GCM_PRE), for ChaCha20-Poly1305 the raw key
+// (ChaCha20 has no key schedule). Prepared on the slow path, then read-only. Wiped when
+// destroyed.
+struct alignas(64) AeadKey {
+  AeadKey() = default;
+  AeadKey(const AeadKey&) = default;
+  AeadKey& operator=(const AeadKey&) = default;
+  ~AeadKey();
+
+  gcm_key_data gcm{};                         // valid when cipher == aes256_gcm
+  std::array<std::uint8_t, wg::kKeyLen> raw{};  // valid when cipher == chacha20_poly1305
+  wg::Cipher cipher = wg::Cipher::chacha20_poly1305;
+};
+
+// One packet of a burst. The nonce is WireGuard's: 4 zero bytes || LE64(counter)
+// (paper section 5.4.6, "msg.counter"), for both ciphers.
+struct AeadOp {
+  const AeadKey* key = nullptr;
+  std::uint64_t counter = 0;
+  std::uint8_t* data = nullptr;  // sealed/opened in place
+  std::uint32_t len = 0;         // plaintext length for seal; ciphertext length WITHOUT tag for open
+  std::uint8_t* tag = nullptr;   // 16 bytes: written by seal, verified by open
+  const std::uint8_t* aad = nullptr;  // WireGuard transport data has none; for tests and vectors
+  std::uint32_t aad_len = 0;
+  // Test hook for known-answer vectors with arbitrary 96-bit IVs: when non-null, these 12 bytes
+  // are the nonce and counter is ignored. The fast path leaves it null.
+  const std::uint8_t* iv12 = nullptr;
+  bool ok = false;  // out: sealed, or opened and authenticated
+};
+
+class AeadEngine {
+ public:
+  // Allocates and initialises the ipsec-mb manager for the best instruction set of this CPU.
+  // Slow path; throws std::bad_alloc if the manager cannot be allocated.
+  AeadEngine();
+  ~AeadEngine();
+  AeadEngine(const AeadEngine&) = delete;
+  AeadEngine& operator=(const AeadEngine&) = delete;
+
+  // Slow path: expands a 32-byte transport key for cipher into out.
+  void prepare_key(AeadKey& out, wg::Cipher cipher, const std::uint8_t key[wg::kKeyLen]) const;
+
+  // Fast path. Seals every op in place: data becomes ciphertext, tag is written, ok = true.
+  // Ops may mix keys and ciphers. No allocation, no exceptions, no locks.
+  void seal_burst(std::span<AeadOp> ops);
+
+  // Fast path. Opens every op in place and verifies its tag in constant time: ok = true when
+  // authentic. When ok is false the bytes at data are garbage (decrypted unauthenticated data):
+  // the caller must drop the packet and never look at them. Other ops are unaffected.
+  void open_burst(std::span<AeadOp> ops);
+
+  // The instruction set ipsec-mb picked ("avx512", "avx2", ...), for logs and benchmarks.
+  [[nodiscard]] const char* arch_name() const;
+
+ private:
+  // ChaCha20-Poly1305 ops are gathered into chunks of at most this many jobs for ipsec-mb's
+  // burst API (its own limit is IMB_MAX_BURST_SIZE = 128).
+  static constexpr std::size_t kChunk = 64;
+  enum class Direction : std::uint8_t { seal, open };
+
+  void run(std::span<AeadOp> ops, Direction dir);
+  void gcm_one(AeadOp& op, Direction dir);
+  void chacha_chunk(std::span<AeadOp* const> ops, Direction dir);
+
+  IMB_MGR* mgr_ = nullptr;
+  // Per chunk scratch, owned here so the fast path never allocates: the nonces of the pending
+  // jobs, and for open the tags ipsec-mb computes (it writes them, we compare).
+  std::array<std::array<std::uint8_t, kAeadNonceLen>, kChunk> nonces_{};
+  std::array<std::array<std::uint8_t, wg::kTagLen>, kChunk> computed_tags_{};
+};
+
+}  // namespace strait::crypto
