@@ -1,0 +1,175 @@
+#pragma once
+// The configuration and state model of the WireGuard cross-platform userspace API
+// (https://www.wireguard.com/xplatform/), independent of how straitd implements it.
+// A DeviceChange is what one `set=1` request asks for; a DeviceState is what one `get=1`
+// request reports. Both are plain values: the UAPI text lives in protocol.hpp, the socket in
+// server.hpp. Control path only: these types allocate freely.
+
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <sys/socket.h>
+
+#include "core/types.hpp"
+
+namespace strait::uapi {
+
+using strait::wg::Cipher;
+using strait::wg::Key;
+
+// What went wrong, as the errno the UAPI reports (positive, from errno.h) and a sentence for
+// humans (which the wire protocol cannot carry: it is for logs and for UapiClient callers).
+struct Error {
+  int code = EINVAL;
+  std::string message;
+};
+
+// A value or an Error. (std::expected is C++23; g++ 12 in C++20 mode does not have it.)
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}       // NOLINT: implicit by design
+  Result(Error error) : v_(std::move(error)) {}   // NOLINT: implicit by design
+  [[nodiscard]] bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+  [[nodiscard]] T& value() & { return std::get<0>(v_); }
+  [[nodiscard]] const T& value() const& { return std::get<0>(v_); }
+  [[nodiscard]] T&& value() && { return std::get<0>(std::move(v_)); }
+  [[nodiscard]] const Error& error() const { return std::get<1>(v_); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+
+ private:
+  std::variant<T, Error> v_;
+};
+
+template <>
+class [[nodiscard]] Result<void> {
+ public:
+  Result() = default;
+  Result(Error error) : error_(std::move(error)) {}  // NOLINT: implicit by design
+  [[nodiscard]] bool ok() const { return !error_.has_value(); }
+  explicit operator bool() const { return ok(); }
+  [[nodiscard]] const Error& error() const { return *error_; }
+
+ private:
+  std::optional<Error> error_;
+};
+
+// ---- keys and ciphers in their UAPI text form ----
+
+// 64 hex digits. The spec writes lowercase; upper case is accepted on input like wireguard-go.
+[[nodiscard]] std::optional<Key> key_from_hex(std::string_view hex);
+[[nodiscard]] std::string key_to_hex(const Key& key);  // lowercase
+[[nodiscard]] bool key_is_zero(const Key& key);
+
+// strait_cipher values: "chacha20-poly1305" (WireGuard, message type 4) and "aes256-gcm".
+[[nodiscard]] std::string_view cipher_name(Cipher cipher);
+[[nodiscard]] std::optional<Cipher> cipher_from_name(std::string_view name);
+
+// ---- addresses ----
+
+// One allowed-IPs prefix. The address is kept as written (host bits are not cleared): the
+// allowed-IPs table masks on insertion, as the Linux module and wireguard-go do.
+struct AllowedIp {
+  std::array<std::uint8_t, 16> addr{};  // network byte order; IPv4 uses the first 4 bytes
+  std::uint8_t family = 4;              // 4 or 6
+  std::uint8_t cidr = 0;                // <= 32 for IPv4, <= 128 for IPv6
+
+  // "10.0.0.0/24", "fd00::/64". The prefix length is mandatory, as in netip.ParsePrefix.
+  [[nodiscard]] static Result<AllowedIp> parse(std::string_view text);
+  [[nodiscard]] static AllowedIp v4(std::array<std::uint8_t, 4> a, std::uint8_t cidr);
+  [[nodiscard]] std::string to_string() const;
+  friend bool operator==(const AllowedIp&, const AllowedIp&) = default;
+};
+
+// A UDP endpoint: "1.2.3.4:51820", "[fd00::1]:51820", "[fe80::1%2]:51820" (IPv6 scope as an
+// interface index, or an interface name on input). Names are not resolved: wg(8) resolves
+// them before it talks to the socket.
+struct Endpoint {
+  std::uint8_t family = 4;              // 4 or 6
+  std::array<std::uint8_t, 16> addr{};  // network byte order; IPv4 uses the first 4 bytes
+  std::uint16_t port = 0;               // host byte order
+  std::uint32_t scope_id = 0;           // IPv6 only; 0 = none
+
+  [[nodiscard]] static Result<Endpoint> parse(std::string_view text);
+  [[nodiscard]] static Endpoint v4(std::array<std::uint8_t, 4> a, std::uint16_t port);
+  [[nodiscard]] std::string to_string() const;
+  [[nodiscard]] sockaddr_storage to_sockaddr() const;
+  [[nodiscard]] static std::optional<Endpoint> from_sockaddr(const sockaddr* sa);
+  friend bool operator==(const Endpoint&, const Endpoint&) = default;
+};
+
+// ---- set=1: a change ----
+
+// One `public_key=` section of a set request. Unset optionals leave the setting as it is.
+struct PeerChange {
+  Key public_key{};
+  bool remove = false;        // remove=true: delete the peer (the rest of its section is moot)
+  bool update_only = false;   // update_only=true: change the peer only if it exists already
+  std::optional<Key> preshared_key;          // all-zero key = no preshared key
+  std::optional<Endpoint> endpoint;
+  std::optional<std::uint16_t> persistent_keepalive;  // seconds; 0 = off
+  bool replace_allowed_ips = false;          // drop the peer's prefixes before adding these
+  std::vector<AllowedIp> allowed_ips;        // added, in order
+  std::optional<Cipher> cipher;              // strait extension key strait_cipher=
+  friend bool operator==(const PeerChange&, const PeerChange&) = default;
+};
+
+struct DeviceChange {
+  std::optional<Key> private_key;  // all-zero key = remove the private key
+  std::optional<std::uint16_t> listen_port;
+  std::optional<std::uint32_t> fwmark;  // 0 = off
+  bool replace_peers = false;           // remove every peer before applying `peers`
+  std::vector<PeerChange> peers;        // in request order
+  friend bool operator==(const DeviceChange&, const DeviceChange&) = default;
+};
+
+// ---- get=1: the state ----
+
+// Counters by drop reason, as (reason name, count). Names are [a-z0-9_]+ (drop_reasons.def).
+using DropCounters = std::vector<std::pair<std::string, std::uint64_t>>;
+
+struct PeerState {
+  Key public_key{};
+  Key preshared_key{};  // all-zero = none
+  std::optional<Endpoint> endpoint;
+  std::uint64_t last_handshake_sec = 0;   // wall-clock (CLOCK_REALTIME) of the last handshake;
+  std::uint64_t last_handshake_nsec = 0;  // 0/0 = never
+  std::uint64_t rx_bytes = 0;
+  std::uint64_t tx_bytes = 0;
+  std::uint16_t persistent_keepalive = 0;
+  std::vector<AllowedIp> allowed_ips;
+  Cipher cipher = Cipher::chacha20_poly1305;  // strait_cipher
+  std::uint64_t rx_packets = 0;               // strait_rx_packets
+  std::uint64_t tx_packets = 0;               // strait_tx_packets
+  DropCounters drops;                         // strait_drop_<reason>
+  friend bool operator==(const PeerState&, const PeerState&) = default;
+};
+
+struct DeviceState {
+  std::optional<Key> private_key;  // absent = none configured
+  std::uint16_t listen_port = 0;
+  std::uint32_t fwmark = 0;
+  std::vector<PeerState> peers;
+  DropCounters drops;  // device-wide, strait_drop_<reason>
+  friend bool operator==(const DeviceState&, const DeviceState&) = default;
+};
+
+// Applies `change` to `state` with the semantics of the xplatform spec (and wireguard-go):
+// replace_peers first, then each peer section in order; remove deletes; update_only skips
+// unknown peers; a new peer starts from defaults; replace_allowed_ips clears before adding;
+// an allowed IP moves from any other peer that held the same prefix. Counters and handshake
+// times are left alone. A reference model for tests and for mirrors of the configuration.
+void apply_change(DeviceState& state, const DeviceChange& change);
+
+}  // namespace strait::uapi
