@@ -295,6 +295,12 @@ void UapiServer::handle_requests(int fd, Client& c, Handler& handler) {
   // Requests are answered in order; several may share one connection (as in wireguard-go),
   // though wg(8) sends one per connection.
   while (!c.in.empty()) {
+    // A client that sends requests without reading the replies would grow `out` forever.
+    if (c.out.size() > kMaxReplyBytes) {
+      report("UAPI client does not read its replies; dropped");
+      drop(fd);
+      return;
+    }
     const auto nl = c.in.find('\n');
     if (nl == std::string::npos) {
       if (c.in.size() > kMaxOpLine) return refuse(fd, c, EPROTO, "no operation line");
