@@ -81,7 +81,7 @@ MacVerdict CookieChecker::check(std::span<const std::uint8_t> msg,
   const Mac mac2 = mac(cookie, msg.first(mac2_at));
   wipe(cookie);
   return crypto::equal_ct(mac2, msg.subspan(mac2_at, kMacLen)) ? MacVerdict::valid_mac2
-                                                              : MacVerdict::invalid_mac2;
+                                                               : MacVerdict::invalid_mac2;
 }
 
 bool CookieChecker::make_reply(MessageCookieReply& out, std::span<const std::uint8_t> msg,
@@ -129,7 +129,9 @@ void CookieMaker::add_macs(std::span<std::uint8_t> msg, Time now) {
   std::copy(mac2.begin(), mac2.end(), msg.begin() + mac2_at);
 }
 
-void CookieMaker::add_macs(MessageInitiation& msg, Time now) { add_macs(mutable_bytes_of(msg), now); }
+void CookieMaker::add_macs(MessageInitiation& msg, Time now) {
+  add_macs(mutable_bytes_of(msg), now);
+}
 
 void CookieMaker::add_macs(MessageResponse& msg, Time now) { add_macs(mutable_bytes_of(msg), now); }
 

@@ -62,7 +62,7 @@ class CookieChecker {
   // receiver = msg's sender index, nonce random, encrypted cookie for `source`.
   // False (and out untouched) if msg is shorter than 32 bytes.
   [[nodiscard]] bool make_reply(MessageCookieReply& out, std::span<const std::uint8_t> msg,
-                  std::span<const std::uint8_t> source, Time now, RandomSource& rng);
+                                std::span<const std::uint8_t> source, Time now, RandomSource& rng);
 
  private:
   Mac cookie_for(std::span<const std::uint8_t> source, Time now, RandomSource& rng);

@@ -91,9 +91,7 @@ Classification classify(std::span<const std::uint8_t> bytes) {
       min_len = kDataMinLen;
       length_error = ParseError::too_short_data;
       break;
-    default:
-      c.error = ParseError::bad_type;
-      return c;
+    default: c.error = ParseError::bad_type; return c;
   }
   if ((bytes[1] | bytes[2] | bytes[3]) != 0) {
     c.error = ParseError::reserved_nonzero;

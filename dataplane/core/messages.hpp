@@ -27,7 +27,7 @@ inline constexpr std::uint8_t kMsgTypeData = 4;
 // authenticate it, and a cipher mismatch between two configs is visible by type alone.
 inline constexpr std::uint8_t kMsgTypeDataAesGcm = 0x84;
 
-inline constexpr std::size_t kTimestampLen = 12;  // TAI64N
+inline constexpr std::size_t kTimestampLen = 12;    // TAI64N
 inline constexpr std::size_t kCookieNonceLen = 24;  // XChaCha20-Poly1305 nonce
 
 enum class MessageType : std::uint8_t {

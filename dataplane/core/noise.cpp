@@ -259,8 +259,8 @@ void Handshake::configure(const StaticIdentity& local, const Key& remote_static,
   remote_static_ = remote_static;
   preshared_key_ = psk;
   local_has_key_ = local.has_key();
-  static_static_ok_ =
-      local_has_key_ && crypto::x25519(precomputed_static_static_, local.private_key, remote_static);
+  static_static_ok_ = local_has_key_ &&
+                      crypto::x25519(precomputed_static_static_, local.private_key, remote_static);
   if (!static_static_ok_) wipe(precomputed_static_static_);
 }
 
@@ -370,7 +370,8 @@ HandshakeResult<SessionKeys> Handshake::consume_response(const MessageResponse& 
 
 HandshakeError Handshake::accept_initiation(const PendingInitiation& pending, Time now) {
   if (const HandshakeError e = usable(); e != HandshakeError::ok) return e;
-  if (!crypto::equal_ct(pending.initiator_static, remote_static_)) return HandshakeError::wrong_peer;
+  if (!crypto::equal_ct(pending.initiator_static, remote_static_))
+    return HandshakeError::wrong_peer;
 
   Symmetric s(pending.hash, pending.chaining_key);
   Key key{};
@@ -424,8 +425,8 @@ HandshakeResult<SessionKeys> Handshake::create_response(MessageResponse& out,
   s.mix_key(out.ephemeral);
   // ee, se. Both points were checked before (the initiator's ephemeral by
   // decrypt_initiation_static, its static by configure()), so these only fail on a bug.
-  const bool dh_ok =
-      s.mix_dh(ephemeral, remote_ephemeral_, nullptr) && s.mix_dh(ephemeral, remote_static_, nullptr);
+  const bool dh_ok = s.mix_dh(ephemeral, remote_ephemeral_, nullptr) &&
+                     s.mix_dh(ephemeral, remote_static_, nullptr);
   wipe(ephemeral);
   if (!dh_ok) {
     out = MessageResponse{};

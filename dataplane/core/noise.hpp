@@ -69,11 +69,11 @@ enum class HandshakeError : std::uint8_t {
   decrypt_static_failed,     // initiation: encrypted_static does not authenticate
   decrypt_timestamp_failed,  // initiation: encrypted_timestamp does not authenticate
   decrypt_response_failed,   // response: encrypted_nothing does not authenticate
-  wrong_peer,         // the pending initiation names another static key than this Handshake's
-  replayed_timestamp, // timestamp not greater than the last accepted one (paper section 5.1)
-  initiation_flood,   // less than 1 s / kInitiationsPerSecond since the last accepted initiation
-  wrong_state,        // message arrived when this Handshake does not expect it
-  wrong_index,        // response's receiver index is not the index of our pending initiation
+  wrong_peer,          // the pending initiation names another static key than this Handshake's
+  replayed_timestamp,  // timestamp not greater than the last accepted one (paper section 5.1)
+  initiation_flood,    // less than 1 s / kInitiationsPerSecond since the last accepted initiation
+  wrong_state,         // message arrived when this Handshake does not expect it
+  wrong_index,         // response's receiver index is not the index of our pending initiation
 };
 
 [[nodiscard]] const char* describe(HandshakeError e);
@@ -81,7 +81,8 @@ enum class HandshakeError : std::uint8_t {
 // Linux's INITIATIONS_PER_SECOND: a responder accepts at most one initiation per peer every
 // 1 s / 50 = 20 ms (Linux noise.c, wg_noise_handshake_consume_initiation).
 inline constexpr std::uint32_t kInitiationsPerSecond = 50;
-inline constexpr Time kInitiationMinInterval = std::chrono::nanoseconds(1'000'000'000 / kInitiationsPerSecond);
+inline constexpr Time kInitiationMinInterval =
+    std::chrono::nanoseconds(1'000'000'000 / kInitiationsPerSecond);
 
 template <class T>
 struct HandshakeResult {
@@ -120,8 +121,8 @@ class Handshake {
     zeroed,
     created_initiation,
     consumed_initiation,
-    created_response,  // transient: create_response returns keys and zeroes back
-    consumed_response, // transient: consume_response returns keys and zeroes back
+    created_response,   // transient: create_response returns keys and zeroes back
+    consumed_response,  // transient: consume_response returns keys and zeroes back
   };
 
   Handshake() = default;
@@ -140,7 +141,8 @@ class Handshake {
 
   // Initiator, paper 5.4.2. `local` must be the identity given to configure(). Fills everything
   // but mac1/mac2 (CookieMaker::add_macs does those) and moves to created_initiation.
-  [[nodiscard]] HandshakeError create_initiation(MessageInitiation& out, const StaticIdentity& local,
+  [[nodiscard]] HandshakeError create_initiation(MessageInitiation& out,
+                                                 const StaticIdentity& local,
                                                  std::uint32_t local_index, const Tai64n& now_ts,
                                                  RandomSource& rng);
 

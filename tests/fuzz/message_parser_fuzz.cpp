@@ -52,8 +52,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     require(dat.value.ciphertext.size() + kDataHeaderLen == size);
     require(dat.value.ciphertext.size() >= kTagLen);
     std::uint8_t header[kDataHeaderLen];
-    const Cipher cipher =
-        dat.value.type == MessageType::data_aes_gcm ? Cipher::aes256_gcm : Cipher::chacha20_poly1305;
+    const Cipher cipher = dat.value.type == MessageType::data_aes_gcm ? Cipher::aes256_gcm
+                                                                      : Cipher::chacha20_poly1305;
     require(write_data_header(header, cipher, dat.value.receiver, dat.value.counter) ==
             kDataHeaderLen);
     require(std::memcmp(header, data, kDataHeaderLen) == 0);

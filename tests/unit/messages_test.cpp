@@ -113,7 +113,8 @@ TEST(Messages, ParseFunctionsRefuseOtherTypes) {
 TEST(Messages, InitiationRoundTrip) {
   MessageInitiation m;
   m.sender.set(0xdeadbeef);
-  for (std::size_t i = 0; i < m.ephemeral.size(); ++i) m.ephemeral[i] = static_cast<std::uint8_t>(i);
+  for (std::size_t i = 0; i < m.ephemeral.size(); ++i)
+    m.ephemeral[i] = static_cast<std::uint8_t>(i);
   m.encrypted_static.fill(0x11);
   m.encrypted_timestamp.fill(0x22);
   m.mac1.fill(0x33);
@@ -188,11 +189,12 @@ TEST(Messages, DataRoundTripBothCiphers) {
     Buf wire(16 + 20 + 16, 0xcc);
     ASSERT_EQ(write_data_header(wire, c, 0x0a0b0c0d, 0x0102030405060708ULL), kDataHeaderLen);
     EXPECT_EQ(wire[0], c == Cipher::aes256_gcm ? 0x84 : 0x04);
-    EXPECT_EQ(wire[8], 0x08);   // counter little endian
+    EXPECT_EQ(wire[8], 0x08);  // counter little endian
     EXPECT_EQ(wire[15], 0x01);
     const auto p = parse_data(wire);
     ASSERT_TRUE(p.ok()) << describe(p.error);
-    EXPECT_EQ(p.value.type, c == Cipher::aes256_gcm ? MessageType::data_aes_gcm : MessageType::data);
+    EXPECT_EQ(p.value.type,
+              c == Cipher::aes256_gcm ? MessageType::data_aes_gcm : MessageType::data);
     EXPECT_EQ(p.value.receiver, 0x0a0b0c0du);
     EXPECT_EQ(p.value.counter, 0x0102030405060708ULL);
     EXPECT_EQ(p.value.ciphertext.size(), 36u);

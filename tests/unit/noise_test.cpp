@@ -372,9 +372,9 @@ TEST_F(NoiseTest, KnownAnswerVectors) {
     CookieMaker to_alice(alice_.public_key);
 
     MessageInitiation init;
-    ASSERT_EQ(a.create_initiation(init, alice_, 0x11223344, tai64n_from_unix(1700000000, 123456789),
-                                  rng),
-              HandshakeError::ok);
+    ASSERT_EQ(
+        a.create_initiation(init, alice_, 0x11223344, tai64n_from_unix(1700000000, 123456789), rng),
+        HandshakeError::ok);
     to_bob.add_macs(init, 0s);
     EXPECT_EQ(wire(init), from_hex(c.initiation));
 
@@ -400,6 +400,7 @@ TEST_F(NoiseTest, KnownAnswerVectors) {
 }  // namespace
 }  // namespace strait::wg
 
+// clang-format off
 /* The script that computed the vectors above (Python 3, pyca/cryptography):
 # Independent WireGuard handshake computation (hashlib BLAKE2s, hmac, pyca/cryptography X25519
 # and ChaCha20-Poly1305), following https://www.wireguard.com/protocol/ step by step.
@@ -411,9 +412,13 @@ from cryptography.hazmat.primitives import serialization as ser
 def HASH(*parts): return hashlib.blake2s(b''.join(parts)).digest()
 def MAC(key, data): return hashlib.blake2s(data, digest_size=16, key=key).digest()
 def HMAC(key, data): return hmac.new(key, data, hashlib.blake2s).digest()
-def pub(priv): return X25519PrivateKey.from_private_bytes(priv).public_key().public_bytes(ser.Encoding.Raw, ser.PublicFormat.Raw)
-def DH(priv, p): return X25519PrivateKey.from_private_bytes(priv).exchange(X25519PublicKey.from_public_bytes(p))
-def AEAD(key, counter, plain, ad): return ChaCha20Poly1305(key).encrypt(b'\0'*4 + struct.pack('<Q', counter), plain, ad)
+def pub(priv):
+    k = X25519PrivateKey.from_private_bytes(priv).public_key()
+    return k.public_bytes(ser.Encoding.Raw, ser.PublicFormat.Raw)
+def DH(priv, p):
+    return X25519PrivateKey.from_private_bytes(priv).exchange(X25519PublicKey.from_public_bytes(p))
+def AEAD(key, counter, plain, ad):
+    return ChaCha20Poly1305(key).encrypt(b'\0' * 4 + struct.pack('<Q', counter), plain, ad)
 def KDF(ck, inp, n):
     t = HMAC(ck, inp); out = []; prev = b''
     for i in range(1, n + 1):
@@ -463,3 +468,4 @@ for label, psk in (("NoPsk", b'\0' * 32), ("Psk", seq(0xd0))):
     print(cpp(f"k{label}InitiatorSend", s)); print(cpp(f"k{label}InitiatorRecv", r))
 print("// tai64n", ts.hex(), "pub_i", pub(i_priv).hex(), "pub_r", pub(r_priv).hex())
 */
+// clang-format on
