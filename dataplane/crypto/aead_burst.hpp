@@ -76,18 +76,20 @@ class AeadEngine {
   [[nodiscard]] const char* arch_name() const;
 
  private:
-  // ChaCha20-Poly1305 ops are gathered into chunks of at most this many jobs for ipsec-mb's
-  // burst API (its own limit is IMB_MAX_BURST_SIZE = 128).
+  // Bursts are processed in chunks of at most this many ops; a chunk's ChaCha20-Poly1305 ops
+  // go to ipsec-mb as one burst (its own limit is IMB_MAX_BURST_SIZE = 128).
   static constexpr std::size_t kChunk = 64;
   enum class Direction : std::uint8_t { seal, open };
 
   void run(std::span<AeadOp> ops, Direction dir);
-  void gcm_one(AeadOp& op, Direction dir);
-  void chacha_chunk(std::span<AeadOp* const> ops, Direction dir);
+  void run_chunk(std::span<AeadOp> ops, Direction dir);
+  void gcm_one(AeadOp& op, const std::uint8_t* nonce, Direction dir);
+  // Runs chunk[i] for every i in which (all ChaCha20-Poly1305) through the burst API.
+  void chacha_burst(std::span<AeadOp> chunk, std::span<const std::uint32_t> which, Direction dir);
 
   IMB_MGR* mgr_ = nullptr;
-  // Per chunk scratch, owned here so the fast path never allocates: the nonces of the pending
-  // jobs, and for open the tags ipsec-mb computes (it writes them, we compare).
+  // Per-chunk scratch, indexed like the chunk, owned here so the fast path never allocates:
+  // the nonces, and for ChaCha20-Poly1305 open the tags ipsec-mb computes (we compare them).
   std::array<std::array<std::uint8_t, kAeadNonceLen>, kChunk> nonces_{};
   std::array<std::array<std::uint8_t, wg::kTagLen>, kChunk> computed_tags_{};
 };
