@@ -64,11 +64,12 @@ class Blake2s {
 // One-shot BLAKE2s: out.size() is the output length (1..32).
 void blake2s(MutBytes out, Bytes in, Bytes key = {});
 
-// HMAC-BLAKE2s-256 (RFC 2104 over BLAKE2s, block size 64).
+// HMAC-BLAKE2s-256 (RFC 2104 over BLAKE2s, block size 64). out32 may alias key or data.
 void hmac_blake2s(MutBytes out32, Bytes key, Bytes data);
 
 // The WireGuard KDF (HKDF over HMAC-BLAKE2s, paper section 5.4): produces up to three
-// 32-byte outputs from a chaining key and input. Unused outputs may be empty spans.
+// 32-byte outputs from a chaining key and input. Unused outputs may be empty spans; outputs
+// may alias chaining_key or input.
 void kdf(MutBytes out1, MutBytes out2, MutBytes out3, Bytes chaining_key, Bytes input);
 
 // ---- ChaCha20-Poly1305 (RFC 8439), WireGuard nonce = 32 zero bits || 64-bit LE counter ----
@@ -77,6 +78,12 @@ void chacha20poly1305_seal(MutBytes dst, Bytes src, Bytes ad, std::uint64_t coun
 // dst must hold src.size() - 16 bytes; returns false on authentication failure.
 [[nodiscard]] bool chacha20poly1305_open(MutBytes dst, Bytes src, Bytes ad, std::uint64_t counter,
                                          Bytes key);
+// The same AEAD with an arbitrary 12-byte RFC 8439 nonce (the WireGuard variants above are
+// these with nonce = 4 zero bytes || LE64(counter)); lets the RFC 8439 vectors be checked.
+inline constexpr std::size_t kAeadNonceLen = 12;
+void chacha20poly1305_seal_nonce96(MutBytes dst, Bytes src, Bytes ad, Bytes nonce12, Bytes key);
+[[nodiscard]] bool chacha20poly1305_open_nonce96(MutBytes dst, Bytes src, Bytes ad, Bytes nonce12,
+                                                 Bytes key);
 
 // ---- XChaCha20-Poly1305 (cookie replies), 24-byte nonce ----
 void xchacha20poly1305_seal(MutBytes dst, Bytes src, Bytes ad, Bytes nonce24, Bytes key);
