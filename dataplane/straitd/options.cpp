@@ -1,0 +1,718 @@
+#include "straitd/options.hpp"
+
+#include <arpa/inet.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+namespace strait::straitd {
+namespace {
+
+// ---- small parsers ----
+
+std::string_view trim(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(" \t\r\n");
+  return s.substr(first, last - first + 1);
+}
+
+template <class T>
+std::optional<T> parse_uint(std::string_view s, T max) {
+  std::uint64_t v = 0;
+  if (s.empty()) return std::nullopt;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size() || v > max) return std::nullopt;
+  return static_cast<T>(v);
+}
+
+std::optional<bool> parse_bool(std::string_view s) {
+  if (s == "true" || s == "yes" || s == "on" || s == "1") return true;
+  if (s == "false" || s == "no" || s == "off" || s == "0") return false;
+  return std::nullopt;
+}
+
+constexpr std::array<std::string_view, 7> kLogLevels = {"trace", "debug", "info",    "warn",
+                                                        "error", "critical", "off"};
+
+// ---- the option table, shared by the command line and the config file ----
+
+enum class Kind : std::uint8_t { value, flag };
+
+// Returns an error sentence, or nothing when the value was taken.
+using Setter = std::function<std::optional<std::string>(Options&, std::string_view)>;
+
+struct OptionDef {
+  std::string_view name;   // long name without "--"
+  char short_name;         // 0: none
+  Kind kind;
+  std::string_view value_name;
+  std::string_view help;
+  Setter set;
+};
+
+std::optional<std::string> set_wire_ip(Options& o, std::string_view v) {
+  const std::string s(v);
+  std::array<std::uint8_t, 16> a{};
+  if (inet_pton(AF_INET, s.c_str(), a.data()) == 1) {
+    if (o.wire_ipv4) return "--wire-ip given twice for IPv4 (one IPv4 and one IPv6 address at most)";
+    o.wire_ipv4 = dp::ipv4_mapped(a.data());
+    return std::nullopt;
+  }
+  if (inet_pton(AF_INET6, s.c_str(), a.data()) == 1) {
+    if (o.wire_ipv6) return "--wire-ip given twice for IPv6 (one IPv4 and one IPv6 address at most)";
+    o.wire_ipv6 = a;
+    return std::nullopt;
+  }
+  return "--wire-ip '" + s + "' is not an IPv4 or IPv6 address (write 192.0.2.1 or 2001:db8::1, "
+         "no prefix length)";
+}
+
+const std::vector<OptionDef>& option_table() {
+  static const std::vector<OptionDef> table = {
+      {"config", 0, Kind::value, "FILE",
+       "read options from FILE first (key=value lines, or YAML if it ends in .yaml/.yml); "
+       "the command line overrides it",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         o.config_file = std::string(v);
+         return std::nullopt;
+       }},
+      {"ifname", 0, Kind::value, "NAME",
+       "interface name for the UAPI socket /var/run/wireguard/NAME.sock (default strait0)",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         // wg(8) cuts names to IFNAMSIZ - 1 = 15 characters and they become a file name.
+         if (v.empty() || v.size() > 15 || v.find('/') != std::string_view::npos || v == "." ||
+             v == "..") {
+           return "--ifname '" + std::string(v) +
+                  "' is not a valid interface name (1 to 15 characters, no '/'; wg(8) finds "
+                  "the socket by this name)";
+         }
+         o.ifname = std::string(v);
+         return std::nullopt;
+       }},
+      {"wire", 0, Kind::value, "DEVARGS",
+       "the wire port: a PCI address (0000:3b:00.1) or a vdev "
+       "(net_af_packet0,iface=eth1 / net_af_xdp0,iface=eth1,start_queue=0)",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         o.wire = std::string(v);
+         return std::nullopt;
+       }},
+      {"bridge", 0, Kind::value, "DEVARGS",
+       "the bridge port: net_tap0,iface=strait-br, a net_af_xdp vdev on a veth, or a PCI address",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         o.bridge = std::string(v);
+         return std::nullopt;
+       }},
+      {"lcores", 0, Kind::value, "LIST",
+       "worker lcores, e.g. 1 or 2-5 or 2,4 (default 1); each polls one queue of each port",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         auto r = parse_lcore_list(v);
+         if (!r) return r.error().message;
+         o.worker_lcores = r.value();
+         return std::nullopt;
+       }},
+      {"main-lcore", 0, Kind::value, "N",
+       "the EAL main lcore, which runs the slow path (default 0); not among --lcores",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         auto n = parse_uint<unsigned>(v, kMaxLcoreId);
+         if (!n) return "--main-lcore '" + std::string(v) + "' is not an lcore id (0.." +
+                        std::to_string(kMaxLcoreId) + ")";
+         o.main_lcore = *n;
+         return std::nullopt;
+       }},
+      {"file-prefix", 0, Kind::value, "NAME",
+       "EAL --file-prefix (default strait_<ifname>); unique per DPDK process on the host",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         if (v.empty() || v.find('/') != std::string_view::npos) {
+           return "--file-prefix '" + std::string(v) + "' must be a non-empty name without '/'";
+         }
+         o.file_prefix = std::string(v);
+         return std::nullopt;
+       }},
+      {"socket-mem", 0, Kind::value, "MB,MB,...",
+       "EAL --socket-mem: hugepage memory to reserve per NUMA socket",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         if (v.empty() || v.find_first_not_of("0123456789,") != std::string_view::npos) {
+           return "--socket-mem '" + std::string(v) +
+                  "' must be megabytes per NUMA socket, comma-separated (e.g. 1024 or 1024,0)";
+         }
+         o.socket_mem = std::string(v);
+         return std::nullopt;
+       }},
+      {"memory", 'm', Kind::value, "MB",
+       "EAL -m: memory to reserve in megabytes (default: EAL's; 256 with --no-huge)",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         auto n = parse_uint<unsigned>(v, 1U << 24);
+         if (!n || *n == 0) return "-m/--memory '" + std::string(v) + "' is not a number of megabytes";
+         o.memory_mb = *n;
+         return std::nullopt;
+       }},
+      {"no-huge", 0, Kind::flag, "", "EAL --no-huge: ordinary memory, for tests only",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         auto b = parse_bool(v);
+         if (!b) return "no-huge: '" + std::string(v) + "' is not true or false";
+         o.no_huge = *b;
+         return std::nullopt;
+       }},
+      {"listen-port", 0, Kind::value, "PORT",
+       "tunnel UDP port (default 51820; the UAPI's listen_port changes it)",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         auto n = parse_uint<std::uint16_t>(v, 65535);
+         if (!n || *n == 0) return "--listen-port '" + std::string(v) + "' is not a UDP port (1..65535)";
+         o.listen_port = *n;
+         return std::nullopt;
+       }},
+      {"private-key-file", 0, Kind::value, "FILE",
+       "WireGuard private key in base64, as `wg genkey` writes it (or set it over the UAPI)",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         o.private_key_file = std::string(v);
+         return std::nullopt;
+       }},
+      {"wire-ip", 0, Kind::value, "ADDR",
+       "our outer source address on the wire (IPv4 and/or IPv6: give the option twice)",
+       set_wire_ip},
+      {"wire-gateway-mac", 0, Kind::value, "MAC",
+       "next-hop MAC of every outer frame; required with a PCI wire port; without it the "
+       "kernel's neighbour table is read (af_packet/af_xdp/tap ports)",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         auto m = parse_mac(v);
+         if (!m) return "--wire-gateway-mac '" + std::string(v) + "' is not a MAC address (write 02:00:00:00:00:01)";
+         o.wire_gateway_mac = *m;
+         return std::nullopt;
+       }},
+      {"bridge-mac-mode", 0, Kind::value, "pod|fixed",
+       "destination MAC of decrypted packets: pod = 0a:58:<inner IPv4> (openshift-sdn), "
+       "fixed = --bridge-dst-mac (default pod)",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         if (v == "pod") {
+           o.bridge_mac_mode = BridgeMacMode::pod;
+         } else if (v == "fixed") {
+           o.bridge_mac_mode = BridgeMacMode::fixed;
+         } else {
+           return "--bridge-mac-mode '" + std::string(v) + "' must be pod or fixed";
+         }
+         return std::nullopt;
+       }},
+      {"bridge-dst-mac", 0, Kind::value, "MAC",
+       "the destination MAC with --bridge-mac-mode fixed",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         auto m = parse_mac(v);
+         if (!m) return "--bridge-dst-mac '" + std::string(v) + "' is not a MAC address (write 02:00:00:00:00:01)";
+         o.bridge_dst_mac = *m;
+         return std::nullopt;
+       }},
+      {"tunnel-mtu", 0, Kind::value, "BYTES",
+       "largest inner IP packet (default 1420); larger ones get ICMP too-big",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         auto n = parse_uint<std::uint16_t>(v, 9000);
+         if (!n || *n < 576) return "--tunnel-mtu '" + std::string(v) + "' must be 576..9000 bytes";
+         o.tunnel_mtu = *n;
+         return std::nullopt;
+       }},
+      {"busy-poll", 0, Kind::flag, "", "workers never sleep when idle (production)",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         auto b = parse_bool(v);
+         if (!b) return "busy-poll: '" + std::string(v) + "' is not true or false";
+         o.busy_poll = *b;
+         return std::nullopt;
+       }},
+      {"test-rekey-after-seconds", 0, Kind::value, "SECONDS",
+       "TESTS ONLY: rekey after SECONDS instead of 120 (breaks the protocol's timing)",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         auto n = parse_uint<std::uint32_t>(v, 120);
+         if (!n || *n == 0) return "--test-rekey-after-seconds '" + std::string(v) + "' must be 1..120";
+         o.test_rekey_after_seconds = *n;
+         return std::nullopt;
+       }},
+      {"log-level", 0, Kind::value, "LEVEL",
+       "trace, debug, info, warn, error, critical or off (default info)",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         if (std::find(kLogLevels.begin(), kLogLevels.end(), v) == kLogLevels.end()) {
+           return "--log-level '" + std::string(v) +
+                  "' must be one of trace, debug, info, warn, error, critical, off";
+         }
+         o.log_level = std::string(v);
+         return std::nullopt;
+       }},
+  };
+  return table;
+}
+
+const OptionDef* find_long(std::string_view name) {
+  for (const auto& d : option_table())
+    if (d.name == name) return &d;
+  return nullptr;
+}
+
+const OptionDef* find_short(char c) {
+  for (const auto& d : option_table())
+    if (d.short_name == c) return &d;
+  return nullptr;
+}
+
+// Config keys may use '_' for '-' (listen_port, as in YAML habits).
+std::string normalise_key(std::string_view key) {
+  std::string k(key);
+  std::replace(k.begin(), k.end(), '_', '-');
+  return k;
+}
+
+std::string read_whole_file(const std::string& path, int& err) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    err = errno != 0 ? errno : ENOENT;
+    return {};
+  }
+  std::ostringstream s;
+  s << in.rdbuf();
+  err = in.bad() ? EIO : 0;
+  return s.str();
+}
+
+std::optional<std::string> apply_config_entry(Options& o, const std::string& raw_key,
+                                              std::string_view value, std::string_view where) {
+  const std::string key = normalise_key(raw_key);
+  const OptionDef* d = find_long(key);
+  if (d == nullptr || d->name == "config") {
+    return std::string(where) + ": unknown option '" + raw_key +
+           "' (the keys are the long option names of straitd --help, without --)";
+  }
+  if (auto e = d->set(o, value)) return std::string(where) + ": " + *e;
+  return std::nullopt;
+}
+
+}  // namespace
+
+// ---- values ----
+
+Result<std::vector<unsigned>> parse_lcore_list(std::string_view text) {
+  std::vector<unsigned> out;
+  const std::string bad = "--lcores '" + std::string(text) +
+                          "' is not a list of lcore ids (write 1, 1-3 or 1,3,5-6; ids 0.." +
+                          std::to_string(kMaxLcoreId) + ")";
+  if (text.empty()) return Error{bad};
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    std::size_t comma = text.find(',', pos);
+    if (comma == std::string_view::npos) comma = text.size();
+    std::string_view item = text.substr(pos, comma - pos);
+    std::size_t dash = item.find('-');
+    auto lo = parse_uint<unsigned>(item.substr(0, dash), kMaxLcoreId);
+    auto hi = dash == std::string_view::npos ? lo
+                                             : parse_uint<unsigned>(item.substr(dash + 1), kMaxLcoreId);
+    if (!lo || !hi || *hi < *lo) return Error{bad};
+    for (unsigned i = *lo; i <= *hi; ++i) out.push_back(i);
+    pos = comma + 1;
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::optional<dp::MacAddr> parse_mac(std::string_view text) {
+  dp::MacAddr mac{};
+  if (text.size() != 17) return std::nullopt;
+  for (std::size_t i = 0; i < 6; ++i) {
+    if (i > 0 && text[i * 3 - 1] != ':' && text[i * 3 - 1] != '-') return std::nullopt;
+    std::uint8_t v = 0;
+    auto sv = text.substr(i * 3, 2);
+    auto [ptr, ec] = std::from_chars(sv.data(), sv.data() + 2, v, 16);
+    if (ec != std::errc() || ptr != sv.data() + 2) return std::nullopt;
+    mac[i] = v;
+  }
+  return mac;
+}
+
+std::string format_mac(const dp::MacAddr& mac) {
+  char buf[18];
+  std::snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+                mac[4], mac[5]);
+  return buf;
+}
+
+bool is_pci_address(std::string_view devargs) {
+  std::string_view name = devargs.substr(0, devargs.find(','));
+  auto hex = [](std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+  };
+  // [domain:]bus:device.function, e.g. 0000:3b:00.1 or 3b:00.1 (DPDK's PCI address syntax).
+  const std::size_t dot = name.rfind('.');
+  if (dot == std::string_view::npos || dot + 2 != name.size() || name[dot + 1] < '0' ||
+      name[dot + 1] > '7') {
+    return false;
+  }
+  std::string_view head = name.substr(0, dot);
+  std::vector<std::string_view> parts;
+  std::size_t pos = 0;
+  while (true) {
+    std::size_t c = head.find(':', pos);
+    parts.push_back(head.substr(pos, c == std::string_view::npos ? std::string_view::npos : c - pos));
+    if (c == std::string_view::npos) break;
+    pos = c + 1;
+  }
+  if (parts.size() == 2) return parts[0].size() == 2 && hex(parts[0]) && parts[1].size() == 2 && hex(parts[1]);
+  if (parts.size() == 3) {
+    return parts[0].size() == 4 && hex(parts[0]) && parts[1].size() == 2 && hex(parts[1]) &&
+           parts[2].size() == 2 && hex(parts[2]);
+  }
+  return false;
+}
+
+Result<wg::Key> parse_private_key(std::string_view text) {
+  // 32 bytes = 10 groups of 3 bytes (40 characters) + 2 bytes (3 characters and one '=').
+  text = trim(text);
+  if (text.size() != 44 || text[43] != '=') {
+    return Error{"expected 44 base64 characters ending in '=' as written by `wg genkey`, found " +
+                 std::to_string(text.size()) + " characters"};
+  }
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  wg::Key key{};
+  std::uint32_t acc = 0;
+  int bits = 0;
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < 43; ++i) {
+    int v = value(text[i]);
+    if (v < 0) {
+      return Error{"character " + std::to_string(i + 1) + " ('" + std::string(1, text[i]) +
+                   "') is not base64"};
+    }
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      if (out < key.size()) key[out++] = static_cast<std::uint8_t>(acc >> bits);
+    }
+  }
+  // 43 * 6 = 258 bits: 256 of key and 2 that must be zero in canonical base64.
+  if ((acc & ((1U << bits) - 1)) != 0) {
+    return Error{"the last base64 character has non-zero padding bits (not a key `wg genkey` wrote)"};
+  }
+  return key;
+}
+
+Result<wg::Key> load_private_key_file(const std::string& path) {
+  int err = 0;
+  std::string text = read_whole_file(path, err);
+  if (err != 0) {
+    return Error{"cannot read private key file '" + path + "': " + std::strerror(err) +
+                 " (create it with: wg genkey > " + path + ")"};
+  }
+  auto key = parse_private_key(text);
+  if (!key) {
+    return Error{"private key file '" + path + "' is malformed: " + key.error().message};
+  }
+  return key;
+}
+
+// ---- config files ----
+
+Result<void> apply_config_text(Options& o, std::string_view text, bool yaml,
+                               std::string_view source) {
+  if (!yaml) {
+    std::size_t pos = 0;
+    unsigned line_no = 0;
+    while (pos < text.size()) {
+      std::size_t eol = text.find('\n', pos);
+      if (eol == std::string_view::npos) eol = text.size();
+      std::string_view line = text.substr(pos, eol - pos);
+      pos = eol + 1;
+      ++line_no;
+      if (auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+      line = trim(line);
+      if (line.empty()) continue;
+      const std::string where = std::string(source) + " line " + std::to_string(line_no);
+      std::size_t eq = line.find('=');
+      if (eq == std::string_view::npos) {
+        return Error{where + ": expected key=value, found '" + std::string(line) + "'"};
+      }
+      if (auto e = apply_config_entry(o, std::string(trim(line.substr(0, eq))),
+                                      trim(line.substr(eq + 1)), where)) {
+        return Error{*e};
+      }
+    }
+    return {};
+  }
+
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    return Error{std::string(source) + ": not valid YAML: " + e.what()};
+  }
+  if (root.IsNull()) return {};
+  if (!root.IsMap()) {
+    return Error{std::string(source) + ": expected a YAML mapping of option names to values"};
+  }
+  for (const auto& kv : root) {
+    const std::string key = kv.first.as<std::string>();
+    const std::string where = std::string(source) + " key '" + key + "'";
+    std::vector<std::string> values;
+    if (kv.second.IsScalar()) {
+      values.push_back(kv.second.as<std::string>());
+    } else if (kv.second.IsSequence() && normalise_key(key) == "wire-ip") {
+      for (const auto& item : kv.second) {
+        if (!item.IsScalar()) return Error{where + ": list items must be addresses"};
+        values.push_back(item.as<std::string>());
+      }
+    } else {
+      return Error{where + ": expected a single value"};
+    }
+    for (const auto& v : values) {
+      if (auto e = apply_config_entry(o, key, v, std::string(source))) return Error{*e};
+    }
+  }
+  return {};
+}
+
+Result<void> apply_config_file(Options& o, const std::string& path) {
+  int err = 0;
+  std::string text = read_whole_file(path, err);
+  if (err != 0) {
+    return Error{"cannot read config file '" + path + "': " + std::strerror(err)};
+  }
+  auto ends_with = [&](std::string_view suffix) {
+    return path.size() >= suffix.size() &&
+           path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  o.config_file = path;
+  return apply_config_text(o, text, ends_with(".yaml") || ends_with(".yml"), path);
+}
+
+// ---- the command line ----
+
+Result<CommandLine> parse_command_line(std::span<const std::string> args) {
+  CommandLine cl;
+  Options& o = cl.options;
+
+  // Pass 1: --help/--version win; --config is applied before everything else.
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h" || a == "--help") {
+      cl.action = Action::help;
+      return cl;
+    }
+    if (a == "--version") {
+      cl.action = Action::version;
+      return cl;
+    }
+  }
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    std::string path;
+    if (a == "--config") {
+      if (i + 1 >= args.size()) return Error{"--config needs a value: --config FILE"};
+      path = args[i + 1];
+    } else if (a.rfind("--config=", 0) == 0) {
+      path = a.substr(9);
+    } else {
+      continue;
+    }
+    if (auto r = apply_config_file(o, path); !r) return r.error();
+  }
+
+  // Pass 2: the command line over the config file. Repeated --wire-ip replaces the file's.
+  bool wire_ip_seen = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const OptionDef* d = nullptr;
+    std::optional<std::string> inline_value;
+    std::string shown = a;
+    if (a.rfind("--", 0) == 0 && a.size() > 2) {
+      std::string name = a.substr(2);
+      if (auto eq = name.find('='); eq != std::string::npos) {
+        inline_value = name.substr(eq + 1);
+        name.resize(eq);
+        shown = "--" + name;
+      }
+      d = find_long(name);
+    } else if (a.size() == 2 && a[0] == '-') {
+      d = find_short(a[1]);
+    } else if (a.size() > 2 && a[0] == '-' && a[1] != '-') {
+      // -m512
+      d = find_short(a[1]);
+      if (d != nullptr && d->kind == Kind::value) inline_value = a.substr(2);
+      shown = a.substr(0, 2);
+    }
+    if (d == nullptr) {
+      if (!a.empty() && a[0] == '-') {
+        return Error{"unknown option '" + a + "' (see straitd --help)"};
+      }
+      return Error{"unexpected argument '" + a +
+                   "': straitd takes only options (see straitd --help)"};
+    }
+    std::string value;
+    if (d->kind == Kind::flag) {
+      if (inline_value) return Error{shown + " takes no value"};
+      value = "true";
+    } else if (inline_value) {
+      value = *inline_value;
+    } else {
+      if (i + 1 >= args.size()) {
+        return Error{shown + " needs a value: " + shown + " " + std::string(d->value_name)};
+      }
+      value = args[++i];
+    }
+    if (d->name == "config") continue;  // applied in pass 1
+    if (d->name == "wire-ip" && !wire_ip_seen) {
+      wire_ip_seen = true;
+      o.wire_ipv4.reset();
+      o.wire_ipv6.reset();
+    }
+    if (auto e = d->set(o, value)) return Error{*e};
+  }
+
+  if (auto r = validate_options(o); !r) return r.error();
+  return cl;
+}
+
+Result<void> validate_options(const Options& o) {
+  if (o.wire.empty()) {
+    return Error{"missing --wire: the wire port's devargs, e.g. --wire net_af_packet0,iface=eth1 "
+                 "or --wire 0000:3b:00.1"};
+  }
+  if (o.bridge.empty()) {
+    return Error{"missing --bridge: the bridge port's devargs, e.g. --bridge net_tap0,iface=strait-br"};
+  }
+  if (o.wire == o.bridge) return Error{"--wire and --bridge name the same device '" + o.wire + "'"};
+  if (!o.wire_ipv4 && !o.wire_ipv6) {
+    return Error{"missing --wire-ip: our outer source address on the wire, e.g. --wire-ip 192.0.2.1 "
+                 "(the address peers use as our endpoint)"};
+  }
+  if (o.worker_lcores.empty()) return Error{"--lcores names no worker lcore"};
+  if (o.worker_lcores.size() > kMaxWorkers) {
+    return Error{"--lcores names " + std::to_string(o.worker_lcores.size()) +
+                 " workers, at most " + std::to_string(kMaxWorkers) + " are supported"};
+  }
+  if (std::find(o.worker_lcores.begin(), o.worker_lcores.end(), o.main_lcore) !=
+      o.worker_lcores.end()) {
+    return Error{"lcore " + std::to_string(o.main_lcore) +
+                 " is both the main lcore (the slow path, --main-lcore) and a worker (--lcores); "
+                 "give the workers other lcores, e.g. --main-lcore 0 --lcores 1-3"};
+  }
+  if (o.bridge_mac_mode == BridgeMacMode::fixed && !o.bridge_dst_mac) {
+    return Error{"--bridge-mac-mode fixed needs --bridge-dst-mac MAC"};
+  }
+  if (o.bridge_mac_mode == BridgeMacMode::pod && o.bridge_dst_mac) {
+    return Error{"--bridge-dst-mac is used only with --bridge-mac-mode fixed (add it, or drop "
+                 "--bridge-dst-mac)"};
+  }
+  if (is_pci_address(o.wire) && !o.wire_gateway_mac) {
+    return Error{"a PCI wire port (" + o.wire +
+                 ") needs --wire-gateway-mac: the kernel does not see the port, so straitd "
+                 "cannot use its neighbour table (give the MAC of the next-hop router, or of "
+                 "the peer on a flat L2 network)"};
+  }
+  if (o.memory_mb != 0 && !o.socket_mem.empty()) {
+    return Error{"give either -m/--memory or --socket-mem, not both (EAL refuses both)"};
+  }
+  return {};
+}
+
+std::string usage_text() {
+  std::string s =
+      "usage: straitd --wire DEVARGS --bridge DEVARGS --wire-ip ADDR [options]\n"
+      "\n"
+      "straitd: a WireGuard-compatible data plane on DPDK. Configure peers with wg(8):\n"
+      "  wg set <ifname> peer ... / wg show <ifname>\n"
+      "\n"
+      "options:\n";
+  for (const auto& d : option_table()) {
+    std::string head = "  ";
+    if (d.short_name != 0) head += std::string("-") + d.short_name + ", ";
+    head += "--" + std::string(d.name);
+    if (!d.value_name.empty()) head += " " + std::string(d.value_name);
+    if (head.size() < 34) head.resize(34, ' ');
+    else head += "\n" + std::string(34, ' ');
+    s += head + std::string(d.help) + "\n";
+  }
+  s += "  -h, --help                      this text\n"
+       "  --version                       the version\n"
+       "\n"
+       "exit codes: 0 clean stop (SIGINT/SIGTERM), 1 start-up failed (hugepages, port, key "
+       "file, socket), 2 usage or config error\n"
+       "see dataplane/straitd/README.md for examples\n";
+  return s;
+}
+
+std::string version_text() {
+#ifdef STRAIT_VERSION
+  return std::string("straitd ") + STRAIT_VERSION;
+#else
+  return "straitd (unknown version)";
+#endif
+}
+
+// ---- DPDK ----
+
+std::string eal_log_level(std::string_view level) {
+  // DPDK is chatty at its info/debug levels; ours map one step quieter.
+  if (level == "trace") return "*:debug";
+  if (level == "debug") return "*:info";
+  if (level == "info") return "*:notice";
+  if (level == "warn") return "*:warning";
+  if (level == "error") return "*:error";
+  if (level == "critical") return "*:critical";
+  return "*:emergency";
+}
+
+std::vector<std::string> eal_arguments(const Options& o) {
+  std::vector<std::string> a = {"straitd"};
+  std::string lcores = std::to_string(o.main_lcore);
+  for (unsigned w : o.worker_lcores) lcores += "," + std::to_string(w);
+  a.insert(a.end(), {"-l", lcores, "--main-lcore", std::to_string(o.main_lcore), "--file-prefix",
+                     o.effective_file_prefix()});
+  if (o.no_huge) {
+    a.emplace_back("--no-huge");
+    a.insert(a.end(), {"-m", std::to_string(o.memory_mb != 0 ? o.memory_mb : 256)});
+  } else {
+    // Hugepage files are unlinked once mapped: a crashed straitd leaves none behind.
+    a.emplace_back("--huge-unlink");
+    if (o.memory_mb != 0) a.insert(a.end(), {"-m", std::to_string(o.memory_mb)});
+    if (!o.socket_mem.empty()) a.insert(a.end(), {"--socket-mem", o.socket_mem});
+  }
+  // PCI ports go on the allow list (with their devargs), so that the EAL probes only them;
+  // vdevs are hot-plugged by Port::open.
+  bool any_pci = false;
+  for (const std::string* dev : {&o.wire, &o.bridge}) {
+    if (is_pci_address(*dev)) {
+      a.insert(a.end(), {"-a", *dev});
+      any_pci = true;
+    }
+  }
+  if (!any_pci) a.emplace_back("--no-pci");
+  a.insert(a.end(), {"--log-level", eal_log_level(o.log_level)});
+  return a;
+}
+
+PortQueues port_queues(std::size_t workers) {
+  return {static_cast<std::uint16_t>(workers), static_cast<std::uint16_t>(workers + 1)};
+}
+
+std::string explain_port_error(std::string_view message, std::size_t workers) {
+  std::string m(message);
+  if (m.find(" queues, straitd needs ") != std::string::npos) {
+    m += "; straitd needs " + std::to_string(workers) + " RX and " +
+         std::to_string(workers + 1) +
+         " TX queues per port (one each per worker lcore, plus a TX queue for the slow path): "
+         "use fewer --lcores or a device with more queues";
+  }
+  return m;
+}
+
+}  // namespace strait::straitd

@@ -1,0 +1,133 @@
+#pragma once
+// straitd's command line and configuration file (README.md in this directory lists every
+// option). Parsing is pure: it reads nothing but the --config file, so that every error message
+// is unit-tested (tests/unit/straitd_options_test.cpp). No DPDK here: the EAL arguments are
+// built as strings. Main thread only, before anything starts.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/types.hpp"
+#include "dpdk/result.hpp"
+#include "packet/headers.hpp"
+
+namespace strait::straitd {
+
+using dp::Error;
+using dp::Result;
+
+// Exit codes of straitd (documented in README.md).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitStartup = 1;  // the host or a device refused: hugepages, port, key file
+inline constexpr int kExitUsage = 2;    // the command line or the config file is wrong
+
+// One worker per RX queue, and the rte_flow RSS action takes at most this many queues
+// (dp::kMaxSteeringQueues; checked against it where DPDK is included).
+inline constexpr std::size_t kMaxWorkers = 64;
+// RTE_MAX_LCORE of the Debian DPDK 22.11 build.
+inline constexpr unsigned kMaxLcoreId = 127;
+
+// Where a decrypted packet's destination MAC comes from when it goes out on the bridge port.
+enum class BridgeMacMode : std::uint8_t {
+  pod,    // openshift-sdn: 0a:58 followed by the inner IPv4 destination (DESIGN.md section 4)
+  fixed,  // one MAC for everything (--bridge-dst-mac): a router port, a test tap
+};
+
+struct Options {
+  std::string ifname = "strait0";  // UAPI: /var/run/wireguard/<ifname>.sock
+  std::string wire;                // devargs of the wire port (tunnel UDP)
+  std::string bridge;              // devargs of the bridge port (plain inner packets)
+  unsigned main_lcore = 0;         // EAL main lcore: the slow path
+  std::vector<unsigned> worker_lcores = {1};
+  std::string file_prefix;         // empty: "strait_<ifname>"
+  std::string socket_mem;          // EAL --socket-mem, empty: EAL default
+  unsigned memory_mb = 0;          // EAL -m, 0: EAL default (256 with --no-huge)
+  bool no_huge = false;            // EAL --no-huge (tests, no hugepages needed)
+  std::uint16_t listen_port = 51820;
+  std::string private_key_file;    // empty: no key until set over the UAPI
+  std::optional<dp::IpAddr16> wire_ipv4;  // IPv4-mapped (::ffff:a.b.c.d)
+  std::optional<dp::IpAddr16> wire_ipv6;
+  std::optional<dp::MacAddr> wire_gateway_mac;
+  BridgeMacMode bridge_mac_mode = BridgeMacMode::pod;
+  std::optional<dp::MacAddr> bridge_dst_mac;
+  std::uint16_t tunnel_mtu = 1420;  // inner MTU, as wg-quick's default over 1500-byte links
+  bool busy_poll = false;
+  std::uint32_t test_rekey_after_seconds = 0;  // 0: REKEY_AFTER_TIME of the paper (120 s)
+  std::string log_level = "info";
+  std::string config_file;  // where options came from besides the command line (for logs)
+
+  [[nodiscard]] std::string effective_file_prefix() const {
+    return file_prefix.empty() ? "strait_" + ifname : file_prefix;
+  }
+};
+
+enum class Action : std::uint8_t { run, help, version };
+
+struct CommandLine {
+  Action action = Action::run;
+  Options options;
+};
+
+// Parses argv without the program name. `--config FILE` is read first (wherever it appears),
+// then the other arguments override what it set. Options take their value as the next argument
+// or after '=' (--wire=net_tap0); -h, --help and --version stop parsing. The result is
+// validated (validate_options). Errors say what is wrong and how to fix it: exit kExitUsage.
+[[nodiscard]] Result<CommandLine> parse_command_line(std::span<const std::string> args);
+
+// Applies the text of a config file. YAML (a mapping of option names to scalars, wire-ip also
+// a list) when `yaml`, else key=value lines with '#' comments. Keys are the long option names
+// without "--"; '_' may replace '-'. `source` names the file in messages.
+[[nodiscard]] Result<void> apply_config_text(Options& o, std::string_view text, bool yaml,
+                                             std::string_view source);
+
+// Reads and applies a config file: YAML when its name ends in .yaml or .yml.
+[[nodiscard]] Result<void> apply_config_file(Options& o, const std::string& path);
+
+// The checks between options: required ports and address, lcores, MAC modes, ranges.
+[[nodiscard]] Result<void> validate_options(const Options& o);
+
+// --help text and --version line.
+[[nodiscard]] std::string usage_text();
+[[nodiscard]] std::string version_text();
+
+// ---- values ----
+
+// "1", "1-3", "1,3,5-6" -> sorted, without duplicates.
+[[nodiscard]] Result<std::vector<unsigned>> parse_lcore_list(std::string_view text);
+// "02:00:00:aa:bb:cc" (also '-' separated).
+[[nodiscard]] std::optional<dp::MacAddr> parse_mac(std::string_view text);
+[[nodiscard]] std::string format_mac(const dp::MacAddr& mac);
+// True for a PCI address, optionally with devargs: "0000:3b:00.1", "3b:00.1,arg=x".
+[[nodiscard]] bool is_pci_address(std::string_view devargs);
+
+// A WireGuard private key as `wg genkey` writes it: 44 characters of standard base64 with
+// one '=' of padding, surrounding whitespace allowed.
+[[nodiscard]] Result<wg::Key> parse_private_key(std::string_view text);
+// Reads and parses a key file; errors name the file and say why (exit kExitStartup).
+[[nodiscard]] Result<wg::Key> load_private_key_file(const std::string& path);
+
+// ---- what the options mean for DPDK ----
+
+// rte_eal_init's argv: program name, -l main,workers, --main-lcore, --file-prefix, memory,
+// the allow list for PCI ports or --no-pci, --log-level.
+[[nodiscard]] std::vector<std::string> eal_arguments(const Options& o);
+
+// EAL/DPDK log level for our spdlog level name ("info" -> "*:notice", ...).
+[[nodiscard]] std::string eal_log_level(std::string_view level);
+
+// The queues straitd asks of each port: one RX queue per worker, and one TX queue per worker
+// plus one for the slow path (handshakes, keepalives, staged packets; queue index = workers).
+struct PortQueues {
+  std::uint16_t n_rx = 0;
+  std::uint16_t n_tx = 0;
+};
+[[nodiscard]] PortQueues port_queues(std::size_t workers);
+
+// Port::open's message, with what straitd needs said in full when a port lacked queues.
+[[nodiscard]] std::string explain_port_error(std::string_view message, std::size_t workers);
+
+}  // namespace strait::straitd
