@@ -22,8 +22,9 @@ inline constexpr std::size_t kAeadNonceLen = 12;
 
 // A transport key prepared for the fast path. For AES-256-GCM this holds the expanded key
 // schedule and the GHASH key powers (IMB_AES256_GCM_PRE), for ChaCha20-Poly1305 the raw key
-// (ChaCha20 has no key schedule). Prepared on the slow path, then read-only. Wiped when
-// destroyed.
+// (ChaCha20 has no key schedule). Prepared on the slow path, then read-only. The GHASH table
+// layout depends on the instruction set ipsec-mb picked, so a key is only valid for engines of
+// the same process (they all pick the same one). Wiped when destroyed.
 struct alignas(64) AeadKey {
   AeadKey() = default;
   AeadKey(const AeadKey&) = default;
