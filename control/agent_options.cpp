@@ -1,0 +1,129 @@
+#include "control/agent_options.hpp"
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+namespace strait::ctl {
+
+Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  std::uint64_t n = 0;
+  const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || p == text.data()) {
+    return invalid(fmt::format("\"{}\" is not a duration (5s, 500ms, 1m)", text));
+  }
+  const std::string_view unit(p, static_cast<std::size_t>(text.data() + text.size() - p));
+  std::uint64_t ms = 0;
+  if (unit.empty() || unit == "s") {
+    ms = n * 1000;
+  } else if (unit == "ms") {
+    ms = n;
+  } else if (unit == "m") {
+    ms = n * 60000;
+  } else {
+    return invalid(fmt::format("\"{}\": unknown unit \"{}\" (ms, s, m)", text, unit));
+  }
+  if (ms < 100 || ms > 3600000) return invalid(fmt::format("\"{}\": must be 100ms..1h", text));
+  return std::chrono::milliseconds(ms);
+}
+
+std::string agent_usage() {
+  return R"(strait-agent: configures the local straitd's peers and the node's forwarding rules
+from the mesh spec, and keeps them so.
+
+usage: strait-agent --spec FILE [--node NAME] [options]
+
+  --spec FILE              mesh spec (YAML); its directory is watched (ConfigMap updates)
+  --node NAME              this node's name in the spec (default: $NODE_NAME)
+  --ifname NAME            straitd's UAPI interface name (default strait0)
+  --uapi-socket PATH       UAPI socket (default /var/run/wireguard/<ifname>.sock)
+  --profile P              openshift-sdn | generic | route (default openshift-sdn)
+  --bridge BR              OVS bridge (default br0)
+  --strait-port NAME       straitd's OVS port (openshift-sdn, generic) or tap netdev (route)
+  --metrics-listen H:P     Prometheus /metrics and /healthz (default 127.0.0.1:9477; off)
+  --resync-interval D      full reconcile period (default 5s; 500ms, 1m also accepted)
+  --once                   reconcile once and exit (0 on success)
+  --cleanup                remove the peers, flows and routes the agent installs, and exit
+  --cleanup-on-exit        do the same on SIGTERM/SIGINT before exiting
+  --log-level L            trace | debug | info | warn | error (default info)
+  -h, --help               this text
+)";
+}
+
+Result<AgentCommand> parse_agent_args(std::span<const std::string> args, const char* node_env) {
+  AgentCommand cmd;
+  AgentOptions& o = cmd.options;
+  if (node_env != nullptr) o.node = node_env;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i];
+    std::optional<std::string> inline_value;
+    if (const auto eq = flag.find('='); flag.starts_with("--") && eq != std::string::npos) {
+      inline_value = flag.substr(eq + 1);
+      flag.resize(eq);
+    }
+    const auto value = [&]() -> Result<std::string> {
+      if (inline_value) return *inline_value;
+      if (i + 1 >= args.size()) return invalid(flag + ": needs a value");
+      return args[++i];
+    };
+    const auto boolean = [&](bool& target) -> Result<void> {
+      if (inline_value) return invalid(flag + " takes no value");
+      target = true;
+      return {};
+    };
+    Result<void> ok;
+    if (flag == "-h" || flag == "--help") {
+      cmd.action = AgentAction::help;
+      return cmd;
+    } else if (flag == "--once") {
+      ok = boolean(o.once);
+    } else if (flag == "--cleanup") {
+      ok = boolean(o.cleanup);
+    } else if (flag == "--cleanup-on-exit") {
+      ok = boolean(o.cleanup_on_exit);
+    } else {
+      auto v = value();
+      if (!v) return v.error();
+      if (flag == "--node") {
+        o.node = *v;
+      } else if (flag == "--spec") {
+        o.spec_path = *v;
+      } else if (flag == "--ifname") {
+        o.ifname = *v;
+      } else if (flag == "--uapi-socket") {
+        o.uapi_socket = *v;
+      } else if (flag == "--profile") {
+        auto p = profile_from_name(*v);
+        if (!p) return invalid("--profile: \"" + *v + "\" is not openshift-sdn, generic or route");
+        o.profile = *p;
+      } else if (flag == "--bridge") {
+        o.bridge = *v;
+      } else if (flag == "--strait-port") {
+        o.strait_port = *v;
+      } else if (flag == "--metrics-listen") {
+        o.metrics_listen = *v == "off" ? "" : *v;
+      } else if (flag == "--resync-interval") {
+        auto d = parse_duration(*v);
+        if (!d) return invalid("--resync-interval: " + d.error().message);
+        o.resync_interval = *d;
+      } else if (flag == "--log-level") {
+        o.log_level = *v;
+      } else {
+        return invalid("unknown option \"" + flag + "\" (see --help)");
+      }
+    }
+    if (!ok) return ok.error();
+  }
+  if (o.spec_path.empty()) return invalid("--spec FILE is required");
+  if (o.node.empty()) return invalid("no node name: pass --node or set NODE_NAME");
+  if (o.strait_port.empty()) {
+    return invalid("--strait-port is required: straitd's OVS port name (or its tap for route)");
+  }
+  if (o.ifname.empty() || o.ifname.size() > 15 || o.ifname.find('/') != std::string::npos) {
+    return invalid("--ifname: 1..15 characters, no '/'");
+  }
+  if (o.once && o.cleanup) return invalid("--once and --cleanup exclude each other");
+  return cmd;
+}
+
+}  // namespace strait::ctl

@@ -1,0 +1,44 @@
+#pragma once
+// What the mesh spec asks of one node: its WireGuard peers and the remote pod CIDRs that the
+// forwarding rules (OVS flows or kernel routes) send to straitd.
+//
+// Peers are the nodes of the OTHER clusters only. Pods of the same cluster already reach each
+// other through their own SDN (VXLAN between nodes on OpenShift SDN); tunnelling them again
+// through strait would add a second, redundant path and make routing ambiguous.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "control/mesh_spec.hpp"
+#include "control/result.hpp"
+
+namespace strait::ctl {
+
+struct DesiredPeer {
+  std::string node;
+  std::string cluster;
+  wg::Key public_key{};
+  uapi::Endpoint endpoint;             // the remote node's VIP:port
+  std::vector<Prefix> allowed_ips;     // the remote node's pod subnet
+  std::uint16_t persistent_keepalive = 0;
+  // AES-256-GCM when both ends run straitd, else ChaCha20-Poly1305 (DESIGN.md section 3).
+  wg::Cipher cipher = wg::Cipher::chacha20_poly1305;
+  friend bool operator==(const DesiredPeer&, const DesiredPeer&) = default;
+};
+
+struct DesiredState {
+  std::string node;
+  std::string cluster;
+  std::vector<DesiredPeer> peers;       // in spec order
+  std::vector<Prefix> remote_cidrs;     // pod CIDRs of every other cluster, sorted
+  std::optional<std::uint16_t> listen_port;
+};
+
+// Refused when `local_node` is not in the spec (a spec that forgot this node must not strip
+// its peers).
+[[nodiscard]] Result<DesiredState> compute_desired_state(const MeshSpec& spec,
+                                                         std::string_view local_node);
+
+}  // namespace strait::ctl

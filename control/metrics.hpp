@@ -1,0 +1,76 @@
+#pragma once
+// Prometheus text exposition (format 0.0.4) of the mesh as the local straitd sees it, and of
+// the agent's own work, served by a tiny HTTP server: GET /metrics, GET /healthz.
+//
+// Threads: the agent's loop publishes a MetricsSnapshot (set_snapshot) after every reconcile;
+// the server thread renders the latest one per request. The snapshot is the only shared
+// state, guarded by one mutex.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "control/result.hpp"
+#include "uapi/model.hpp"
+
+namespace strait::ctl {
+
+struct PeerLabels {
+  std::string cluster;
+  std::string node;
+};
+
+struct AgentCounters {
+  std::uint64_t reconcile_total = 0;
+  std::map<std::string, std::uint64_t> reconcile_errors;  // by what: spec, uapi, flows, routes
+  std::uint64_t spec_generation = 0;  // valid specs applied so far
+  std::uint64_t spec_rejected = 0;
+};
+
+struct MetricsSnapshot {
+  std::optional<uapi::DeviceState> device;  // absent until straitd answered once
+  std::map<wg::Key, PeerLabels> labels;     // peers of the spec; other peers are not exported
+  AgentCounters counters;
+  // When the last reconcile that succeeded entirely ended (steady clock); for /healthz.
+  std::optional<std::chrono::steady_clock::time_point> last_success;
+  std::chrono::milliseconds resync_interval{5000};
+};
+
+// Renders the exposition text. `now_wall` (seconds since the epoch) gives handshake ages.
+// A peer that never completed a handshake has no strait_peer_last_handshake_seconds series.
+[[nodiscard]] std::string render_metrics(const MetricsSnapshot& s, std::uint64_t now_wall_sec);
+
+// /healthz: healthy when the last full success is younger than 3 resync intervals.
+[[nodiscard]] bool healthy(const MetricsSnapshot& s, std::chrono::steady_clock::time_point now);
+
+class MetricsServer {
+ public:
+  // Binds "127.0.0.1:9477" or "[::1]:9477" (port 0 picks a free one: see port()).
+  [[nodiscard]] static Result<std::unique_ptr<MetricsServer>> start(const std::string& listen);
+  ~MetricsServer();
+  MetricsServer(const MetricsServer&) = delete;
+  MetricsServer& operator=(const MetricsServer&) = delete;
+
+  void set_snapshot(MetricsSnapshot s);
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+
+ private:
+  MetricsServer(int fd, int wake_fd, std::uint16_t port);
+  void serve();
+  void answer(int client);
+
+  int fd_ = -1;
+  int wake_fd_ = -1;  // eventfd: written by the destructor to stop serve()
+  std::uint16_t port_ = 0;
+  std::mutex mu_;
+  MetricsSnapshot snapshot_;  // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace strait::ctl
