@@ -1,0 +1,92 @@
+/* strait_xdp.h: what the XDP program (strait_xdp.bpf.c) and its loader (xdp_loader.cpp) must
+ * agree on: map names, the config record, map keys and values, counter indices. Plain C with
+ * linux/types.h only, so that clang -target bpf and g++ both compile it.
+ *
+ * Drop reasons come from dataplane/drop_reasons.def, the one list shared with straitd and the
+ * metrics: STRAIT_XDP_DROP_<name> has the same value as strait::DropReason::<name>, and the
+ * drop counter map is indexed by it (xdp_loader.cpp static_asserts both). */
+#ifndef STRAIT_EBPF_STRAIT_XDP_H
+#define STRAIT_EBPF_STRAIT_XDP_H
+
+#include <linux/types.h>
+
+enum strait_xdp_drop_reason {
+#define STRAIT_DROP(name, metric, help) STRAIT_XDP_DROP_##name,
+#include "drop_reasons.def"
+#undef STRAIT_DROP
+  STRAIT_XDP_DROP_COUNT
+};
+
+/* Verdicts that are not drops, counted in the "verdicts" per-CPU array. A tunnel packet that
+ * passed every check is counted once as accepted and once more by what the redirect did. */
+enum strait_xdp_verdict {
+  STRAIT_XDP_PASS_NOT_TUNNEL = 0, /* not UDP to the tunnel port (or unparsable): to the kernel */
+  STRAIT_XDP_PASS_UNCONFIGURED,   /* tunnel port 0: the program is not configured yet */
+  STRAIT_XDP_TUNNEL_ACCEPTED,     /* a tunnel packet passed every check */
+  STRAIT_XDP_TUNNEL_REDIRECTED,   /* ... and went to the AF_XDP socket of its RX queue */
+  STRAIT_XDP_TUNNEL_NO_SOCKET,    /* ... but no socket on that queue: XDP_PASS fallback */
+  STRAIT_XDP_VERDICT_COUNT
+};
+
+/* Map names (at most 15 characters, the kernel's BPF_OBJ_NAME_LEN - 1). "xsks_map" is the name
+ * DPDK's net_af_xdp PMD looks up in a program loaded with its xdp_prog= devarg. */
+#define STRAIT_XDP_PROG_NAME "strait_xdp"
+#define STRAIT_XDP_MAP_CONFIG "config"
+#define STRAIT_XDP_MAP_LIVE_INDICES "live_indices"
+#define STRAIT_XDP_MAP_HS_BUCKETS "hs_buckets"
+#define STRAIT_XDP_MAP_ALLOWED "allowed_srcs"
+#define STRAIT_XDP_MAP_XSKS "xsks_map"
+#define STRAIT_XDP_MAP_DROPS "drops"
+#define STRAIT_XDP_MAP_VERDICTS "verdicts"
+
+/* config: an ARRAY of one record, key 0. All zero (the state right after load) means tunnel
+ * port 0: every packet passes untouched, so a program attached before it is configured is
+ * harmless. */
+#define STRAIT_XDP_F_ALLOWLIST (1u << 0) /* drop tunnel packets from outside allowed_srcs */
+
+struct strait_xdp_config {
+  __u16 tunnel_port;  /* UDP destination port of the tunnel, host byte order; 0 = unconfigured */
+  __u16 reserved;
+  __u32 flags;        /* STRAIT_XDP_F_* */
+  __u64 test_now_ns;  /* tests only: if non-zero, the rate limiter's clock; 0 in production */
+};
+
+/* live_indices: HASH, key = a receiver index as straitd allocated it (the little-endian u32 of
+ * the wire, WireGuard paper section 5.4.6, as a number), value = which data type may use it. */
+struct strait_xdp_live_index {
+  __u8 data_type;  /* 4 (ChaCha20-Poly1305) or 0x84 (AES-256-GCM); 0 = either */
+  __u8 reserved[3];
+};
+
+/* hs_buckets: LRU_HASH of token buckets for handshake messages, one per source: an IPv4 address
+ * (family 4) or an IPv6 /64 (family 6, low 8 bytes zero), as WireGuard's ratelimiter.c. */
+struct strait_xdp_source_key {
+  __u8 family;
+  __u8 reserved[3];
+  __u8 addr[16];  /* IPv4: first 4 bytes */
+};
+
+struct strait_xdp_bucket {
+  __u64 tokens_ns;     /* credit in nanoseconds of packet cost */
+  __u64 last_seen_ns;  /* clock when tokens_ns was computed */
+};
+
+/* Rate of handshake messages per source (WireGuard's ratelimiter.c: 20 per second, burst 5). */
+#define STRAIT_XDP_HS_PER_SECOND 20ull
+#define STRAIT_XDP_HS_BURST 5ull
+#define STRAIT_XDP_HS_COST_NS (1000000000ull / STRAIT_XDP_HS_PER_SECOND)
+#define STRAIT_XDP_HS_TOKEN_MAX_NS (STRAIT_XDP_HS_COST_NS * STRAIT_XDP_HS_BURST)
+
+/* allowed_srcs: LPM_TRIE of endpoint prefixes. IPv4 prefixes are stored IPv4-mapped
+ * (::ffff:a.b.c.d/(96 + len), RFC 4291 section 2.5.5.2) so one trie holds both families. */
+struct strait_xdp_lpm_key {
+  __u32 prefixlen;
+  __u8 addr[16];
+};
+
+#define STRAIT_XDP_LIVE_INDICES_MAX 65536
+#define STRAIT_XDP_HS_BUCKETS_MAX 65536
+#define STRAIT_XDP_ALLOWED_MAX 4096
+#define STRAIT_XDP_XSKS_MAX 64
+
+#endif /* STRAIT_EBPF_STRAIT_XDP_H */
