@@ -1,6 +1,8 @@
 #include "control/agent_options.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -81,6 +83,11 @@ Result<AgentCommand> parse_agent_args(std::span<const std::string> args, const c
       ok = boolean(o.cleanup);
     } else if (flag == "--cleanup-on-exit") {
       ok = boolean(o.cleanup_on_exit);
+    } else if (flag != "--node" && flag != "--spec" && flag != "--ifname" &&
+               flag != "--uapi-socket" && flag != "--profile" && flag != "--bridge" &&
+               flag != "--strait-port" && flag != "--metrics-listen" &&
+               flag != "--resync-interval" && flag != "--log-level") {
+      return invalid("unknown option \"" + flag + "\" (see --help)");
     } else {
       auto v = value();
       if (!v) return v.error();
@@ -106,10 +113,13 @@ Result<AgentCommand> parse_agent_args(std::span<const std::string> args, const c
         auto d = parse_duration(*v);
         if (!d) return invalid("--resync-interval: " + d.error().message);
         o.resync_interval = *d;
-      } else if (flag == "--log-level") {
+      } else {  // --log-level
+        static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn",
+                                                       "error", "critical", "off"};
+        if (std::find(std::begin(kLevels), std::end(kLevels), *v) == std::end(kLevels)) {
+          return invalid("--log-level: \"" + *v + "\" is not trace, debug, info, warn or error");
+        }
         o.log_level = *v;
-      } else {
-        return invalid("unknown option \"" + flag + "\" (see --help)");
       }
     }
     if (!ok) return ok.error();
