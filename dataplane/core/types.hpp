@@ -18,6 +18,9 @@ using Key = std::array<std::uint8_t, kKeyLen>;
 using Hash = std::array<std::uint8_t, kHashLen>;
 using Mac = std::array<std::uint8_t, kMacLen>;
 
+// A peer's handle in the forwarding state (what allowed-IPs lookups and receiver indices yield).
+using PeerId = std::uint32_t;
+
 // Monotonic time since an arbitrary origin chosen by the caller (the fast path feeds
 // rte_get_tsc_cycles converted to ns, tests feed a fake clock). Never wall-clock.
 using Time = std::chrono::nanoseconds;

@@ -1,1 +1,426 @@
-// placeholder: being written
+// AllowedIps: a numbered case table in the manner of the Linux module's allowedips selftest,
+// and a differential test against a naive reference (a list of prefixes, linear LPM).
+
+#include "core/allowed_ips.hpp"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace strait::wg {
+namespace {
+
+// "10.0.0.0/8", "fd00::/64", or a bare address (length 32 or 128).
+IpPrefix parse(const std::string& text) {
+  IpPrefix p;
+  const auto slash = text.find('/');
+  const std::string addr = text.substr(0, slash);
+  if (addr.find(':') != std::string::npos) {
+    p.family = IpFamily::v6;
+    EXPECT_EQ(inet_pton(AF_INET6, addr.c_str(), p.addr.data()), 1) << text;
+    p.len = 128;
+  } else {
+    p.family = IpFamily::v4;
+    EXPECT_EQ(inet_pton(AF_INET, addr.c_str(), p.addr.data()), 1) << text;
+    p.len = 32;
+  }
+  if (slash != std::string::npos) {
+    p.len = static_cast<std::uint8_t>(std::stoi(text.substr(slash + 1)));
+  }
+  return p;
+}
+
+std::optional<PeerId> lookup(const AllowedIps& t, const std::string& addr) {
+  const IpPrefix p = parse(addr);
+  return p.family == IpFamily::v4 ? t.lookup_v4(p.addr.data()) : t.lookup_v6(p.addr.data());
+}
+
+constexpr PeerId kNone = 0;  // the tables below use peers 1.., 0 means "no match"
+
+struct Step {
+  enum Op { kInsert, kRemove, kRemovePeer, kLookup } op;
+  std::string text;  // prefix for insert/remove, address for lookup, unused for remove-peer
+  PeerId peer;       // insert: the peer; lookup: expected (kNone: no match); remove-peer
+};
+
+void run(AllowedIps& t, const std::vector<Step>& steps) {
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    const Step& s = steps[i];
+    SCOPED_TRACE("case " + std::to_string(i + 1) + ": " + s.text);
+    switch (s.op) {
+      case Step::kInsert:
+        ASSERT_EQ(t.insert(parse(s.text), s.peer), AllowedIpsError::none);
+        break;
+      case Step::kRemove:
+        ASSERT_EQ(t.remove(parse(s.text)), AllowedIpsError::none);
+        break;
+      case Step::kRemovePeer:
+        ASSERT_GT(t.remove_peer(s.peer), 0U);
+        break;
+      case Step::kLookup: {
+        const auto got = lookup(t, s.text);
+        if (s.peer == kNone) {
+          EXPECT_FALSE(got.has_value()) << "got peer " << got.value_or(0);
+        } else {
+          EXPECT_EQ(got, std::optional<PeerId>(s.peer));
+        }
+        break;
+      }
+    }
+  }
+}
+
+constexpr PeerId a = 1, b = 2, c = 3, d = 4, e = 5, f = 6, g = 7, h = 8;
+
+TEST(AllowedIps, NumberedCases) {
+  AllowedIps t;
+  run(t, {
+             /*  1 */ {Step::kLookup, "192.168.4.20", kNone},  // empty table
+             /*  2 */ {Step::kInsert, "192.168.4.0/24", a},
+             /*  3 */ {Step::kInsert, "192.168.4.4/32", b},    // host route inside a's /24
+             /*  4 */ {Step::kInsert, "192.168.0.0/16", c},    // covering a's /24
+             /*  5 */ {Step::kInsert, "192.95.5.64/27", d},
+             /*  6 */ {Step::kInsert, "192.95.5.65/27", c},    // same prefix, host bits set: moves
+             /*  7 */ {Step::kInsert, "2607:5300:60:6b00::/56", d},
+             /*  8 */ {Step::kInsert, "2607:5300:60:6b00::c05f:543/128", e},
+             /*  9 */ {Step::kInsert, "2001:db8::/32", f},
+             /* 10 */ {Step::kInsert, "10.0.0.0/8", g},
+             /* 11 */ {Step::kInsert, "10.1.0.0/16", h},
+             /* 12 */ {Step::kInsert, "10.1.0.0/17", g},     // divergence inside h's /16
+             /* 13 */ {Step::kLookup, "192.168.4.20", a},
+             /* 14 */ {Step::kLookup, "192.168.4.0", a},
+             /* 15 */ {Step::kLookup, "192.168.4.4", b},
+             /* 16 */ {Step::kLookup, "192.168.4.5", a},
+             /* 17 */ {Step::kLookup, "192.168.200.182", c},
+             /* 18 */ {Step::kLookup, "192.95.5.68", c},     // the /27 moved to c
+             /* 19 */ {Step::kLookup, "192.95.5.96", kNone}, // just past the /27
+             /* 20 */ {Step::kLookup, "192.95.5.63", kNone}, // just before it
+             /* 21 */ {Step::kLookup, "2607:5300:60:6b00::c05f:543", e},
+             /* 22 */ {Step::kLookup, "2607:5300:60:6b00::c05f:544", d},
+             /* 23 */ {Step::kLookup, "2607:5300:60:6bff:ffff:ffff:ffff:ffff", d},
+             /* 24 */ {Step::kLookup, "2607:5300:60:6c00::", kNone},
+             /* 25 */ {Step::kLookup, "2001:db8:ffff::1", f},
+             /* 26 */ {Step::kLookup, "10.1.127.255", g},    // /17
+             /* 27 */ {Step::kLookup, "10.1.128.0", h},      // /16 outside the /17
+             /* 28 */ {Step::kLookup, "10.2.0.1", g},        // /8
+             /* 29 */ {Step::kLookup, "11.0.0.0", kNone},
+             /* 30 */ {Step::kInsert, "0.0.0.0/0", e},       // IPv4 default route
+             /* 31 */ {Step::kLookup, "11.0.0.0", e},
+             /* 32 */ {Step::kLookup, "192.95.5.96", e},
+             /* 33 */ {Step::kLookup, "255.255.255.255", e},
+             /* 34 */ {Step::kLookup, "192.168.4.4", b},     // more specific still wins
+             /* 35 */ {Step::kLookup, "::1", kNone},         // the v4 default is not a v6 one
+             /* 36 */ {Step::kInsert, "::/0", h},
+             /* 37 */ {Step::kLookup, "::1", h},
+             /* 38 */ {Step::kLookup, "::ffff:10.1.0.1", h}, // v4-mapped stays in the v6 table
+             /* 39 */ {Step::kRemove, "192.168.4.4/32", 0},  // more specific removed ...
+             /* 40 */ {Step::kLookup, "192.168.4.4", a},     // ... falls back to the /24
+             /* 41 */ {Step::kRemove, "192.168.4.0/24", 0},
+             /* 42 */ {Step::kLookup, "192.168.4.4", c},     // ... then to the /16
+             /* 43 */ {Step::kRemove, "10.1.0.0/16", 0},     // a branch point's parent
+             /* 44 */ {Step::kLookup, "10.1.127.255", g},
+             /* 45 */ {Step::kLookup, "10.1.128.0", g},
+             /* 46 */ {Step::kRemovePeer, "", c},            // c's /16 and /27
+             /* 47 */ {Step::kLookup, "192.168.4.4", e},
+             /* 48 */ {Step::kLookup, "192.95.5.68", e},
+             /* 49 */ {Step::kRemove, "0.0.0.0/0", 0},
+             /* 50 */ {Step::kLookup, "192.168.4.4", kNone},
+             /* 51 */ {Step::kLookup, "10.2.0.1", g},
+             /* 52 */ {Step::kRemovePeer, "", d},            // only its v6 /56 is left
+             /* 53 */ {Step::kLookup, "2607:5300:60:6b00::c05f:544", h},
+             /* 54 */ {Step::kLookup, "2607:5300:60:6b00::c05f:543", e},
+             /* 55 */ {Step::kInsert, "2607:5300:60:6b00::c05f:543/128", a},  // host route moves
+             /* 56 */ {Step::kLookup, "2607:5300:60:6b00::c05f:543", a},
+             /* 57 */ {Step::kInsert, "255.255.255.255/32", b},
+             /* 58 */ {Step::kLookup, "255.255.255.255", b},
+             /* 59 */ {Step::kLookup, "255.255.255.254", kNone},
+             /* 60 */ {Step::kInsert, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", c},
+             /* 61 */ {Step::kLookup, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", c},
+             /* 62 */ {Step::kLookup, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe", h},
+         });
+  // Left: v4 10/8 and 10.1/17 (g), 255.255.255.255/32 (b); v6 ::/0 (h), 2001:db8::/32 (f),
+  // the host route (a), the all-ones /128 (c).
+  EXPECT_EQ(t.size_v4(), 3U);
+  EXPECT_EQ(t.size_v6(), 4U);
+  EXPECT_EQ(t.size(), 7U);
+}
+
+TEST(AllowedIps, HostBitsAreMaskedAndEntriesListThem) {
+  AllowedIps t;
+  ASSERT_EQ(t.insert(parse("10.1.2.3/8"), a), AllowedIpsError::none);
+  ASSERT_EQ(t.insert(parse("192.168.1.77/30"), a), AllowedIpsError::none);
+  ASSERT_EQ(t.insert(parse("fd00::1234/64"), a), AllowedIpsError::none);
+  ASSERT_EQ(t.insert(parse("fd00:1::1/127"), b), AllowedIpsError::none);
+  ASSERT_EQ(t.insert(parse("1.2.3.4/0"), b), AllowedIpsError::none);
+  EXPECT_EQ(t.entries_for_peer(a), (std::vector<IpPrefix>{parse("10.0.0.0/8"),
+                                                         parse("192.168.1.76/30"),
+                                                         parse("fd00::/64")}));
+  EXPECT_EQ(t.entries_for_peer(b),
+            (std::vector<IpPrefix>{parse("0.0.0.0/0"), parse("fd00:1::/127")}));
+  EXPECT_TRUE(t.entries_for_peer(c).empty());
+  const auto all = t.entries();
+  ASSERT_EQ(all.size(), 5U);
+  EXPECT_EQ(all[0], (AllowedIpsEntry{parse("10.0.0.0/8"), a}));
+  EXPECT_EQ(all[3], (AllowedIpsEntry{parse("0.0.0.0/0"), b}));
+  // Removal also masks: the prefix is named by any address inside it.
+  EXPECT_EQ(t.remove(parse("10.200.0.0/8")), AllowedIpsError::none);
+  EXPECT_EQ(t.remove(parse("10.0.0.0/8")), AllowedIpsError::not_found);
+  EXPECT_EQ(t.size(), 4U);
+}
+
+TEST(AllowedIps, RejectsBadPrefixesWithAClearError) {
+  AllowedIps t;
+  EXPECT_EQ(t.insert(parse("10.0.0.0/33"), a), AllowedIpsError::v4_prefix_too_long);
+  EXPECT_EQ(t.insert(parse("fd00::/129"), a), AllowedIpsError::v6_prefix_too_long);
+  IpPrefix odd = parse("10.0.0.0/8");
+  odd.family = static_cast<IpFamily>(5);
+  EXPECT_EQ(t.insert(odd, a), AllowedIpsError::bad_family);
+  EXPECT_EQ(t.remove(parse("10.0.0.0/33")), AllowedIpsError::v4_prefix_too_long);
+  EXPECT_EQ(t.remove(parse("10.0.0.0/8")), AllowedIpsError::not_found);
+  EXPECT_EQ(t.size(), 0U);
+  EXPECT_NE(describe(AllowedIpsError::v4_prefix_too_long).find("32"), std::string_view::npos);
+  EXPECT_NE(describe(AllowedIpsError::v6_prefix_too_long).find("128"), std::string_view::npos);
+  // A removal of a branch point (a prefix only implied by two longer ones) is not found.
+  ASSERT_EQ(t.insert(parse("10.0.0.0/24"), a), AllowedIpsError::none);
+  ASSERT_EQ(t.insert(parse("10.0.1.0/24"), b), AllowedIpsError::none);
+  EXPECT_EQ(t.remove(parse("10.0.0.0/23")), AllowedIpsError::not_found);
+  EXPECT_EQ(lookup(t, "10.0.1.9"), std::optional<PeerId>(b));
+  EXPECT_EQ(t.remove_peer(c), 0U);
+}
+
+TEST(AllowedIps, CopiesAreIndependent) {
+  AllowedIps published;
+  ASSERT_EQ(published.insert(parse("10.0.0.0/8"), a), AllowedIpsError::none);
+  AllowedIps next = published;  // the slow path's RCU copy
+  ASSERT_EQ(next.insert(parse("10.1.0.0/16"), b), AllowedIpsError::none);
+  ASSERT_EQ(next.remove(parse("10.0.0.0/8")), AllowedIpsError::none);
+  EXPECT_EQ(lookup(published, "10.1.0.1"), std::optional<PeerId>(a));
+  EXPECT_EQ(lookup(next, "10.1.0.1"), std::optional<PeerId>(b));
+  EXPECT_EQ(lookup(next, "10.2.0.1"), std::nullopt);
+  next.clear();
+  EXPECT_EQ(next.size(), 0U);
+  EXPECT_EQ(lookup(next, "10.1.0.1"), std::nullopt);
+  EXPECT_EQ(published.size(), 1U);
+}
+
+// ---- differential test ----
+
+// The naive reference: every prefix in a list; lookup scans for the longest that matches.
+class ReferenceTable {
+ public:
+  struct Route {
+    IpPrefix prefix;  // masked
+    PeerId peer;
+  };
+
+  static IpPrefix masked(IpPrefix p) {
+    for (unsigned i = 0; i < 16; ++i) {
+      const unsigned first_bit = 8 * i;
+      if (first_bit >= p.len) {
+        p.addr[i] = 0;
+      } else if (p.len - first_bit < 8) {
+        p.addr[i] &= static_cast<std::uint8_t>(0xff00U >> (p.len - first_bit));
+      }
+    }
+    return p;
+  }
+  static bool contains(const IpPrefix& p, IpFamily family, const std::uint8_t* addr) {
+    if (p.family != family) return false;
+    IpPrefix probe = p;
+    std::memcpy(probe.addr.data(), addr, family == IpFamily::v4 ? 4 : 16);
+    return masked(probe) == p;
+  }
+
+  void insert(const IpPrefix& prefix, PeerId peer) {
+    const IpPrefix m = masked(prefix);
+    for (Route& r : routes_) {
+      if (r.prefix == m) {
+        r.peer = peer;
+        return;
+      }
+    }
+    routes_.push_back({m, peer});
+  }
+  bool remove(const IpPrefix& prefix) {
+    const IpPrefix m = masked(prefix);
+    const auto it = std::find_if(routes_.begin(), routes_.end(),
+                                 [&](const Route& r) { return r.prefix == m; });
+    if (it == routes_.end()) return false;
+    routes_.erase(it);
+    return true;
+  }
+  std::size_t remove_peer(PeerId peer) {
+    const auto before = routes_.size();
+    std::erase_if(routes_, [&](const Route& r) { return r.peer == peer; });
+    return before - routes_.size();
+  }
+  std::optional<PeerId> lookup(IpFamily family, const std::uint8_t* addr) const {
+    std::optional<PeerId> best;
+    int best_len = -1;
+    for (const Route& r : routes_) {
+      if (r.prefix.len > best_len && contains(r.prefix, family, addr)) {
+        best = r.peer;
+        best_len = r.prefix.len;
+      }
+    }
+    return best;
+  }
+  [[nodiscard]] const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  std::vector<Route> routes_;
+};
+
+// Addresses drawn around a few bases, so that prefixes nest and diverge at every depth.
+class AddressSource {
+ public:
+  AddressSource(IpFamily family, std::uint64_t seed) : family_(family), rng_(seed) {
+    for (auto& base : bases_) {
+      for (auto& byte : base) byte = static_cast<std::uint8_t>(rng_());
+    }
+  }
+  std::array<std::uint8_t, 16> address() {
+    std::array<std::uint8_t, 16> a = bases_[rng_() % bases_.size()];
+    const unsigned bits = family_ == IpFamily::v4 ? 32 : 128;
+    const unsigned flips = rng_() % 4;
+    for (unsigned i = 0; i < flips; ++i) {
+      // Flip mostly late bits, so that many addresses share long prefixes.
+      const unsigned back = static_cast<unsigned>(rng_() % (bits / 2) * (rng_() % 3));
+      const unsigned bit = bits - 1 - std::min(bits - 1, back);
+      a[bit / 8] ^= static_cast<std::uint8_t>(0x80U >> (bit % 8));
+    }
+    if (family_ == IpFamily::v4) std::fill(a.begin() + 4, a.end(), 0);
+    return a;
+  }
+  IpPrefix prefix() {
+    const unsigned bits = family_ == IpFamily::v4 ? 32 : 128;
+    IpPrefix p;
+    p.family = family_;
+    p.addr = address();  // host bits left set: the table must mask them
+    // Mostly medium and long prefixes; a few very short ones (a /0 catches everything).
+    const unsigned r = rng_() % 100;
+    p.len = static_cast<std::uint8_t>(r < 2    ? rng_() % 3
+                                      : r < 30 ? bits - rng_() % 3
+                                               : bits / 4 + rng_() % (bits - bits / 4 + 1));
+    return p;
+  }
+  std::mt19937_64& rng() { return rng_; }
+
+ private:
+  IpFamily family_;
+  std::mt19937_64 rng_;
+  std::array<std::array<std::uint8_t, 16>, 6> bases_{};
+};
+
+void differential(IpFamily family, std::uint64_t seed, int ops) {
+  AddressSource src(family, seed);
+  auto& rng = src.rng();
+  AllowedIps t;
+  ReferenceTable ref;
+  int hits = 0, lookups = 0;
+  for (int i = 0; i < ops; ++i) {
+    const unsigned r = rng() % 100;
+    if (r < 55) {
+      const IpPrefix p = src.prefix();
+      const auto peer = static_cast<PeerId>(1 + rng() % 12);
+      ASSERT_EQ(t.insert(p, peer), AllowedIpsError::none);
+      ref.insert(p, peer);
+    } else if (r < 85) {
+      // Remove an existing prefix (by an address with host bits set) or a random one.
+      IpPrefix p = src.prefix();
+      if (r < 75 && !ref.routes().empty()) {
+        p = ref.routes()[rng() % ref.routes().size()].prefix;
+        const unsigned bits = family == IpFamily::v4 ? 32 : 128;
+        for (unsigned bit = p.len; bit < bits; ++bit) {
+          if (rng() % 2) p.addr[bit / 8] |= static_cast<std::uint8_t>(0x80U >> (bit % 8));
+        }
+      }
+      const bool existed = ref.remove(p);
+      ASSERT_EQ(t.remove(p), existed ? AllowedIpsError::none : AllowedIpsError::not_found)
+          << "op " << i;
+    } else if (r < 87) {
+      const auto peer = static_cast<PeerId>(1 + rng() % 12);
+      ASSERT_EQ(t.remove_peer(peer), ref.remove_peer(peer)) << "op " << i;
+    } else if (r < 88) {
+      const AllowedIps copy = t;  // copies behave the same
+      t = copy;
+    }
+    ASSERT_EQ(t.size(), ref.routes().size()) << "op " << i;
+    for (int k = 0; k < 4; ++k) {
+      // Near the prefixes, or anywhere (mostly misses).
+      auto addr = src.address();
+      if (k == 3) {
+        for (auto& byte : addr) byte = static_cast<std::uint8_t>(rng());
+        if (family == IpFamily::v4) std::fill(addr.begin() + 4, addr.end(), 0);
+      }
+      const auto want = ref.lookup(family, addr.data());
+      const auto got = family == IpFamily::v4 ? t.lookup_v4(addr.data()) : t.lookup_v6(addr.data());
+      ASSERT_EQ(got, want) << "op " << i;
+      hits += want.has_value();
+      ++lookups;
+    }
+  }
+  // The entry listing matches too.
+  std::vector<AllowedIpsEntry> want;
+  for (const auto& r : ref.routes()) want.push_back({r.prefix, r.peer});
+  std::sort(want.begin(), want.end(), [](const AllowedIpsEntry& x, const AllowedIpsEntry& y) {
+    return std::tie(x.peer, x.prefix.addr, x.prefix.len) <
+           std::tie(y.peer, y.prefix.addr, y.prefix.len);
+  });
+  EXPECT_EQ(t.entries(), want);
+  // The random mix must produce both hits and misses in quantity.
+  EXPECT_GT(hits, lookups / 5);
+  EXPECT_LT(hits, lookups - lookups / 25);
+}
+
+TEST(AllowedIps, DifferentialV4) {
+  for (std::uint64_t seed = 1; seed <= 4; ++seed) differential(IpFamily::v4, seed, 20000);
+}
+
+TEST(AllowedIps, DifferentialV6) {
+  for (std::uint64_t seed = 1; seed <= 4; ++seed) differential(IpFamily::v6, seed, 20000);
+}
+
+// A million routes (the scale of the later benchmark): all findable, then half removed.
+TEST(AllowedIps, MillionHostRoutes) {
+  constexpr std::uint32_t kRoutes = 1'000'000;
+  AllowedIps t;
+  std::mt19937 rng(7);
+  std::vector<std::uint32_t> addrs(kRoutes);
+  for (std::uint32_t i = 0; i < kRoutes; ++i) addrs[i] = (10U << 24) | (i * 2654435761U >> 8);
+  std::sort(addrs.begin(), addrs.end());
+  addrs.erase(std::unique(addrs.begin(), addrs.end()), addrs.end());
+  std::shuffle(addrs.begin(), addrs.end(), rng);
+  auto bytes = [](std::uint32_t v) {
+    return std::array<std::uint8_t, 4>{static_cast<std::uint8_t>(v >> 24),
+                                       static_cast<std::uint8_t>(v >> 16),
+                                       static_cast<std::uint8_t>(v >> 8),
+                                       static_cast<std::uint8_t>(v)};
+  };
+  for (std::size_t i = 0; i < addrs.size(); ++i) {
+    ASSERT_EQ(t.insert(IpPrefix::v4(bytes(addrs[i]), 32), static_cast<PeerId>(i)),
+              AllowedIpsError::none);
+  }
+  ASSERT_EQ(t.insert(IpPrefix::v4({10, 0, 0, 0}, 8), UINT32_MAX), AllowedIpsError::none);
+  EXPECT_EQ(t.size(), addrs.size() + 1);
+  for (std::size_t i = 0; i < addrs.size(); ++i) {
+    ASSERT_EQ(t.lookup_v4(bytes(addrs[i]).data()), std::optional<PeerId>(i));
+  }
+  for (std::size_t i = 0; i < addrs.size(); i += 2) {
+    ASSERT_EQ(t.remove(IpPrefix::v4(bytes(addrs[i]), 32)), AllowedIpsError::none);
+  }
+  for (std::size_t i = 0; i < addrs.size(); ++i) {
+    const auto want = i % 2 == 0 ? UINT32_MAX : static_cast<PeerId>(i);
+    ASSERT_EQ(t.lookup_v4(bytes(addrs[i]).data()), std::optional<PeerId>(want));
+  }
+}
+
+}  // namespace
+}  // namespace strait::wg

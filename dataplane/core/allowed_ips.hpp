@@ -1,0 +1,192 @@
+#pragma once
+// The cryptokey routing table (WireGuard paper section 2): longest-prefix match from an inner
+// IPv4/IPv6 address to the peer whose allowed IPs contain it. Encap looks up the destination
+// to choose the peer; decap looks up the source to check that the sender may use it.
+//
+// Semantics follow the Linux module's allowedips.c and wireguard-go: host bits beyond the
+// prefix length are cleared on insertion; inserting a prefix that exists moves it to the new
+// peer; IPv4 and IPv6 are separate tables.
+//
+// Structure: one path-compressed binary trie per family (a node exists only where a prefix
+// ends or two prefixes diverge), nodes kept in a vector and linked by 32-bit indices. Lookup
+// walks at most 33 (IPv4) or 129 (IPv6) nodes, touches no lock, allocates nothing and never
+// writes. Mutations allocate and are slow-path only.
+//
+// Threads: none of its own. The class is a plain value (copyable): the slow path copies the
+// published table, changes the copy, and publishes the copy by pointer swap (RCU); lcores call
+// only the const lookups. Copying is two vector copies (about 20 bytes per IPv4 route and
+// 32 per IPv6 route, times less than two nodes per route).
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "core/types.hpp"
+
+namespace strait::wg {
+
+enum class IpFamily : std::uint8_t { v4 = 4, v6 = 6 };
+
+// An address and prefix length. Host bits may be set: AllowedIps clears them on insertion.
+struct IpPrefix {
+  IpFamily family = IpFamily::v4;
+  std::array<std::uint8_t, 16> addr{};  // network byte order; IPv4 uses the first 4 bytes
+  std::uint8_t len = 0;
+
+  [[nodiscard]] static IpPrefix v4(const std::array<std::uint8_t, 4>& a, std::uint8_t len);
+  [[nodiscard]] static IpPrefix v6(const std::array<std::uint8_t, 16>& a, std::uint8_t len);
+  friend bool operator==(const IpPrefix&, const IpPrefix&) = default;
+};
+
+enum class AllowedIpsError : std::uint8_t {
+  none = 0,
+  v4_prefix_too_long,  // IPv4 prefix length above 32
+  v6_prefix_too_long,  // IPv6 prefix length above 128
+  bad_family,          // neither IpFamily::v4 nor IpFamily::v6
+  not_found,           // remove: no such prefix
+};
+
+// A sentence for logs and UAPI error replies.
+[[nodiscard]] std::string_view describe(AllowedIpsError error) noexcept;
+
+struct AllowedIpsEntry {
+  IpPrefix prefix;  // host bits cleared
+  PeerId peer = 0;
+  friend bool operator==(const AllowedIpsEntry&, const AllowedIpsEntry&) = default;
+};
+
+namespace detail {
+
+__extension__ typedef unsigned __int128 Uint128;
+
+// One family's trie over kBits-bit keys held as integers, most significant bit first.
+template <unsigned kBits>
+class PrefixTrie {
+ public:
+  static_assert(kBits == 32 || kBits == 128);
+  using Key = std::conditional_t<kBits == 32, std::uint32_t, Uint128>;
+
+  // Fast path: the peer of the longest prefix containing addr.
+  [[nodiscard]] std::optional<PeerId> lookup(Key addr) const noexcept {
+    std::optional<PeerId> best;
+    std::uint32_t i = root_;
+    while (i != kNil) {
+      const Node& n = nodes_[i];
+      if (!covers(n.key, n.len, addr)) break;
+      if (n.has_peer) best = n.peer;
+      if (n.len == kBits) break;
+      i = n.child[bit(addr, n.len)];
+    }
+    return best;
+  }
+
+  // Precondition: len <= kBits. True if the prefix is new, false if it changed peer.
+  bool insert(Key key, unsigned len, PeerId peer);
+  // False if the prefix is not in the table.
+  bool remove(Key key, unsigned len);
+  // Removes every prefix of `peer`; returns how many.
+  std::size_t remove_peer(PeerId peer);
+
+  // Calls fn(key, len, peer) for every prefix, in no particular order.
+  template <class Fn>
+  void for_each(Fn&& fn) const {
+    for (const Node& n : nodes_) {
+      if (n.has_peer) fn(n.key, static_cast<unsigned>(n.len), n.peer);
+    }
+  }
+
+  [[nodiscard]] std::size_t size() const noexcept { return routes_; }
+  void clear() noexcept;
+
+  // Key with the bits after the first len cleared.
+  [[nodiscard]] static Key mask(Key key, unsigned len) noexcept {
+    return len == 0 ? Key{0} : static_cast<Key>(key & (~Key{0} << (kBits - len)));
+  }
+
+ private:
+  static constexpr std::uint32_t kNil = UINT32_MAX;
+
+  // A prefix key/len. A node without a peer is a branch point and always has two children;
+  // child[b] holds longer prefixes that continue with bit b after this node's len bits.
+  struct Node {
+    Key key{0};
+    std::uint32_t child[2] = {kNil, kNil};
+    PeerId peer = 0;
+    std::uint8_t len = 0;
+    bool has_peer = false;
+  };
+
+  // Does key/len contain addr?
+  [[nodiscard]] static bool covers(Key key, unsigned len, Key addr) noexcept {
+    return len == 0 || ((key ^ addr) >> (kBits - len)) == 0;
+  }
+  // Bit i of key, counting from the most significant (i < kBits).
+  [[nodiscard]] static unsigned bit(Key key, unsigned i) noexcept {
+    return static_cast<unsigned>(key >> (kBits - 1 - i)) & 1U;
+  }
+
+  std::uint32_t allocate(Key key, unsigned len, std::optional<PeerId> peer);
+  void release(std::uint32_t i);
+  // Points parent's child[side] (the root when parent is kNil) at child.
+  void link(std::uint32_t parent, unsigned side, std::uint32_t child) noexcept;
+
+  std::vector<Node> nodes_;
+  std::vector<std::uint32_t> free_;  // released nodes, reused before nodes_ grows
+  std::uint32_t root_ = kNil;
+  std::size_t routes_ = 0;
+};
+
+}  // namespace detail
+
+class AllowedIps {
+ public:
+  // Adds prefix -> peer, clearing host bits; a prefix already present moves to `peer`.
+  // Allocates: slow path only.
+  [[nodiscard]] AllowedIpsError insert(const IpPrefix& prefix, PeerId peer);
+  // Removes exactly this prefix (host bits are cleared first). Lookups inside it fall back
+  // to the next shorter prefix.
+  [[nodiscard]] AllowedIpsError remove(const IpPrefix& prefix);
+  // Removes every prefix of `peer` (peer removed, or UAPI replace_allowed_ips). Returns how
+  // many.
+  std::size_t remove_peer(PeerId peer);
+  void clear() noexcept;
+
+  // Fast path: `addr` points at 4 (lookup_v4) or 16 (lookup_v6) bytes in network order, e.g.
+  // straight into a packet header.
+  [[nodiscard]] std::optional<PeerId> lookup_v4(const std::uint8_t* addr) const noexcept {
+    return v4_.lookup(load_v4(addr));
+  }
+  [[nodiscard]] std::optional<PeerId> lookup_v6(const std::uint8_t* addr) const noexcept {
+    return v6_.lookup(load_v6(addr));
+  }
+
+  // A peer's prefixes, sorted (IPv4 first, then by address and length). Scans the whole
+  // table: to list every peer (UAPI get) call entries() once instead.
+  [[nodiscard]] std::vector<IpPrefix> entries_for_peer(PeerId peer) const;
+  // Every prefix with its peer, sorted by peer, then as entries_for_peer.
+  [[nodiscard]] std::vector<AllowedIpsEntry> entries() const;
+
+  [[nodiscard]] std::size_t size() const noexcept { return v4_.size() + v6_.size(); }
+  [[nodiscard]] std::size_t size_v4() const noexcept { return v4_.size(); }
+  [[nodiscard]] std::size_t size_v6() const noexcept { return v6_.size(); }
+
+  [[nodiscard]] static std::uint32_t load_v4(const std::uint8_t* addr) noexcept {
+    return static_cast<std::uint32_t>(addr[0]) << 24 | static_cast<std::uint32_t>(addr[1]) << 16 |
+           static_cast<std::uint32_t>(addr[2]) << 8 | static_cast<std::uint32_t>(addr[3]);
+  }
+  [[nodiscard]] static detail::Uint128 load_v6(const std::uint8_t* addr) noexcept {
+    detail::Uint128 v = 0;
+    for (int i = 0; i < 16; ++i) v = v << 8 | addr[i];
+    return v;
+  }
+
+ private:
+  detail::PrefixTrie<32> v4_;
+  detail::PrefixTrie<128> v6_;
+};
+
+}  // namespace strait::wg
