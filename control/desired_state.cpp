@@ -16,6 +16,7 @@ Result<DesiredState> compute_desired_state(const MeshSpec& spec, std::string_vie
   d.node = self->name;
   d.cluster = self->cluster;
   d.listen_port = spec.defaults.listen_port;
+  d.local_straitd = self->straitd;
   for (const Node& n : spec.nodes) {
     if (n.cluster == self->cluster) continue;
     DesiredPeer peer;

@@ -34,6 +34,9 @@ struct DesiredState {
   std::vector<DesiredPeer> peers;       // in spec order
   std::vector<Prefix> remote_cidrs;     // pod CIDRs of every other cluster, sorted
   std::optional<std::uint16_t> listen_port;
+  // false: this node runs stock WireGuard (wireguard-go, the Linux module), which refuses the
+  // strait_cipher UAPI key, so peer sync neither sends nor compares it.
+  bool local_straitd = true;
 };
 
 // Refused when `local_node` is not in the spec (a spec that forgot this node must not strip

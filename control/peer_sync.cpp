@@ -13,14 +13,14 @@ std::vector<Prefix> sorted(std::vector<Prefix> v) {
   return v;
 }
 
-uapi::PeerChange full_change(const DesiredPeer& want) {
+uapi::PeerChange full_change(const DesiredPeer& want, bool straitd) {
   uapi::PeerChange pc;
   pc.public_key = want.public_key;
   pc.endpoint = want.endpoint;
   pc.persistent_keepalive = want.persistent_keepalive;
   pc.replace_allowed_ips = true;
   pc.allowed_ips = want.allowed_ips;
-  pc.cipher = want.cipher;
+  if (straitd) pc.cipher = want.cipher;
   return pc;
 }
 
@@ -40,7 +40,7 @@ PeerSyncPlan PeerSync::plan(const DesiredState& desired, const uapi::DeviceState
                                    return p.public_key == want.public_key;
                                  });
     if (it == current.peers.end()) {
-      plan.change.peers.push_back(full_change(want));
+      plan.change.peers.push_back(full_change(want, desired.local_straitd));
       plan.added.push_back(want.node);
       continue;
     }
@@ -50,10 +50,10 @@ PeerSyncPlan PeerSync::plan(const DesiredState& desired, const uapi::DeviceState
         (*it->endpoint != want.endpoint &&
          (last == applied_endpoints_.end() || last->second != want.endpoint));
     const bool differs = endpoint_stale || it->persistent_keepalive != want.persistent_keepalive ||
-                         it->cipher != want.cipher ||
+                         (desired.local_straitd && it->cipher != want.cipher) ||
                          sorted(it->allowed_ips) != sorted(want.allowed_ips);
     if (differs) {
-      uapi::PeerChange pc = full_change(want);
+      uapi::PeerChange pc = full_change(want, desired.local_straitd);
       if (!endpoint_stale) pc.endpoint.reset();  // leave a roamed endpoint alone
       plan.change.peers.push_back(std::move(pc));
       plan.updated.push_back(want.node);

@@ -226,6 +226,22 @@ TEST_F(Fixture, RestartedStraitdGetsItsPeersBack) {
   EXPECT_EQ(dev_.get().peers.size(), 2u);
 }
 
+TEST_F(Fixture, StockWireGuardNodeGetsNoCipherKey) {
+  std::set<wg::Key> keys;
+  const DesiredState d = desired_for(testing::kSpec2x2, "b2", &keys);  // straitd: false
+  EXPECT_FALSE(d.local_straitd);
+  PeerSync sync;
+  auto c = client();
+  auto plan = sync.sync(c, d, keys);
+  ASSERT_TRUE(plan);
+  ASSERT_EQ(plan->change.peers.size(), 2u);
+  for (const auto& pc : plan->change.peers) EXPECT_FALSE(pc.cipher);
+  EXPECT_EQ(uapi::render_set(plan->change).find("strait_cipher"), std::string::npos);
+  auto again = sync.sync(c, d, keys);
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->empty());
+}
+
 TEST(AgentPeerSync, UnreachableDeviceIsAnError) {
   auto c = uapi::UapiClient::connect("/tmp/strait-agent-no-such-dir/x.sock");
   EXPECT_FALSE(c);
