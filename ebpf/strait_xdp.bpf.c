@@ -179,7 +179,7 @@ int strait_xdp(struct xdp_md* ctx) {
   /* ---- IP and UDP header up to the destination port: until the port says "tunnel", anything
    * odd is the kernel's business (XDP_PASS); after it, it is ours to drop. ---- */
   struct strait_xdp_source_key source = {};  // rate-limit key: IPv4 address or IPv6 /64
-  struct strait_xdp_lpm_key allow_key = {.prefixlen = 128};
+  struct strait_xdp_lpm_key allow_key = {};
   struct udphdr* udp;
   __u32 ip_payload_len;
   const __u64 l3_avail = (__u64)((long)data_end - (long)l3);
@@ -204,9 +204,9 @@ int strait_xdp(struct xdp_md* ctx) {
 
     source.family = 4;
     __builtin_memcpy(source.addr, &ip->saddr, 4);
-    allow_key.addr[10] = 0xff;  // ::ffff:a.b.c.d, RFC 4291 section 2.5.5.2
-    allow_key.addr[11] = 0xff;
-    __builtin_memcpy(&allow_key.addr[12], &ip->saddr, 4);
+    allow_key.prefixlen = 8 + 32;
+    allow_key.family = 4;
+    __builtin_memcpy(allow_key.addr, &ip->saddr, 4);
   } else if (proto == bpf_htons(ETH_P_IPV6)) {
     struct ipv6hdr* ip6 = l3;
     if ((void*)(ip6 + 1) > data_end) return pass_not_tunnel();
@@ -223,6 +223,8 @@ int strait_xdp(struct xdp_md* ctx) {
 
     source.family = 6;
     __builtin_memcpy(source.addr, &ip6->saddr, 8);  // the /64: as WireGuard's ratelimiter
+    allow_key.prefixlen = 8 + 128;
+    allow_key.family = 6;
     __builtin_memcpy(allow_key.addr, &ip6->saddr, 16);
   } else {
     return pass_not_tunnel();

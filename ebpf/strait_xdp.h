@@ -77,11 +77,14 @@ struct strait_xdp_bucket {
 #define STRAIT_XDP_HS_COST_NS (1000000000ull / STRAIT_XDP_HS_PER_SECOND)
 #define STRAIT_XDP_HS_TOKEN_MAX_NS (STRAIT_XDP_HS_COST_NS * STRAIT_XDP_HS_BURST)
 
-/* allowed_srcs: LPM_TRIE of endpoint prefixes. IPv4 prefixes are stored IPv4-mapped
- * (::ffff:a.b.c.d/(96 + len), RFC 4291 section 2.5.5.2) so one trie holds both families. */
+/* allowed_srcs: LPM_TRIE of endpoint prefixes, both families in one trie: the first key byte
+ * is the family (4 or 6) and counts in prefixlen, so an IPv4 /24 is prefixlen 8 + 24 and can
+ * never match an IPv6 source (not even an IPv4-mapped one, ::ffff:0:0/96). */
 struct strait_xdp_lpm_key {
-  __u32 prefixlen;
-  __u8 addr[16];
+  __u32 prefixlen; /* 8 + the prefix length */
+  __u8 family;     /* 4 or 6 */
+  __u8 addr[16];   /* IPv4: first 4 bytes */
+  __u8 reserved[3];
 };
 
 #define STRAIT_XDP_LIVE_INDICES_MAX 65536

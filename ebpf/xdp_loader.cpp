@@ -103,15 +103,9 @@ bool is_strait_program(int prog_fd) { return std::strcmp(prog_info(prog_fd).name
 
 strait_xdp_lpm_key lpm_key(const EndpointPrefix& p) {
   strait_xdp_lpm_key key{};
-  if (p.v6) {
-    key.prefixlen = p.len;
-    std::memcpy(key.addr, p.addr.data(), 16);
-  } else {
-    key.prefixlen = 96u + p.len;  // IPv4-mapped, as the program looks it up
-    key.addr[10] = 0xff;
-    key.addr[11] = 0xff;
-    std::memcpy(key.addr + 12, p.addr.data(), 4);
-  }
+  key.prefixlen = 8u + p.len;  // the family byte first (strait_xdp.h)
+  key.family = p.v6 ? 6 : 4;
+  std::memcpy(key.addr, p.addr.data(), p.v6 ? 16 : 4);
   return key;
 }
 
