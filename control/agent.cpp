@@ -70,6 +70,7 @@ bool Agent::load_spec() {
                               std::to_string(counters_.spec_generation) + ")"
                         : "nothing",
                   desired.error().message);
+    publish();
     return false;
   }
   spec_ = std::move(*spec);
@@ -84,6 +85,7 @@ bool Agent::load_spec() {
   spdlog::info("spec generation {}: node {} of cluster {}, {} peer(s), {} remote CIDR(s)",
                counters_.spec_generation, desired_->node, desired_->cluster,
                desired_->peers.size(), desired_->remote_cidrs.size());
+  publish();
   return true;
 }
 

@@ -1,0 +1,218 @@
+#include "pipeline/decap_stage.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <span>
+
+#include "core/messages.hpp"
+#include "packet/inner_parse.hpp"
+#include "packet/outer_parse.hpp"
+#include "pipeline/stage_common.hpp"
+
+namespace strait::dp {
+namespace {
+
+// Little-endian loads of the data header's receiver and counter (paper section 5.4.6).
+std::uint32_t load_le32(const std::uint8_t* p) noexcept {
+  std::uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+std::uint64_t load_le64(const std::uint8_t* p) noexcept {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+// A data message that passed every check before the AEAD.
+struct PendingOpen {
+  rte_mbuf* m;
+  const SessionEntry* session;
+  std::uint16_t payload_offset;  // the WireGuard message, from the start of the frame
+  std::uint16_t msg_len;         // its length (the UDP payload)
+};
+
+bool is_handshake(wg::MessageType t) noexcept {
+  return t == wg::MessageType::initiation || t == wg::MessageType::response ||
+         t == wg::MessageType::cookie_reply;
+}
+
+// Rewrites an authenticated frame in place into the bridge frame: cut the outer headers and
+// the WireGuard header, cut padding and tag (the inner IP length is the truth, paper section
+// 5.4.6), and put an Ethernet header in front.
+void reframe_for_bridge(rte_mbuf* m, const PendingOpen& p, const InnerInfo& inner,
+                        const BridgeL2& l2) noexcept {
+  const std::uint32_t keep = p.payload_offset + wg::kDataHeaderLen + inner.ip_len;
+  rte_pktmbuf_trim(m, static_cast<std::uint16_t>(rte_pktmbuf_data_len(m) - keep));
+  // payload_offset >= 42 (Ethernet, IPv4, UDP), so this leaves exactly room for Ethernet.
+  rte_pktmbuf_adj(m, static_cast<std::uint16_t>(p.payload_offset + wg::kDataHeaderLen - kEthHdrLen));
+  EthHdr eth{};
+  if (l2.mode == BridgeDstMac::pod_mac_from_ip && !inner.is_ipv6) {
+    // openshift-sdn: 0a:58:a.b.c.d (DESIGN.md section 4).
+    eth.dst[0] = 0x0a;
+    eth.dst[1] = 0x58;
+    std::memcpy(eth.dst + 2, inner.dst_ip(), 4);
+  } else {
+    std::memcpy(eth.dst, l2.fixed_dst_mac.data(), 6);
+  }
+  std::memcpy(eth.src, l2.src_mac.data(), 6);
+  eth.ether_type_be = inner.is_ipv6 ? kEtherTypeIpv6Be : kEtherTypeIpv4Be;
+  store_header(rte_pktmbuf_mtod(m, std::uint8_t*), eth);
+  // Nothing the wire NIC said about the outer packet applies to the inner one.
+  m->ol_flags = 0;
+  m->packet_type = 0;
+}
+
+void flush_activity(stage::ActivityTally& tally, const ForwardingState& state,
+                    std::int64_t now_ns) noexcept {
+  for (const stage::Activity& a : tally) {
+    PeerActivity& pa = *a.peer;
+    if (a.packets != 0) {
+      pa.counters.rx_packets.fetch_add(a.packets, std::memory_order_relaxed);
+      pa.counters.rx_bytes.fetch_add(a.bytes, std::memory_order_relaxed);
+    }
+    if (!a.authenticated) continue;
+    pa.last_rx_ns.store(now_ns, std::memory_order_relaxed);
+    if (a.data) pa.last_rx_data_ns.store(now_ns, std::memory_order_relaxed);
+    const SessionEntry& s = *a.session;
+    if (s.is_next && s.confirmed != nullptr) stage::raise(*s.confirmed);
+    // The receive-side rekey rule (Linux receive.c keep_key_fresh): an initiator whose
+    // current session nears REJECT_AFTER_TIME starts a handshake when data arrives.
+    const wg::Keypair* cur = state.peers[s.peer].current;
+    if (cur != nullptr && cur->needs_rekey_on_receive(wg::Time(now_ns)))
+      stage::raise(pa.handshake_wanted);
+  }
+}
+
+void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkts,
+                 std::uint16_t n, rte_mbuf** out_bridge, rte_mbuf** out_slow,
+                 DecapResult& r) noexcept {
+  const wg::Time now(ctx.now_ns);
+  stage::Scratch<crypto::AeadOp, kStageChunk> ops;
+  stage::Scratch<PendingOpen, kStageChunk> pending;
+  std::uint16_t n_ops = 0;
+
+  // Phase 1: classify; everything up to the replay pre-check, no crypto.
+  for (std::uint16_t i = 0; i < n; ++i) {
+    stage::prefetch_data(pkts, i, n);
+    rte_mbuf* m = pkts[i];
+    if (m->nb_segs != 1) {
+      stage::drop(ctx, m, DropReason::unsupported_mbuf);
+      continue;
+    }
+    std::uint8_t* frame = rte_pktmbuf_mtod(m, std::uint8_t*);
+    OuterInfo outer;
+    const DropReason why = parse_outer(frame, rte_pktmbuf_data_len(m), state.tunnel_port_be, outer);
+    if (why != DropReason::none) {
+      if (state.punt_non_tunnel &&
+          (why == DropReason::outer_not_ip || why == DropReason::outer_not_tunnel)) {
+        out_slow[r.to_slow_path++] = m;
+      } else {
+        stage::drop(ctx, m, why);
+      }
+      continue;
+    }
+    std::uint8_t* msg = frame + outer.payload_offset;
+    const wg::Classification c = wg::classify({msg, outer.payload_len});
+    if (!c.ok()) {
+      stage::drop(ctx, m,
+                  wg::is_length_error(c.error) ? DropReason::msg_bad_length
+                                               : DropReason::msg_bad_type);
+      continue;
+    }
+    if (is_handshake(c.type)) {
+      out_slow[r.to_slow_path++] = m;
+      continue;
+    }
+    const SessionEntry* s = state.sessions.find(load_le32(msg + 4));
+    if (s == nullptr) {
+      stage::drop(ctx, m, DropReason::unknown_index);
+      continue;
+    }
+    wg::Keypair& kp = *s->keypair;
+    if (msg[0] != wg::data_type_for(kp.cipher)) {
+      stage::drop(ctx, m, DropReason::cipher_mismatch);
+      continue;
+    }
+    if (!kp.valid_for_receive(now)) {
+      stage::drop(ctx, m, DropReason::keypair_expired);
+      continue;
+    }
+    const std::uint64_t counter = load_le64(msg + 8);
+    if (!kp.check_counter(counter)) {
+      stage::drop(ctx, m, DropReason::replay);
+      continue;
+    }
+    crypto::AeadOp& op = ops.emplace(n_ops);
+    op.key = s->recv_key;
+    op.counter = counter;
+    op.data = msg + wg::kDataHeaderLen;
+    op.len = static_cast<std::uint32_t>(outer.payload_len - wg::kDataMinLen);
+    op.tag = msg + outer.payload_len - wg::kTagLen;
+    pending.emplace(n_ops) = PendingOpen{m, s, outer.payload_offset, outer.payload_len};
+    ++n_ops;
+  }
+  if (n_ops == 0) return;
+
+  // Phase 2: one AEAD call for the whole burst (keys and ciphers may be mixed).
+  ctx.aead->open_burst(std::span<crypto::AeadOp>(ops.data(), n_ops));
+
+  // Phase 3: replay commit, inner checks, reframing.
+  stage::ActivityTally tally;
+  for (std::uint16_t j = 0; j < n_ops; ++j) {
+    const crypto::AeadOp& op = ops[j];
+    const PendingOpen& p = pending[j];
+    rte_mbuf* m = p.m;
+    if (!op.ok) {
+      stage::drop(ctx, m, DropReason::auth_failed);
+      continue;
+    }
+    // Two-phase replay protection (RFC 6479): the window moves only for authentic packets.
+    if (!p.session->keypair->commit_counter(op.counter)) {
+      stage::drop(ctx, m, DropReason::replay);
+      continue;
+    }
+    const PeerSlot& slot = state.peers[p.session->peer];
+    stage::Activity& act = tally.of(p.session, slot.activity);
+    act.session = p.session;
+    act.authenticated = true;
+    InnerInfo inner;
+    if (parse_inner(op.data, op.len, inner) != DropReason::none) {
+      act.data = true;  // authentic data, just not a packet we can forward
+      stage::drop(ctx, m, DropReason::inner_bad_ip);
+      continue;
+    }
+    if (inner.is_keepalive) {
+      // A keepalive (paper section 6.5) is received traffic but nothing to forward.
+      ++act.packets;
+      act.bytes += p.msg_len;
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    act.data = true;
+    const auto owner = lookup_route(*state.routes, inner.is_ipv6, inner.src_ip());
+    if (!owner || *owner != p.session->peer) {
+      stage::drop(ctx, m, DropReason::inner_src_not_allowed);
+      continue;
+    }
+    ++act.packets;
+    act.bytes += p.msg_len;
+    reframe_for_bridge(m, p, inner, state.bridge);
+    out_bridge[r.to_bridge++] = m;
+  }
+  flush_activity(tally, state, ctx.now_ns);
+}
+
+}  // namespace
+
+DecapResult decap_burst(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkts,
+                        std::uint16_t n, rte_mbuf** out_bridge, rte_mbuf** out_slow) noexcept {
+  DecapResult r;
+  for (std::uint16_t base = 0; base < n; base = static_cast<std::uint16_t>(base + kStageChunk)) {
+    const auto count = static_cast<std::uint16_t>(std::min<int>(kStageChunk, n - base));
+    decap_chunk(ctx, state, pkts + base, count, out_bridge, out_slow, r);
+  }
+  return r;
+}
+
+}  // namespace strait::dp

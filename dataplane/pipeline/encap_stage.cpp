@@ -1,0 +1,288 @@
+#include "pipeline/encap_stage.hpp"
+
+#include <rte_ring.h>
+
+#include <algorithm>
+#include <cstring>
+#include <span>
+
+#include "core/messages.hpp"
+#include "packet/inner_parse.hpp"
+#include "pipeline/stage_common.hpp"
+
+namespace strait::dp {
+namespace {
+
+// The plaintext length after WireGuard's padding (paper section 5.4.6: zero padding to a
+// multiple of 16), never past the tunnel MTU, as the Linux module's send.c
+// calculate_skb_padding does. len <= mtu is the caller's precondition.
+std::uint32_t padded_len(std::uint32_t len, std::uint32_t mtu) noexcept {
+  const std::uint32_t padded = (len + 15U) & ~15U;
+  return std::min(padded, std::max(mtu, len));
+}
+
+// Whether m, whose data is `lead` bytes of headers to remove followed by a len-byte inner
+// packet, can grow into a transport message in place (the stages never chain segments).
+bool has_room(const rte_mbuf* m, std::uint32_t lead, std::uint32_t len, std::uint32_t padded,
+              const PeerSlot& slot) noexcept {
+  return rte_pktmbuf_tailroom(m) >= padded - len + wg::kTagLen &&
+         rte_pktmbuf_headroom(m) + lead >= wg::kDataHeaderLen + slot.outer.header_len();
+}
+
+// Turns m, whose data is exactly the len-byte plaintext, into a transport data message
+// awaiting its seal: zero padding and room for the tag behind, the data header in front
+// (type by cipher, receiver = the peer's index, counter little-endian), and the AEAD op that
+// seals it in place.
+void build_message(rte_mbuf* m, std::uint32_t len, std::uint32_t padded, const wg::Keypair& kp,
+                   const crypto::AeadKey& key, std::uint64_t counter, crypto::AeadOp& op) noexcept {
+  auto* tail = rte_pktmbuf_mtod_offset(m, std::uint8_t*, len);
+  // has_room() guaranteed the room, so neither call can fail.
+  (void)rte_pktmbuf_append(m, static_cast<std::uint16_t>(padded - len + wg::kTagLen));
+  std::memset(tail, 0, padded - len);
+  auto* hdr = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_prepend(m, wg::kDataHeaderLen));
+  (void)wg::write_data_header({hdr, wg::kDataHeaderLen}, kp.cipher, kp.remote_index, counter);
+  op.key = &key;
+  op.counter = counter;
+  op.data = hdr + wg::kDataHeaderLen;
+  op.len = padded;
+  op.tag = hdr + wg::kDataHeaderLen + padded;
+}
+
+// Puts the peer's outer headers in front of a sealed message.
+void add_outer(rte_mbuf* m, const PeerSlot& slot, std::uint16_t src_port_be) noexcept {
+  const std::uint32_t msg_len = rte_pktmbuf_data_len(m);
+  auto* p = reinterpret_cast<std::uint8_t*>(
+      rte_pktmbuf_prepend(m, static_cast<std::uint16_t>(slot.outer.header_len())));
+  // The source port is the tunnel port for now; per-flow ports for RSS spreading between
+  // straitd peers (DESIGN.md section 4) come with their own change.
+  slot.outer.write(p, msg_len, src_port_be);
+  // Nothing the bridge NIC said about the inner frame applies to the outer one.
+  m->ol_flags = 0;
+  m->packet_type = 0;
+}
+
+void flush_activity(stage::ActivityTally& tally, std::int64_t now_ns) noexcept {
+  for (const stage::Activity& a : tally) {
+    PeerActivity& pa = *a.peer;
+    pa.counters.tx_packets.fetch_add(a.packets, std::memory_order_relaxed);
+    pa.counters.tx_bytes.fetch_add(a.bytes, std::memory_order_relaxed);
+    pa.last_tx_ns.store(now_ns, std::memory_order_relaxed);
+    if (a.data) pa.last_tx_data_ns.store(now_ns, std::memory_order_relaxed);
+  }
+}
+
+// A packet that passed every per-packet check and waits for its nonce.
+struct PendingSeal {
+  rte_mbuf* m;
+  const PeerSlot* slot;
+  std::uint32_t len;     // inner IP length (m's data is exactly that now)
+  std::uint32_t padded;  // plaintext length after padding
+  std::uint16_t group;
+};
+
+// The packets of one peer in one burst: one nonce reservation for all of them.
+struct PeerGroup {
+  const PeerSlot* slot;
+  std::uint32_t count;
+  std::uint64_t next_counter;
+  bool reserved;
+};
+
+// Hands a packet without a usable keypair to its peer's staging ring, as an inner IP packet.
+void stage_packet(StageContext& ctx, const PeerSlot& slot, rte_mbuf* m, EncapResult& r) noexcept {
+  stage::raise(slot.activity->handshake_wanted);
+  rte_pktmbuf_adj(m, kEthHdrLen);
+  if (slot.staging != nullptr && rte_ring_mp_enqueue(slot.staging, m) == 0) {
+    ++r.staged;
+  } else {
+    stage::drop(ctx, m, DropReason::no_keypair);
+  }
+}
+
+bool is_neighbor_solicitation(const std::uint8_t* ip, const InnerInfo& inner) noexcept {
+  return inner.is_ipv6 && inner.protocol == kIpProtoIcmpv6 && inner.ip_len > kIpv6HdrLen &&
+         ip[kIpv6HdrLen] == kIcmpv6NeighborSolicitation;
+}
+
+void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkts,
+                 std::uint16_t n, rte_mbuf** out_wire, rte_mbuf** out_slow,
+                 EncapResult& r) noexcept {
+  const wg::Time now(ctx.now_ns);
+  stage::Scratch<PendingSeal, kStageChunk> pending;
+  stage::Scratch<PeerGroup, kStageChunk> groups;
+  std::uint16_t n_pending = 0;
+  std::uint16_t n_groups = 0;
+
+  // Phase 1: per-packet checks, grouping by peer.
+  for (std::uint16_t i = 0; i < n; ++i) {
+    stage::prefetch_data(pkts, i, n);
+    rte_mbuf* m = pkts[i];
+    if (m->nb_segs != 1) {
+      stage::drop(ctx, m, DropReason::unsupported_mbuf);
+      continue;
+    }
+    const std::uint8_t* frame = rte_pktmbuf_mtod(m, const std::uint8_t*);
+    const std::uint32_t frame_len = rte_pktmbuf_data_len(m);
+    if (frame_len < kEthHdrLen) {
+      stage::drop(ctx, m, DropReason::bridge_not_ip);
+      continue;
+    }
+    const std::uint16_t ether_type = load_header<EthHdr>(frame).ether_type_be;
+    if (ether_type == kEtherTypeArpBe) {
+      out_slow[r.to_slow_path++] = m;
+      continue;
+    }
+    if (ether_type != kEtherTypeIpv4Be && ether_type != kEtherTypeIpv6Be) {
+      stage::drop(ctx, m, DropReason::bridge_not_ip);
+      continue;
+    }
+    const std::uint8_t* ip = frame + kEthHdrLen;
+    InnerInfo inner;
+    if (parse_inner(ip, frame_len - kEthHdrLen, inner) != DropReason::none ||
+        inner.is_keepalive || inner.is_ipv6 != (ether_type == kEtherTypeIpv6Be)) {
+      stage::drop(ctx, m, DropReason::inner_bad_ip);
+      continue;
+    }
+    if (is_neighbor_solicitation(ip, inner)) {
+      out_slow[r.to_slow_path++] = m;
+      continue;
+    }
+    const auto peer = lookup_route(*state.routes, inner.is_ipv6, inner.dst_ip());
+    const PeerSlot* slot = peer ? state.peer_slot(*peer) : nullptr;
+    if (slot == nullptr) {
+      stage::drop(ctx, m, DropReason::no_route);
+      continue;
+    }
+    if (!slot->has_endpoint) {
+      stage::drop(ctx, m, DropReason::no_endpoint);
+      continue;
+    }
+    if (inner.ip_len > state.tunnel_mtu) {
+      // Dropped and counted; the ICMP/ICMPv6 "too big" answer (RFC 1191, RFC 8201) is
+      // generated by a stage of its own, not here.
+      stage::drop(ctx, m, DropReason::too_big);
+      continue;
+    }
+    // Ethernet minimum-size padding is not part of the packet.
+    rte_pktmbuf_trim(m, static_cast<std::uint16_t>(frame_len - kEthHdrLen - inner.ip_len));
+    const std::uint32_t padded = padded_len(inner.ip_len, state.tunnel_mtu);
+    if (!has_room(m, kEthHdrLen, inner.ip_len, padded, *slot)) {
+      stage::drop(ctx, m, DropReason::unsupported_mbuf);
+      continue;
+    }
+    const wg::Keypair* kp = slot->current;
+    if (kp == nullptr || !kp->valid_for_send(now)) {
+      stage_packet(ctx, *slot, m, r);
+      continue;
+    }
+    std::uint16_t g = 0;
+    while (g < n_groups && groups[g].slot != slot) ++g;
+    if (g == n_groups) groups.emplace(n_groups++) = PeerGroup{slot, 0, 0, false};
+    ++groups[g].count;
+    rte_pktmbuf_adj(m, kEthHdrLen);
+    pending.emplace(n_pending++) = PendingSeal{m, slot, inner.ip_len, padded, g};
+  }
+  if (n_pending == 0) return;
+
+  // Phase 2: one nonce reservation per peer (an atomic shared by every lcore sending to it).
+  for (std::uint16_t g = 0; g < n_groups; ++g) {
+    PeerGroup& pg = groups[g];
+    wg::Keypair& kp = *pg.slot->current;
+    const auto first = kp.reserve_counters(pg.count);
+    pg.reserved = first.has_value();
+    pg.next_counter = first.value_or(0);
+    // The send-side rekey rule (paper section 6.2): ask for a new session, keep sending.
+    if (!pg.reserved || kp.needs_rekey(now)) stage::raise(pg.slot->activity->handshake_wanted);
+  }
+
+  // Phase 3: frame every message, then one AEAD call for the whole burst.
+  stage::Scratch<crypto::AeadOp, kStageChunk> ops;
+  stage::Scratch<const PeerSlot*, kStageChunk> op_slot;
+  stage::Scratch<rte_mbuf*, kStageChunk> op_mbuf;
+  std::uint16_t n_ops = 0;
+  for (std::uint16_t j = 0; j < n_pending; ++j) {
+    const PendingSeal& p = pending[j];
+    PeerGroup& pg = groups[p.group];
+    if (!pg.reserved) {
+      stage::drop(ctx, p.m, DropReason::no_keypair);
+      continue;
+    }
+    build_message(p.m, p.len, p.padded, *p.slot->current, *p.slot->send_key,
+                  pg.next_counter++, ops.emplace(n_ops));
+    op_slot.emplace(n_ops) = p.slot;
+    op_mbuf.emplace(n_ops) = p.m;
+    ++n_ops;
+  }
+  if (n_ops == 0) return;
+  ctx.aead->seal_burst(std::span<crypto::AeadOp>(ops.data(), n_ops));
+
+  // Phase 4: outer headers, per-peer activity.
+  stage::ActivityTally tally;
+  for (std::uint16_t k = 0; k < n_ops; ++k) {
+    rte_mbuf* m = op_mbuf[k];
+    const PeerSlot& slot = *op_slot[k];
+    stage::Activity& act = tally.of(&slot, slot.activity);
+    ++act.packets;
+    act.bytes += rte_pktmbuf_data_len(m);
+    act.data = true;
+    add_outer(m, slot, state.tunnel_port_be);
+    out_wire[r.to_wire++] = m;
+  }
+  flush_activity(tally, ctx.now_ns);
+}
+
+}  // namespace
+
+EncapResult encap_burst(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkts,
+                        std::uint16_t n, rte_mbuf** out_wire, rte_mbuf** out_slow) noexcept {
+  EncapResult r;
+  for (std::uint16_t base = 0; base < n; base = static_cast<std::uint16_t>(base + kStageChunk)) {
+    const auto count = static_cast<std::uint16_t>(std::min<int>(kStageChunk, n - base));
+    encap_chunk(ctx, state, pkts + base, count, out_wire, out_slow, r);
+  }
+  return r;
+}
+
+DropReason encap_one(StageContext& ctx, const ForwardingState& state, std::uint32_t peer,
+                     wg::Keypair& keypair, const crypto::AeadKey& send_key,
+                     rte_mbuf* m) noexcept {
+  const PeerSlot* slot = state.peer_slot(peer);
+  const std::uint32_t len = rte_pktmbuf_data_len(m);
+  const std::uint32_t padded = padded_len(len, state.tunnel_mtu);
+  DropReason why = DropReason::none;
+  std::uint64_t counter = 0;
+  if (slot == nullptr) {
+    why = DropReason::no_route;
+  } else if (!slot->has_endpoint) {
+    why = DropReason::no_endpoint;
+  } else if (m->nb_segs != 1) {
+    why = DropReason::unsupported_mbuf;
+  } else if (len > state.tunnel_mtu) {
+    why = DropReason::too_big;
+  } else if (!has_room(m, 0, len, padded, *slot)) {
+    why = DropReason::unsupported_mbuf;
+  } else if (!keypair.valid_for_send(wg::Time(ctx.now_ns))) {
+    why = DropReason::no_keypair;
+  } else if (const auto first = keypair.reserve_counters(1)) {
+    counter = *first;
+  } else {
+    why = DropReason::no_keypair;
+  }
+  if (why != DropReason::none) {
+    stage::drop(ctx, m, why);
+    return why;
+  }
+  crypto::AeadOp op;
+  build_message(m, len, padded, keypair, send_key, counter, op);
+  ctx.aead->seal_burst(std::span<crypto::AeadOp>(&op, 1));
+  stage::ActivityTally tally;
+  stage::Activity& act = tally.of(slot, slot->activity);
+  act.packets = 1;
+  act.bytes = rte_pktmbuf_data_len(m);
+  act.data = len != 0;  // a keepalive is not data (Linux send.c: no wg_timers_data_sent)
+  add_outer(m, *slot, state.tunnel_port_be);
+  flush_activity(tally, ctx.now_ns);
+  return DropReason::none;
+}
+
+}  // namespace strait::dp

@@ -1,0 +1,68 @@
+#pragma once
+// The encap stage: bridge RX burst -> wire TX burst (docs/STRAITD.md, "The fast path";
+// DESIGN.md section 4), and encap_one, the same transformation for single packets of the
+// slow path (staged packets after a handshake, keepalives).
+
+#include <rte_mbuf.h>
+
+#include <cstdint>
+
+#include "drop_reason.hpp"
+#include "pipeline/forwarding_state.hpp"
+#include "pipeline/stage_context.hpp"
+
+namespace strait::dp {
+
+struct EncapResult {
+  std::uint16_t to_wire = 0;       // frames written to out_wire
+  std::uint16_t staged = 0;        // packets parked on their peer's staging ring
+  std::uint16_t to_slow_path = 0;  // frames written to out_slow
+};
+
+// Takes ownership of the n bridge frames in pkts and hands each one to exactly one place:
+//  - out_wire: a WireGuard transport data message in its outer headers, ready for wire TX;
+//  - the peer's staging ring (counted in `staged`): no usable keypair yet. The packet is
+//    stored as its inner IP packet (Ethernet header removed) and the peer's handshake_wanted
+//    flag is raised; the slow path sends it with encap_one once a handshake completes;
+//  - out_slow: an ARP frame or an IPv6 neighbour solicitation (the slow path answers for the
+//    gateway); the whole frame, unchanged;
+//  - freed: dropped and counted by DropReason in ctx.counters.
+// out_wire and out_slow must each have room for n pointers.
+//
+// Per packet, in order: single segment (unsupported_mbuf); EtherType (ARP and neighbour
+// solicitations to out_slow, other non-IP: bridge_not_ip); inner IP header (inner_bad_ip);
+// allowed-IPs lookup of the destination (no_route); the peer has an endpoint (no_endpoint);
+// inner length <= tunnel MTU (too_big: dropped and counted; ICMP "fragmentation needed" /
+// ICMPv6 "packet too big" generation is a separate stage, not done here); enough head- and
+// tailroom for the tunnel headers, padding and tag (unsupported_mbuf); a current keypair valid
+// for sending (else staged, or no_keypair when the ring is full or absent). Then per peer once
+// per burst one nonce reservation (no_keypair if the keypair is exhausted), padding to a
+// multiple of 16 (paper section 5.4.6), the data header, one AEAD seal for the whole burst,
+// the outer headers from the peer's template. Per peer once per burst: counters, last_tx_ns,
+// last_tx_data_ns, and handshake_wanted when the send-side rekey rule fires (the packet is
+// still sent on the old keypair, paper section 6.2).
+//
+// No allocation, locks, exceptions, logging or virtual calls. ctx.now_ns must be current.
+EncapResult encap_burst(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkts,
+                        std::uint16_t n, rte_mbuf** out_wire, rte_mbuf** out_slow) noexcept;
+
+// Slow path (or any thread with its own StageContext): encapsulates one inner IP packet for
+// peer `peer` with `keypair` and its prepared `send_key`, sharing the encap stage's code.
+// `m` holds the inner IP packet with no L2 header, as the staging ring stores it, or nothing
+// at all (data_len 0) for a keepalive (paper section 6.5). The contents are not parsed: the
+// caller vouches for them. On DropReason::none, m is the finished wire frame. On any other
+// result m has been freed and the reason counted in ctx.counters: no_route (peer not
+// declared), no_endpoint, unsupported_mbuf, too_big, no_keypair (keypair not valid for
+// sending, or its nonces are exhausted). Updates the peer's counters and send time stamps.
+[[nodiscard]] DropReason encap_one(StageContext& ctx, const ForwardingState& state,
+                                   std::uint32_t peer, wg::Keypair& keypair,
+                                   const crypto::AeadKey& send_key, rte_mbuf* m) noexcept;
+
+// The same, with the keys of a PreparedKeypair.
+[[nodiscard]] inline DropReason encap_one(StageContext& ctx, const ForwardingState& state,
+                                          std::uint32_t peer, PreparedKeypair& keypair,
+                                          rte_mbuf* m) noexcept {
+  return encap_one(ctx, state, peer, *keypair.keypair, keypair.send_key, m);
+}
+
+}  // namespace strait::dp

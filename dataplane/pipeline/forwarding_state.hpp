@@ -1,0 +1,254 @@
+#pragma once
+// The forwarding state: the immutable snapshot of everything the fast path needs to know,
+// built by the slow path after every change and published to the worker lcores by RCU
+// (docs/STRAITD.md, "Publishing configuration: RCU").
+//
+// Threads and ownership.
+//  - The slow-path thread is the only writer. It assembles a snapshot with
+//    ForwardingStateBuilder, publishes it with one atomic pointer store, and destroys the
+//    previous one after an RCU grace period (rte_rcu_qsbr, dpdk/rcu.hpp).
+//  - Worker lcores read a published snapshot and never write it. The only memory they write
+//    through it is atomic and lives outside the snapshot: a keypair's send counter and replay
+//    window (core/keypair.hpp), the per-peer PeerActivity block (counters, time stamps, the
+//    handshake request flag), a PreparedKeypair's received_data flag, and the peer's staging
+//    ring (rte_ring, multi-producer).
+//  - A snapshot keeps alive what its raw pointers name: it owns a shared_ptr to every
+//    PreparedKeypair (and through it the wg::Keypair and the prepared AEAD keys) and to the
+//    allowed-IPs table. PeerActivity blocks and staging rings are the slow path's (one per
+//    peer, stable addresses) and must outlive every snapshot that names them: the slow path
+//    frees them only after the last such snapshot is reclaimed.
+
+#include <atomic>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "core/allowed_ips.hpp"
+#include "core/keypair.hpp"
+#include "core/types.hpp"
+#include "crypto/aead_burst.hpp"
+#include "packet/headers.hpp"
+#include "packet/outer_template.hpp"
+
+struct rte_ring;
+
+namespace strait::dp {
+
+// "Never happened" for the time stamps below.
+inline constexpr std::int64_t kNeverNs = std::numeric_limits<std::int64_t>::min();
+
+// Per-peer traffic totals, as `wg show` reports them ("transfer"). Bytes are WireGuard message
+// bytes (the UDP payload: header, padded ciphertext and tag), as the Linux module counts them.
+// Written by every lcore that handles the peer, with one relaxed fetch_add per counter per
+// burst; read by the slow path (UAPI get).
+struct alignas(64) PeerCounters {
+  std::atomic<std::uint64_t> rx_packets{0};
+  std::atomic<std::uint64_t> rx_bytes{0};
+  std::atomic<std::uint64_t> tx_packets{0};
+  std::atomic<std::uint64_t> tx_bytes{0};
+};
+
+// Everything a worker writes about one peer, owned by the slow path (one per peer, stable
+// address). The time stamps are StageContext::now_ns values, stored with relaxed stores once
+// per burst; the slow path turns them into timer events on its next tick (WireGuard paper
+// section 6; the Linux module's timers.c), which needs the keepalive / data distinction:
+//  - last_rx_ns:      any authenticated transport message received (keepalives included)
+//                     (wg_timers_any_authenticated_packet_received)
+//  - last_rx_data_ns: a non-keepalive one (wg_timers_data_received: answer with a keepalive)
+//  - last_tx_ns:      any transport message sent (wg_timers_any_authenticated_packet_sent)
+//  - last_tx_data_ns: a non-keepalive one (wg_timers_data_sent: expect an answer)
+// handshake_wanted: a worker wants a (new) handshake: no usable keypair for a packet, the
+// send-side rekey rule (paper section 6.2) or the receive-side one fired. The slow path
+// exchanges it with false and applies its own rate limits (REKEY_TIMEOUT).
+struct alignas(64) PeerActivity {
+  PeerCounters counters;
+  alignas(64) std::atomic<std::int64_t> last_rx_ns{kNeverNs};
+  std::atomic<std::int64_t> last_rx_data_ns{kNeverNs};
+  std::atomic<std::int64_t> last_tx_ns{kNeverNs};
+  std::atomic<std::int64_t> last_tx_data_ns{kNeverNs};
+  std::atomic<bool> handshake_wanted{false};
+};
+
+// A keypair with its transport keys expanded for the AEAD engine. Prepared once per keypair by
+// the slow path (prepare_keypair) and shared by every snapshot that names the keypair.
+struct PreparedKeypair {
+  std::shared_ptr<wg::Keypair> keypair;  // never null
+  crypto::AeadKey send_key;
+  crypto::AeadKey recv_key;
+  // Set by a worker the first time data authenticates on this keypair while a snapshot lists
+  // it as the peer's unconfirmed `next` (SessionEntry::is_next). The slow path then calls
+  // Keypairs::received_with (next -> current, paper section 5.4.6) and publishes a new
+  // snapshot. Written by workers (relaxed store, once), read by the slow path.
+  std::atomic<bool> received_data{false};
+};
+
+// Slow path: expands both keys of `keypair` for its cipher. Allocates (throws std::bad_alloc);
+// throws std::invalid_argument for a null keypair.
+[[nodiscard]] std::shared_ptr<PreparedKeypair> prepare_keypair(const crypto::AeadEngine& engine,
+                                                              std::shared_ptr<wg::Keypair> keypair);
+
+// One peer as the fast path sees it, indexed by the id the allowed-IPs table yields for it.
+// Written by the builder, read-only afterwards; the pointed-to atomics are written by workers
+// as described above. A slot whose `activity` is null was never declared: nothing routes to
+// it (the stages treat it as no_route).
+struct PeerSlot {
+  // The keypair to send with and its prepared send key; both null when there is none (the
+  // encap stage then stages the packet and asks for a handshake). Non-const: workers reserve
+  // nonces on it (Keypair::reserve_counters).
+  wg::Keypair* current = nullptr;
+  const crypto::AeadKey* send_key = nullptr;
+  // The peer's configured cipher, for the slow path. The stages go by each keypair's own
+  // cipher (message type on encap, cipher_mismatch on decap), which the handshake set from it.
+  wg::Cipher cipher = wg::Cipher::chacha20_poly1305;
+  bool has_endpoint = false;  // false: `outer` is meaningless and encap drops no_endpoint
+  OuterTemplate outer;        // Ethernet/IP/UDP towards the peer's endpoint
+  PeerActivity* activity = nullptr;  // the slow path's; see PeerActivity
+  // Inner IP packets (no L2 header, single segment, at most the tunnel MTU) waiting for a
+  // handshake. Created by the slow path multi-producer / single-consumer and bounded; the slow
+  // path drains it through encap_one once a keypair exists. Null: nothing is staged.
+  rte_ring* staging = nullptr;
+};
+
+// What a receiver index (our local index, paper section 5.4.6) names.
+struct SessionEntry {
+  wg::Keypair* keypair = nullptr;  // non-const: workers commit replay counters on it
+  const crypto::AeadKey* recv_key = nullptr;
+  std::uint32_t peer = 0;  // index into ForwardingState::peers
+  // The peer's unconfirmed responder keypair: the first authenticated data sets *confirmed.
+  bool is_next = false;
+  std::atomic<bool>* confirmed = nullptr;  // PreparedKeypair::received_data; set when is_next
+};
+
+// The receiver-index map of one snapshot: open addressing with linear probing, built once
+// by the slow path (at most half full), then read-only. Lookups are noexcept and touch one or
+// two cache lines. Local indices are random (chosen by our handshake code), so an attacker
+// cannot aim packets at one probe chain.
+class SessionTable {
+ public:
+  // Slow path. Throws std::invalid_argument on a duplicate index or a null keypair.
+  void build(const std::vector<SessionEntry>& entries);
+
+  [[nodiscard]] const SessionEntry* find(std::uint32_t receiver_index) const noexcept {
+    if (slots_.empty()) return nullptr;
+    std::uint32_t i = hash(receiver_index);
+    for (;;) {
+      const Slot& s = slots_[i];
+      if (s.entry.keypair == nullptr) return nullptr;
+      if (s.index == receiver_index) return &s.entry;
+      i = (i + 1) & mask_;
+    }
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+ private:
+  struct Slot {
+    std::uint32_t index = 0;
+    SessionEntry entry;  // entry.keypair == nullptr: empty slot
+  };
+  [[nodiscard]] std::uint32_t hash(std::uint32_t v) const noexcept {
+    // Fibonacci hashing: the top bits of the product are well mixed.
+    return static_cast<std::uint32_t>((v * 0x9e3779b97f4a7c15ULL) >> shift_) & mask_;
+  }
+  std::vector<Slot> slots_;
+  std::uint32_t mask_ = 0;
+  std::uint32_t shift_ = 63;
+  std::size_t size_ = 0;
+};
+
+// How the decap stage picks the destination MAC of the frames it hands to the bridge
+// (DESIGN.md section 4: the pod must accept the frame).
+enum class BridgeDstMac : std::uint8_t {
+  // OpenShift SDN: a pod's MAC is 0a:58 followed by its IPv4 address. IPv6 destinations,
+  // which have no such rule, get BridgeL2::fixed_dst_mac.
+  pod_mac_from_ip,
+  // Always BridgeL2::fixed_dst_mac (a gateway or router port on the bridge).
+  fixed,
+};
+
+struct BridgeL2 {
+  MacAddr src_mac{};  // our bridge port's MAC
+  BridgeDstMac mode = BridgeDstMac::fixed;
+  MacAddr fixed_dst_mac{};
+};
+
+struct ForwardingState {
+  // Cryptokey routing (paper section 2.1): inner destination -> peer on encap, and inner
+  // source must map back to the sending peer on decap. Never null in a built snapshot; shared
+  // between snapshots until the routes change.
+  std::shared_ptr<const wg::AllowedIps> routes;
+  std::vector<PeerSlot> peers;  // indexed by the peer id the routes yield
+  SessionTable sessions;        // receiver index -> keypair
+  BridgeL2 bridge;
+  std::uint16_t tunnel_port_be = 0;  // our UDP port, network order (decap filter, encap source)
+  // The largest inner IP packet the tunnel carries; larger ones are dropped as too_big.
+  std::uint32_t tunnel_mtu = 1420;
+  // Non-tunnel frames arriving on the wire port (ARP, ND, other traffic to this host): with
+  // PCI ports nobody else sees them, so hand them to the slow path; with AF_XDP and
+  // af_packet ports the kernel handles them and the stage drops them (outer_not_tunnel /
+  // outer_not_ip).
+  bool punt_non_tunnel = false;
+
+  // Owning references for the raw pointers above (see the file comment).
+  std::vector<std::shared_ptr<PreparedKeypair>> keypairs_held;
+
+  // The declared peer with id `id`, or nullptr.
+  [[nodiscard]] const PeerSlot* peer_slot(std::uint32_t id) const noexcept {
+    if (id >= peers.size() || peers[id].activity == nullptr) return nullptr;
+    return &peers[id];
+  }
+};
+
+// The one place the pipeline asks the allowed-IPs table: the peer id owning `addr` (4 bytes
+// for IPv4, 16 for IPv6, wire order), if any.
+[[nodiscard]] inline std::optional<std::uint32_t> lookup_route(const wg::AllowedIps& routes,
+                                                               bool is_ipv6,
+                                                               const std::uint8_t* addr) noexcept {
+  const auto hit = is_ipv6 ? routes.lookup_v6(addr) : routes.lookup_v4(addr);
+  if (!hit) return std::nullopt;
+  return static_cast<std::uint32_t>(*hit);
+}
+
+// Assembles a ForwardingState on the slow path. Allocates and throws (std::invalid_argument
+// for inconsistent input, std::bad_alloc): never on a worker.
+//
+//   ForwardingStateBuilder b;
+//   b.routes(table).tunnel(cpu_to_be16(51820), 1420).bridge(l2);
+//   b.peer(0, wg::Cipher::aes256_gcm, activity0, ring0).endpoint(0, template0);
+//   b.current(0, prepared);                  // send with it (also receives on it)
+//   b.session(0, previous, /*is_next=*/false);  // receive only
+//   auto snapshot = b.build();
+class ForwardingStateBuilder {
+ public:
+  ForwardingStateBuilder() = default;
+
+  ForwardingStateBuilder& routes(std::shared_ptr<const wg::AllowedIps> table);
+  ForwardingStateBuilder& tunnel(std::uint16_t port_be, std::uint32_t mtu);
+  ForwardingStateBuilder& bridge(const BridgeL2& l2);
+  ForwardingStateBuilder& punt_non_tunnel(bool punt);
+
+  // Declares peer `id` (dense ids keep the slot vector small). `activity` and `staging` stay
+  // the slow path's and must outlive the snapshot; staging may be null.
+  ForwardingStateBuilder& peer(std::uint32_t id, wg::Cipher cipher, PeerActivity& activity,
+                               rte_ring* staging);
+  // The peer's endpoint, as an outer-header template.
+  ForwardingStateBuilder& endpoint(std::uint32_t id, const OuterTemplate& outer);
+  // The keypair the peer sends with. Also registers it for receiving (not as next), so do
+  // not pass it to session() as well (build() rejects a receiver index registered twice).
+  ForwardingStateBuilder& current(std::uint32_t id, std::shared_ptr<PreparedKeypair> keypair);
+  // A keypair the peer may receive on (previous, or next with is_next = true).
+  ForwardingStateBuilder& session(std::uint32_t id, std::shared_ptr<PreparedKeypair> keypair,
+                                  bool is_next);
+
+  // Validates and returns the snapshot; the builder is empty afterwards.
+  [[nodiscard]] std::unique_ptr<const ForwardingState> build();
+
+ private:
+  PeerSlot& declared(std::uint32_t id, const char* what);
+
+  std::unique_ptr<ForwardingState> state_ = std::make_unique<ForwardingState>();
+  std::vector<SessionEntry> sessions_;
+};
+
+}  // namespace strait::dp

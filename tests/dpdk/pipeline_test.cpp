@@ -1,0 +1,1002 @@
+// The fast-path stages (dataplane/pipeline) on real mbufs, with no ports: two straitd nodes A
+// and B in one process, each with its own forwarding state, AEAD engine and counters. Packets
+// go from A's bridge through A's encap stage, "over the wire" (the test hands the frames
+// over), through B's decap stage to B's bridge:
+//
+//   pod 10.1.0.5 / fd00:a::5                                   pod 10.2.0.7 / fd00:b::7
+//        |                                                              ^
+//   [A encap_burst] --- 192.0.2.1:51820 -> 192.0.2.2:51820 ---> [B decap_burst]
+//     keypair A: send K1, recv K2            keypair B: send K2, recv K1
+//     local 0xa1a1a1a1 remote 0xb2b2b2b2     local 0xb2b2b2b2 remote 0xa1a1a1a1
+//
+// One EAL per executable (--no-huge, no PCI, its own --file-prefix); mbufs come from a pool
+// without a per-lcore cache, so rte_mempool_in_use_count is exact and every test ends by
+// checking that it returned to where it started (no mbuf leaked or double-freed).
+
+#include <gtest/gtest.h>
+#include <rte_eal.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <numeric>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/packet_builder.hpp"
+#include "core/allowed_ips.hpp"
+#include "core/keypair.hpp"
+#include "core/messages.hpp"
+#include "crypto/aead_burst.hpp"
+#include "dpdk/counters.hpp"
+#include "dpdk/eal.hpp"
+#include "packet/headers.hpp"
+#include "packet/outer_parse.hpp"
+#include "pipeline/decap_stage.hpp"
+#include "pipeline/encap_stage.hpp"
+#include "pipeline/forwarding_state.hpp"
+
+namespace strait::dp {
+namespace {
+
+using test::PacketBuilder;
+using Bytes = std::vector<std::uint8_t>;
+
+rte_mempool* g_pool = nullptr;
+
+class EalEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    auto eal = EalSession::init({"dpdk_pipeline_test", "-l", "0", "--no-pci", "--no-huge", "-m",
+                                 "512", "--file-prefix", "strait_dpdk_pipeline_test",
+                                 "--log-level", "*:warning"});
+    ASSERT_TRUE(eal.ok()) << eal.error().message;
+    eal_ = std::move(eal).value();
+    // No cache: the in-use count is exact at every moment.
+    g_pool = rte_pktmbuf_pool_create("pipe_test", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                     SOCKET_ID_ANY);
+    ASSERT_NE(g_pool, nullptr);
+  }
+  void TearDown() override {
+    rte_mempool_free(g_pool);
+    g_pool = nullptr;
+    eal_.reset();
+  }
+
+ private:
+  std::unique_ptr<EalSession> eal_;
+};
+
+// ---- helpers ------------------------------------------------------------------------------
+
+constexpr std::int64_t kNow = std::chrono::nanoseconds(std::chrono::seconds(1000)).count();
+constexpr std::uint16_t kPort = 51820;
+constexpr std::uint32_t kIndexA = 0xa1a1a1a1;
+constexpr std::uint32_t kIndexB = 0xb2b2b2b2;
+constexpr std::uint32_t kMtu = 1420;
+const MacAddr kBridgeMacB = {0x02, 0, 0, 0, 0, 0xb0};
+const MacAddr kGatewayMacB = {0x02, 0, 0, 0, 0, 0xfe};
+
+rte_mbuf* mbuf_of(const Bytes& b) {
+  rte_mbuf* m = rte_pktmbuf_alloc(g_pool);
+  EXPECT_NE(m, nullptr);
+  if (m == nullptr) return nullptr;
+  // Garbage behind the data, so that padding the stages should write is not zero by luck.
+  std::memset(rte_pktmbuf_mtod(m, void*), 0xa5, rte_pktmbuf_tailroom(m));
+  char* p = rte_pktmbuf_append(m, static_cast<std::uint16_t>(b.size()));
+  EXPECT_NE(p, nullptr);
+  if (p != nullptr && !b.empty()) std::memcpy(p, b.data(), b.size());
+  return m;
+}
+
+Bytes bytes_of(const rte_mbuf* m) {
+  const auto* p = rte_pktmbuf_mtod(m, const std::uint8_t*);
+  return Bytes(p, p + rte_pktmbuf_data_len(m));
+}
+
+void free_all(rte_mbuf** pkts, std::uint16_t n) {
+  for (std::uint16_t i = 0; i < n; ++i) rte_pktmbuf_free(pkts[i]);
+}
+
+wg::Key key_of(std::uint8_t fill) {
+  wg::Key k;
+  for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::uint8_t>(fill + i);
+  return k;
+}
+
+// Keypair of one side; A's send key is B's receive key and the other way round.
+std::shared_ptr<wg::Keypair> make_keypair(bool side_a, wg::Cipher cipher,
+                                          std::int64_t birth_ns = kNow - 1'000'000'000) {
+  wg::SessionKeys k;
+  k.send_key = key_of(side_a ? 0x10 : 0x20);
+  k.recv_key = key_of(side_a ? 0x20 : 0x10);
+  k.local_index = side_a ? kIndexA : kIndexB;
+  k.remote_index = side_a ? kIndexB : kIndexA;
+  k.we_initiated = side_a;
+  return std::make_shared<wg::Keypair>(k, cipher, wg::Time(birth_ns));
+}
+
+struct Route {
+  const char* prefix;
+  std::uint8_t cidr;
+  std::uint32_t peer;
+};
+
+std::shared_ptr<const wg::AllowedIps> make_routes(const std::vector<Route>& routes) {
+  auto t = std::make_shared<wg::AllowedIps>();
+  for (const Route& r : routes) {
+    const std::string p(r.prefix);
+    wg::IpPrefix prefix;
+    if (p.find(':') != std::string::npos) {
+      const Bytes a = test::parse_ipv6(p);
+      std::array<std::uint8_t, 16> a16{};
+      std::copy(a.begin(), a.end(), a16.begin());
+      prefix = wg::IpPrefix::v6(a16, r.cidr);
+    } else {
+      const Bytes a = test::parse_ipv4(p);
+      prefix = wg::IpPrefix::v4({a[0], a[1], a[2], a[3]}, r.cidr);
+    }
+    EXPECT_EQ(t->insert(prefix, r.peer), wg::AllowedIpsError::none);
+  }
+  return t;
+}
+
+IpAddr16 addr16(const char* text) {
+  const std::string s(text);
+  IpAddr16 a{};
+  if (s.find(':') != std::string::npos) {
+    const Bytes b = test::parse_ipv6(s);
+    std::copy(b.begin(), b.end(), a.begin());
+  } else {
+    a = ipv4_mapped(test::parse_ipv4(s).data());
+  }
+  return a;
+}
+
+OuterTemplate endpoint_template(bool outer_v6, bool from_a) {
+  OuterTemplateConfig c;
+  c.src_mac = {0x02, 0, 0, 0, 0x77, from_a ? std::uint8_t{0xa0} : std::uint8_t{0xb0}};
+  c.dst_mac = {0x02, 0, 0, 0, 0x77, from_a ? std::uint8_t{0xb0} : std::uint8_t{0xa0}};
+  c.is_ipv6 = outer_v6;
+  const char* a = outer_v6 ? "2001:db8::1" : "192.0.2.1";
+  const char* b = outer_v6 ? "2001:db8::2" : "192.0.2.2";
+  c.src_addr = addr16(from_a ? a : b);
+  c.dst_addr = addr16(from_a ? b : a);
+  c.dst_port_be = cpu_to_be16(kPort);
+  return OuterTemplate(c);
+}
+
+// One node: its forwarding state with one remote peer (id 0), that peer's activity block and
+// staging ring, and the thread context the stages run with.
+struct Node {
+  crypto::AeadEngine engine;
+  LcoreCounters counters{};
+  StageContext ctx{&engine, &counters, kNow};
+  std::array<PeerActivity, 2> activity{};
+  rte_ring* staging = nullptr;
+  std::shared_ptr<PreparedKeypair> keypair;
+  std::unique_ptr<const ForwardingState> state;
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  ~Node() {
+    if (staging != nullptr) {
+      rte_mbuf* m = nullptr;
+      while (rte_ring_sc_dequeue(staging, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
+      rte_ring_free(staging);
+    }
+  }
+
+  [[nodiscard]] std::uint64_t drops(DropReason r) const {
+    return counters.drops[static_cast<std::size_t>(r)];
+  }
+  [[nodiscard]] std::uint64_t total_drops() const {
+    return std::accumulate(counters.drops.begin(), counters.drops.end(), std::uint64_t{0});
+  }
+};
+
+struct NodeOptions {
+  bool side_a = true;
+  wg::Cipher cipher = wg::Cipher::chacha20_poly1305;
+  bool outer_v6 = false;
+  bool with_keypair = true;
+  bool with_endpoint = true;
+  bool is_next = false;  // register the keypair as an unconfirmed next (receive only)
+  std::int64_t birth_ns = kNow - 1'000'000'000;
+  unsigned staging_size = 0;  // 0: no staging ring
+  bool punt_non_tunnel = false;
+  std::shared_ptr<wg::Keypair> keypair;  // instead of make_keypair()
+};
+
+// A: routes B's pods to peer 0. B: A's pods belong to peer 0, a third node's to peer 1.
+void build_node(Node& node, const NodeOptions& o) {
+  static unsigned ring_serial = 0;
+  ForwardingStateBuilder b;
+  if (o.side_a) {
+    b.routes(make_routes({{"10.2.0.0", 16, 0}, {"fd00:b::", 64, 0}, {"10.3.0.0", 16, 1}}));
+  } else {
+    b.routes(make_routes({{"10.1.0.0", 16, 0}, {"fd00:a::", 64, 0}, {"10.3.0.0", 16, 1}}));
+  }
+  b.tunnel(cpu_to_be16(kPort), kMtu);
+  b.bridge(BridgeL2{kBridgeMacB, BridgeDstMac::pod_mac_from_ip, kGatewayMacB});
+  b.punt_non_tunnel(o.punt_non_tunnel);
+  if (o.staging_size != 0) {
+    const std::string name = "stage" + std::to_string(ring_serial++);
+    node.staging = rte_ring_create(name.c_str(), o.staging_size, SOCKET_ID_ANY,
+                                   RING_F_SC_DEQ | RING_F_EXACT_SZ);
+    ASSERT_NE(node.staging, nullptr);
+  }
+  b.peer(0, o.cipher, node.activity[0], node.staging);
+  b.peer(1, o.cipher, node.activity[1], nullptr);  // a third node, never used for sending
+  if (o.with_endpoint) b.endpoint(0, endpoint_template(o.outer_v6, o.side_a));
+  if (o.with_keypair) {
+    auto kp = o.keypair ? o.keypair : make_keypair(o.side_a, o.cipher, o.birth_ns);
+    node.keypair = prepare_keypair(node.engine, kp);
+    if (o.is_next) {
+      b.session(0, node.keypair, true);
+    } else {
+      b.current(0, node.keypair);
+    }
+  }
+  node.state = b.build();
+}
+
+// Inner packet from A's pod to B's pod, `payload` bytes of UDP payload.
+Bytes inner_packet(bool v6, std::size_t payload, const char* src = nullptr,
+                   const char* dst = nullptr) {
+  PacketBuilder pb;
+  if (v6) {
+    pb.ipv6(src ? src : "fd00:a::5", dst ? dst : "fd00:b::7");
+  } else {
+    pb.ipv4(src ? src : "10.1.0.5", dst ? dst : "10.2.0.7");
+  }
+  return pb.udp(40000, 53).payload(payload).build();
+}
+
+// The same packet as a frame from A's bridge (pod MAC -> our bridge MAC).
+Bytes bridge_frame(const Bytes& inner) {
+  Bytes f = test::parse_mac("0a:58:0a:01:00:05");
+  const Bytes src = test::parse_mac("02:00:00:00:00:a0");
+  f.insert(f.end(), src.begin(), src.end());
+  const bool v6 = (inner[0] >> 4) == 6;
+  f.push_back(v6 ? 0x86 : 0x08);
+  f.push_back(v6 ? 0xdd : 0x00);
+  f.insert(f.end(), inner.begin(), inner.end());
+  return f;
+}
+
+struct Burst {
+  std::vector<rte_mbuf*> out;
+  std::vector<rte_mbuf*> slow;
+};
+
+// Runs A's encap over frames; returns the wire frames' bytes (and frees them) plus the result.
+EncapResult encap(Node& a, const std::vector<Bytes>& frames, std::vector<Bytes>* wire,
+                  std::vector<Bytes>* slow = nullptr) {
+  std::vector<rte_mbuf*> in, out(frames.size()), to_slow(frames.size());
+  for (const Bytes& f : frames) in.push_back(mbuf_of(f));
+  const EncapResult r = encap_burst(a.ctx, *a.state, in.data(), static_cast<std::uint16_t>(in.size()),
+                                    out.data(), to_slow.data());
+  for (std::uint16_t i = 0; i < r.to_wire; ++i)
+    if (wire != nullptr) wire->push_back(bytes_of(out[i]));
+  for (std::uint16_t i = 0; i < r.to_slow_path; ++i)
+    if (slow != nullptr) slow->push_back(bytes_of(to_slow[i]));
+  free_all(out.data(), r.to_wire);
+  free_all(to_slow.data(), r.to_slow_path);
+  return r;
+}
+
+DecapResult decap(Node& b, const std::vector<Bytes>& frames, std::vector<Bytes>* bridge,
+                  std::vector<Bytes>* slow = nullptr) {
+  std::vector<rte_mbuf*> in, out(frames.size()), to_slow(frames.size());
+  for (const Bytes& f : frames) in.push_back(mbuf_of(f));
+  const DecapResult r = decap_burst(b.ctx, *b.state, in.data(), static_cast<std::uint16_t>(in.size()),
+                                    out.data(), to_slow.data());
+  for (std::uint16_t i = 0; i < r.to_bridge; ++i)
+    if (bridge != nullptr) bridge->push_back(bytes_of(out[i]));
+  for (std::uint16_t i = 0; i < r.to_slow_path; ++i)
+    if (slow != nullptr) slow->push_back(bytes_of(to_slow[i]));
+  free_all(out.data(), r.to_bridge);
+  free_all(to_slow.data(), r.to_slow_path);
+  return r;
+}
+
+// One wire frame carrying `inner` from A (built with options o) to B.
+Bytes one_wire_frame(const NodeOptions& o, const Bytes& inner) {
+  Node a;
+  build_node(a, o);
+  std::vector<Bytes> wire;
+  const EncapResult r = encap(a, {bridge_frame(inner)}, &wire);
+  EXPECT_EQ(r.to_wire, 1u);
+  return wire.empty() ? Bytes{} : wire[0];
+}
+
+NodeOptions side_b(NodeOptions o) {
+  o.side_a = false;
+  return o;
+}
+
+// The WireGuard message inside a wire frame, located by the real parser.
+OuterInfo outer_of(const Bytes& frame) {
+  OuterInfo info{};
+  EXPECT_EQ(parse_outer(frame.data(), static_cast<std::uint32_t>(frame.size()), cpu_to_be16(kPort),
+                        info),
+            DropReason::none);
+  return info;
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override { baseline_ = rte_mempool_in_use_count(g_pool); }
+  void TearDown() override { EXPECT_EQ(rte_mempool_in_use_count(g_pool), baseline_) << "mbuf leak"; }
+
+ private:
+  unsigned baseline_ = 0;
+};
+
+// ---- round trip -----------------------------------------------------------------------------
+
+struct RoundTripParam {
+  wg::Cipher cipher;
+  bool outer_v6;
+};
+
+class RoundTrip : public PipelineTest, public ::testing::WithParamInterface<RoundTripParam> {};
+
+TEST_P(RoundTrip, EncapThenDecapReturnsTheInnerPacketsByteForByte) {
+  NodeOptions o;
+  o.cipher = GetParam().cipher;
+  o.outer_v6 = GetParam().outer_v6;
+  Node a, b;
+  build_node(a, o);
+  build_node(b, side_b(o));
+
+  // Sizes are UDP payload bytes: 1, 15 and 16 straddle the 16-byte padding unit; 1372/1352
+  // make inner packets of exactly the MTU (no padding room left: 1420 is not a multiple of 16).
+  std::vector<Bytes> inners;
+  for (bool v6 : {false, true})
+    for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{15}, std::size_t{16},
+                          std::size_t{v6 ? 1372U : 1392U}})
+      inners.push_back(inner_packet(v6, n));
+  ASSERT_EQ(inners[4].size(), kMtu);
+  ASSERT_EQ(inners[9].size(), kMtu);
+  std::vector<Bytes> frames;
+  for (const Bytes& i : inners) frames.push_back(bridge_frame(i));
+
+  std::vector<Bytes> wire;
+  const EncapResult er = encap(a, frames, &wire);
+  EXPECT_EQ(er.to_wire, inners.size());
+  EXPECT_EQ(er.staged, 0u);
+  EXPECT_EQ(a.total_drops(), 0u);
+  ASSERT_EQ(wire.size(), inners.size());
+
+  std::uint64_t wire_bytes = 0;
+  for (std::size_t i = 0; i < wire.size(); ++i) {
+    SCOPED_TRACE("packet " + std::to_string(i));
+    const OuterInfo info = outer_of(wire[i]);
+    EXPECT_EQ(info.is_ipv6, o.outer_v6);
+    EXPECT_EQ(info.src_port_be, cpu_to_be16(kPort));
+    const std::uint8_t* msg = wire[i].data() + info.payload_offset;
+    EXPECT_EQ(msg[0], wg::data_type_for(o.cipher));
+    EXPECT_EQ(msg[1] | msg[2] | msg[3], 0);
+    std::uint32_t receiver = 0;
+    std::uint64_t counter = 0;
+    for (int k = 3; k >= 0; --k) receiver = (receiver << 8) | msg[4 + k];
+    for (int k = 7; k >= 0; --k) counter = (counter << 8) | msg[8 + k];
+    EXPECT_EQ(receiver, kIndexB);
+    EXPECT_EQ(counter, i);  // one reservation for the burst, handed out in order
+    // Padding to 16, capped at the MTU (paper section 5.4.6; Linux calculate_skb_padding).
+    const std::size_t want_plain =
+        std::min<std::size_t>((inners[i].size() + 15) / 16 * 16, kMtu);
+    EXPECT_EQ(info.payload_len, wg::kDataHeaderLen + want_plain + wg::kTagLen);
+    // Sealed: the plaintext is not on the wire.
+    EXPECT_NE(0, std::memcmp(msg + 16, inners[i].data(), std::min<std::size_t>(16, inners[i].size())));
+    // Opened by hand with B's key: the inner packet followed by zero padding (section 5.4.6).
+    Bytes sealed(msg + wg::kDataHeaderLen, msg + info.payload_len);
+    crypto::AeadOp op;
+    op.key = &b.keypair->recv_key;
+    op.counter = counter;
+    op.data = sealed.data();
+    op.len = static_cast<std::uint32_t>(sealed.size() - wg::kTagLen);
+    op.tag = sealed.data() + op.len;
+    b.engine.open_burst(std::span<crypto::AeadOp>(&op, 1));
+    ASSERT_TRUE(op.ok);
+    Bytes want = inners[i];
+    want.resize(want_plain, 0);
+    EXPECT_EQ(Bytes(sealed.begin(), sealed.begin() + op.len), want);
+    wire_bytes += info.payload_len;
+  }
+  EXPECT_EQ(a.activity[0].counters.tx_packets.load(), inners.size());
+  EXPECT_EQ(a.activity[0].counters.tx_bytes.load(), wire_bytes);
+  EXPECT_EQ(a.activity[0].last_tx_ns.load(), kNow);
+  EXPECT_EQ(a.activity[0].last_tx_data_ns.load(), kNow);
+  EXPECT_FALSE(a.activity[0].handshake_wanted.load());
+
+  std::vector<Bytes> bridge;
+  const DecapResult dr = decap(b, wire, &bridge);
+  EXPECT_EQ(dr.to_bridge, inners.size());
+  EXPECT_EQ(dr.to_slow_path, 0u);
+  EXPECT_EQ(b.total_drops(), 0u);
+  ASSERT_EQ(bridge.size(), inners.size());
+  for (std::size_t i = 0; i < bridge.size(); ++i) {
+    SCOPED_TRACE("packet " + std::to_string(i));
+    const Bytes& f = bridge[i];
+    ASSERT_EQ(f.size(), kEthHdrLen + inners[i].size());
+    EXPECT_TRUE(std::equal(inners[i].begin(), inners[i].end(), f.begin() + kEthHdrLen));
+    const bool v6 = i >= 5;
+    // Destination: the openshift-sdn pod MAC for IPv4, the fixed MAC for IPv6.
+    const Bytes want_dst = v6 ? Bytes(kGatewayMacB.begin(), kGatewayMacB.end())
+                              : test::parse_mac("0a:58:0a:02:00:07");
+    EXPECT_TRUE(std::equal(want_dst.begin(), want_dst.end(), f.begin()));
+    EXPECT_TRUE(std::equal(kBridgeMacB.begin(), kBridgeMacB.end(), f.begin() + 6));
+    EXPECT_EQ(f[12], v6 ? 0x86 : 0x08);
+    EXPECT_EQ(f[13], v6 ? 0xdd : 0x00);
+  }
+  EXPECT_EQ(b.activity[0].counters.rx_packets.load(), inners.size());
+  EXPECT_EQ(b.activity[0].counters.rx_bytes.load(), wire_bytes);
+  EXPECT_EQ(b.activity[0].last_rx_ns.load(), kNow);
+  EXPECT_EQ(b.activity[0].last_rx_data_ns.load(), kNow);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    CiphersAndOuterFamilies, RoundTrip,
+    ::testing::Values(RoundTripParam{wg::Cipher::chacha20_poly1305, false},
+                      RoundTripParam{wg::Cipher::chacha20_poly1305, true},
+                      RoundTripParam{wg::Cipher::aes256_gcm, false},
+                      RoundTripParam{wg::Cipher::aes256_gcm, true}),
+    [](const auto& info) {
+      return std::string(info.param.cipher == wg::Cipher::aes256_gcm ? "AesGcm" : "ChaCha") +
+             (info.param.outer_v6 ? "OuterV6" : "OuterV4");
+    });
+
+TEST_F(PipelineTest, BurstsLongerThanAChunkArriveInOrder) {
+  NodeOptions o;
+  o.cipher = wg::Cipher::aes256_gcm;
+  Node a, b;
+  build_node(a, o);
+  build_node(b, side_b(o));
+  std::vector<Bytes> inners, frames;
+  for (std::size_t i = 0; i < 150; ++i) {
+    inners.push_back(inner_packet(i % 2 == 1, i));
+    frames.push_back(bridge_frame(inners.back()));
+  }
+  std::vector<Bytes> wire, bridge;
+  EXPECT_EQ(encap(a, frames, &wire).to_wire, 150u);
+  EXPECT_EQ(decap(b, wire, &bridge).to_bridge, 150u);
+  ASSERT_EQ(bridge.size(), 150u);
+  for (std::size_t i = 0; i < 150; ++i)
+    EXPECT_TRUE(std::equal(inners[i].begin(), inners[i].end(), bridge[i].begin() + kEthHdrLen))
+        << i;
+  EXPECT_EQ(a.activity[0].counters.tx_packets.load(), 150u);
+  EXPECT_EQ(b.activity[0].counters.rx_packets.load(), 150u);
+}
+
+// ---- encap_one: keepalives and staged packets -----------------------------------------------
+
+TEST_F(PipelineTest, KeepaliveIsCountedAndStampedButNotForwarded) {
+  for (wg::Cipher c : {wg::Cipher::chacha20_poly1305, wg::Cipher::aes256_gcm}) {
+    NodeOptions o;
+    o.cipher = c;
+    Node a, b;
+    build_node(a, o);
+    build_node(b, side_b(o));
+    rte_mbuf* m = mbuf_of({});
+    ASSERT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair, m), DropReason::none);
+    const Bytes wire = bytes_of(m);
+    rte_pktmbuf_free(m);
+    EXPECT_EQ(outer_of(wire).payload_len, wg::kDataMinLen);  // header + tag, no padding
+    EXPECT_EQ(a.activity[0].last_tx_ns.load(), kNow);
+    EXPECT_EQ(a.activity[0].last_tx_data_ns.load(), kNeverNs);  // not data
+
+    std::vector<Bytes> bridge;
+    const DecapResult r = decap(b, {wire}, &bridge);
+    EXPECT_EQ(r.to_bridge, 0u);
+    EXPECT_EQ(b.total_drops(), 0u);
+    EXPECT_EQ(b.activity[0].counters.rx_packets.load(), 1u);
+    EXPECT_EQ(b.activity[0].counters.rx_bytes.load(), wg::kDataMinLen);
+    EXPECT_EQ(b.activity[0].last_rx_ns.load(), kNow);
+    EXPECT_EQ(b.activity[0].last_rx_data_ns.load(), kNeverNs);
+  }
+}
+
+TEST_F(PipelineTest, NoKeypairStagesUntilTheRingIsFullThenDrops) {
+  NodeOptions o;
+  o.with_keypair = false;
+  o.staging_size = 4;
+  Node a;
+  build_node(a, o);
+  std::vector<Bytes> inners, frames;
+  for (std::size_t i = 0; i < 6; ++i) {
+    inners.push_back(inner_packet(i % 2 == 0, 10 + i));
+    frames.push_back(bridge_frame(inners.back()));
+  }
+  const EncapResult r = encap(a, frames, nullptr);
+  EXPECT_EQ(r.to_wire, 0u);
+  EXPECT_EQ(r.staged, 4u);
+  EXPECT_EQ(a.drops(DropReason::no_keypair), 2u);
+  EXPECT_EQ(a.total_drops(), 2u);
+  EXPECT_TRUE(a.activity[0].handshake_wanted.load());
+  EXPECT_EQ(rte_ring_count(a.staging), 4u);
+
+  // The handshake completed: the slow path sends the staged packets with encap_one, and B
+  // receives exactly the inner packets, in order.
+  Node a2, b;
+  build_node(a2, NodeOptions{});
+  build_node(b, side_b(NodeOptions{}));
+  std::vector<Bytes> wire;
+  rte_mbuf* m = nullptr;
+  while (rte_ring_sc_dequeue(a.staging, reinterpret_cast<void**>(&m)) == 0) {
+    EXPECT_EQ(bytes_of(m), inners[wire.size()]);  // stored as the inner IP packet
+    ASSERT_EQ(encap_one(a2.ctx, *a2.state, 0, *a2.keypair, m), DropReason::none);
+    wire.push_back(bytes_of(m));
+    rte_pktmbuf_free(m);
+  }
+  std::vector<Bytes> bridge;
+  EXPECT_EQ(decap(b, wire, &bridge).to_bridge, 4u);
+  ASSERT_EQ(bridge.size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i)
+    EXPECT_EQ(Bytes(bridge[i].begin() + kEthHdrLen, bridge[i].end()), inners[i]);
+  EXPECT_EQ(a2.activity[0].last_tx_data_ns.load(), kNow);
+}
+
+TEST_F(PipelineTest, NoKeypairWithoutStagingRingDrops) {
+  NodeOptions o;
+  o.with_keypair = false;
+  Node a;
+  build_node(a, o);
+  EXPECT_EQ(encap(a, {bridge_frame(inner_packet(false, 20))}, nullptr).staged, 0u);
+  EXPECT_EQ(a.drops(DropReason::no_keypair), 1u);
+  EXPECT_EQ(a.total_drops(), 1u);
+  EXPECT_TRUE(a.activity[0].handshake_wanted.load());
+}
+
+TEST_F(PipelineTest, EncapOneReportsItsReasons) {
+  NodeOptions o;
+  Node a;
+  build_node(a, o);
+  EXPECT_EQ(encap_one(a.ctx, *a.state, 7, *a.keypair, mbuf_of(Bytes(20, 1))), DropReason::no_route);
+  EXPECT_EQ(encap_one(a.ctx, *a.state, 1, *a.keypair, mbuf_of(Bytes(20, 1))),
+            DropReason::no_endpoint);
+  EXPECT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair, mbuf_of(Bytes(kMtu + 1, 1))),
+            DropReason::too_big);
+  a.keypair->keypair->send_valid.store(false);
+  EXPECT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair, mbuf_of(Bytes(20, 1))),
+            DropReason::no_keypair);
+  EXPECT_EQ(a.total_drops(), 4u);
+  EXPECT_EQ(a.drops(DropReason::no_route), 1u);
+  EXPECT_EQ(a.drops(DropReason::no_endpoint), 1u);
+  EXPECT_EQ(a.drops(DropReason::too_big), 1u);
+  EXPECT_EQ(a.drops(DropReason::no_keypair), 1u);
+}
+
+// ---- decap drops ----------------------------------------------------------------------------
+
+// Every case: A (chacha, outer IPv4 unless said) sends one frame; B sees exactly one drop.
+struct DecapDropTest : PipelineTest {
+  void expect_single_drop(Node& b, const Bytes& frame, DropReason want) {
+    std::vector<Bytes> bridge, slow;
+    const DecapResult r = decap(b, {frame}, &bridge, &slow);
+    EXPECT_EQ(r.to_bridge, 0u);
+    EXPECT_EQ(r.to_slow_path, 0u);
+    EXPECT_EQ(b.drops(want), 1u) << drop_reason_name(want);
+    EXPECT_EQ(b.total_drops(), 1u);
+  }
+};
+
+TEST_F(DecapDropTest, ReplayedPacket) {
+  Node b;
+  build_node(b, side_b(NodeOptions{}));
+  const Bytes wire = one_wire_frame(NodeOptions{}, inner_packet(false, 100));
+  std::vector<Bytes> bridge;
+  EXPECT_EQ(decap(b, {wire}, &bridge).to_bridge, 1u);
+  expect_single_drop(b, wire, DropReason::replay);
+}
+
+TEST_F(DecapDropTest, ReplayWithinOneBurstIsCaughtAtCommit) {
+  Node b;
+  build_node(b, side_b(NodeOptions{}));
+  const Bytes wire = one_wire_frame(NodeOptions{}, inner_packet(false, 100));
+  std::vector<Bytes> bridge;
+  // Both pass the pre-check (nothing committed yet); the second fails the commit.
+  EXPECT_EQ(decap(b, {wire, wire}, &bridge).to_bridge, 1u);
+  EXPECT_EQ(b.drops(DropReason::replay), 1u);
+  EXPECT_EQ(b.total_drops(), 1u);
+}
+
+TEST_F(DecapDropTest, TruncatedFrame) {
+  Node b;
+  build_node(b, side_b(NodeOptions{}));
+  Bytes wire = one_wire_frame(NodeOptions{}, inner_packet(false, 100));
+  wire.resize(wire.size() - 20);  // the IP total length now overruns the frame
+  expect_single_drop(b, wire, DropReason::outer_truncated);
+}
+
+TEST_F(DecapDropTest, DataMessageShorterThanHeaderAndTag) {
+  Node b;
+  build_node(b, side_b(NodeOptions{}));
+  const Bytes frame = PacketBuilder().eth().ipv4("192.0.2.1", "192.0.2.2").udp(kPort, kPort)
+                          .wg_data(kIndexB, 0, wg::kTagLen - 1).build();
+  expect_single_drop(b, frame, DropReason::msg_bad_length);
+}
+
+TEST_F(DecapDropTest, UnknownMessageType) {
+  Node b;
+  build_node(b, side_b(NodeOptions{}));
+  const Bytes frame = PacketBuilder().eth().ipv4("192.0.2.1", "192.0.2.2").udp(kPort, kPort)
+                          .wg_data(kIndexB, 0, 64, /*type=*/5).build();
+  expect_single_drop(b, frame, DropReason::msg_bad_type);
+}
+
+TEST_F(DecapDropTest, UnknownReceiverIndex) {
+  Node b;
+  build_node(b, side_b(NodeOptions{}));
+  Bytes wire = one_wire_frame(NodeOptions{}, inner_packet(false, 100));
+  wire[outer_of(wire).payload_offset + 4] ^= 0x01;
+  expect_single_drop(b, wire, DropReason::unknown_index);
+}
+
+TEST_F(DecapDropTest, FlippedCiphertextFailsAuthentication) {
+  Node b;
+  build_node(b, side_b(NodeOptions{}));
+  Bytes wire = one_wire_frame(NodeOptions{}, inner_packet(false, 100));
+  wire[outer_of(wire).payload_offset + wg::kDataHeaderLen + 3] ^= 0x80;
+  expect_single_drop(b, wire, DropReason::auth_failed);
+  // The window did not move: the genuine packet with the same counter still gets in.
+  std::vector<Bytes> bridge;
+  EXPECT_EQ(decap(b, {one_wire_frame(NodeOptions{}, inner_packet(false, 100))}, &bridge).to_bridge,
+            1u);
+}
+
+TEST_F(DecapDropTest, WrongKeyFailsAuthentication) {
+  for (wg::Cipher c : {wg::Cipher::chacha20_poly1305, wg::Cipher::aes256_gcm}) {
+    NodeOptions o;
+    o.cipher = c;
+    wg::SessionKeys k;
+    k.send_key = key_of(0x20);
+    k.recv_key = key_of(0x30);  // not A's send key
+    k.local_index = kIndexB;
+    k.remote_index = kIndexA;
+    NodeOptions ob = side_b(o);
+    ob.keypair = std::make_shared<wg::Keypair>(k, c, wg::Time(kNow - 1'000'000'000));
+    Node b;
+    build_node(b, ob);
+    expect_single_drop(b, one_wire_frame(o, inner_packet(true, 64)), DropReason::auth_failed);
+  }
+}
+
+TEST_F(DecapDropTest, SpoofedInnerSource) {
+  // A source in no peer's allowed IPs, and one in another peer's (10.3/16 is peer 1's on B).
+  for (const char* src : {"10.9.0.1", "10.3.0.1"}) {
+    SCOPED_TRACE(src);
+    Node b;
+    build_node(b, side_b(NodeOptions{}));
+    expect_single_drop(b, one_wire_frame(NodeOptions{}, inner_packet(false, 40, src)),
+                       DropReason::inner_src_not_allowed);
+    // Authentic data nonetheless: the session shows life, but no traffic is counted.
+    EXPECT_EQ(b.activity[0].last_rx_ns.load(), kNow);
+    EXPECT_EQ(b.activity[0].counters.rx_packets.load(), 0u);
+  }
+}
+
+TEST_F(DecapDropTest, WrongCipher) {
+  // A seals with AES-256-GCM (type 0x84), B's keypair for that index is ChaCha20-Poly1305,
+  // and the other way round (type 4 on an AES-GCM keypair).
+  for (wg::Cipher sent : {wg::Cipher::aes256_gcm, wg::Cipher::chacha20_poly1305}) {
+    NodeOptions oa;
+    oa.cipher = sent;
+    NodeOptions ob = side_b(oa);
+    ob.cipher = sent == wg::Cipher::aes256_gcm ? wg::Cipher::chacha20_poly1305
+                                               : wg::Cipher::aes256_gcm;
+    Node b;
+    build_node(b, ob);
+    expect_single_drop(b, one_wire_frame(oa, inner_packet(false, 40)), DropReason::cipher_mismatch);
+  }
+}
+
+TEST_F(DecapDropTest, ExpiredKeypair) {
+  NodeOptions ob = side_b(NodeOptions{});
+  ob.birth_ns = kNow - std::chrono::nanoseconds(wg::kRejectAfterTime).count();
+  Node b;
+  build_node(b, ob);
+  expect_single_drop(b, one_wire_frame(NodeOptions{}, inner_packet(false, 40)),
+                     DropReason::keypair_expired);
+}
+
+TEST_F(DecapDropTest, GarbagePlaintextIsNotAnInnerPacket) {
+  Node a, b;
+  build_node(a, NodeOptions{});
+  build_node(b, side_b(NodeOptions{}));
+  rte_mbuf* m = mbuf_of(Bytes(40, 0xff));  // version nibble 15
+  ASSERT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair, m), DropReason::none);
+  const Bytes wire = bytes_of(m);
+  rte_pktmbuf_free(m);
+  expect_single_drop(b, wire, DropReason::inner_bad_ip);
+}
+
+TEST_F(DecapDropTest, MultiSegmentMbuf) {
+  Node b;
+  build_node(b, side_b(NodeOptions{}));
+  const Bytes wire = one_wire_frame(NodeOptions{}, inner_packet(false, 100));
+  const std::size_t half = wire.size() / 2;
+  rte_mbuf* head = mbuf_of(Bytes(wire.begin(), wire.begin() + static_cast<long>(half)));
+  rte_mbuf* tail = mbuf_of(Bytes(wire.begin() + static_cast<long>(half), wire.end()));
+  ASSERT_EQ(rte_pktmbuf_chain(head, tail), 0);
+  rte_mbuf* out[1];
+  rte_mbuf* slow[1];
+  const DecapResult r = decap_burst(b.ctx, *b.state, &head, 1, out, slow);
+  EXPECT_EQ(r.to_bridge + r.to_slow_path, 0);
+  EXPECT_EQ(b.drops(DropReason::unsupported_mbuf), 1u);
+  EXPECT_EQ(b.total_drops(), 1u);
+}
+
+TEST_F(PipelineTest, HandshakeMessagesGoToTheSlowPathWhole) {
+  Node b;
+  build_node(b, side_b(NodeOptions{}));
+  auto to_tunnel = [] { return PacketBuilder().eth().ipv4("192.0.2.1", "192.0.2.2").udp(kPort, kPort); };
+  const std::vector<Bytes> frames = {
+      to_tunnel().wg_initiation_shaped().build(),
+      to_tunnel().wg_response_shaped().build(),
+      to_tunnel().wg_cookie_shaped().build(),
+      PacketBuilder().eth().ipv6("2001:db8::1", "2001:db8::2").udp(kPort, kPort)
+          .wg_initiation_shaped().build(),
+  };
+  std::vector<Bytes> bridge, slow;
+  const DecapResult r = decap(b, frames, &bridge, &slow);
+  EXPECT_EQ(r.to_bridge, 0u);
+  EXPECT_EQ(r.to_slow_path, 4u);
+  EXPECT_EQ(slow, frames);  // unchanged, in order
+  EXPECT_EQ(b.total_drops(), 0u);
+
+  // One byte short: not a handshake message.
+  Bytes short_init = to_tunnel().wg_initiation_shaped().build();
+  short_init = to_tunnel().payload(Bytes(short_init.end() - 148, short_init.end() - 1)).build();
+  const DecapResult r2 = decap(b, {short_init}, nullptr, nullptr);
+  EXPECT_EQ(r2.to_slow_path, 0u);
+  EXPECT_EQ(b.drops(DropReason::msg_bad_length), 1u);
+}
+
+TEST_F(PipelineTest, NonTunnelFramesAreDroppedOrPunted) {
+  const std::vector<Bytes> frames = {
+      PacketBuilder().eth().ipv4("192.0.2.1", "192.0.2.2").udp(kPort, 53).payload(20).build(),
+      PacketBuilder().eth("02:00:00:00:00:01", "ff:ff:ff:ff:ff:ff")
+          .arp_request("02:00:00:00:00:01", "192.0.2.1", "192.0.2.2").build(),
+  };
+  {
+    Node b;
+    build_node(b, side_b(NodeOptions{}));
+    const DecapResult r = decap(b, frames, nullptr, nullptr);
+    EXPECT_EQ(r.to_slow_path, 0u);
+    EXPECT_EQ(b.drops(DropReason::outer_not_tunnel), 1u);
+    EXPECT_EQ(b.drops(DropReason::outer_not_ip), 1u);
+    EXPECT_EQ(b.total_drops(), 2u);
+  }
+  {
+    NodeOptions o = side_b(NodeOptions{});
+    o.punt_non_tunnel = true;
+    Node b;
+    build_node(b, o);
+    std::vector<Bytes> slow;
+    const DecapResult r = decap(b, frames, nullptr, &slow);
+    EXPECT_EQ(r.to_slow_path, 2u);
+    EXPECT_EQ(slow, frames);
+    EXPECT_EQ(b.total_drops(), 0u);
+  }
+}
+
+TEST_F(PipelineTest, FirstDataOnNextKeypairRaisesTheConfirmation) {
+  Node b;
+  NodeOptions ob = side_b(NodeOptions{});
+  ob.is_next = true;
+  build_node(b, ob);
+  EXPECT_FALSE(b.keypair->received_data.load());
+  // A keepalive confirms too: any authenticated message proves the initiator has the keys.
+  Node a;
+  build_node(a, NodeOptions{});
+  rte_mbuf* m = mbuf_of({});
+  ASSERT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair, m), DropReason::none);
+  const Bytes wire = bytes_of(m);
+  rte_pktmbuf_free(m);
+  decap(b, {wire}, nullptr);
+  EXPECT_TRUE(b.keypair->received_data.load());
+  EXPECT_EQ(b.total_drops(), 0u);
+}
+
+TEST_F(PipelineTest, NotNextKeypairNeverRaisesTheConfirmation) {
+  Node b;
+  build_node(b, side_b(NodeOptions{}));
+  std::vector<Bytes> bridge;
+  EXPECT_EQ(decap(b, {one_wire_frame(NodeOptions{}, inner_packet(false, 8))}, &bridge).to_bridge, 1u);
+  EXPECT_FALSE(b.keypair->received_data.load());
+}
+
+// ---- encap drops ----------------------------------------------------------------------------
+
+struct EncapDropTest : PipelineTest {
+  void expect_single_drop(Node& a, const Bytes& frame, DropReason want) {
+    std::vector<Bytes> wire, slow;
+    const EncapResult r = encap(a, {frame}, &wire, &slow);
+    EXPECT_EQ(r.to_wire + r.staged + r.to_slow_path, 0);
+    EXPECT_EQ(a.drops(want), 1u) << drop_reason_name(want);
+    EXPECT_EQ(a.total_drops(), 1u);
+  }
+};
+
+TEST_F(EncapDropTest, Oversized) {
+  Node a;
+  build_node(a, NodeOptions{});
+  expect_single_drop(a, bridge_frame(inner_packet(false, kMtu - 28 + 1)), DropReason::too_big);
+  EXPECT_EQ(a.keypair->keypair->send_counter.load(), 0u);  // no nonce spent on it
+}
+
+TEST_F(EncapDropTest, NoRoute) {
+  Node a;
+  build_node(a, NodeOptions{});
+  expect_single_drop(a, bridge_frame(inner_packet(false, 10, nullptr, "10.99.0.1")),
+                     DropReason::no_route);
+}
+
+TEST_F(EncapDropTest, NoEndpoint) {
+  NodeOptions o;
+  o.with_endpoint = false;
+  Node a;
+  build_node(a, o);
+  expect_single_drop(a, bridge_frame(inner_packet(true, 10)), DropReason::no_endpoint);
+}
+
+TEST_F(EncapDropTest, BadInnerPacket) {
+  Node a;
+  build_node(a, NodeOptions{});
+  Bytes frame = bridge_frame(inner_packet(false, 10));
+  frame[kEthHdrLen] = 0x35;  // IPv4 with IHL 5 but version 3
+  expect_single_drop(a, frame, DropReason::inner_bad_ip);
+}
+
+TEST_F(EncapDropTest, NonIpFrame) {
+  Node a;
+  build_node(a, NodeOptions{});
+  const Bytes frame = PacketBuilder().eth().set_ether_type(0x88cc).payload(46).build();  // LLDP
+  expect_single_drop(a, frame, DropReason::bridge_not_ip);
+}
+
+TEST_F(EncapDropTest, ExhaustedKeypair) {
+  Node a;
+  build_node(a, NodeOptions{});
+  a.keypair->keypair->send_counter.store(wg::kRejectAfterMessages - 1);
+  std::vector<Bytes> wire;
+  // Two packets need two nonces; only one is left, so the burst's reservation fails whole.
+  const EncapResult r = encap(a, {bridge_frame(inner_packet(false, 1)),
+                                  bridge_frame(inner_packet(false, 2))}, &wire);
+  EXPECT_EQ(r.to_wire, 0u);
+  EXPECT_EQ(a.drops(DropReason::no_keypair), 2u);
+  EXPECT_EQ(a.total_drops(), 2u);
+  EXPECT_TRUE(a.activity[0].handshake_wanted.load());
+}
+
+TEST_F(EncapDropTest, ExpiredKeypairStagesAndAsksForAHandshake) {
+  NodeOptions o;
+  o.birth_ns = kNow - std::chrono::nanoseconds(wg::kRejectAfterTime).count();
+  o.staging_size = 8;
+  Node a;
+  build_node(a, o);
+  const EncapResult r = encap(a, {bridge_frame(inner_packet(false, 10))}, nullptr);
+  EXPECT_EQ(r.to_wire, 0u);
+  EXPECT_EQ(r.staged, 1u);
+  EXPECT_EQ(a.total_drops(), 0u);
+  EXPECT_TRUE(a.activity[0].handshake_wanted.load());
+}
+
+TEST_F(PipelineTest, RekeyAfterTimeAsksForAHandshakeButStillSends) {
+  NodeOptions o;
+  o.birth_ns = kNow - std::chrono::nanoseconds(wg::kRekeyAfterTime).count();  // we initiated
+  Node a;
+  build_node(a, o);
+  std::vector<Bytes> wire;
+  EXPECT_EQ(encap(a, {bridge_frame(inner_packet(false, 10))}, &wire).to_wire, 1u);
+  EXPECT_TRUE(a.activity[0].handshake_wanted.load());
+}
+
+TEST_F(PipelineTest, BridgeArpAndNeighborSolicitationGoToTheSlowPath) {
+  Node a;
+  build_node(a, NodeOptions{});
+  const std::vector<Bytes> frames = {
+      PacketBuilder().eth("0a:58:0a:01:00:05", "ff:ff:ff:ff:ff:ff")
+          .arp_request("0a:58:0a:01:00:05", "10.1.0.5", "10.1.0.1").build(),
+      PacketBuilder().eth("0a:58:0a:01:00:05", "33:33:ff:00:00:01")
+          .ipv6("fd00:a::5", PacketBuilder::solicited_node_multicast("fd00:a::1"), 255)
+          .ipv6_neighbor_solicitation("fd00:a::1", "0a:58:0a:01:00:05").build(),
+  };
+  std::vector<Bytes> wire, slow;
+  const EncapResult r = encap(a, frames, &wire, &slow);
+  EXPECT_EQ(r.to_slow_path, 2u);
+  EXPECT_EQ(slow, frames);
+  EXPECT_EQ(a.total_drops(), 0u);
+}
+
+TEST_F(PipelineTest, EthernetPaddingIsNotEncrypted) {
+  Node a, b;
+  build_node(a, NodeOptions{});
+  build_node(b, side_b(NodeOptions{}));
+  const Bytes inner = inner_packet(false, 1);  // 29 bytes: the frame gets padded to 60
+  Bytes frame = bridge_frame(inner);
+  frame.resize(60, 0);
+  std::vector<Bytes> wire, bridge;
+  ASSERT_EQ(encap(a, {frame}, &wire).to_wire, 1u);
+  EXPECT_EQ(outer_of(wire[0]).payload_len, wg::kDataHeaderLen + 32 + wg::kTagLen);
+  ASSERT_EQ(decap(b, wire, &bridge).to_bridge, 1u);
+  EXPECT_EQ(Bytes(bridge[0].begin() + kEthHdrLen, bridge[0].end()), inner);
+}
+
+TEST_F(EncapDropTest, MultiSegmentMbuf) {
+  Node a;
+  build_node(a, NodeOptions{});
+  const Bytes frame = bridge_frame(inner_packet(false, 100));
+  rte_mbuf* head = mbuf_of(Bytes(frame.begin(), frame.begin() + 60));
+  rte_mbuf* tail = mbuf_of(Bytes(frame.begin() + 60, frame.end()));
+  ASSERT_EQ(rte_pktmbuf_chain(head, tail), 0);
+  rte_mbuf* out[1];
+  rte_mbuf* slow[1];
+  const EncapResult r = encap_burst(a.ctx, *a.state, &head, 1, out, slow);
+  EXPECT_EQ(r.to_wire + r.staged + r.to_slow_path, 0);
+  EXPECT_EQ(a.drops(DropReason::unsupported_mbuf), 1u);
+  EXPECT_EQ(a.total_drops(), 1u);
+}
+
+// ---- the forwarding state -----------------------------------------------------------------
+
+TEST(ForwardingStateBuilder, RejectsInconsistentInput) {
+  crypto::AeadEngine engine;
+  PeerActivity act;
+  ForwardingStateBuilder b;
+  EXPECT_THROW(b.endpoint(0, OuterTemplate{}), std::invalid_argument);  // undeclared peer
+  b.peer(0, wg::Cipher::chacha20_poly1305, act, nullptr);
+  EXPECT_THROW(b.peer(0, wg::Cipher::chacha20_poly1305, act, nullptr), std::invalid_argument);
+  auto kp = prepare_keypair(engine, make_keypair(true, wg::Cipher::chacha20_poly1305));
+  b.current(0, kp);
+  b.session(0, kp, false);  // the same receiver index twice
+  b.tunnel(cpu_to_be16(kPort), kMtu);
+  b.routes(make_routes({}));
+  EXPECT_THROW((void)b.build(), std::invalid_argument);
+  ForwardingStateBuilder no_routes;
+  no_routes.tunnel(cpu_to_be16(kPort), kMtu);
+  EXPECT_THROW((void)no_routes.build(), std::invalid_argument);
+}
+
+TEST(SessionTable, FindsEveryIndexAndNothingElse) {
+  crypto::AeadEngine engine;
+  std::vector<std::shared_ptr<PreparedKeypair>> kps;
+  std::vector<SessionEntry> entries;
+  for (std::uint32_t i = 0; i < 300; ++i) {
+    wg::SessionKeys k;
+    k.local_index = i * 0x01000193U;  // spread, including 0
+    kps.push_back(prepare_keypair(engine, std::make_shared<wg::Keypair>(
+                                              k, wg::Cipher::chacha20_poly1305, wg::Time(0))));
+    entries.push_back(SessionEntry{kps.back()->keypair.get(), &kps.back()->recv_key, i, false, nullptr});
+  }
+  SessionTable t;
+  t.build(entries);
+  EXPECT_EQ(t.size(), 300u);
+  for (std::uint32_t i = 0; i < 300; ++i) {
+    const SessionEntry* e = t.find(i * 0x01000193U);
+    ASSERT_NE(e, nullptr) << i;
+    EXPECT_EQ(e->peer, i);
+  }
+  EXPECT_EQ(t.find(1), nullptr);
+  EXPECT_EQ(t.find(0xffffffffU), nullptr);
+  SessionTable empty;
+  EXPECT_EQ(empty.find(0), nullptr);
+}
+
+}  // namespace
+}  // namespace strait::dp
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  ::testing::AddGlobalTestEnvironment(new strait::dp::EalEnvironment());
+  return RUN_ALL_TESTS();
+}
