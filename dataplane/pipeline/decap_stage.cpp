@@ -45,7 +45,8 @@ void reframe_for_bridge(rte_mbuf* m, const PendingOpen& p, const InnerInfo& inne
   const std::uint32_t keep = p.payload_offset + wg::kDataHeaderLen + inner.ip_len;
   rte_pktmbuf_trim(m, static_cast<std::uint16_t>(rte_pktmbuf_data_len(m) - keep));
   // payload_offset >= 42 (Ethernet, IPv4, UDP), so this leaves exactly room for Ethernet.
-  rte_pktmbuf_adj(m, static_cast<std::uint16_t>(p.payload_offset + wg::kDataHeaderLen - kEthHdrLen));
+  rte_pktmbuf_adj(m,
+                  static_cast<std::uint16_t>(p.payload_offset + wg::kDataHeaderLen - kEthHdrLen));
   EthHdr eth{};
   if (l2.mode == BridgeDstMac::pod_mac_from_ip && !inner.is_ipv6) {
     // openshift-sdn: 0a:58:a.b.c.d (DESIGN.md section 4).
@@ -84,9 +85,8 @@ void flush_activity(stage::ActivityTally& tally, const ForwardingState& state,
   }
 }
 
-void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkts,
-                 std::uint16_t n, rte_mbuf** out_bridge, rte_mbuf** out_slow,
-                 DecapResult& r) noexcept {
+void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkts, std::uint16_t n,
+                 rte_mbuf** out_bridge, rte_mbuf** out_slow, DecapResult& r) noexcept {
   const wg::Time now(ctx.now_ns);
   stage::Scratch<crypto::AeadOp, kStageChunk> ops;
   stage::Scratch<PendingOpen, kStageChunk> pending;
@@ -115,9 +115,9 @@ void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
     std::uint8_t* msg = frame + outer.payload_offset;
     const wg::Classification c = wg::classify({msg, outer.payload_len});
     if (!c.ok()) {
-      stage::drop(ctx, m,
-                  wg::is_length_error(c.error) ? DropReason::msg_bad_length
-                                               : DropReason::msg_bad_type);
+      stage::drop(
+          ctx, m,
+          wg::is_length_error(c.error) ? DropReason::msg_bad_length : DropReason::msg_bad_type);
       continue;
     }
     if (is_handshake(c.type)) {

@@ -104,9 +104,8 @@ bool is_neighbor_solicitation(const std::uint8_t* ip, const InnerInfo& inner) no
          ip[kIpv6HdrLen] == kIcmpv6NeighborSolicitation;
 }
 
-void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkts,
-                 std::uint16_t n, rte_mbuf** out_wire, rte_mbuf** out_slow,
-                 EncapResult& r) noexcept {
+void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkts, std::uint16_t n,
+                 rte_mbuf** out_wire, rte_mbuf** out_slow, EncapResult& r) noexcept {
   const wg::Time now(ctx.now_ns);
   stage::Scratch<PendingSeal, kStageChunk> pending;
   stage::Scratch<PeerGroup, kStageChunk> groups;
@@ -138,8 +137,8 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
     }
     const std::uint8_t* ip = frame + kEthHdrLen;
     InnerInfo inner;
-    if (parse_inner(ip, frame_len - kEthHdrLen, inner) != DropReason::none ||
-        inner.is_keepalive || inner.is_ipv6 != (ether_type == kEtherTypeIpv6Be)) {
+    if (parse_inner(ip, frame_len - kEthHdrLen, inner) != DropReason::none || inner.is_keepalive ||
+        inner.is_ipv6 != (ether_type == kEtherTypeIpv6Be)) {
       stage::drop(ctx, m, DropReason::inner_bad_ip);
       continue;
     }
@@ -207,8 +206,8 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
       stage::drop(ctx, p.m, DropReason::no_keypair);
       continue;
     }
-    build_message(p.m, p.len, p.padded, *p.slot->current, *p.slot->send_key,
-                  pg.next_counter++, ops.emplace(n_ops));
+    build_message(p.m, p.len, p.padded, *p.slot->current, *p.slot->send_key, pg.next_counter++,
+                  ops.emplace(n_ops));
     op_slot.emplace(n_ops) = p.slot;
     op_mbuf.emplace(n_ops) = p.m;
     ++n_ops;
@@ -244,8 +243,7 @@ EncapResult encap_burst(StageContext& ctx, const ForwardingState& state, rte_mbu
 }
 
 DropReason encap_one(StageContext& ctx, const ForwardingState& state, std::uint32_t peer,
-                     wg::Keypair& keypair, const crypto::AeadKey& send_key,
-                     rte_mbuf* m) noexcept {
+                     wg::Keypair& keypair, const crypto::AeadKey& send_key, rte_mbuf* m) noexcept {
   const PeerSlot* slot = state.peer_slot(peer);
   const std::uint32_t len = rte_pktmbuf_data_len(m);
   const std::uint32_t padded = padded_len(len, state.tunnel_mtu);

@@ -45,7 +45,8 @@ void SessionTable::build(const std::vector<SessionEntry>& entries) {
   }
 }
 
-ForwardingStateBuilder& ForwardingStateBuilder::routes(std::shared_ptr<const wg::AllowedIps> table) {
+ForwardingStateBuilder& ForwardingStateBuilder::routes(
+    std::shared_ptr<const wg::AllowedIps> table) {
   state_->routes = std::move(table);
   return *this;
 }

@@ -86,8 +86,8 @@ struct PreparedKeypair {
 
 // Slow path: expands both keys of `keypair` for its cipher. Allocates (throws std::bad_alloc);
 // throws std::invalid_argument for a null keypair.
-[[nodiscard]] std::shared_ptr<PreparedKeypair> prepare_keypair(const crypto::AeadEngine& engine,
-                                                              std::shared_ptr<wg::Keypair> keypair);
+[[nodiscard]] std::shared_ptr<PreparedKeypair> prepare_keypair(
+    const crypto::AeadEngine& engine, std::shared_ptr<wg::Keypair> keypair);
 
 // One peer as the fast path sees it, indexed by the id the allowed-IPs table yields for it.
 // Written by the builder, read-only afterwards; the pointed-to atomics are written by workers
@@ -102,8 +102,8 @@ struct PeerSlot {
   // The peer's configured cipher, for the slow path. The stages go by each keypair's own
   // cipher (message type on encap, cipher_mismatch on decap), which the handshake set from it.
   wg::Cipher cipher = wg::Cipher::chacha20_poly1305;
-  bool has_endpoint = false;  // false: `outer` is meaningless and encap drops no_endpoint
-  OuterTemplate outer;        // Ethernet/IP/UDP towards the peer's endpoint
+  bool has_endpoint = false;         // false: `outer` is meaningless and encap drops no_endpoint
+  OuterTemplate outer;               // Ethernet/IP/UDP towards the peer's endpoint
   PeerActivity* activity = nullptr;  // the slow path's; see PeerActivity
   // Inner IP packets (no L2 header, single segment, at most the tunnel MTU) waiting for a
   // handshake. Created by the slow path multi-producer / single-consumer and bounded; the slow

@@ -12,8 +12,8 @@
 #include <new>
 #include <type_traits>
 
-#include "drop_reason.hpp"
 #include "dpdk/counters.hpp"
+#include "drop_reason.hpp"
 #include "pipeline/forwarding_state.hpp"
 #include "pipeline/stage_context.hpp"
 
@@ -46,7 +46,9 @@ class Scratch {
   static_assert(std::is_trivially_destructible_v<T>);
 
  public:
-  T& emplace(std::size_t i) noexcept { return *::new (static_cast<void*>(buf_ + i * sizeof(T))) T{}; }
+  T& emplace(std::size_t i) noexcept {
+    return *::new (static_cast<void*>(buf_ + i * sizeof(T))) T{};
+  }
   [[nodiscard]] T* data() noexcept { return std::launder(reinterpret_cast<T*>(buf_)); }
   [[nodiscard]] T& operator[](std::size_t i) noexcept { return data()[i]; }
 
@@ -60,8 +62,8 @@ struct Activity {
   PeerActivity* peer = nullptr;
   std::uint32_t packets = 0;  // counted packets (rx/tx statistics)
   std::uint64_t bytes = 0;
-  bool authenticated = false;  // any authenticated message moved (keepalive or data)
-  bool data = false;           // a non-keepalive one
+  bool authenticated = false;             // any authenticated message moved (keepalive or data)
+  bool data = false;                      // a non-keepalive one
   const SessionEntry* session = nullptr;  // decap: for the next -> current confirmation
 };
 

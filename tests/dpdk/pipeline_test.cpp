@@ -53,13 +53,13 @@ class EalEnvironment : public ::testing::Environment {
  public:
   void SetUp() override {
     auto eal = EalSession::init({"dpdk_pipeline_test", "-l", "0", "--no-pci", "--no-huge", "-m",
-                                 "512", "--file-prefix", "strait_dpdk_pipeline_test",
-                                 "--log-level", "*:warning"});
+                                 "512", "--file-prefix", "strait_dpdk_pipeline_test", "--log-level",
+                                 "*:warning"});
     ASSERT_TRUE(eal.ok()) << eal.error().message;
     eal_ = std::move(eal).value();
     // No cache: the in-use count is exact at every moment.
-    g_pool = rte_pktmbuf_pool_create("pipe_test", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                     SOCKET_ID_ANY);
+    g_pool =
+        rte_pktmbuf_pool_create("pipe_test", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
     ASSERT_NE(g_pool, nullptr);
   }
   void TearDown() override {
@@ -281,8 +281,9 @@ EncapResult encap(Node& a, const std::vector<Bytes>& frames, std::vector<Bytes>*
                   std::vector<Bytes>* slow = nullptr) {
   std::vector<rte_mbuf*> in, out(frames.size()), to_slow(frames.size());
   for (const Bytes& f : frames) in.push_back(mbuf_of(f));
-  const EncapResult r = encap_burst(a.ctx, *a.state, in.data(), static_cast<std::uint16_t>(in.size()),
-                                    out.data(), to_slow.data());
+  const EncapResult r =
+      encap_burst(a.ctx, *a.state, in.data(), static_cast<std::uint16_t>(in.size()), out.data(),
+                  to_slow.data());
   for (std::uint16_t i = 0; i < r.to_wire; ++i)
     if (wire != nullptr) wire->push_back(bytes_of(out[i]));
   for (std::uint16_t i = 0; i < r.to_slow_path; ++i)
@@ -296,8 +297,9 @@ DecapResult decap(Node& b, const std::vector<Bytes>& frames, std::vector<Bytes>*
                   std::vector<Bytes>* slow = nullptr) {
   std::vector<rte_mbuf*> in, out(frames.size()), to_slow(frames.size());
   for (const Bytes& f : frames) in.push_back(mbuf_of(f));
-  const DecapResult r = decap_burst(b.ctx, *b.state, in.data(), static_cast<std::uint16_t>(in.size()),
-                                    out.data(), to_slow.data());
+  const DecapResult r =
+      decap_burst(b.ctx, *b.state, in.data(), static_cast<std::uint16_t>(in.size()), out.data(),
+                  to_slow.data());
   for (std::uint16_t i = 0; i < r.to_bridge; ++i)
     if (bridge != nullptr) bridge->push_back(bytes_of(out[i]));
   for (std::uint16_t i = 0; i < r.to_slow_path; ++i)
@@ -325,16 +327,18 @@ NodeOptions side_b(NodeOptions o) {
 // The WireGuard message inside a wire frame, located by the real parser.
 OuterInfo outer_of(const Bytes& frame) {
   OuterInfo info{};
-  EXPECT_EQ(parse_outer(frame.data(), static_cast<std::uint32_t>(frame.size()), cpu_to_be16(kPort),
-                        info),
-            DropReason::none);
+  EXPECT_EQ(
+      parse_outer(frame.data(), static_cast<std::uint32_t>(frame.size()), cpu_to_be16(kPort), info),
+      DropReason::none);
   return info;
 }
 
 class PipelineTest : public ::testing::Test {
  protected:
   void SetUp() override { baseline_ = rte_mempool_in_use_count(g_pool); }
-  void TearDown() override { EXPECT_EQ(rte_mempool_in_use_count(g_pool), baseline_) << "mbuf leak"; }
+  void TearDown() override {
+    EXPECT_EQ(rte_mempool_in_use_count(g_pool), baseline_) << "mbuf leak";
+  }
 
  private:
   unsigned baseline_ = 0;
@@ -392,11 +396,11 @@ TEST_P(RoundTrip, EncapThenDecapReturnsTheInnerPacketsByteForByte) {
     EXPECT_EQ(receiver, kIndexB);
     EXPECT_EQ(counter, i);  // one reservation for the burst, handed out in order
     // Padding to 16, capped at the MTU (paper section 5.4.6; Linux calculate_skb_padding).
-    const std::size_t want_plain =
-        std::min<std::size_t>((inners[i].size() + 15) / 16 * 16, kMtu);
+    const std::size_t want_plain = std::min<std::size_t>((inners[i].size() + 15) / 16 * 16, kMtu);
     EXPECT_EQ(info.payload_len, wg::kDataHeaderLen + want_plain + wg::kTagLen);
     // Sealed: the plaintext is not on the wire.
-    EXPECT_NE(0, std::memcmp(msg + 16, inners[i].data(), std::min<std::size_t>(16, inners[i].size())));
+    EXPECT_NE(0,
+              std::memcmp(msg + 16, inners[i].data(), std::min<std::size_t>(16, inners[i].size())));
     // Opened by hand with B's key: the inner packet followed by zero padding (section 5.4.6).
     Bytes sealed(msg + wg::kDataHeaderLen, msg + info.payload_len);
     crypto::AeadOp op;
@@ -431,8 +435,8 @@ TEST_P(RoundTrip, EncapThenDecapReturnsTheInnerPacketsByteForByte) {
     EXPECT_TRUE(std::equal(inners[i].begin(), inners[i].end(), f.begin() + kEthHdrLen));
     const bool v6 = i >= 5;
     // Destination: the openshift-sdn pod MAC for IPv4, the fixed MAC for IPv6.
-    const Bytes want_dst = v6 ? Bytes(kGatewayMacB.begin(), kGatewayMacB.end())
-                              : test::parse_mac("0a:58:0a:02:00:07");
+    const Bytes want_dst =
+        v6 ? Bytes(kGatewayMacB.begin(), kGatewayMacB.end()) : test::parse_mac("0a:58:0a:02:00:07");
     EXPECT_TRUE(std::equal(want_dst.begin(), want_dst.end(), f.begin()));
     EXPECT_TRUE(std::equal(kBridgeMacB.begin(), kBridgeMacB.end(), f.begin() + 6));
     EXPECT_EQ(f[12], v6 ? 0x86 : 0x08);
@@ -444,16 +448,17 @@ TEST_P(RoundTrip, EncapThenDecapReturnsTheInnerPacketsByteForByte) {
   EXPECT_EQ(b.activity[0].last_rx_data_ns.load(), kNow);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    CiphersAndOuterFamilies, RoundTrip,
-    ::testing::Values(RoundTripParam{wg::Cipher::chacha20_poly1305, false},
-                      RoundTripParam{wg::Cipher::chacha20_poly1305, true},
-                      RoundTripParam{wg::Cipher::aes256_gcm, false},
-                      RoundTripParam{wg::Cipher::aes256_gcm, true}),
-    [](const auto& info) {
-      return std::string(info.param.cipher == wg::Cipher::aes256_gcm ? "AesGcm" : "ChaCha") +
-             (info.param.outer_v6 ? "OuterV6" : "OuterV4");
-    });
+INSTANTIATE_TEST_SUITE_P(CiphersAndOuterFamilies, RoundTrip,
+                         ::testing::Values(RoundTripParam{wg::Cipher::chacha20_poly1305, false},
+                                           RoundTripParam{wg::Cipher::chacha20_poly1305, true},
+                                           RoundTripParam{wg::Cipher::aes256_gcm, false},
+                                           RoundTripParam{wg::Cipher::aes256_gcm, true}),
+                         [](const auto& info) {
+                           return std::string(info.param.cipher == wg::Cipher::aes256_gcm
+                                                  ? "AesGcm"
+                                                  : "ChaCha") +
+                                  (info.param.outer_v6 ? "OuterV6" : "OuterV4");
+                         });
 
 TEST_F(PipelineTest, BurstsLongerThanAChunkArriveInOrder) {
   NodeOptions o;
@@ -620,16 +625,24 @@ TEST_F(DecapDropTest, TruncatedFrame) {
 TEST_F(DecapDropTest, DataMessageShorterThanHeaderAndTag) {
   Node b;
   build_node(b, side_b(NodeOptions{}));
-  const Bytes frame = PacketBuilder().eth().ipv4("192.0.2.1", "192.0.2.2").udp(kPort, kPort)
-                          .wg_data(kIndexB, 0, wg::kTagLen - 1).build();
+  const Bytes frame = PacketBuilder()
+                          .eth()
+                          .ipv4("192.0.2.1", "192.0.2.2")
+                          .udp(kPort, kPort)
+                          .wg_data(kIndexB, 0, wg::kTagLen - 1)
+                          .build();
   expect_single_drop(b, frame, DropReason::msg_bad_length);
 }
 
 TEST_F(DecapDropTest, UnknownMessageType) {
   Node b;
   build_node(b, side_b(NodeOptions{}));
-  const Bytes frame = PacketBuilder().eth().ipv4("192.0.2.1", "192.0.2.2").udp(kPort, kPort)
-                          .wg_data(kIndexB, 0, 64, /*type=*/5).build();
+  const Bytes frame = PacketBuilder()
+                          .eth()
+                          .ipv4("192.0.2.1", "192.0.2.2")
+                          .udp(kPort, kPort)
+                          .wg_data(kIndexB, 0, 64, /*type=*/5)
+                          .build();
   expect_single_drop(b, frame, DropReason::msg_bad_type);
 }
 
@@ -691,8 +704,8 @@ TEST_F(DecapDropTest, WrongCipher) {
     NodeOptions oa;
     oa.cipher = sent;
     NodeOptions ob = side_b(oa);
-    ob.cipher = sent == wg::Cipher::aes256_gcm ? wg::Cipher::chacha20_poly1305
-                                               : wg::Cipher::aes256_gcm;
+    ob.cipher =
+        sent == wg::Cipher::aes256_gcm ? wg::Cipher::chacha20_poly1305 : wg::Cipher::aes256_gcm;
     Node b;
     build_node(b, ob);
     expect_single_drop(b, one_wire_frame(oa, inner_packet(false, 40)), DropReason::cipher_mismatch);
@@ -738,13 +751,19 @@ TEST_F(DecapDropTest, MultiSegmentMbuf) {
 TEST_F(PipelineTest, HandshakeMessagesGoToTheSlowPathWhole) {
   Node b;
   build_node(b, side_b(NodeOptions{}));
-  auto to_tunnel = [] { return PacketBuilder().eth().ipv4("192.0.2.1", "192.0.2.2").udp(kPort, kPort); };
+  auto to_tunnel = [] {
+    return PacketBuilder().eth().ipv4("192.0.2.1", "192.0.2.2").udp(kPort, kPort);
+  };
   const std::vector<Bytes> frames = {
       to_tunnel().wg_initiation_shaped().build(),
       to_tunnel().wg_response_shaped().build(),
       to_tunnel().wg_cookie_shaped().build(),
-      PacketBuilder().eth().ipv6("2001:db8::1", "2001:db8::2").udp(kPort, kPort)
-          .wg_initiation_shaped().build(),
+      PacketBuilder()
+          .eth()
+          .ipv6("2001:db8::1", "2001:db8::2")
+          .udp(kPort, kPort)
+          .wg_initiation_shaped()
+          .build(),
   };
   std::vector<Bytes> bridge, slow;
   const DecapResult r = decap(b, frames, &bridge, &slow);
@@ -764,8 +783,10 @@ TEST_F(PipelineTest, HandshakeMessagesGoToTheSlowPathWhole) {
 TEST_F(PipelineTest, NonTunnelFramesAreDroppedOrPunted) {
   const std::vector<Bytes> frames = {
       PacketBuilder().eth().ipv4("192.0.2.1", "192.0.2.2").udp(kPort, 53).payload(20).build(),
-      PacketBuilder().eth("02:00:00:00:00:01", "ff:ff:ff:ff:ff:ff")
-          .arp_request("02:00:00:00:00:01", "192.0.2.1", "192.0.2.2").build(),
+      PacketBuilder()
+          .eth("02:00:00:00:00:01", "ff:ff:ff:ff:ff:ff")
+          .arp_request("02:00:00:00:00:01", "192.0.2.1", "192.0.2.2")
+          .build(),
   };
   {
     Node b;
@@ -811,7 +832,8 @@ TEST_F(PipelineTest, NotNextKeypairNeverRaisesTheConfirmation) {
   Node b;
   build_node(b, side_b(NodeOptions{}));
   std::vector<Bytes> bridge;
-  EXPECT_EQ(decap(b, {one_wire_frame(NodeOptions{}, inner_packet(false, 8))}, &bridge).to_bridge, 1u);
+  EXPECT_EQ(decap(b, {one_wire_frame(NodeOptions{}, inner_packet(false, 8))}, &bridge).to_bridge,
+            1u);
   EXPECT_FALSE(b.keypair->received_data.load());
 }
 
@@ -870,8 +892,8 @@ TEST_F(EncapDropTest, ExhaustedKeypair) {
   a.keypair->keypair->send_counter.store(wg::kRejectAfterMessages - 1);
   std::vector<Bytes> wire;
   // Two packets need two nonces; only one is left, so the burst's reservation fails whole.
-  const EncapResult r = encap(a, {bridge_frame(inner_packet(false, 1)),
-                                  bridge_frame(inner_packet(false, 2))}, &wire);
+  const EncapResult r =
+      encap(a, {bridge_frame(inner_packet(false, 1)), bridge_frame(inner_packet(false, 2))}, &wire);
   EXPECT_EQ(r.to_wire, 0u);
   EXPECT_EQ(a.drops(DropReason::no_keypair), 2u);
   EXPECT_EQ(a.total_drops(), 2u);
@@ -905,11 +927,15 @@ TEST_F(PipelineTest, BridgeArpAndNeighborSolicitationGoToTheSlowPath) {
   Node a;
   build_node(a, NodeOptions{});
   const std::vector<Bytes> frames = {
-      PacketBuilder().eth("0a:58:0a:01:00:05", "ff:ff:ff:ff:ff:ff")
-          .arp_request("0a:58:0a:01:00:05", "10.1.0.5", "10.1.0.1").build(),
-      PacketBuilder().eth("0a:58:0a:01:00:05", "33:33:ff:00:00:01")
+      PacketBuilder()
+          .eth("0a:58:0a:01:00:05", "ff:ff:ff:ff:ff:ff")
+          .arp_request("0a:58:0a:01:00:05", "10.1.0.5", "10.1.0.1")
+          .build(),
+      PacketBuilder()
+          .eth("0a:58:0a:01:00:05", "33:33:ff:00:00:01")
           .ipv6("fd00:a::5", PacketBuilder::solicited_node_multicast("fd00:a::1"), 255)
-          .ipv6_neighbor_solicitation("fd00:a::1", "0a:58:0a:01:00:05").build(),
+          .ipv6_neighbor_solicitation("fd00:a::1", "0a:58:0a:01:00:05")
+          .build(),
   };
   std::vector<Bytes> wire, slow;
   const EncapResult r = encap(a, frames, &wire, &slow);
@@ -974,9 +1000,10 @@ TEST(SessionTable, FindsEveryIndexAndNothingElse) {
   for (std::uint32_t i = 0; i < 300; ++i) {
     wg::SessionKeys k;
     k.local_index = i * 0x01000193U;  // spread, including 0
-    kps.push_back(prepare_keypair(engine, std::make_shared<wg::Keypair>(
-                                              k, wg::Cipher::chacha20_poly1305, wg::Time(0))));
-    entries.push_back(SessionEntry{kps.back()->keypair.get(), &kps.back()->recv_key, i, false, nullptr});
+    kps.push_back(prepare_keypair(
+        engine, std::make_shared<wg::Keypair>(k, wg::Cipher::chacha20_poly1305, wg::Time(0))));
+    entries.push_back(
+        SessionEntry{kps.back()->keypair.get(), &kps.back()->recv_key, i, false, nullptr});
   }
   SessionTable t;
   t.build(entries);
