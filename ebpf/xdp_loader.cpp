@@ -45,9 +45,9 @@ int libbpf_to_spdlog(enum libbpf_print_level level, const char* fmt, va_list arg
   std::string_view text(buf, n < 0 ? 0 : std::min<std::size_t>(static_cast<std::size_t>(n), sizeof buf - 1));
   while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
   if (level == LIBBPF_WARN)
-    spdlog::warn("libbpf: {}", text);
+    spdlog::warn("{}", text);  // libbpf prefixes its own "libbpf: "
   else
-    spdlog::info("libbpf: {}", text);
+    spdlog::info("{}", text);
   return n;
 }
 
