@@ -203,7 +203,8 @@ const std::vector<OptionDef>& option_table() {
          return std::nullopt;
        }},
       {"bridge-dst-mac", 0, Kind::value, "MAC",
-       "the destination MAC with --bridge-mac-mode fixed",
+       "the destination MAC with --bridge-mac-mode fixed; with pod, for IPv6 destinations "
+       "(default ff:ff:ff:ff:ff:ff)",
        [](Options& o, std::string_view v) -> std::optional<std::string> {
          auto m = parse_mac(v);
          if (!m) return "--bridge-dst-mac '" + std::string(v) + "' is not a MAC address (write 02:00:00:00:00:01)";
@@ -607,10 +608,6 @@ Result<void> validate_options(const Options& o) {
   }
   if (o.bridge_mac_mode == BridgeMacMode::fixed && !o.bridge_dst_mac) {
     return Error{"--bridge-mac-mode fixed needs --bridge-dst-mac MAC"};
-  }
-  if (o.bridge_mac_mode == BridgeMacMode::pod && o.bridge_dst_mac) {
-    return Error{"--bridge-dst-mac is used only with --bridge-mac-mode fixed (add it, or drop "
-                 "--bridge-dst-mac)"};
   }
   if (is_pci_address(o.wire) && !o.wire_gateway_mac) {
     return Error{"a PCI wire port (" + o.wire +

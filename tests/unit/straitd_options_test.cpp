@@ -171,7 +171,7 @@ TEST(StraitdOptions, ErrorMessages) {
       {16, {"--wire-gateway-mac", "02:00:00:00:00"}, true, "is not a MAC address"},
       {17, {"--bridge-mac-mode", "magic"}, true, "must be pod or fixed"},
       {18, {"--bridge-mac-mode", "fixed"}, true, "--bridge-mac-mode fixed needs --bridge-dst-mac"},
-      {19, {"--bridge-dst-mac", "02:00:00:00:00:01"}, true, "used only with --bridge-mac-mode fixed"},
+      {19, {"--bridge-dst-mac", "02:00:00:00:0g:01"}, true, "--bridge-dst-mac '02:00:00:00:0g:01' is not a MAC address"},
       {20, {"--tunnel-mtu", "100"}, true, "must be 576..9000"},
       {21, {"--log-level", "loud"}, true, "must be one of trace, debug, info"},
       {22, {"--test-rekey-after-seconds", "0"}, true, "must be 1..120"},

@@ -1,0 +1,285 @@
+// straitd: the WireGuard-compatible data plane (docs/STRAITD.md; README.md in this directory
+// for the options and example command lines).
+//
+// Start-up, in order, each step failing with a sentence that says what to fix:
+//   options -> key file -> UAPI socket -> EAL -> mbuf pools -> wire and bridge ports ->
+//   tunnel steering -> counters + telemetry -> RCU -> exception ring -> Device and first
+//   snapshot -> workers -> the slow path on this thread until SIGINT/SIGTERM.
+// Shut-down reverses it: workers stop first, so nothing reads what is freed after.
+//
+// Exit codes: 0 clean stop, 1 start-up failure, 2 usage or configuration error.
+
+#include <rte_eal.h>
+#include <rte_lcore.h>
+#include <rte_ring.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dpdk/counters.hpp"
+#include "dpdk/eal.hpp"
+#include "dpdk/flow_steering.hpp"
+#include "dpdk/mempool.hpp"
+#include "dpdk/port.hpp"
+#include "dpdk/rcu.hpp"
+#include "dpdk/worker.hpp"
+#include "straitd/options.hpp"
+#include "straitd/publication.hpp"
+#include "straitd/slow_path.hpp"
+#include "straitd/worker_pipeline.hpp"
+#include "uapi/server.hpp"
+
+namespace strait::straitd {
+namespace {
+
+static_assert(kMaxWorkers == dp::kMaxSteeringQueues,
+              "one RX queue per worker, all named by one rte_flow RSS action");
+
+// Exception ring between the workers and the slow path: handshakes, cookie replies, ARP/ND.
+constexpr unsigned kExceptionRingSize = 4096;
+constexpr std::uint16_t kRingDescriptors = 1024;
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_stop_signal(int /*signo*/) { g_stop.store(true, std::memory_order_relaxed); }
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: poll() returns at once with EINTR
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);  // a UAPI client that hangs up must not kill us
+}
+
+int fail(const std::string& message) {
+  spdlog::error("{}", message);
+  return kExitStartup;
+}
+
+std::string mac_text(const rte_ether_addr& a) {
+  dp::MacAddr m{};
+  std::copy(a.addr_bytes, a.addr_bytes + m.size(), m.begin());
+  return format_mac(m);
+}
+
+struct RingDeleter {
+  void operator()(rte_ring* r) const { rte_ring_free(r); }
+};
+
+int run(const Options& o) {
+  if (o.test_rekey_after_seconds != 0) {
+    spdlog::warn("*** TEST MODE: --test-rekey-after-seconds {} — the protocol's timers are NOT "
+                 "WireGuard's; never use this in production ***",
+                 o.test_rekey_after_seconds);
+  }
+  if (!o.config_file.empty()) spdlog::info("options from {}", o.config_file);
+
+  // 1. The key file, before any resource is taken.
+  std::optional<wg::Key> private_key;
+  if (!o.private_key_file.empty()) {
+    auto k = load_private_key_file(o.private_key_file);
+    if (!k) return fail(k.error().message);
+    private_key = k.value();
+  }
+
+  // 2. The UAPI socket: fails early if another straitd (or wireguard-go) serves this name.
+  const std::string socket_path = uapi::socket_path_for(o.ifname);
+  auto server = uapi::UapiServer::listen(socket_path);
+  if (!server) {
+    return fail("cannot serve the UAPI on " + socket_path + ": " + server.error().message +
+                " (choose another --ifname, or stop the process using it)");
+  }
+  std::unique_ptr<uapi::UapiServer> uapi = std::move(server).value();
+  uapi->set_error_sink([](std::string_view m) { spdlog::warn("uapi: {}", m); });
+
+  install_signal_handlers();
+
+  // 3. EAL.
+  auto eal = dp::EalSession::init(eal_arguments(o));
+  if (!eal) return fail(eal.error().message);
+  const std::size_t workers = o.worker_lcores.size();
+  const PortQueues queues = port_queues(workers);
+
+  {
+    // Everything below holds DPDK objects and must be gone before the EAL session.
+    // 4. Pools on the sockets of our lcores.
+    std::vector<int> sockets;
+    auto add_socket = [&](unsigned lcore) {
+      int s = static_cast<int>(rte_lcore_to_socket_id(lcore));
+      if (std::find(sockets.begin(), sockets.end(), s) == sockets.end()) sockets.push_back(s);
+    };
+    add_socket(o.main_lcore);
+    for (unsigned l : o.worker_lcores) add_socket(l);
+    dp::MempoolSizing sizing;
+    sizing.ring_descriptors =
+        2 * dp::ring_descriptors(queues.n_rx, kRingDescriptors, queues.n_tx, kRingDescriptors);
+    sizing.lcores = static_cast<std::uint32_t>(workers + 1);
+    sizing.staging = kExceptionRingSize + 64 * kStagingRingSize;
+    auto pools = dp::PktmbufPools::create("strait_" + o.ifname, sockets, sizing);
+    if (!pools) return fail(pools.error().message);
+    rte_mempool* pool = pools.value()->for_socket(static_cast<int>(rte_lcore_to_socket_id(o.worker_lcores[0])));
+
+    // 5. Ports: one RX queue per worker, one TX queue per worker plus the slow path's.
+    auto open_port = [&](const char* name, const std::string& devargs, bool promiscuous) {
+      dp::PortSpec spec;
+      spec.name = name;
+      spec.devargs = devargs;
+      spec.n_rx_queues = queues.n_rx;
+      spec.n_tx_queues = queues.n_tx;
+      spec.rx_ring_size = kRingDescriptors;
+      spec.tx_ring_size = kRingDescriptors;
+      // The wire carries the inner packet plus the tunnel overhead (IPv6 + UDP + WireGuard:
+      // 40 + 8 + 32); the bridge carries the inner MTU.
+      spec.mtu = static_cast<std::uint16_t>(
+          std::string_view(name) == "wire" ? o.tunnel_mtu + 80 : o.tunnel_mtu);
+      spec.promiscuous = promiscuous;
+      spec.mempool = pool;
+      return dp::Port::open(spec);
+    };
+    auto wire_r = open_port("wire", o.wire, false);
+    if (!wire_r) return fail(explain_port_error(wire_r.error().message, workers));
+    std::unique_ptr<dp::Port> wire = std::move(wire_r).value();
+    auto bridge_r = open_port("bridge", o.bridge, true);
+    if (!bridge_r) return fail(explain_port_error(bridge_r.error().message, workers));
+    std::unique_ptr<dp::Port> bridge = std::move(bridge_r).value();
+    spdlog::info("{} mac {} with {} RX / {} TX queues; {} mac {}", wire->describe(),
+                 mac_text(wire->mac()), wire->n_rx_queues(), wire->n_tx_queues(),
+                 bridge->describe(), mac_text(bridge->mac()));
+
+    // 6. Steering of the tunnel port to the workers' queues (or the software filter).
+    std::vector<std::uint16_t> rx_queues;
+    for (std::uint16_t q = 0; q < queues.n_rx; ++q) rx_queues.push_back(q);
+    std::optional<dp::TunnelSteering> steering;
+    auto steer = [&](std::uint16_t port) {
+      steering.reset();
+      steering.emplace(dp::TunnelSteering::install(*wire, port, rx_queues));
+      spdlog::info("{}", steering->summary());
+    };
+    steer(o.listen_port);
+
+    // 7. Counters (one block per worker, the last one the slow path's) and telemetry.
+    dp::CounterSet counters(static_cast<unsigned>(workers + 1));
+    if (!dp::publish_counters_telemetry(&counters)) {
+      spdlog::warn("cannot register the telemetry command {}", dp::kCountersTelemetryCommand);
+    }
+
+    // 8. RCU, publication, the exception ring.
+    auto rcu = dp::RcuDomain::create(static_cast<unsigned>(workers));
+    if (!rcu) return fail(rcu.error().message);
+    auto publication = std::make_unique<Publication>(rcu.value()->qsbr());
+    std::unique_ptr<rte_ring, RingDeleter> exceptions(
+        rte_ring_create(("strait_exc_" + o.ifname).c_str(), kExceptionRingSize,
+                        static_cast<int>(rte_socket_id()), RING_F_SC_DEQ));
+    if (!exceptions) return fail("cannot create the exception ring (hugepage memory exhausted?)");
+
+    // 9. The Device and the first snapshot.
+    SlowPathConfig sc;
+    sc.options = &o;
+    sc.wire = wire.get();
+    sc.bridge = bridge.get();
+    sc.tx_queue = static_cast<std::uint16_t>(workers);
+    sc.pool = pool;
+    sc.exceptions = exceptions.get();
+    sc.counters = &counters.block(static_cast<unsigned>(workers));
+    sc.all_counters = &counters;
+    sc.publication = publication.get();
+    sc.uapi = uapi.get();
+    sc.on_listen_port = [&](std::uint16_t port) { steer(port); };
+    auto slow = std::make_unique<SlowPath>(std::move(sc));
+    if (auto r = slow->start(private_key); !r) return fail(r.error().message);
+
+    // 10. Workers.
+    std::vector<std::unique_ptr<WorkerPipeline>> pipelines;
+    std::vector<dp::WorkerContext> contexts;
+    for (std::size_t i = 0; i < workers; ++i) {
+      auto wp = std::make_unique<WorkerPipeline>();
+      wp->stage.aead = &wp->aead;
+      wp->stage.counters = &counters.block(static_cast<unsigned>(i));
+      wp->state = &publication->pointer();
+      wp->exceptions = exceptions.get();
+      dp::WorkerContext c;
+      c.lcore_id = o.worker_lcores[i];
+      c.worker_index = static_cast<unsigned>(i);
+      const auto q = static_cast<std::uint16_t>(i);
+      c.queues[static_cast<std::size_t>(dp::PortRole::wire)] = {wire->port_id(), q, q};
+      c.queues[static_cast<std::size_t>(dp::PortRole::bridge)] = {bridge->port_id(), q, q};
+      c.counters = &counters.block(static_cast<unsigned>(i));
+      c.poll = worker_poll;
+      c.pipeline = wp.get();
+      c.rcu = rcu.value()->qsbr();
+      c.options.busy_poll = o.busy_poll;
+      contexts.push_back(c);
+      pipelines.push_back(std::move(wp));
+    }
+    spdlog::info("AEAD engine: ipsec-mb {}", pipelines[0]->aead.arch_name());
+    dp::WorkerGroup group(std::move(contexts));
+    if (auto r = group.launch(); !r) return fail(r.error().message);
+    spdlog::info("straitd {} running: UAPI {} ({} worker{} on lcore{} {}, slow path on lcore {})",
+                 o.ifname, socket_path, workers, workers == 1 ? "" : "s",
+                 workers == 1 ? "" : "s", [&] {
+                   std::string s;
+                   for (unsigned l : o.worker_lcores) s += (s.empty() ? "" : ",") + std::to_string(l);
+                   return s;
+                 }(),
+                 o.main_lcore);
+
+    // 11. The slow path, until a signal.
+    slow->run(g_stop);
+    spdlog::info("stopping");
+
+    group.stop();
+    slow->drain();
+    slow.reset();
+    publication.reset();  // every snapshot: the workers are gone
+    (void)dp::publish_counters_telemetry(nullptr);
+    steering.reset();
+    bridge.reset();
+    wire.reset();
+    exceptions.reset();
+  }
+  eal.value().reset();
+  uapi.reset();  // unlinks the socket
+  spdlog::info("stopped");
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace strait::straitd
+
+int main(int argc, char** argv) {
+  using namespace strait::straitd;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto cl = parse_command_line(args);
+  if (!cl) {
+    std::fprintf(stderr, "straitd: %s\n", cl.error().message.c_str());
+    return kExitUsage;
+  }
+  if (cl.value().action == Action::help) {
+    std::fputs(usage_text().c_str(), stdout);
+    return kExitOk;
+  }
+  if (cl.value().action == Action::version) {
+    std::printf("%s\n", version_text().c_str());
+    return kExitOk;
+  }
+  const Options& o = cl.value().options;
+  spdlog::set_default_logger(spdlog::stderr_color_mt("straitd"));
+  spdlog::set_level(spdlog::level::from_str(o.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  try {
+    return run(o);
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return kExitStartup;
+  }
+}

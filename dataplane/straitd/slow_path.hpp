@@ -1,0 +1,169 @@
+#pragma once
+// The slow path of straitd: one thread on the EAL main lcore that owns the Device (every
+// handshake, timer and cookie), serves the UAPI socket, answers the exception traffic the
+// workers hand over, and publishes the forwarding state (docs/STRAITD.md, "Threads and who
+// owns what").
+//
+// Each iteration of run():
+//   1. drain the exception ring: handshake/cookie messages -> Device::receive; ARP/ND from
+//      the bridge (for routed addresses) or from a PCI wire port (for --wire-ip) -> answered
+//   2. turn the workers' per-peer stamps and flags into Device notes (data received/sent,
+//      handshake wanted, next keypair confirmed)
+//   3. Device::tick when due; its datagrams go out on the slow path's own TX queue
+//   4. send what the workers staged for peers whose session became usable (encap_one)
+//   5. republish the snapshot if anything changed; free retired snapshots past their RCU
+//      grace period (never blocking)
+//   6. poll() the UAPI socket for at most a millisecond and serve it
+//
+// Thread: everything here is the slow-path thread's, except what Publication and the
+// PeerActivity blocks document as shared with the workers.
+
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/noise.hpp"
+#include "crypto/aead_burst.hpp"
+#include "device/device.hpp"
+#include "dpdk/counters.hpp"
+#include "dpdk/port.hpp"
+#include "dpdk/result.hpp"
+#include "packet/outer_template.hpp"
+#include "pipeline/forwarding_state.hpp"
+#include "pipeline/stage_context.hpp"
+#include "straitd/kernel_neighbours.hpp"
+#include "straitd/options.hpp"
+#include "straitd/publication.hpp"
+#include "uapi/server.hpp"
+
+namespace strait::straitd {
+
+// Packets a peer's staging ring holds while it waits for a handshake (a power of two minus
+// one usable slot; Linux MAX_STAGED_PACKETS is 128).
+inline constexpr unsigned kStagingRingSize = 256;
+
+struct SlowPathConfig {
+  const Options* options = nullptr;
+  dp::Port* wire = nullptr;
+  dp::Port* bridge = nullptr;
+  std::uint16_t tx_queue = 0;       // the slow path's TX queue on both ports (= workers)
+  rte_mempool* pool = nullptr;      // for the frames it builds
+  rte_ring* exceptions = nullptr;   // from the workers; single consumer: us
+  dp::LcoreCounters* counters = nullptr;  // the slow path's own block
+  const dp::CounterSet* all_counters = nullptr;  // for the UAPI's drop counters
+  Publication* publication = nullptr;
+  uapi::UapiServer* uapi = nullptr;
+  // Called when the tunnel port changes (UAPI listen_port): re-steers the wire port.
+  std::function<void(std::uint16_t)> on_listen_port;
+};
+
+class SlowPath final : public wg::DeviceIo, public uapi::Handler {
+ public:
+  explicit SlowPath(SlowPathConfig config);
+  ~SlowPath();
+  SlowPath(const SlowPath&) = delete;
+  SlowPath& operator=(const SlowPath&) = delete;
+
+  // The configuration from the command line (key, listen port), then the first snapshot.
+  // Before the workers start.
+  [[nodiscard]] dp::Result<void> start(const std::optional<wg::Key>& private_key);
+
+  // Runs until `stop` becomes true.
+  void run(const std::atomic<bool>& stop);
+
+  // After the workers stopped: frees every mbuf still in the exception and staging rings.
+  void drain();
+
+  // ---- uapi::Handler
+  uapi::DeviceState get() override;
+  std::optional<std::string> apply(const uapi::DeviceChange& change) override;
+
+  // ---- wg::DeviceIo
+  void send_datagram(const uapi::Endpoint& to, std::span<const std::uint8_t> bytes) override;
+  void deliver(wg::PeerId peer, std::span<const std::uint8_t> ip_packet) override;
+  void on_session_changed(wg::PeerId peer) override;
+  void on_keypair_released(std::shared_ptr<wg::Keypair> keypair) override;
+
+  [[nodiscard]] const wg::Device& device() const { return device_; }
+
+ private:
+  // What the fast path writes about one peer, owned here (stable addresses, freed after the
+  // last snapshot naming them is reclaimed).
+  struct PeerResources {
+    wg::Key public_key{};
+    std::shared_ptr<dp::PeerActivity> activity;
+    std::shared_ptr<rte_ring> staging;
+    // The stamps already turned into Device notes.
+    std::int64_t seen_rx_ns = dp::kNeverNs;
+    std::int64_t seen_rx_data_ns = dp::kNeverNs;
+    std::int64_t seen_tx_ns = dp::kNeverNs;
+    std::int64_t seen_tx_data_ns = dp::kNeverNs;
+    // --test-rekey-after-seconds: when a rekey was last asked for.
+    std::int64_t forced_rekey_ns = dp::kNeverNs;
+  };
+
+  // A datagram waiting for its next hop's MAC.
+  struct PendingDatagram {
+    uapi::Endpoint to;
+    std::vector<std::uint8_t> bytes;
+    std::int64_t since_ns = 0;
+  };
+
+  struct NeighbourEntry {
+    std::optional<dp::MacAddr> mac;
+    std::int64_t checked_ns = 0;
+    std::int64_t solicited_ns = dp::kNeverNs;
+  };
+
+  [[nodiscard]] wg::Time now() const;
+  void drain_exceptions(std::int64_t now_ns);
+  void handle_wire_exception(rte_mbuf* m, std::int64_t now_ns);
+  void handle_bridge_exception(rte_mbuf* m);
+  void observe_workers(std::int64_t now_ns);
+  void flush_staged(std::int64_t now_ns);
+  void retry_pending(std::int64_t now_ns);
+  void republish();
+  int poll_timeout_ms() const;
+
+  PeerResources& resources_for(wg::PeerId id, const wg::Key& public_key);
+  std::shared_ptr<dp::PreparedKeypair> prepared(const std::shared_ptr<wg::Keypair>& keypair);
+  // The outer headers towards `to`; nothing when we have no source address of its family or
+  // its next hop is not resolved yet (then resolution has been started).
+  [[nodiscard]] std::optional<dp::OuterTemplate> outer_template(const uapi::Endpoint& to,
+                                                                std::int64_t now_ns);
+  [[nodiscard]] std::optional<dp::MacAddr> next_hop_mac(const dp::IpAddr16& dst,
+                                                        std::uint16_t port, std::int64_t now_ns);
+  // TX on the slow path's queue of `port`; counts, frees what the queue refuses.
+  void transmit(dp::PortRole role, rte_mbuf* m);
+
+  SlowPathConfig cfg_;
+  wg::SystemRandom rng_;
+  wg::Device device_;
+  crypto::AeadEngine aead_;  // encap_one of staged packets
+  dp::StageContext stage_;
+  std::optional<KernelNeighbours> neighbours_;  // only without --wire-gateway-mac
+
+  std::map<wg::PeerId, PeerResources> peers_;
+  std::map<const wg::Keypair*, std::shared_ptr<dp::PreparedKeypair>> prepared_;
+  std::map<dp::IpAddr16, NeighbourEntry> neighbour_cache_;
+  std::deque<PendingDatagram> pending_;
+  std::vector<std::shared_ptr<wg::Keypair>> released_;  // retired at the next publish
+  std::uint32_t staging_rings_created_ = 0;
+  std::uint16_t tunnel_port_ = 0;
+  bool dirty_ = true;               // the snapshot must be rebuilt
+  bool unresolved_endpoints_ = false;  // a peer's next hop was unknown at the last build
+  std::int64_t last_resolve_ns_ = 0;
+  bool busy_ = false;  // the last iteration had exception traffic: poll without sleeping
+};
+
+}  // namespace strait::straitd

@@ -1,0 +1,95 @@
+#include "straitd/worker_pipeline.hpp"
+
+#include <rte_ethdev.h>
+
+#include <ctime>
+
+#include "pipeline/decap_stage.hpp"
+#include "pipeline/encap_stage.hpp"
+
+namespace strait::straitd {
+namespace {
+
+std::uint64_t total_bytes(rte_mbuf* const* pkts, std::uint16_t n) noexcept {
+  std::uint64_t b = 0;
+  for (std::uint16_t i = 0; i < n; ++i) b += rte_pktmbuf_pkt_len(pkts[i]);
+  return b;
+}
+
+// TX what the stage produced; what the queue refuses is dropped (tx_failed).
+void transmit(dp::LcoreCounters& c, dp::PortRole role, const dp::WorkerQueues& q,
+              rte_mbuf** pkts, std::uint16_t n) noexcept {
+  if (n == 0) return;
+  const std::uint64_t bytes = total_bytes(pkts, n);
+  const std::uint16_t sent = rte_eth_tx_burst(q.port_id, q.tx_queue, pkts, n);
+  if (sent == n) {
+    dp::count_tx(c, role, sent, bytes);
+    return;
+  }
+  dp::count_tx(c, role, sent, bytes - total_bytes(pkts + sent, n - sent));
+  drop_tail(c, pkts, sent, n, DropReason::tx_failed);
+}
+
+void to_slow_path(dp::LcoreCounters& c, rte_ring* ring, rte_mbuf** pkts, std::uint16_t n) noexcept {
+  if (n == 0) return;
+  const unsigned queued =
+      rte_ring_enqueue_burst(ring, reinterpret_cast<void* const*>(pkts), n, nullptr);
+  if (queued < n) drop_tail(c, pkts, static_cast<std::uint16_t>(queued), n, DropReason::exception_ring_full);
+}
+
+}  // namespace
+
+std::int64_t monotonic_ns() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+void drop_tail(dp::LcoreCounters& counters, rte_mbuf** pkts, std::uint16_t first, std::uint16_t n,
+               DropReason why) noexcept {
+  if (first >= n) return;
+  rte_pktmbuf_free_bulk(pkts + first, n - first);
+  dp::count_drop(counters, why, n - first);
+}
+
+std::uint32_t worker_poll(dp::WorkerContext& ctx) {
+  auto& wp = *static_cast<WorkerPipeline*>(ctx.pipeline);
+  dp::LcoreCounters& c = *ctx.counters;
+  const dp::WorkerQueues& wire = ctx.queue(dp::PortRole::wire);
+  const dp::WorkerQueues& bridge = ctx.queue(dp::PortRole::bridge);
+  // Loaded once per poll; not used after this poll returns (the loop reports quiescence).
+  const dp::ForwardingState* state = wp.state->load(std::memory_order_acquire);
+
+  rte_mbuf* in[kRxBurst];
+  rte_mbuf* out[kRxBurst];
+  rte_mbuf* slow[kRxBurst];
+
+  const std::uint16_t n_wire = rte_eth_rx_burst(wire.port_id, wire.rx_queue, in, kRxBurst);
+  if (n_wire != 0) wp.stage.now_ns = monotonic_ns();
+  if (n_wire != 0) {
+    dp::count_rx(c, dp::PortRole::wire, n_wire, total_bytes(in, n_wire));
+    if (state == nullptr) {
+      drop_tail(c, in, 0, n_wire, DropReason::unknown_index);
+    } else {
+      const dp::DecapResult r = dp::decap_burst(wp.stage, *state, in, n_wire, out, slow);
+      transmit(c, dp::PortRole::bridge, bridge, out, r.to_bridge);
+      to_slow_path(c, wp.exceptions, slow, r.to_slow_path);
+    }
+  }
+
+  const std::uint16_t n_bridge = rte_eth_rx_burst(bridge.port_id, bridge.rx_queue, in, kRxBurst);
+  if (n_bridge != 0) {
+    if (n_wire == 0) wp.stage.now_ns = monotonic_ns();
+    dp::count_rx(c, dp::PortRole::bridge, n_bridge, total_bytes(in, n_bridge));
+    if (state == nullptr) {
+      drop_tail(c, in, 0, n_bridge, DropReason::no_route);
+    } else {
+      const dp::EncapResult r = dp::encap_burst(wp.stage, *state, in, n_bridge, out, slow);
+      transmit(c, dp::PortRole::wire, wire, out, r.to_wire);
+      to_slow_path(c, wp.exceptions, slow, r.to_slow_path);
+    }
+  }
+  return static_cast<std::uint32_t>(n_wire) + n_bridge;
+}
+
+}  // namespace strait::straitd

@@ -1,0 +1,47 @@
+#pragma once
+// One worker lcore's pipeline: the poll function that WorkerGroup runs (dpdk/worker.hpp) and
+// the per-lcore objects it works with (docs/STRAITD.md, "The fast path").
+//
+//   wire RX ──> decap_burst ──> bridge TX           (refused by TX: freed, tx_failed)
+//                    └──> exception ring ──> slow path  (ring full: freed, exception_ring_full)
+//   bridge RX ─> encap_burst ─> wire TX             (refused by TX: freed, tx_failed)
+//                    └──> exception ring (ARP/ND from the bridge side)
+//
+// Threads: a WorkerPipeline belongs to its lcore (its AEAD engine, its StageContext); the
+// publication pointer and the exception ring are shared (acquire load; multi-producer ring).
+
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "crypto/aead_burst.hpp"
+#include "dpdk/worker.hpp"
+#include "pipeline/forwarding_state.hpp"
+#include "pipeline/stage_context.hpp"
+
+namespace strait::straitd {
+
+// Packets per RX burst (DPDK's customary 32; the stages take up to dp::kStageChunk).
+inline constexpr std::uint16_t kRxBurst = 32;
+
+struct WorkerPipeline {
+  crypto::AeadEngine aead;  // this lcore's ipsec-mb manager
+  dp::StageContext stage;   // aead and counters point at this lcore's own
+  const std::atomic<const dp::ForwardingState*>* state = nullptr;  // Publication::pointer()
+  rte_ring* exceptions = nullptr;  // to the slow path, multi-producer single-consumer
+};
+
+// The monotonic clock the Device and the stages share (wg::Time, StageContext::now_ns).
+[[nodiscard]] std::int64_t monotonic_ns() noexcept;
+
+// dp::PollFn: one wire burst and one bridge burst; returns the packets received.
+std::uint32_t worker_poll(dp::WorkerContext& ctx);
+
+// Frees mbufs [first, n) of `pkts` and counts them as dropped for `why`. Also used by the
+// slow path.
+void drop_tail(dp::LcoreCounters& counters, rte_mbuf** pkts, std::uint16_t first,
+               std::uint16_t n, DropReason why) noexcept;
+
+}  // namespace strait::straitd
