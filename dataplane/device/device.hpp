@@ -1,0 +1,232 @@
+#pragma once
+// The sans-I/O WireGuard device: peers, handshake orchestration, timers, cookies under load,
+// roaming, staging, cryptokey routing and a software transport (WireGuard paper sections 2,
+// 5 and 6; the Linux module's receive.c, send.c and timers.c call sites).
+//
+// It has no sockets, no clock and no threads of its own: the host passes every datagram in
+// (receive), every packet to tunnel (send), the monotonic time of every call, and calls tick()
+// at next_deadline(); bytes leave through DeviceIo. In straitd it is the slow path's brain,
+// fed by the fast path (note_*) and read to build the fast-path snapshot (docs/STRAITD.md);
+// in tests and in the interop driver it is a complete software WireGuard endpoint.
+//
+// Threads: one thread owns a Device (straitd: the slow-path thread) and makes every call.
+// The only state other threads may read is what keypairs.hpp documents for Keypair/Keypairs
+// and the AllowedIps table, which is immutable once published (allowed_ips()).
+//
+// Errors: nothing here throws on bad bytes; every dropped datagram or packet is counted by
+// DropReason, device-wide and, when the peer is known, per peer. Configuration errors are
+// returned by apply(). Allocation happens (staging, handshakes, configuration): this is the
+// slow path.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/allowed_ips.hpp"
+#include "core/cookie.hpp"
+#include "core/keypairs.hpp"
+#include "core/noise.hpp"
+#include "core/peer_index.hpp"
+#include "core/types.hpp"
+#include "crypto/aead_burst.hpp"
+#include "device/device_io.hpp"
+#include "device/drop_counters.hpp"
+#include "device/handshake_rate_limiter.hpp"
+#include "device/peer.hpp"
+#include "device/staging_queue.hpp"
+#include "drop_reason.hpp"
+#include "uapi/model.hpp"
+
+namespace strait::wg {
+
+struct DeviceOptions {
+  // Packets held per peer while it has no usable keypair (Linux MAX_STAGED_PACKETS).
+  std::size_t staged_packets_per_peer = StagingQueue::kDefaultCapacity;
+  // Sources tracked by the handshake rate limiter (Linux: 8 x its hash table size).
+  std::size_t rate_limiter_entries = HandshakeRateLimiter::kDefaultMaxEntries;
+  // Slots of the receiver-index table: about twice the live indices (a handshake and up to
+  // three keypairs per peer), so the default serves about 2000 peers.
+  std::size_t receiver_index_capacity = std::size_t{1} << 14;
+};
+
+// What the fast-path snapshot needs of one peer (Device::for_each_peer).
+struct PeerView {
+  PeerId id;
+  Cipher cipher;
+  const std::optional<uapi::Endpoint>& endpoint;
+  const Keypairs& keypairs;
+  const std::vector<uapi::AllowedIp>& allowed_ips;
+};
+
+class Device {
+ public:
+  // `rng` must outlive the Device (ephemeral keys, indices, cookie secrets, timer jitter).
+  explicit Device(RandomSource& rng, WallClock wall_clock = system_wall_clock,
+                  DeviceOptions options = {});
+  ~Device();
+  Device(const Device&) = delete;
+  Device& operator=(const Device&) = delete;
+
+  // ---- Configuration (UAPI set=1 / get=1).
+
+  // Applies one set request with the xplatform semantics (uapi::apply_change). The change is
+  // validated whole first: on error nothing changes and the message names the peer and the
+  // field. Refused: a peer whose public key is all zero or a low-order point, a peer whose
+  // public key equals the device's own (after a private key change too), an allowed IP or
+  // endpoint of an unknown family or a prefix length too long for it. A new private key
+  // re-derives everything that depends on it, as Linux does: every peer's precomputed DH
+  // (Handshake::configure, which forgets handshakes in progress), the cookie checker's keys,
+  // and the current keypairs stop being used for sending (a new handshake follows on demand).
+  // A peer whose cipher changes loses its sessions (they were made for the old cipher).
+  // Releases and session changes are reported through DeviceIo at the next call that has one
+  // (tick: next_deadline() says "now").
+  [[nodiscard]] std::optional<std::string> apply(const uapi::DeviceChange& change, Time now);
+
+  // The configuration and counters as UAPI get=1 reports them. Drop counters: non-zero only.
+  [[nodiscard]] uapi::DeviceState state() const;
+
+  // ---- Traffic, software path.
+
+  // One UDP payload that arrived from `from` (the outer source address and port).
+  void receive(std::span<const std::uint8_t> udp_payload, const uapi::Endpoint& from, Time now,
+               DeviceIo& io);
+
+  // One inner IP packet to tunnel: routed by the allowed IPs of its destination, sealed with
+  // the peer's current keypair, or staged while a handshake is made.
+  void send(std::span<const std::uint8_t> ip_packet, Time now, DeviceIo& io);
+
+  // Runs every peer's timers (retransmissions, keepalives, give-up, key zeroing), expires dead
+  // keypairs and delivers pending notifications. Call it at next_deadline() (or later).
+  void tick(Time now, DeviceIo& io);
+
+  // When tick() has work next, or nullopt if nothing is armed.
+  [[nodiscard]] std::optional<Time> next_deadline() const;
+
+  // ---- Events observed by straitd's fast path (then call tick()).
+
+  // Data authenticated on `keypair` (a keepalive when `keepalive`): timers, and the
+  // responder's next -> current rotation on the first data (paper section 5.4.7).
+  void note_data_received(PeerId peer, const Keypair* keypair, Time now, bool keepalive = false);
+  // Data (or a keepalive) was sent to the peer: timers, and the send-side rekey rule.
+  void note_data_sent(PeerId peer, Time now, bool keepalive = false);
+  // A worker wants a handshake (no usable keypair, or a rekey rule fired).
+  void note_handshake_wanted(PeerId peer, Time now);
+  // A worker authenticated data from a new source (roaming). True if the endpoint changed.
+  [[nodiscard]] bool note_endpoint(PeerId peer, const uapi::Endpoint& endpoint);
+  // Under load, handshake messages need a valid mac2 (else a cookie reply is sent) and are
+  // rate limited per source (paper section 5.3).
+  void set_under_load(bool under_load) { under_load_ = under_load; }
+
+  // ---- Read access (fast-path snapshot, tests).
+
+  void for_each_peer(const std::function<void(const PeerView&)>& visit) const;
+  // Cryptokey routing. Immutable once returned: a route change builds a new table, so a
+  // snapshot may keep this one as long as it likes.
+  [[nodiscard]] std::shared_ptr<const AllowedIps> allowed_ips() const { return routes_; }
+  // Receiver index -> session (IndexKind::keypair) or handshake in progress.
+  [[nodiscard]] const PeerIndex& receiver_index() const { return index_; }
+  [[nodiscard]] const Peer* peer(PeerId id) const;
+  [[nodiscard]] std::optional<PeerId> peer_id(const Key& public_key) const;
+  [[nodiscard]] std::size_t peer_count() const { return peers_.size(); }
+  [[nodiscard]] const StaticIdentity& identity() const { return identity_; }
+  [[nodiscard]] std::uint16_t listen_port() const { return listen_port_; }
+  [[nodiscard]] std::uint32_t fwmark() const { return fwmark_; }
+  [[nodiscard]] bool under_load() const { return under_load_; }
+  [[nodiscard]] const DropCounters& drops() const { return drops_; }
+
+ private:
+  struct PreparedKeys {
+    crypto::AeadKey send;
+    crypto::AeadKey recv;
+  };
+
+  // apply() helpers.
+  [[nodiscard]] std::optional<std::string> validate(const uapi::DeviceChange& change,
+                                                    const StaticIdentity& next_identity) const;
+  [[nodiscard]] uapi::DeviceState configuration() const;
+  Peer& add_peer(const Key& public_key);
+  void remove_peer(PeerId id);
+  void rebuild_routes();
+
+  // receive() by message type.
+  void receive_initiation(std::span<const std::uint8_t> bytes, const uapi::Endpoint& from,
+                          Time now, DeviceIo& io);
+  void receive_response(std::span<const std::uint8_t> bytes, const uapi::Endpoint& from,
+                        Time now, DeviceIo& io);
+  void receive_cookie_reply(std::span<const std::uint8_t> bytes, Time now);
+  void receive_data(std::span<const std::uint8_t> bytes, const uapi::Endpoint& from, Time now,
+                    DeviceIo& io);
+  // mac1/mac2, cookie reply under load, per-source rate limit. True: go on.
+  [[nodiscard]] bool admit_handshake(std::span<const std::uint8_t> bytes,
+                                     const uapi::Endpoint& from, Time now, DeviceIo& io);
+
+  // Sending.
+  void send_initiation(Peer& peer, Time now, DeviceIo& io);
+  void send_response(Peer& peer, Time now, DeviceIo& io);
+  void send_staged(Peer& peer, Time now, DeviceIo& io);
+  void send_keepalive(Peer& peer, Time now, DeviceIo& io);
+  // Seals `payload` as one transport data message on `keypair`; false if the keypair has no
+  // nonce left (or the packet is too big for the buffer, counted as too_big).
+  [[nodiscard]] bool seal_and_send(Peer& peer, Keypair& keypair,
+                                   std::span<const std::uint8_t> payload, Time now, DeviceIo& io);
+  void send_to_peer(Peer& peer, std::span<const std::uint8_t> bytes, DeviceIo& io);
+
+  // Timers and sessions.
+  void run_timers(Peer& peer, Time now, DeviceIo& io);
+  void install_session(Peer& peer, const SessionKeys& keys, Time now);
+  void handshake_complete(Peer& peer);
+  void zero_keys(Peer& peer);
+  void release(ReleasedKeypairs&& released);
+  void forget_handshake_index(Peer& peer);
+  [[nodiscard]] std::optional<std::uint32_t> allocate_handshake_index(Peer& peer);
+  void set_endpoint(Peer& peer, const uapi::Endpoint& from);
+  void mark_changed(Peer& peer, std::optional<Time> due = std::nullopt);
+  void flush_notifications(DeviceIo& io);
+
+  void drop(Peer* peer, DropReason reason, std::uint64_t n = 1);
+  [[nodiscard]] Peer* find(PeerId id);
+  [[nodiscard]] Peer* find_by_key(const Key& public_key);
+  [[nodiscard]] std::uint64_t random_u64();
+
+  RandomSource& rng_;
+  WallClock wall_clock_;
+  DeviceOptions options_;
+
+  StaticIdentity identity_;
+  CookieChecker cookie_checker_;
+  HandshakeRateLimiter rate_limiter_;
+  bool under_load_ = false;
+  std::uint16_t listen_port_ = 0;
+  std::uint32_t fwmark_ = 0;
+
+  // Peers in the order they were added (get=1 lists them so), by id and by public key.
+  std::vector<std::unique_ptr<Peer>> peers_;
+  std::map<Key, PeerId> by_key_;
+  std::vector<Peer*> by_id_;      // indexed by PeerId; null for a free id
+  std::vector<PeerId> free_ids_;  // ids of removed peers, reused lowest first
+  PeerId next_id_ = 0;
+
+  std::shared_ptr<AllowedIps> routes_;
+  PeerIndex index_;
+
+  // The software transport: its AEAD engine, the keys prepared for it per keypair, and one
+  // buffer for the message being sealed or opened.
+  crypto::AeadEngine engine_;
+  std::unordered_map<const Keypair*, std::unique_ptr<PreparedKeys>> prepared_;
+  std::vector<std::uint8_t> buffer_;
+
+  DropCounters drops_;
+
+  // Notifications waiting for a DeviceIo (apply() and note_* have none).
+  std::vector<std::shared_ptr<Keypair>> pending_releases_;
+  std::vector<PeerId> pending_changes_;
+  std::optional<Time> work_due_;  // tick() has non-timer work (a flush, staged packets)
+};
+
+}  // namespace strait::wg
