@@ -16,7 +16,9 @@
 namespace strait::wg {
 
 // Called by the Device, on the caller's thread, from inside receive/send/tick. The spans are
-// valid only during the call.
+// valid only during the call (they point into the Device's own buffer), and an implementation
+// must not call back into the Device from inside a callback: copy what it needs and act after
+// the Device call returns (e.g. answer a delivered packet with send() afterwards).
 struct DeviceIo {
   // A UDP payload (handshake message, cookie reply or transport data) for `to`.
   virtual void send_datagram(const uapi::Endpoint& to, std::span<const std::uint8_t> bytes) = 0;
