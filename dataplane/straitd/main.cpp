@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -46,6 +47,8 @@ static_assert(kMaxWorkers == dp::kMaxSteeringQueues,
 // Exception ring between the workers and the slow path: handshakes, cookie replies, ARP/ND.
 constexpr unsigned kExceptionRingSize = 4096;
 constexpr std::uint16_t kRingDescriptors = 1024;
+// Slow-path frames for a port without a slow-path TX queue, sent by worker 0.
+constexpr unsigned kRelayRingSize = 512;
 
 std::atomic<bool> g_stop{false};
 
@@ -108,7 +111,8 @@ int run(const Options& o) {
   auto eal = dp::EalSession::init(eal_arguments(o));
   if (!eal) return fail(eal.error().message);
   const std::size_t workers = o.worker_lcores.size();
-  const PortQueues queues = port_queues(workers);
+  const std::array<PortQueues, dp::kPortRoleCount> queues = {port_queues(workers, o.wire),
+                                                              port_queues(workers, o.bridge)};
 
   {
     // Everything below holds DPDK objects and must be gone before the EAL session.
@@ -121,35 +125,39 @@ int run(const Options& o) {
     add_socket(o.main_lcore);
     for (unsigned l : o.worker_lcores) add_socket(l);
     dp::MempoolSizing sizing;
-    sizing.ring_descriptors =
-        2 * dp::ring_descriptors(queues.n_rx, kRingDescriptors, queues.n_tx, kRingDescriptors);
+    for (const PortQueues& q : queues) {
+      sizing.ring_descriptors +=
+          dp::ring_descriptors(q.n_rx, kRingDescriptors, q.n_tx, kRingDescriptors);
+    }
     sizing.lcores = static_cast<std::uint32_t>(workers + 1);
-    sizing.staging = kExceptionRingSize + 64 * kStagingRingSize;
+    sizing.staging = kExceptionRingSize + 2 * kRelayRingSize + 64 * kStagingRingSize;
     auto pools = dp::PktmbufPools::create("strait_" + o.ifname, sockets, sizing);
     if (!pools) return fail(pools.error().message);
     rte_mempool* pool = pools.value()->for_socket(static_cast<int>(rte_lcore_to_socket_id(o.worker_lcores[0])));
 
     // 5. Ports: one RX queue per worker, one TX queue per worker plus the slow path's.
-    auto open_port = [&](const char* name, const std::string& devargs, bool promiscuous) {
+    auto open_port = [&](dp::PortRole role, const std::string& devargs, bool promiscuous) {
+      const char* name = role == dp::PortRole::wire ? "wire" : "bridge";
+      const PortQueues& q = queues[static_cast<std::size_t>(role)];
       dp::PortSpec spec;
       spec.name = name;
       spec.devargs = devargs;
-      spec.n_rx_queues = queues.n_rx;
-      spec.n_tx_queues = queues.n_tx;
+      spec.n_rx_queues = q.n_rx;
+      spec.n_tx_queues = q.n_tx;
       spec.rx_ring_size = kRingDescriptors;
       spec.tx_ring_size = kRingDescriptors;
       // The wire carries the inner packet plus the tunnel overhead (IPv6 + UDP + WireGuard:
       // 40 + 8 + 32); the bridge carries the inner MTU.
       spec.mtu = static_cast<std::uint16_t>(
-          std::string_view(name) == "wire" ? o.tunnel_mtu + 80 : o.tunnel_mtu);
+          role == dp::PortRole::wire ? o.tunnel_mtu + 80 : o.tunnel_mtu);
       spec.promiscuous = promiscuous;
       spec.mempool = pool;
       return dp::Port::open(spec);
     };
-    auto wire_r = open_port("wire", o.wire, false);
+    auto wire_r = open_port(dp::PortRole::wire, o.wire, false);
     if (!wire_r) return fail(explain_port_error(wire_r.error().message, workers));
     std::unique_ptr<dp::Port> wire = std::move(wire_r).value();
-    auto bridge_r = open_port("bridge", o.bridge, true);
+    auto bridge_r = open_port(dp::PortRole::bridge, o.bridge, true);
     if (!bridge_r) return fail(explain_port_error(bridge_r.error().message, workers));
     std::unique_ptr<dp::Port> bridge = std::move(bridge_r).value();
     spdlog::info("{} mac {} with {} RX / {} TX queues; {} mac {}", wire->describe(),
@@ -158,7 +166,7 @@ int run(const Options& o) {
 
     // 6. Steering of the tunnel port to the workers' queues (or the software filter).
     std::vector<std::uint16_t> rx_queues;
-    for (std::uint16_t q = 0; q < queues.n_rx; ++q) rx_queues.push_back(q);
+    for (std::uint16_t q = 0; q < queues[0].n_rx; ++q) rx_queues.push_back(q);
     std::optional<dp::TunnelSteering> steering;
     auto steer = [&](std::uint16_t port) {
       steering.reset();
@@ -181,6 +189,16 @@ int run(const Options& o) {
         rte_ring_create(("strait_exc_" + o.ifname).c_str(), kExceptionRingSize,
                         static_cast<int>(rte_socket_id()), RING_F_SC_DEQ));
     if (!exceptions) return fail("cannot create the exception ring (hugepage memory exhausted?)");
+    std::array<std::unique_ptr<rte_ring, RingDeleter>, dp::kPortRoleCount> relays;
+    for (std::size_t r = 0; r < dp::kPortRoleCount; ++r) {
+      if (queues[r].slow_path_queue) continue;
+      relays[r].reset(rte_ring_create(("strait_rly" + std::to_string(r) + "_" + o.ifname).c_str(),
+                                      kRelayRingSize, static_cast<int>(rte_socket_id()),
+                                      RING_F_SP_ENQ | RING_F_SC_DEQ));
+      if (!relays[r]) return fail("cannot create a relay ring (hugepage memory exhausted?)");
+      spdlog::info("{} port needs equal RX and TX queue counts: worker 0 sends the slow path's "
+                   "frames", dp::port_role_name(static_cast<dp::PortRole>(r)));
+    }
 
     // 9. The Device and the first snapshot.
     SlowPathConfig sc;
@@ -190,6 +208,7 @@ int run(const Options& o) {
     sc.tx_queue = static_cast<std::uint16_t>(workers);
     sc.pool = pool;
     sc.exceptions = exceptions.get();
+    for (std::size_t r = 0; r < dp::kPortRoleCount; ++r) sc.relay[r] = relays[r].get();
     sc.counters = &counters.block(static_cast<unsigned>(workers));
     sc.all_counters = &counters;
     sc.publication = publication.get();
@@ -207,6 +226,9 @@ int run(const Options& o) {
       wp->stage.counters = &counters.block(static_cast<unsigned>(i));
       wp->state = &publication->pointer();
       wp->exceptions = exceptions.get();
+      if (i == 0) {
+        for (std::size_t r = 0; r < dp::kPortRoleCount; ++r) wp->relay[r] = relays[r].get();
+      }
       dp::WorkerContext c;
       c.lcore_id = o.worker_lcores[i];
       c.worker_index = static_cast<unsigned>(i);
@@ -246,6 +268,7 @@ int run(const Options& o) {
     bridge.reset();
     wire.reset();
     exceptions.reset();
+    for (auto& r : relays) r.reset();
   }
   eal.value().reset();
   uapi.reset();  // unlinks the socket

@@ -697,8 +697,17 @@ std::vector<std::string> eal_arguments(const Options& o) {
   return a;
 }
 
-PortQueues port_queues(std::size_t workers) {
-  return {static_cast<std::uint16_t>(workers), static_cast<std::uint16_t>(workers + 1)};
+bool needs_equal_queue_counts(std::string_view devargs) {
+  for (std::string_view driver : {"net_tap", "net_tun", "net_af_packet", "net_af_xdp"}) {
+    if (devargs.rfind(driver, 0) == 0) return true;
+  }
+  return false;
+}
+
+PortQueues port_queues(std::size_t workers, std::string_view devargs) {
+  const auto w = static_cast<std::uint16_t>(workers);
+  if (needs_equal_queue_counts(devargs)) return {w, w, false};
+  return {w, static_cast<std::uint16_t>(w + 1), true};
 }
 
 std::string explain_port_error(std::string_view message, std::size_t workers) {

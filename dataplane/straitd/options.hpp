@@ -121,11 +121,19 @@ struct CommandLine {
 
 // The queues straitd asks of each port: one RX queue per worker, and one TX queue per worker
 // plus one for the slow path (handshakes, keepalives, staged packets; queue index = workers).
+// Drivers whose queues come in RX/TX pairs that all receive (net_tap: one kernel queue per
+// pair, and it refuses unequal counts; net_af_packet: one fanout socket per pair, qpairs=;
+// net_af_xdp: one socket per NIC queue, queue_count=) get one pair per worker only, since an
+// RX queue nobody polls would lose the packets steered to it. The slow path's frames for such
+// a port go through a relay ring that worker 0 transmits from.
 struct PortQueues {
   std::uint16_t n_rx = 0;
   std::uint16_t n_tx = 0;
+  bool slow_path_queue = true;  // false: relay through worker 0
 };
-[[nodiscard]] PortQueues port_queues(std::size_t workers);
+[[nodiscard]] PortQueues port_queues(std::size_t workers, std::string_view devargs);
+// net_tap, net_tun, net_af_packet, net_af_xdp: see PortQueues.
+[[nodiscard]] bool needs_equal_queue_counts(std::string_view devargs);
 
 // Port::open's message, with what straitd needs said in full when a port lacked queues.
 [[nodiscard]] std::string explain_port_error(std::string_view message, std::size_t workers);

@@ -445,6 +445,14 @@ std::optional<dp::OuterTemplate> SlowPath::outer_template(const uapi::Endpoint& 
 void SlowPath::transmit(PortRole role, rte_mbuf* m) {
   const dp::Port& port = role == PortRole::wire ? *cfg_.wire : *cfg_.bridge;
   const std::uint32_t len = rte_pktmbuf_pkt_len(m);
+  if (rte_ring* relay = cfg_.relay[static_cast<std::size_t>(role)]; relay != nullptr) {
+    // Worker 0 transmits it (and counts it) on its own queue.
+    if (rte_ring_sp_enqueue(relay, m) != 0) {
+      rte_pktmbuf_free(m);
+      dp::count_drop(*cfg_.counters, DropReason::tx_failed);
+    }
+    return;
+  }
   if (rte_eth_tx_burst(port.port_id(), cfg_.tx_queue, &m, 1) == 1) {
     dp::count_tx(*cfg_.counters, role, 1, len);
   } else {
@@ -566,6 +574,11 @@ void SlowPath::drain() {
   rte_mbuf* m = nullptr;
   while (rte_ring_sc_dequeue(cfg_.exceptions, reinterpret_cast<void**>(&m)) == 0) {
     rte_pktmbuf_free(m);
+  }
+  for (rte_ring* relay : cfg_.relay) {
+    while (relay != nullptr && rte_ring_sc_dequeue(relay, reinterpret_cast<void**>(&m)) == 0) {
+      rte_pktmbuf_free(m);
+    }
   }
   for (auto& [id, res] : peers_) {
     while (rte_ring_sc_dequeue(res.staging.get(), reinterpret_cast<void**>(&m)) == 0) {

@@ -22,6 +22,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -57,6 +58,8 @@ struct SlowPathConfig {
   dp::Port* wire = nullptr;
   dp::Port* bridge = nullptr;
   std::uint16_t tx_queue = 0;       // the slow path's TX queue on both ports (= workers)
+  // Per PortRole: non-null when the port has no slow-path TX queue; worker 0 sends from it.
+  std::array<rte_ring*, dp::kPortRoleCount> relay{};
   rte_mempool* pool = nullptr;      // for the frames it builds
   rte_ring* exceptions = nullptr;   // from the workers; single consumer: us
   dp::LcoreCounters* counters = nullptr;  // the slow path's own block

@@ -89,7 +89,15 @@ std::uint32_t worker_poll(dp::WorkerContext& ctx) {
       to_slow_path(c, wp.exceptions, slow, r.to_slow_path);
     }
   }
-  return static_cast<std::uint32_t>(n_wire) + n_bridge;
+  std::uint32_t relayed = 0;
+  for (std::size_t r = 0; r < dp::kPortRoleCount; ++r) {
+    if (wp.relay[r] == nullptr) continue;
+    const auto n = static_cast<std::uint16_t>(
+        rte_ring_sc_dequeue_burst(wp.relay[r], reinterpret_cast<void**>(out), kRxBurst, nullptr));
+    transmit(c, static_cast<dp::PortRole>(r), ctx.queues[r], out, n);
+    relayed += n;
+  }
+  return static_cast<std::uint32_t>(n_wire) + n_bridge + relayed;
 }
 
 }  // namespace strait::straitd

@@ -6,6 +6,7 @@
 //                    └──> exception ring ──> slow path  (ring full: freed, exception_ring_full)
 //   bridge RX ─> encap_burst ─> wire TX             (refused by TX: freed, tx_failed)
 //                    └──> exception ring (ARP/ND from the bridge side)
+//   relay ring (worker 0, net_tap ports) ──> TX   (the slow path's frames)
 //
 // Threads: a WorkerPipeline belongs to its lcore (its AEAD engine, its StageContext); the
 // publication pointer and the exception ring are shared (acquire load; multi-producer ring).
@@ -13,6 +14,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 
@@ -31,6 +33,9 @@ struct WorkerPipeline {
   dp::StageContext stage;   // aead and counters point at this lcore's own
   const std::atomic<const dp::ForwardingState*>* state = nullptr;  // Publication::pointer()
   rte_ring* exceptions = nullptr;  // to the slow path, multi-producer single-consumer
+  // Worker 0 only, per PortRole: frames the slow path wants sent on a port that has no
+  // slow-path TX queue (net_tap, options.hpp port_queues). Single producer, single consumer.
+  std::array<rte_ring*, dp::kPortRoleCount> relay{};
 };
 
 // The monotonic clock the Device and the stages share (wg::Time, StageContext::now_ns).

@@ -310,10 +310,19 @@ TEST(StraitdOptions, EalArgumentsForPci) {
 }
 
 TEST(StraitdOptions, QueuesPerPort) {
-  EXPECT_EQ(port_queues(1).n_rx, 1);
-  EXPECT_EQ(port_queues(1).n_tx, 2);
-  EXPECT_EQ(port_queues(4).n_rx, 4);
-  EXPECT_EQ(port_queues(4).n_tx, 5);
+  EXPECT_EQ(port_queues(1, "net_ring0").n_rx, 1);
+  EXPECT_EQ(port_queues(1, "net_ring0").n_tx, 2);
+  EXPECT_EQ(port_queues(1, "net_af_packet0,iface=x").n_tx, 1);
+  EXPECT_EQ(port_queues(3, "net_af_xdp0,iface=x").n_tx, 3);
+  EXPECT_TRUE(port_queues(1, "0000:3b:00.1").slow_path_queue);
+  EXPECT_EQ(port_queues(4, "0000:3b:00.1").n_rx, 4);
+  EXPECT_EQ(port_queues(4, "0000:3b:00.1").n_tx, 5);
+  // net_tap wants as many TX as RX queues: the slow path relays through worker 0.
+  EXPECT_EQ(port_queues(2, "net_tap0,iface=t").n_rx, 2);
+  EXPECT_EQ(port_queues(2, "net_tap0,iface=t").n_tx, 2);
+  EXPECT_FALSE(port_queues(2, "net_tap0,iface=t").slow_path_queue);
+  EXPECT_TRUE(needs_equal_queue_counts("net_tun1"));
+  EXPECT_FALSE(needs_equal_queue_counts("net_ring0"));
   EXPECT_THAT(explain_port_error("port wire (net_ring0, net_ring) supports 1 TX queues, straitd "
                                  "needs 2 (one per worker lcore)",
                                  1),

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# straitd against a stock WireGuard peer (wireguard-go), each in its own network namespace,
+# configured with the stock wg(8) tool; ping and iperf3 through the tunnel in both directions.
+# Suite 'system' (tests/system/meson.build). Needs root, wireguard-go, wg, iperf3, ip.
+#
+#   netns A (straitd)                                     netns B (wireguard-go)
+#   ┌───────────────────────────────────────┐             ┌──────────────────────────────┐
+#   │ tap "$TAP" 10.99.1.1/24               │             │ tun "$WG" 10.99.2.1/24       │
+#   │   route 10.99.2.0/24 dev $TAP         │             │   route 10.99.1.0/24 dev $WG │
+#   │     ▲ net_tap (bridge port)           │             │                              │
+#   │ straitd --ifname $IFN                 │             │ wireguard-go, UDP 51820      │
+#   │     ▼ net_af_packet (wire port)       │             │                              │
+#   │ veth "$VA" 192.168.77.1/24            ├─────────────┤ veth "$VB" 192.168.77.2/24   │
+#   └───────────────────────────────────────┘             └──────────────────────────────┘
+#
+# The kernel of A keeps 192.168.77.1 on the veth: it answers B's ARP for it and resolves B's
+# address for straitd (straitd reads A's neighbour table; dataplane/straitd/README.md).
+#
+# usage: straitd_wireguard_go.sh /path/to/straitd
+set -euo pipefail
+
+STRAITD=${1:?usage: $0 /path/to/straitd}
+for tool in ip wg wireguard-go iperf3 ping; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "SKIP: $tool not installed"
+    exit 77
+  fi
+done
+
+tag=s$$
+NSA=${tag}a
+NSB=${tag}b
+VA=${tag}va
+VB=${tag}vb
+TAP=${tag}tap
+IFN=${tag}sd
+WG=${tag}wg
+work=$(mktemp -d /tmp/straitd_system.XXXXXX)
+straitd_pid=
+wggo_pid=
+
+cleanup() {
+  set +e
+  [ -n "$straitd_pid" ] && kill -TERM "$straitd_pid" 2>/dev/null && wait "$straitd_pid" 2>/dev/null
+  [ -n "$wggo_pid" ] && kill "$wggo_pid" 2>/dev/null
+  ip netns pids "$NSB" 2>/dev/null | xargs -r kill 2>/dev/null
+  ip netns del "$NSA" 2>/dev/null
+  ip netns del "$NSB" 2>/dev/null
+  rm -f "/var/run/wireguard/$WG.sock"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*"
+  echo "---- straitd log"
+  cat "$work/straitd.log" 2>/dev/null
+  echo "---- wireguard-go log (last lines)"
+  tail -n 30 "$work/wggo.log" 2>/dev/null
+  echo "---- wg show (straitd)"
+  ip netns exec "$NSA" wg show "$IFN" 2>&1
+  echo "---- wg show (wireguard-go)"
+  ip netns exec "$NSB" wg show "$WG" 2>&1
+  echo "---- straitd's UAPI (strait_ counters)"
+  if command -v python3 >/dev/null; then
+    python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"get=1\n\n"); print(s.recv(65536).decode())' \
+      "/var/run/wireguard/$IFN.sock" 2>&1 | grep strait_
+  fi
+  echo "---- neighbours of A"
+  ip netns exec "$NSA" ip neigh 2>&1
+  exit 1
+}
+
+# Waits (bounded, not a timing assertion) until the command succeeds.
+wait_for() {
+  local what=$1
+  shift
+  for _ in $(seq 1 150); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  fail "timed out waiting for $what"
+}
+
+# ---- namespaces and the veth between them
+ip netns add "$NSA"
+ip netns add "$NSB"
+ip link add "$VA" type veth peer name "$VB"
+ip link set "$VA" netns "$NSA"
+ip link set "$VB" netns "$NSB"
+ip -n "$NSA" link set lo up
+ip -n "$NSB" link set lo up
+ip -n "$NSA" addr add 192.168.77.1/24 dev "$VA"
+ip -n "$NSB" addr add 192.168.77.2/24 dev "$VB"
+ip -n "$NSA" link set "$VA" up
+ip -n "$NSB" link set "$VB" up
+
+# ---- keys
+(umask 077; wg genkey >"$work/a.key"; wg genkey >"$work/b.key")
+a_pub=$(wg pubkey <"$work/a.key")
+b_pub=$(wg pubkey <"$work/b.key")
+
+# ---- B: wireguard-go
+ip netns exec "$NSB" env WG_PROCESS_FOREGROUND=1 LOG_LEVEL=verbose wireguard-go "$WG" >"$work/wggo.log" 2>&1 &
+wggo_pid=$!
+wait_for "wireguard-go's socket" test -S "/var/run/wireguard/$WG.sock"
+ip netns exec "$NSB" wg set "$WG" private-key "$work/b.key" listen-port 51820 \
+  peer "$a_pub" allowed-ips 10.99.1.0/24 endpoint 192.168.77.1:51820
+ip -n "$NSB" addr add 10.99.2.1/24 dev "$WG"
+ip -n "$NSB" link set "$WG" up
+ip -n "$NSB" route add 10.99.1.0/24 dev "$WG"
+
+# ---- A: straitd. The tap's kernel side gets a fixed MAC that straitd writes as the
+# destination of decrypted packets (--bridge-mac-mode fixed).
+tap_mac=02:00:00:99:01:01
+ip netns exec "$NSA" "$STRAITD" --ifname "$IFN" --file-prefix "$tag" --no-huge -m 512 \
+  --lcores 1 --main-lcore 0 \
+  --wire "net_af_packet_${tag},iface=$VA,qpairs=1" \
+  --bridge "net_tap_${tag},iface=$TAP" \
+  --wire-ip 192.168.77.1 --listen-port 51820 --private-key-file "$work/a.key" \
+  --bridge-mac-mode fixed --bridge-dst-mac "$tap_mac" --log-level debug \
+  >"$work/straitd.log" 2>&1 &
+straitd_pid=$!
+wait_for "straitd's UAPI" ip netns exec "$NSA" wg show "$IFN"
+ip -n "$NSA" link set "$TAP" address "$tap_mac"
+ip -n "$NSA" addr add 10.99.1.1/24 dev "$TAP"
+ip -n "$NSA" link set "$TAP" up
+ip -n "$NSA" route add 10.99.2.0/24 dev "$TAP"
+ip netns exec "$NSA" wg set "$IFN" peer "$b_pub" allowed-ips 10.99.2.0/24 \
+  endpoint 192.168.77.2:51820
+
+# ---- ping both ways (A initiates the handshake, then B answers on the session)
+ip netns exec "$NSA" ping -c 3 -W 5 10.99.2.1 >"$work/ping_ab.log" 2>&1 ||
+  { cat "$work/ping_ab.log"; fail "ping A -> B through the tunnel"; }
+ip netns exec "$NSB" ping -c 3 -W 5 10.99.1.1 >"$work/ping_ba.log" 2>&1 ||
+  { cat "$work/ping_ba.log"; fail "ping B -> A through the tunnel"; }
+echo "ok: ping both ways"
+
+# ---- the handshake is visible to wg(8) on both sides
+ip netns exec "$NSA" wg show "$IFN" latest-handshakes | grep -q "$b_pub"$'\t'"[1-9]" ||
+  fail "straitd reports no handshake with wireguard-go"
+ip netns exec "$NSB" wg show "$WG" latest-handshakes | grep -q "$a_pub"$'\t'"[1-9]" ||
+  fail "wireguard-go reports no handshake with straitd"
+
+# ---- iperf3 both ways (a few seconds of TCP; throughput is perf/'s business, not asserted)
+ip netns exec "$NSB" iperf3 -s -1 -B 10.99.2.1 >"$work/iperf_s1.log" 2>&1 &
+wait_for "iperf3 server in B" ip netns exec "$NSB" sh -c "ss -ltn | grep -q 10.99.2.1:5201"
+ip netns exec "$NSA" iperf3 -c 10.99.2.1 -t 3 >"$work/iperf_ab.log" 2>&1 ||
+  { cat "$work/iperf_ab.log"; fail "iperf3 A -> B"; }
+grep -E "sender|receiver" "$work/iperf_ab.log"
+ip netns exec "$NSA" iperf3 -s -1 -B 10.99.1.1 >"$work/iperf_s2.log" 2>&1 &
+wait_for "iperf3 server in A" ip netns exec "$NSA" sh -c "ss -ltn | grep -q 10.99.1.1:5201"
+ip netns exec "$NSB" iperf3 -c 10.99.1.1 -t 3 >"$work/iperf_ba.log" 2>&1 ||
+  { cat "$work/iperf_ba.log"; fail "iperf3 B -> A"; }
+grep -E "sender|receiver" "$work/iperf_ba.log"
+echo "ok: iperf3 both ways"
+
+# ---- transfer counters moved on straitd's side
+ip netns exec "$NSA" wg show "$IFN" transfer | awk -v k="$b_pub" '$1 == k && $2 > 0 && $3 > 0 { ok = 1 } END { exit !ok }' ||
+  fail "straitd's transfer counters did not move"
+
+# ---- clean stop
+kill -TERM "$straitd_pid"
+rc=0
+wait "$straitd_pid" || rc=$?
+straitd_pid=
+[ "$rc" -eq 0 ] || fail "straitd exited with $rc on SIGTERM"
+[ ! -e "/var/run/wireguard/$IFN.sock" ] || fail "straitd left its socket behind"
+echo "ok: straitd <-> wireguard-go"
