@@ -271,6 +271,33 @@ TEST_F(DeviceTest, DataBothWaysAesGcmUsesItsOwnMessageType) {
   EXPECT_EQ(std::count(seen_types.begin(), seen_types.end(), kMsgTypeData), 0);
 }
 
+TEST_F(DeviceTest, Ipv6InnerPacketsAreRoutedAndDelivered) {
+  configure();
+  auto add_route = [&](Node& self, const Node& other, const char* prefix) {
+    uapi::DeviceChange c;
+    uapi::PeerChange p;
+    p.public_key = other.pub();
+    p.update_only = true;
+    p.allowed_ips.push_back(*uapi::AllowedIp::parse(prefix));
+    c.peers = {p};
+    ASSERT_EQ(self.device.apply(c, now_), std::nullopt);
+  };
+  add_route(a_, b_, "fd00::2/128");
+  add_route(b_, a_, "fd00::1/128");
+  const Bytes v6 = PacketBuilder().ipv6("fd00::1", "fd00::2").icmpv6_echo(7, 1).payload(100).build();
+  a_.device.send(v6, now_, a_.io);
+  pump();
+  ASSERT_EQ(b_.io.delivered.size(), 1u);
+  EXPECT_EQ(b_.io.delivered[0].second, v6);
+  // fd00::3 is nobody's: no route at A, and not A's source at B.
+  a_.device.send(PacketBuilder().ipv6("fd00::1", "fd00::3").icmpv6_echo(7, 2).build(), now_, a_.io);
+  EXPECT_EQ(drops(a_, DropReason::no_route), 1u);
+  a_.device.send(PacketBuilder().ipv6("fd00::3", "fd00::2").icmpv6_echo(7, 3).build(), now_, a_.io);
+  pump();
+  EXPECT_EQ(drops(b_, DropReason::inner_src_not_allowed), 1u);
+  EXPECT_EQ(b_.io.delivered.size(), 1u);
+}
+
 TEST_F(DeviceTest, CipherMismatchIsCountedNeverDelivered) {
   configure(Cipher::aes256_gcm, Cipher::chacha20_poly1305);
   send(a_, b_, 1);  // the handshake is cipher-independent and completes
