@@ -1,0 +1,126 @@
+# shellcheck shell=bash
+# The lab's addressing plan, run-time paths and log helpers. Sourced by every lab script;
+# defines functions only, runs nothing.
+#
+#   cluster c (0-based, letter a, b, ...)     node j (1-based) of cluster c, e.g. a1, b2
+#   pod CIDR       10.(128+4c).0.0/14          node subnet  10.(128+4c).(2(j-1)).0/23
+#   node network   172.(16+c).0.0/24           tun0         <node subnet>.1/23
+#     gateway      172.(16+c).0.1 (internet)   pod k        <node subnet>.(1+k), MAC 0a:58:<IPv4>
+#   node uplink    172.(16+c).0.(10+j)         VIP          203.0.113.(10(c+1)+j), UDP 51820
+#
+# So a1 = 10.128.0.0/23, a2 = 10.128.2.0/23, b1 = 10.132.0.0/23, b2 = 10.132.2.0/23 (DESIGN.md
+# section 1), VIPs a1 = 203.0.113.11, b2 = 203.0.113.22.
+#
+# Topology size comes from LAB_CLUSTERS / LAB_NODES / LAB_PODS (lab.sh up writes them to
+# $LAB_RUN/topology.env so that later commands find the same lab).
+
+LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAB_REPO=$(cd "$LAB_DIR/../.." && pwd)
+LAB_RUN=${LAB_RUN:-/run/strait-lab}
+LAB_PORT=51820           # the tunnel port behind every VIP
+LAB_POD_MTU=${LAB_POD_MTU:-1420}  # = straitd's --tunnel-mtu: no fragmentation, no PMTU hunt
+LAB_OFPORT_TUN0=2        # OpenShift SDN: 1 = vxlan0, 2 = tun0, pods from 3
+LAB_OFPORT_STRAIT=9      # straitd's tap; pods take 3 .. 8
+LAB_SDN_COOKIE=0x5d0     # the lab's own br0 flows (strait-agent uses 0x57a17...)
+
+lab_log() { printf '[lab] %s\n' "$*" >&2; }
+lab_die() { printf '[lab] error: %s\n' "$*" >&2; exit 1; }
+
+# Loads the topology of a running lab, or takes it from the environment (defaults 2 x 2 x 2).
+lab_load_topology() {
+  if [ -z "${LAB_CLUSTERS:-}" ] && [ -f "$LAB_RUN/topology.env" ]; then
+    # shellcheck disable=SC1091
+    . "$LAB_RUN/topology.env"
+  fi
+  LAB_CLUSTERS=${LAB_CLUSTERS:-2}
+  LAB_NODES=${LAB_NODES:-2}
+  LAB_PODS=${LAB_PODS:-2}
+  [[ $LAB_CLUSTERS =~ ^[1-8]$ ]] || lab_die "--clusters must be 1..8 (got $LAB_CLUSTERS)"
+  [[ $LAB_NODES =~ ^[1-9]$ ]] || lab_die "--nodes must be 1..9 (got $LAB_NODES)"
+  [[ $LAB_PODS =~ ^[1-6]$ ]] || lab_die "LAB_PODS must be 1..6 (got $LAB_PODS)"
+}
+
+lab_save_topology() {
+  mkdir -p "$LAB_RUN"
+  printf 'LAB_CLUSTERS=%s\nLAB_NODES=%s\nLAB_PODS=%s\n' "$LAB_CLUSTERS" "$LAB_NODES" \
+    "$LAB_PODS" > "$LAB_RUN/topology.env"
+}
+
+lab_cluster_letter() { printf "\\$(printf '%03o' $((97 + $1)))"; }
+
+lab_clusters() {
+  local c
+  for ((c = 0; c < LAB_CLUSTERS; c++)); do lab_cluster_letter "$c"; echo; done
+}
+
+lab_nodes() {  # every node name, cluster by cluster
+  local c j
+  for ((c = 0; c < LAB_CLUSTERS; c++)); do
+    for ((j = 1; j <= LAB_NODES; j++)); do echo "$(lab_cluster_letter "$c")$j"; done
+  done
+}
+
+lab_pods() {  # pod namespaces of one node: a1-p1 a1-p2
+  local k
+  for ((k = 1; k <= LAB_PODS; k++)); do echo "$1-p$k"; done
+}
+
+# Node "b2" -> cluster index 1, node index 2.
+lab_cluster_index() { echo $(($(printf '%d' "'${1:0:1}") - 97)); }
+lab_node_index() { echo "${1:1}"; }
+lab_cluster_of() { echo "${1:0:1}"; }
+
+lab_cluster_cidr() { echo "10.$((128 + 4 * $1)).0.0/14"; }  # by cluster index
+lab_node_subnet_base() {  # "10.128.2" for a2
+  echo "10.$((128 + 4 * $(lab_cluster_index "$1"))).$((2 * ($(lab_node_index "$1") - 1)))"
+}
+lab_node_subnet() { echo "$(lab_node_subnet_base "$1").0/23"; }
+lab_tun0_ip() { echo "$(lab_node_subnet_base "$1").1"; }
+lab_uplink_ip() { echo "172.$((16 + $(lab_cluster_index "$1"))).0.$((10 + $(lab_node_index "$1")))"; }
+lab_gateway_ip() { echo "172.$((16 + $1)).0.1"; }  # by cluster index
+lab_gateway_mac() { printf '02:1a:b0:00:%02x:01\n' "$1"; }  # by cluster index
+lab_vip() {
+  echo "203.0.113.$((10 * ($(lab_cluster_index "$1") + 1) + $(lab_node_index "$1")))"
+}
+
+# Pod "a1-p2" -> 10.128.0.3 and 0a:58:0a:80:00:03 (OpenShift SDN's MAC-from-IP rule).
+lab_pod_ip() { echo "$(lab_node_subnet_base "${1%-p*}").$((1 + ${1##*-p}))"; }
+lab_pod_mac() {
+  local a b c d
+  IFS=. read -r a b c d <<< "$(lab_pod_ip "$1")"
+  printf '0a:58:%02x:%02x:%02x:%02x\n' "$a" "$b" "$c" "$d"
+}
+lab_pod_ofport() { echo $((2 + ${1##*-p})); }
+
+lab_ifname() { echo "strait-$1"; }  # straitd's UAPI name: /var/run/wireguard/strait-a1.sock
+
+lab_node_dir() { echo "$LAB_RUN/$1"; }
+lab_ovs_dir() { echo "$LAB_RUN/$1/ovs"; }
+
+# Runs a command with the node's own Open vSwitch (its db.sock, br0.mgmt, pidfiles).
+lab_ovs() {
+  local node=$1
+  shift
+  OVS_RUNDIR=$(lab_ovs_dir "$node") OVS_DBDIR=$(lab_ovs_dir "$node") \
+    OVS_LOGDIR=$(lab_node_dir "$node") "$@"
+}
+
+# The straitd and strait-agent binaries: $STRAITD / $STRAIT_AGENT, else $LAB_BUILD_DIR
+# (default build/), else the newest build*/ that has them. Prints nothing if absent.
+lab_find_binary() {
+  local rel=$1 env_value=$2 dir f best=""
+  if [ -n "$env_value" ]; then
+    [ -x "$env_value" ] && echo "$env_value"
+    return 0
+  fi
+  dir=${LAB_BUILD_DIR:-$LAB_REPO/build}
+  if [ -x "$dir/$rel" ]; then echo "$dir/$rel"; return 0; fi
+  for f in "$LAB_REPO"/build*/"$rel"; do
+    [ -x "$f" ] || continue
+    if [ -z "$best" ] || [ "$f" -nt "$best" ]; then best=$f; fi
+  done
+  [ -n "$best" ] && echo "$best"
+  return 0
+}
+lab_straitd() { lab_find_binary dataplane/straitd/straitd "${STRAITD:-}"; }
+lab_agent() { lab_find_binary control/strait-agent "${STRAIT_AGENT:-}"; }
