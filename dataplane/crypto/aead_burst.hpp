@@ -15,10 +15,10 @@
 #include <span>
 
 #include "core/types.hpp"
+#include "crypto/primitives.hpp"  // kAeadNonceLen: one definition for both engines
 
 namespace strait::crypto {
 
-inline constexpr std::size_t kAeadNonceLen = 12;
 
 // A transport key prepared for the fast path. For AES-256-GCM this holds the expanded key
 // schedule and the GHASH key powers (IMB_AES256_GCM_PRE), for ChaCha20-Poly1305 the raw key
