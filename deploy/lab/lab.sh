@@ -40,7 +40,7 @@ need_tools() {
 }
 
 up() {
-  local node running straitd agent started=0
+  local node running straitd agent started=0 failed=()
   need_tools
   if [ -f "$LAB_RUN/topology.env" ]; then
     running=$( . "$LAB_RUN/topology.env"; echo "$LAB_CLUSTERS x $LAB_NODES")
@@ -71,11 +71,18 @@ up() {
     lab_log "straitd: $straitd"
     lab_log "strait-agent: $agent"
     for node in $(lab_nodes); do
-      "$LAB_DIR/strait.sh" start "$node"
-      started=$((started + 1))
+      if "$LAB_DIR/strait.sh" start "$node"; then
+        started=$((started + 1))
+      else
+        failed+=("$node")
+      fi
     done
   fi
   echo "$started" > "$LAB_RUN/strait-nodes"
+  if [ ${#failed[@]} -gt 0 ]; then
+    lab_log "up: strait did not start on ${failed[*]} (logs in $LAB_RUN/<node>/); the rest is up"
+    return 1
+  fi
   lab_log "up: done ($started nodes run straitd + strait-agent)"
 }
 

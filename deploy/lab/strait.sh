@@ -4,15 +4,17 @@
 #
 #   namespace a1
 #   br0 -- strait0 (ofport 9) = straitd --bridge net_tap0,iface=strait0   (tap made by straitd)
-#                               straitd --wire net_af_packet0,iface=eth0  (shares eth0 with
-#                                        the kernel, which keeps 172.16.0.11; see node.sh)
+#                               straitd --wire net_af_packet0,iface=eth0,qpairs=1 (shares
+#                                        eth0 with the kernel, which keeps 172.16.0.11 and
+#                                        resolves the gateway's MAC for straitd; see node.sh)
 #   strait-agent --profile openshift-sdn --bridge br0 --strait-port strait0
 #        |-- UAPI /var/run/wireguard/strait-a1.sock --> straitd (peers: every remote node)
 #        '-- ovs-ofctl/ovs-vsctl (OVS_RUNDIR=/run/strait-lab/a1/ovs) --> br0 (its 2 rules)
 #
 # Resources: each straitd takes -m 256 MiB of hugepages (4 nodes = half of the 2 GiB that
 # deploy/setup-host.sh reserves; with too few free pages the lab falls back to --no-huge) and
-# the same two cores: the slow path on lcore 0, one worker on lcore 1. Idle workers back off
+# the same two cores: the slow path on lcore 0, one worker on lcore 1 (so qpairs=1: an
+# af_packet queue pair nobody polls would lose the packets the kernel's fanout hashes to it). Idle workers back off
 # (adaptive sleep), which is what lets four instances share two cores.
 #
 # OVS opens strait0 only once the tap exists, so the port is added after straitd made it, and
@@ -50,11 +52,10 @@ memory_args() {
 }
 
 start_straitd() {
-  local node=$1 bin dir c sock
+  local node=$1 bin dir sock
   bin=$(lab_straitd)
   [ -n "$bin" ] || { lab_log "SKIPPED straitd on $node: no binary (ninja -C build dataplane/straitd/straitd)"; return 1; }
   dir=$(lab_node_dir "$node")
-  c=$(lab_cluster_index "$node")
   sock=$(socket_of "$node")
   lab_stop_pidfile "$dir/straitd.pid" straitd
   rm -f "$sock"
@@ -62,20 +63,29 @@ start_straitd() {
   # shellcheck disable=SC2046,SC2086
   lab_spawn "$node" "$dir/straitd.pid" "$dir/straitd.log" "$bin" \
     --ifname "$(lab_ifname "$node")" \
-    --wire "net_af_packet0,iface=eth0" \
+    --wire "net_af_packet0,iface=eth0,qpairs=1" \
     --bridge "net_tap0,iface=strait0" \
     --main-lcore 0 --lcores 1 \
     --file-prefix "strait-lab-$node" $(memory_args) \
     --listen-port "$LAB_PORT" \
     --private-key-file "$dir/private.key" \
     --wire-ip "$(lab_uplink_ip "$node")" \
-    --wire-gateway-mac "$(lab_gateway_mac "$c")" \
     --bridge-mac-mode pod \
     --tunnel-mtu "$LAB_POD_MTU" \
     ${LAB_STRAITD_ARGS:-}
-  if ! lab_wait_for 30 "straitd on $node (UAPI socket $sock and tap strait0)" \
-      bash -c "[ -S '$sock' ] && ip -n '$node' link show strait0"; then
-    tail -n 20 "$dir/straitd.log" >&2 || true
+  local i pid
+  pid=$(cat "$dir/straitd.pid")
+  for ((i = 0; i < 300; i++)); do
+    [ -S "$sock" ] && ip -n "$node" link show strait0 > /dev/null 2>&1 && break
+    if ! lab_pid_alive "$pid"; then
+      lab_log "straitd on $node exited during start-up; the end of $dir/straitd.log:"
+      tail -n 15 "$dir/straitd.log" >&2 || true
+      return 1
+    fi
+    sleep 0.1
+  done
+  if [ "$i" -ge 300 ]; then
+    lab_log "straitd on $node: no UAPI socket $sock and tap strait0 after 30 s"
     return 1
   fi
   ip netns exec "$node" ethtool -K strait0 tx off tso off gso off gro off > /dev/null 2>&1 || true
