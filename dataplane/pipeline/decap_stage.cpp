@@ -7,6 +7,7 @@
 #include "core/messages.hpp"
 #include "packet/inner_parse.hpp"
 #include "packet/outer_parse.hpp"
+#include "packet/tcp_mss.hpp"
 #include "pipeline/stage_common.hpp"
 
 namespace strait::dp {
@@ -197,6 +198,10 @@ void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
     }
     ++act.packets;
     act.bytes += p.msg_len;
+    // TCP MSS clamping of SYN segments from the peer's side (docs/STRAITD.md, "Path MTU").
+    const std::uint16_t mss =
+        inner.is_ipv6 ? state.path_mtu.mss_clamp_v6 : state.path_mtu.mss_clamp_v4;
+    if (mss != 0) (void)clamp_tcp_mss(op.data, inner, mss);
     reframe_for_bridge(m, p, inner, state.bridge);
     out_bridge[r.to_bridge++] = m;
   }

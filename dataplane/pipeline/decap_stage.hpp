@@ -34,7 +34,8 @@ struct DecapResult {
 // alive (keypair_expired); replay pre-check (replay). Then one AEAD open for the whole burst,
 // then auth_failed, replay commit (replay: a duplicate that raced in on another lcore),
 // inner IP header (inner_bad_ip), inner source in the sending peer's allowed IPs
-// (inner_src_not_allowed; WireGuard paper section 2.1).
+// (inner_src_not_allowed; WireGuard paper section 2.1); then TCP MSS clamping of SYN
+// segments when state.path_mtu asks for it (packet/tcp_mss.hpp).
 // Per session once per burst: peer counters, last_rx_ns / last_rx_data_ns, the next-keypair
 // confirmation flag, and handshake_wanted when the receive-side rekey rule fires.
 //

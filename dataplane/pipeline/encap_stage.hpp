@@ -17,7 +17,13 @@ struct EncapResult {
   std::uint16_t to_wire = 0;       // frames written to out_wire
   std::uint16_t staged = 0;        // packets parked on their peer's staging ring
   std::uint16_t to_slow_path = 0;  // frames written to out_slow
+  std::uint16_t to_bridge = 0;     // ICMP errors written to out_bridge
+  std::uint16_t fragmented = 0;    // input packets replaced by their IPv4 fragments
 };
+
+// The most IPv4 fragments one encap_burst call makes (docs/STRAITD.md, "Path MTU"); what
+// would need more is dropped (too_big). out_wire needs this much room beyond n.
+inline constexpr std::uint16_t kEncapFragmentRoom = 32;
 
 // Takes ownership of the n bridge frames in pkts and hands each one to exactly one place:
 //  - out_wire: a WireGuard transport data message in its outer headers, ready for wire TX;
@@ -26,14 +32,25 @@ struct EncapResult {
 //    flag is raised; the slow path sends it with encap_one once a handshake completes;
 //  - out_slow: an ARP frame or an IPv6 neighbour solicitation (the slow path answers for the
 //    gateway); the whole frame, unchanged;
+//  - out_bridge: an inner packet longer than state.tunnel_mtu, rewritten in place into the
+//    ICMP "fragmentation needed" (IPv4 with DF, RFC 1191) or ICMPv6 "packet too big"
+//    (RFC 4443 section 3.2) for its sender, ready for bridge TX; counted as the drop reason
+//    too_big_icmp (the packet itself was not forwarded). At most kIcmpBurst at once and
+//    kIcmpPerSecond on average per StageContext; beyond that, and where RFC 1812 section
+//    4.3.2.7 forbids an answer, the packet is dropped as too_big;
+//  - split: an IPv4 packet without DF longer than the tunnel MTU is replaced by its
+//    fragments (state.path_mtu.fragment_ipv4, path_mtu.hpp fragment_ipv4; new mbufs from the
+//    packet's pool), which are then encapsulated like any packet, after the rest of the
+//    burst (counted in `fragmented`, one per original packet);
 //  - freed: dropped and counted by DropReason in ctx.counters.
-// out_wire and out_slow must each have room for n pointers.
+// out_slow and out_bridge must each have room for n pointers, out_wire for
+// n + kEncapFragmentRoom.
 //
 // Per packet, in order: single segment (unsupported_mbuf); EtherType (ARP and neighbour
 // solicitations to out_slow, other non-IP: bridge_not_ip); inner IP header (inner_bad_ip);
 // allowed-IPs lookup of the destination (no_route); the peer has an endpoint (no_endpoint);
-// inner length <= tunnel MTU (too_big: dropped and counted; ICMP "fragmentation needed" /
-// ICMPv6 "packet too big" generation is a separate stage, not done here); enough head- and
+// inner length <= tunnel MTU (else as above); TCP MSS clamping of SYN segments when
+// state.path_mtu asks for it (packet/tcp_mss.hpp); enough head- and
 // tailroom for the tunnel headers, padding and tag (unsupported_mbuf); a current keypair valid
 // for sending (else staged, or no_keypair when the ring is full or absent). Then per peer once
 // per burst one nonce reservation (no_keypair if the keypair is exhausted), padding to a
@@ -43,6 +60,12 @@ struct EncapResult {
 // still sent on the old keypair, paper section 6.2).
 //
 // No allocation, locks, exceptions, logging or virtual calls. ctx.now_ns must be current.
+EncapResult encap_burst(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkts,
+                        std::uint16_t n, rte_mbuf** out_wire, rte_mbuf** out_slow,
+                        rte_mbuf** out_bridge) noexcept;
+
+// The same without a way back to the bridge: packets longer than the tunnel MTU are all
+// dropped (too_big), none answered or fragmented, and out_wire needs room for n only.
 EncapResult encap_burst(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkts,
                         std::uint16_t n, rte_mbuf** out_wire, rte_mbuf** out_slow) noexcept;
 

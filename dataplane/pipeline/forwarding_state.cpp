@@ -67,6 +67,11 @@ ForwardingStateBuilder& ForwardingStateBuilder::punt_non_tunnel(bool punt) {
   return *this;
 }
 
+ForwardingStateBuilder& ForwardingStateBuilder::path_mtu(const PathMtuConfig& config) {
+  state_->path_mtu = config;
+  return *this;
+}
+
 ForwardingStateBuilder& ForwardingStateBuilder::peer(std::uint32_t id, wg::Cipher cipher,
                                                      PeerActivity& activity, rte_ring* staging) {
   if (id >= state_->peers.size()) state_->peers.resize(static_cast<std::size_t>(id) + 1);

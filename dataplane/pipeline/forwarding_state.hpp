@@ -18,6 +18,7 @@
 //    peer, stable addresses) and must outlive every snapshot that names them: the slow path
 //    frees them only after the last such snapshot is reclaimed.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <limits>
@@ -173,6 +174,26 @@ struct BridgeL2 {
   MacAddr fixed_dst_mac{};
 };
 
+// What the stages do about packets that do not fit the tunnel, and TCP MSS clamping
+// (DESIGN.md section 4; docs/STRAITD.md, "Path MTU"). Set by the slow path from straitd's
+// options; read-only in a snapshot.
+struct PathMtuConfig {
+  // Source address of the ICMP "fragmentation needed" / ICMPv6 "packet too big" messages
+  // (RFC 1812 section 4.3.2.4 and RFC 4443 section 2.2 want the router's own address). Unset:
+  // the original packet's destination, which is what Open vSwitch's kernel tunnels did
+  // (tnl_frag_needed) for want of an address of their own on the inner network; straitd
+  // answers ARP/ND for those destinations anyway, so the sender sees a consistent neighbour.
+  std::optional<std::array<std::uint8_t, 4>> icmp_source_v4;
+  std::optional<IpAddr16> icmp_source_v6;
+  // IPv4 without DF that does not fit: fragment it (RFC 791 section 3.2) before encryption, as
+  // the kernel does in front of Linux WireGuard; false: drop it (too_big).
+  bool fragment_ipv4 = true;
+  // Largest TCP MSS option let through in SYN and SYN-ACK segments, both directions; 0: no
+  // clamping. mss_for_mtu (packet/tcp_mss.hpp) gives tunnel MTU - 40 / - 60.
+  std::uint16_t mss_clamp_v4 = 0;
+  std::uint16_t mss_clamp_v6 = 0;
+};
+
 struct ForwardingState {
   // Cryptokey routing (paper section 2.1): inner destination -> peer on encap, and inner
   // source must map back to the sending peer on decap. Never null in a built snapshot; shared
@@ -182,8 +203,9 @@ struct ForwardingState {
   SessionTable sessions;        // receiver index -> keypair
   BridgeL2 bridge;
   std::uint16_t tunnel_port_be = 0;  // our UDP port, network order (decap filter, encap source)
-  // The largest inner IP packet the tunnel carries; larger ones are dropped as too_big.
+  // The largest inner IP packet the tunnel carries (path_mtu says what happens to larger ones).
   std::uint32_t tunnel_mtu = 1420;
+  PathMtuConfig path_mtu;
   // Non-tunnel frames arriving on the wire port (ARP, ND, other traffic to this host): with
   // PCI ports nobody else sees them, so hand them to the slow path; with AF_XDP and
   // af_packet ports the kernel handles them and the stage drops them (outer_not_tunnel /
@@ -227,6 +249,7 @@ class ForwardingStateBuilder {
   ForwardingStateBuilder& tunnel(std::uint16_t port_be, std::uint32_t mtu);
   ForwardingStateBuilder& bridge(const BridgeL2& l2);
   ForwardingStateBuilder& punt_non_tunnel(bool punt);
+  ForwardingStateBuilder& path_mtu(const PathMtuConfig& config);
 
   // Declares peer `id` (dense ids keep the slot vector small). `activity` and `staging` stay
   // the slow path's and must outlive the snapshot; staging may be null.

@@ -10,6 +10,7 @@
 
 #include "crypto/aead_burst.hpp"
 #include "dpdk/counters.hpp"
+#include "pipeline/icmp_rate_limiter.hpp"
 
 namespace strait::dp {
 
@@ -19,6 +20,8 @@ struct StageContext {
   // The time of this poll, in nanoseconds on the slow path's clock (the one the Device stamps
   // keypair birthdates with, wg::Time), set once per poll rather than read per packet.
   std::int64_t now_ns = 0;
+  // The ICMP too-big messages this thread sends back to the bridge (encap stage).
+  IcmpRateLimiter icmp_limit{};
 };
 
 // The largest number of packets a stage works on at once; longer bursts are processed in

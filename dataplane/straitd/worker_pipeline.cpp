@@ -61,8 +61,10 @@ std::uint32_t worker_poll(dp::WorkerContext& ctx) {
   const dp::ForwardingState* state = wp.state->load(std::memory_order_acquire);
 
   rte_mbuf* in[kRxBurst];
-  rte_mbuf* out[kRxBurst];
+  // Room for the IPv4 fragments encap may add (encap_stage.hpp, kEncapFragmentRoom).
+  rte_mbuf* out[kRxBurst + dp::kEncapFragmentRoom];
   rte_mbuf* slow[kRxBurst];
+  rte_mbuf* back[kRxBurst];  // encap's ICMP too-big answers, back into the bridge
 
   const std::uint16_t n_wire = rte_eth_rx_burst(wire.port_id, wire.rx_queue, in, kRxBurst);
   if (n_wire != 0) wp.stage.now_ns = monotonic_ns();
@@ -84,9 +86,10 @@ std::uint32_t worker_poll(dp::WorkerContext& ctx) {
     if (state == nullptr) {
       drop_tail(c, in, 0, n_bridge, DropReason::no_route);
     } else {
-      const dp::EncapResult r = dp::encap_burst(wp.stage, *state, in, n_bridge, out, slow);
+      const dp::EncapResult r = dp::encap_burst(wp.stage, *state, in, n_bridge, out, slow, back);
       transmit(c, dp::PortRole::wire, wire, out, r.to_wire);
       to_slow_path(c, wp.exceptions, slow, r.to_slow_path);
+      transmit(c, dp::PortRole::bridge, bridge, back, r.to_bridge);
     }
   }
   std::uint32_t relayed = 0;

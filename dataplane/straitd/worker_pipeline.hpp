@@ -5,7 +5,8 @@
 //   wire RX ──> decap_burst ──> bridge TX           (refused by TX: freed, tx_failed)
 //                    └──> exception ring ──> slow path  (ring full: freed, exception_ring_full)
 //   bridge RX ─> encap_burst ─> wire TX             (refused by TX: freed, tx_failed)
-//                    └──> exception ring (ARP/ND from the bridge side)
+//                    ├──> exception ring (ARP/ND from the bridge side)
+//                    └──> bridge TX (ICMP too-big answers to oversized packets)
 //   relay ring (worker 0, net_tap ports) ──> TX   (the slow path's frames)
 //
 // Threads: a WorkerPipeline belongs to its lcore (its AEAD engine, its StageContext); the
