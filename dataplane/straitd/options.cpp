@@ -219,6 +219,14 @@ const std::vector<OptionDef>& option_table() {
          o.tunnel_mtu = *n;
          return std::nullopt;
        }},
+      {"mss-clamp", 0, Kind::flag, "",
+       "lower the TCP MSS of SYN segments to the tunnel MTU - 40 (IPv4) / - 60 (IPv6)",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         auto b = parse_bool(v);
+         if (!b) return "mss-clamp: '" + std::string(v) + "' is not true or false";
+         o.mss_clamp = *b;
+         return std::nullopt;
+       }},
       {"busy-poll", 0, Kind::flag, "", "workers never sleep when idle (production)",
        [](Options& o, std::string_view v) -> std::optional<std::string> {
          auto b = parse_bool(v);

@@ -55,6 +55,7 @@ struct Options {
   BridgeMacMode bridge_mac_mode = BridgeMacMode::pod;
   std::optional<dp::MacAddr> bridge_dst_mac;
   std::uint16_t tunnel_mtu = 1420;  // inner MTU, as wg-quick's default over 1500-byte links
+  bool mss_clamp = false;  // clamp TCP MSS in SYNs to tunnel_mtu - 40 / - 60 (docs/STRAITD.md)
   bool busy_poll = false;
   std::uint32_t test_rekey_after_seconds = 0;  // 0: REKEY_AFTER_TIME of the paper (120 s)
   std::string log_level = "info";

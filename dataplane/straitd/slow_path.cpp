@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "packet/outer_parse.hpp"
+#include "packet/tcp_mss.hpp"
 #include "pipeline/encap_stage.hpp"
 #include "straitd/slow_path_frames.hpp"
 #include "straitd/worker_pipeline.hpp"
@@ -359,6 +360,14 @@ void SlowPath::republish() {
       .tunnel(dp::cpu_to_be16(tunnel_port_), o.tunnel_mtu)
       .bridge(l2)
       .punt_non_tunnel(is_pci_address(o.wire));
+  // ICMP too-big answers come from the original destination (no icmp_source: straitd has no
+  // address on the pod network) and IPv4 without DF is fragmented (docs/STRAITD.md, "Path MTU").
+  dp::PathMtuConfig pmtu;
+  if (o.mss_clamp) {
+    pmtu.mss_clamp_v4 = dp::mss_for_mtu(o.tunnel_mtu, false);
+    pmtu.mss_clamp_v6 = dp::mss_for_mtu(o.tunnel_mtu, true);
+  }
+  b.path_mtu(pmtu);
 
   std::map<const wg::Keypair*, std::shared_ptr<dp::PreparedKeypair>> used;
   std::map<wg::PeerId, bool> alive;

@@ -109,6 +109,21 @@ TEST(StraitdOptions, EveryOptionIsTaken) {
   EXPECT_EQ(o.log_level, "debug");
 }
 
+TEST(StraitdOptions, MssClampIsOffUnlessAsked) {
+  auto off = parse({});
+  ASSERT_TRUE(off.ok()) << off.error().message;
+  EXPECT_FALSE(off.value().options.mss_clamp);
+  auto on = parse({"--mss-clamp"});
+  ASSERT_TRUE(on.ok()) << on.error().message;
+  EXPECT_TRUE(on.value().options.mss_clamp);
+  auto bad = parse({"--mss-clamp=1"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.error().message, HasSubstr("--mss-clamp takes no value"));
+  Options o;
+  ASSERT_TRUE(apply_config_text(o, "mss-clamp = true\n", false, "s.conf").ok());
+  EXPECT_TRUE(o.mss_clamp);
+}
+
 TEST(StraitdOptions, MemoryShortAndLongForms) {
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"-m", "512"}, {"-m512"}, {"--memory", "512"}, {"--memory=512"}}) {
