@@ -97,7 +97,11 @@ down() {
   # Whatever else the lab created, even of another size or half-made by a crash.
   if [ -f "$LAB_RUN/namespaces" ]; then
     while read -r ns; do
-      [ -n "$ns" ] && lab_del_netns "$ns"
+      [ -n "$ns" ] || continue
+      lab_del_netns "$ns"
+      # A node's leftovers when its straitd was killed (a clean stop removes them itself).
+      rm -f "/var/run/wireguard/$(lab_ifname "$ns").sock"
+      rm -rf "/var/run/dpdk/strait-lab-$ns"
     done < "$LAB_RUN/namespaces"
   fi
   "$LAB_DIR/internet.sh" down
