@@ -223,8 +223,11 @@ struct ForwardingState {
 };
 
 // The one place the pipeline asks the allowed-IPs table: the peer id owning `addr` (4 bytes
-// for IPv4, 16 for IPv6, wire order), if any.
-[[nodiscard]] inline std::optional<std::uint32_t> lookup_route(const wg::AllowedIps& routes,
+// for IPv4, 16 for IPv6, wire order), if any. Always inlined: called out of line, GCC 12
+// returns the optional through a stack slot written as 4 + 1 bytes and read back as 8, a
+// store-forwarding stall that was half of this function's cost (perf/README.md, "Where the
+// cycles go").
+[[nodiscard, gnu::always_inline]] inline std::optional<std::uint32_t> lookup_route(const wg::AllowedIps& routes,
                                                                bool is_ipv6,
                                                                const std::uint8_t* addr) noexcept {
   const auto hit = is_ipv6 ? routes.lookup_v6(addr) : routes.lookup_v4(addr);
