@@ -27,7 +27,8 @@ if [ ! -d "$build" ]; then
   meson setup "$build"
 fi
 targets=(perf/pipeline_bench perf/aead_api_bench)
-have_target() { ninja -C "$build" -t targets all 2>/dev/null | grep -q "^$1:"; }
+all_targets=$(ninja -C "$build" -t targets all 2>/dev/null)
+have_target() { grep -q "^$1:" <<<"$all_targets"; }
 if have_target perf/xdp_drop_bench; then
   targets+=(perf/xdp_drop_bench ebpf/strait_xdp.bpf.o)
 fi
