@@ -35,7 +35,7 @@ no_ping() {  # NS ADDR: no answer within 2 s
 
 # 1, 2
 for node in $(lab_nodes); do
-  pods=($(lab_pods "$node"))
+  mapfile -t pods < <(lab_pods "$node")
   for pod in "${pods[@]}"; do
     if pings "$pod" "$(lab_tun0_ip "$node")"; then pass "$pod reaches tun0 of $node"
     else fail "$pod does not reach tun0 of $node ($(lab_tun0_ip "$node"))"; fi
@@ -75,7 +75,7 @@ for node in $(lab_nodes); do
 done
 
 # 5: one pair of nodes in different clusters, with a rule counting exactly the probe.
-all_nodes=($(lab_nodes))
+mapfile -t all_nodes < <(lab_nodes)
 probe_from=${all_nodes[0]}
 probe_to=""
 for n in "${all_nodes[@]}"; do

@@ -57,7 +57,7 @@ lab_load_topology
 section "the lab's plumbing (check.sh)"
 "$LAB_DIR/check.sh"
 
-nodes=($(lab_nodes))
+mapfile -t nodes < <(lab_nodes)
 if [ "$(cat "$LAB_RUN/strait-nodes" 2> /dev/null || echo 0)" != "${#nodes[@]}" ]; then
   lab_die "straitd and strait-agent do not run on every node: no cross-cluster traffic to show"
 fi

@@ -27,7 +27,7 @@ lab_load_topology
 ns=internet
 
 ruleset() {
-  local node vip up c letter
+  local node
   echo "table ip lab_internet {"
   echo "  chain prerouting {"
   echo "    type nat hook prerouting priority dstnat; policy accept;"

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # constants for the scripts that source this
 # The lab's addressing plan, run-time paths and log helpers. Sourced by every lab script;
 # defines functions only, runs nothing.
 #
@@ -46,7 +46,7 @@ lab_save_topology() {
     "$LAB_PODS" > "$LAB_RUN/topology.env"
 }
 
-lab_cluster_letter() { printf "\\$(printf '%03o' $((97 + $1)))"; }
+lab_cluster_letter() { local letters=abcdefgh; printf '%s' "${letters:$1:1}"; }
 
 lab_clusters() {
   local c
