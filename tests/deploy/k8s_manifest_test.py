@@ -1,0 +1,331 @@
+#!/usr/bin/env python3
+"""Renders every kustomization under deploy/k8s/overlays (and the base) with
+`kubectl kustomize` and checks what a cluster would be given: Guaranteed QoS with whole CPUs
+for straitd, hugepages requests = limits on a HugePages emptyDir, exactly the capabilities
+that deploy/README.md's table documents, probes, volumes and mounts that match, the node key
+and NODE_NAME wiring, the OpenShift SCC and its `use` grant, the SR-IOV and AF_XDP wiring.
+Exits 77 (skipped) without kubectl (its built-in kustomize is what renders)."""
+
+import os
+import re
+import shutil
+import subprocess
+import unittest
+
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+K8S = os.path.join(ROOT, "deploy", "k8s")
+README = os.path.join(ROOT, "deploy", "README.md")
+ENTRYPOINTS = os.path.join(ROOT, "deploy", "image", "entrypoints")
+KUSTOMIZATIONS = ["base"] + sorted("overlays/" + d for d in os.listdir(os.path.join(K8S, "overlays")))
+
+
+def render(kustomization):
+    out = subprocess.run(["kubectl", "kustomize", os.path.join(K8S, kustomization)],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise AssertionError(f"kubectl kustomize {kustomization}: {out.stderr}")
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def documented_capabilities():
+    """{(kustomization, container): [caps]} from the table between the markers in README."""
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    m = re.search(r"<!-- capabilities -->(.*?)<!-- /capabilities -->", text, re.S)
+    assert m, "deploy/README.md has no <!-- capabilities --> table"
+    table = {}
+    for line in m.group(1).splitlines():
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or cells[0] in ("kustomization", "") or set(cells[0]) <= {"-", ":"}:
+            continue
+        caps = [c.strip("` ") for c in cells[2].split(",") if c.strip("` ") not in ("", "none")]
+        table[(cells[0], cells[1])] = caps
+    return table
+
+
+def cpu_whole(q):
+    return re.fullmatch(r"[1-9][0-9]*", str(q)) is not None
+
+
+class Rendered:
+    def __init__(self, name):
+        self.name = name
+        self.docs = render(name)
+
+    def of_kind(self, kind):
+        return [d for d in self.docs if d["kind"] == kind]
+
+    def one(self, kind):
+        found = self.of_kind(kind)
+        assert len(found) == 1, f"{self.name}: {len(found)} {kind}"
+        return found[0]
+
+    @property
+    def pod(self):
+        return self.one("DaemonSet")["spec"]["template"]["spec"]
+
+    def container(self, name):
+        return [c for c in self.pod["containers"] if c["name"] == name][0]
+
+
+@unittest.skipUnless(shutil.which("kubectl"), "kubectl not found: its built-in kustomize renders "
+                     "deploy/k8s (kubectl ships in google-cloud-cli, or install kubectl)")
+class ManifestTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.rendered = {k: Rendered(k) for k in KUSTOMIZATIONS}
+        cls.caps = documented_capabilities()
+
+    def test_every_kustomization_is_documented(self):
+        self.assertEqual({k for k, _ in self.caps}, set(KUSTOMIZATIONS))
+
+    def test_daemonset_basics(self):
+        for name, r in self.rendered.items():
+            with self.subTest(kustomization=name):
+                ds = r.one("DaemonSet")
+                self.assertEqual(ds["metadata"]["namespace"], "strait-system")
+                self.assertEqual(ds["spec"]["updateStrategy"],
+                                 {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}})
+                pod = r.pod
+                self.assertEqual(pod["priorityClassName"], "system-node-critical")
+                self.assertTrue(pod["hostNetwork"])
+                self.assertEqual(pod["serviceAccountName"], "strait")
+                self.assertFalse(pod["automountServiceAccountToken"])
+                self.assertEqual([c["name"] for c in pod["containers"]], ["straitd", "strait-agent"])
+                sa = r.one("ServiceAccount")
+                self.assertEqual(sa["metadata"]["name"], "strait")
+
+    def test_guaranteed_qos_whole_cpus_for_straitd(self):
+        for name, r in self.rendered.items():
+            with self.subTest(kustomization=name):
+                for c in r.pod["containers"]:
+                    res = c["resources"]
+                    self.assertEqual(res["requests"], res["limits"], c["name"])
+                    self.assertIn("cpu", res["limits"], c["name"])
+                    self.assertIn("memory", res["limits"], c["name"])
+                straitd = r.container("straitd")["resources"]["limits"]
+                self.assertTrue(cpu_whole(straitd["cpu"]), straitd["cpu"])
+                self.assertGreaterEqual(int(straitd["cpu"]), 2, "slow path + at least one worker")
+                self.assertIn("hugepages-2Mi", straitd)
+
+    def test_hugepages_volume(self):
+        for name, r in self.rendered.items():
+            with self.subTest(kustomization=name):
+                vols = {v["name"]: v for v in r.pod["volumes"]}
+                self.assertEqual(vols["hugepages"]["emptyDir"], {"medium": "HugePages"})
+                mounts = {m["name"]: m["mountPath"] for m in r.container("straitd")["volumeMounts"]}
+                self.assertEqual(mounts["hugepages"], "/dev/hugepages")
+
+    def test_capabilities_exactly_as_documented(self):
+        for name, r in self.rendered.items():
+            with self.subTest(kustomization=name):
+                for c in r.pod["containers"]:
+                    sc = c["securityContext"]
+                    self.assertEqual(sc["capabilities"]["drop"], ["ALL"])
+                    self.assertFalse(sc["privileged"])
+                    self.assertFalse(sc["allowPrivilegeEscalation"])
+                    self.assertEqual(sorted(sc["capabilities"]["add"]),
+                                     sorted(self.caps[(name, c["name"])]),
+                                     f"{name} {c['name']}: deploy/README.md's table says otherwise")
+
+    def test_probes_mean_something(self):
+        for name, r in self.rendered.items():
+            with self.subTest(kustomization=name):
+                straitd = r.container("straitd")
+                args = " ".join(straitd.get("args", []))
+                for probe in ("readinessProbe", "livenessProbe"):
+                    cmd = straitd[probe]["exec"]["command"]
+                    self.assertEqual(cmd[:3], ["wg", "show", "strait0"], probe)
+                with open(os.path.join(K8S, "base", "straitd.conf"), encoding="utf-8") as f:
+                    self.assertIn("ifname = strait0", f.read(), "the probe names straitd's ifname")
+                agent = r.container("strait-agent")
+                listen = [a for a in agent["args"] if a.startswith("--metrics-listen=")][0]
+                port = int(listen.rsplit(":", 1)[1])
+                for probe in ("readinessProbe", "livenessProbe"):
+                    self.assertEqual(agent[probe]["httpGet"], {"path": "/healthz", "port": port})
+                self.assertIn("--private-key-file=/etc/strait/keys/$(NODE_NAME)", args)
+
+    def test_volumes_and_mounts_match(self):
+        for name, r in self.rendered.items():
+            with self.subTest(kustomization=name):
+                vols = {v["name"] for v in r.pod["volumes"]}
+                mounted = set()
+                for c in r.pod["containers"]:
+                    for m in c["volumeMounts"]:
+                        self.assertIn(m["name"], vols, f"{c['name']} mounts a missing volume")
+                        mounted.add(m["name"])
+                self.assertEqual(vols, mounted, "a volume nobody mounts")
+
+    def test_shared_socket_keys_spec_ovs(self):
+        for name, r in self.rendered.items():
+            with self.subTest(kustomization=name):
+                vols = {v["name"]: v for v in r.pod["volumes"]}
+                m = {c["name"]: {v["name"]: v["mountPath"] for v in c["volumeMounts"]}
+                     for c in r.pod["containers"]}
+                self.assertEqual(m["straitd"]["wireguard-run"], "/var/run/wireguard")
+                self.assertEqual(m["strait-agent"]["wireguard-run"], "/var/run/wireguard")
+                self.assertEqual(vols["node-keys"]["secret"]["secretName"], "strait-keys")
+                self.assertEqual(m["straitd"]["node-keys"], "/etc/strait/keys")
+                self.assertNotIn("node-keys", m["strait-agent"], "the agent holds no private key")
+                self.assertEqual(vols["mesh-spec"]["configMap"]["name"], "strait-mesh-spec")
+                self.assertIn("--spec=/etc/strait/mesh/mesh.yaml", r.container("strait-agent")["args"])
+                self.assertEqual(m["strait-agent"]["ovs-run"], "/var/run/openvswitch")
+                self.assertEqual(vols["ovs-run"]["hostPath"]["path"], "/var/run/openvswitch")
+
+    def test_node_name_from_downward_api(self):
+        for name, r in self.rendered.items():
+            with self.subTest(kustomization=name):
+                for c in r.pod["containers"]:
+                    env = {e["name"]: e for e in c["env"]}
+                    self.assertEqual(env["NODE_NAME"]["valueFrom"],
+                                     {"fieldRef": {"fieldPath": "spec.nodeName"}}, c["name"])
+
+    def test_entrypoints_exist(self):
+        for name, r in self.rendered.items():
+            with self.subTest(kustomization=name):
+                for c in r.pod["containers"]:
+                    path = c["command"][0]
+                    self.assertTrue(path.startswith("/usr/lib/strait/"))
+                    self.assertTrue(os.access(os.path.join(ENTRYPOINTS, os.path.basename(path)),
+                                              os.X_OK), path)
+
+    def test_key_secret_readable_only_by_the_service_account(self):
+        for name, r in self.rendered.items():
+            with self.subTest(kustomization=name):
+                roles = {x["metadata"]["name"]: x for x in r.of_kind("Role")}
+                rule = roles["strait-keys-reader"]["rules"]
+                self.assertEqual(rule, [{"apiGroups": [""], "resources": ["secrets"],
+                                         "resourceNames": ["strait-keys"], "verbs": ["get"]}])
+                bindings = [b for b in r.of_kind("RoleBinding")
+                            if b["roleRef"]["name"] == "strait-keys-reader"]
+                self.assertEqual(len(bindings), 1)
+                self.assertEqual(bindings[0]["subjects"], [{"kind": "ServiceAccount", "name": "strait",
+                                                            "namespace": "strait-system"}])
+
+    def test_openshift_scc_admits_exactly_what_the_pod_uses(self):
+        for name, r in self.rendered.items():
+            with self.subTest(kustomization=name):
+                sccs = r.of_kind("SecurityContextConstraints")
+                if "openshift" not in name:
+                    self.assertEqual(sccs, [])
+                    continue
+                scc = sccs[0]
+                self.assertNotIn("namespace", scc["metadata"], "an SCC is cluster-scoped")
+                added = set()
+                for c in r.pod["containers"]:
+                    added |= set(c["securityContext"]["capabilities"]["add"])
+                self.assertEqual(set(scc["allowedCapabilities"]), added)
+                self.assertFalse(scc["allowPrivilegedContainer"])
+                self.assertTrue(scc["allowHostNetwork"])
+                kinds = set()
+                for v in r.pod["volumes"]:
+                    kinds |= set(v) - {"name"}
+                self.assertEqual(set(scc["volumes"]), kinds)
+                self.assertEqual((scc["users"], scc["groups"]), ([], []))
+                role = [x for x in r.of_kind("Role") if x["metadata"]["name"] == "strait-scc"][0]
+                self.assertEqual(role["rules"], [{"apiGroups": ["security.openshift.io"],
+                                                  "resources": ["securitycontextconstraints"],
+                                                  "resourceNames": [scc["metadata"]["name"]],
+                                                  "verbs": ["use"]}])
+                binding = [b for b in r.of_kind("RoleBinding") if b["roleRef"]["name"] == "strait-scc"]
+                self.assertEqual(binding[0]["subjects"][0]["name"], "strait")
+                self.assertEqual(r.pod["securityContext"]["seLinuxOptions"], {"type": "spc_t"})
+
+    def test_sriov_wiring(self):
+        for name, r in self.rendered.items():
+            with self.subTest(kustomization=name):
+                straitd = r.container("straitd")
+                env = {e["name"]: e.get("value") for e in straitd["env"]}
+                if "sriov" not in name:
+                    self.assertNotIn("STRAIT_PCIDEVICE_ENV", env)
+                    continue
+                res = straitd["resources"]
+                resource = [k for k in res["limits"] if "/" in k]
+                self.assertEqual(len(resource), 1)
+                self.assertEqual(res["requests"][resource[0]], "1")
+                # The device plugin's variable: PCIDEVICE_ + the resource name, upper case.
+                self.assertEqual(env["STRAIT_PCIDEVICE_ENV"],
+                                 "PCIDEVICE_" + re.sub(r"[./]", "_", resource[0]).upper())
+                self.assertEqual(env["STRAIT_WIRE"], "@PCI@")
+                self.assertEqual(env["STRAIT_NODE_CONFIG_REQUIRED"], "1")
+                self.assertFalse(any(a.startswith("--wire-ip") for a in straitd["args"]),
+                                 "the VF's address comes from strait-node-config")
+                nad = r.one("NetworkAttachmentDefinition")
+                self.assertEqual(nad["metadata"]["annotations"]["k8s.v1.cni.cncf.io/resourceName"],
+                                 resource[0])
+                vols = {v["name"]: v for v in r.pod["volumes"]}
+                self.assertEqual(vols["node-config"]["configMap"]["name"], "strait-node-config")
+
+    def test_afxdp_wiring(self):
+        for name, r in self.rendered.items():
+            with self.subTest(kustomization=name):
+                straitd = r.container("straitd")
+                env = {e["name"]: e.get("value") for e in straitd["env"]}
+                mounts = {m["name"]: m["mountPath"] for m in straitd["volumeMounts"]}
+                if "afxdp" not in name:
+                    self.assertNotIn("bpffs", mounts)
+                    continue
+                wire = env["STRAIT_WIRE"]
+                self.assertTrue(wire.startswith("net_af_xdp"))
+                self.assertIn("queue_count=@WORKERS@", wire)
+                self.assertIn("xdp_prog=/usr/lib/x86_64-linux-gnu/strait/strait_xdp.bpf.o", wire)
+                self.assertEqual(mounts["bpffs"], "/sys/fs/bpf")
+
+
+class EntrypointTest(unittest.TestCase):
+    """deploy/image/entrypoints/straitd-entrypoint, dry run: the options it derives."""
+
+    def run_ep(self, env, *args):
+        full = {"PATH": os.environ["PATH"], "STRAIT_DRY_RUN": "1", **env}
+        return subprocess.run(["sh", os.path.join(ENTRYPOINTS, "straitd-entrypoint"), *args],
+                               env=full, capture_output=True, text=True)
+
+    def test_cpus_become_main_and_workers(self):
+        cases = [  # (allowed CPUs, main lcore, workers, queue count)
+            ("2-3", "2", "3", "1"),
+            ("4-5,9", "4", "5,9", "2"),
+            ("0,2,4-7", "0", "2,4,5,6,7", "5"),
+        ]
+        for cpus, main, workers, n in cases:
+            with self.subTest(cpus=cpus):
+                r = self.run_ep({"STRAIT_CPUS": cpus,
+                                 "STRAIT_WIRE": "net_af_xdp0,iface=eth0,queue_count=@WORKERS@"},
+                                "--config=/c")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(r.stdout.split(), ["straitd", f"--main-lcore={main}",
+                                 f"--lcores={workers}",
+                                 f"--wire=net_af_xdp0,iface=eth0,queue_count={n}", "--config=/c"])
+
+    def test_one_cpu_is_refused(self):
+        r = self.run_ep({"STRAIT_CPUS": "3", "STRAIT_WIRE": "x"})
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("needs at least 2 CPUs", r.stderr)
+
+    def test_sriov_vf_and_node_config(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            with open(os.path.join(tmp, "n1.conf"), "w", encoding="utf-8") as f:
+                f.write("# VF address\nwire-ip = 192.168.50.20\nwire-gateway-mac = 00:1c:73:aa:bb:01\n")
+            env = {"STRAIT_CPUS": "2,3", "STRAIT_WIRE": "@PCI@", "NODE_NAME": "n1",
+                   "STRAIT_PCIDEVICE_ENV": "PCIDEVICE_OPENSHIFT_IO_STRAIT_VF",
+                   "PCIDEVICE_OPENSHIFT_IO_STRAIT_VF": "0000:3b:02.1,0000:3b:02.2",
+                   "STRAIT_NODE_CONFIG_DIR": tmp, "STRAIT_NODE_CONFIG_REQUIRED": "1"}
+            r = self.run_ep(env, "--config=/c")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout.split(), ["straitd", "--main-lcore=2", "--lcores=3",
+                                                "--wire=0000:3b:02.1", "--config=/c",
+                                                "--wire-ip=192.168.50.20",
+                                                "--wire-gateway-mac=00:1c:73:aa:bb:01"])
+            r = self.run_ep({**env, "NODE_NAME": "n2"})
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("no " + tmp + "/n2.conf", r.stderr)
+            r = self.run_ep({**env, "PCIDEVICE_OPENSHIFT_IO_STRAIT_VF": ""})
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("allocated no VF", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=1)
