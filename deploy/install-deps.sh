@@ -16,7 +16,7 @@ packages=(
   libspdlog-dev libfmt-dev libyaml-cpp-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev
-  python3 python3-scapy gnuplot-nox jq
+  python3 python3-scapy python3-yaml gnuplot-nox jq
   # real peers and tools for the system tests and the lab
   wireguard-go wireguard-tools iperf3 openvswitch-switch iproute2 nftables
   iputils-ping ethtool procps psmisc kmod
