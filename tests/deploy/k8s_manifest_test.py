@@ -275,6 +275,20 @@ class ManifestTest(unittest.TestCase):
                 self.assertEqual(mounts["bpffs"], "/sys/fs/bpf")
 
 
+@unittest.skipUnless(os.environ.get("STRAITD"), "STRAITD (path of the straitd binary) not set")
+class StraitdConfigTest(unittest.TestCase):
+    """straitd reads its --config file before anything else and stops at its first error, so
+    an unknown option after it shows whether straitd accepted every key of the file."""
+
+    def test_base_config_is_accepted_by_straitd(self):
+        conf = os.path.join(K8S, "base", "straitd.conf")
+        r = subprocess.run([os.environ["STRAITD"], "--config", conf, "--not-an-option"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown option '--not-an-option'", r.stderr)
+        self.assertNotIn("straitd.conf", r.stderr)
+
+
 class EntrypointTest(unittest.TestCase):
     """deploy/image/entrypoints/straitd-entrypoint, dry run: the options it derives."""
 
