@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# End to end, one rig, one run (perf/README.md, "End to end"): TCP and UDP iperf3 and ping
+# between two pod namespaces through
+#   plain      a veth pair, no tunnel (the ceiling of this machine's kernel path)
+#   wggo       wireguard-go on both ends (ChaCha20-Poly1305)
+#   chacha     straitd on both ends, ChaCha20-Poly1305
+#   aes        straitd on both ends, AES-256-GCM (UAPI key strait_cipher=aes256-gcm)
+#   aesbusy    the same with --busy-poll: workers never sleep (latency without the idle
+#              back-off; on this 2-CPU machine they take the CPUs from everything else)
+# each as a ratio to plain and to wggo. Writes e2e.json, e2e.txt and e2e.png into the results
+# directory ($1; alone: perf/results/<UTC date>/, then copied to perf/results/latest/).
+#
+#   netns "pod A" (side A: CPU 0)                  netns "pod B" (side B: CPU 1)
+#   ┌─────────────────────────────────────┐       ┌─────────────────────────────────────┐
+#   │ iperf3 -c, ping         10.97.1.1   │       │ iperf3 -s               10.97.2.1   │
+#   │ tap (straitd) / tun (wireguard-go)  │       │ tap (straitd) / tun (wireguard-go)  │
+#   │ straitd worker or wireguard-go      │       │ straitd worker or wireguard-go      │
+#   │ veth 192.168.97.1 (plain: iperf3 on ├───────┤ veth 192.168.97.2                   │
+#   │ the veth addresses, no tunnel)      │       │                                     │
+#   └─────────────────────────────────────┘       └─────────────────────────────────────┘
+#
+# Pinning (2 CPUs, shared by everything): side A's work on CPU 0, side B's on CPU 1 — the
+# iperf3 client, straitd A's worker lcore and wireguard-go A on CPU 0; the iperf3 server,
+# straitd B's worker and wireguard-go B on CPU 1. straitd's slow path (main lcore, idle but for
+# timers) runs on the other side's CPU. The kernel's softirq work follows whoever sends.
+# Inner MTU 1420 everywhere (straitd's --tunnel-mtu default, wireguard-go's default); UDP
+# datagrams of 1392 bytes (1420-byte inner IP packets), offered without limit (-b 0).
+#
+#   STRAIT_BUILD_DIR     build directory with straitd (default: build)
+#   STRAIT_E2E_REPS      rounds; every round runs the four configurations (default 3); the
+#                        median round is reported
+#   STRAIT_E2E_SECONDS   iperf3 seconds per test (default 5)
+#   STRAIT_E2E_CONFIGS   subset, e.g. "plain aes" (default: all five)
+#   STRAIT_E2E_PROFILE   1: perf record -a -g for 2 s in the middle of each TCP test; the
+#                        shares by program and library, and by symbol, land in e2e_raw/
+#
+# Needs root, ip, wg, wireguard-go, iperf3, ping, taskset, python3; without them e2e.json says
+# why it was skipped and the script exits 0 (perf/run.sh goes on).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+stamp=$(date -u +%Y-%m-%dT%H%M%SZ)
+alone=0
+if [ $# -ge 1 ]; then out=$1; else out=perf/results/$stamp; alone=1; fi
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+build=${STRAIT_BUILD_DIR:-build}
+reps=${STRAIT_E2E_REPS:-3}
+secs=${STRAIT_E2E_SECONDS:-5}
+read -r -a configs <<<"${STRAIT_E2E_CONFIGS:-plain wggo chacha aes aesbusy}"
+
+skip() {
+  echo "perf/e2e.sh: skipped: $*"
+  python3 -c 'import json,sys; json.dump({"skipped": sys.argv[1]}, open(sys.argv[2], "w"))' \
+    "$*" "$out/e2e.json"
+  exit 0
+}
+[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
+for t in ip wg wireguard-go iperf3 ping taskset python3; do
+  command -v "$t" >/dev/null || skip "$t is not installed"
+done
+[ "$(nproc)" -ge 2 ] || skip "needs 2 CPUs"
+if [ ! -x "$build/dataplane/straitd/straitd" ]; then
+  [ -d "$build" ] || meson setup "$build"
+  ninja -C "$build" -j 2 dataplane/straitd/straitd
+fi
+export STRAITD=$repo/$build/dataplane/straitd/straitd
+# Hugepages when there are enough for two straitd (256 MB each) and some to spare.
+free_huge_mb=$(awk '/HugePages_Free/ {f = $2} /Hugepagesize/ {s = $2} END {print int(f * s / 1024)}' /proc/meminfo)
+[ "$free_huge_mb" -ge 1024 ] && export STRAIT_RIG_HUGE=1
+
+RIG_WORK=$(mktemp -d /tmp/strait_e2e.XXXXXX)
+. tests/system/tunnel_rig.sh
+raw=$out/e2e_raw
+mkdir -p "$raw"
+trap 'rig_cleanup; rm -rf "$RIG_WORK"' EXIT
+
+tag=e$$
+NSA=${tag}a
+NSB=${tag}b
+CPU_A=0
+CPU_B=1
+
+# setup_<config>: brings the configuration up; sets DST (B's address A talks to) and, for
+# straitd, TELEMETRY_A / TELEMETRY_B (the EAL file prefixes whose counters we sample).
+setup_plain() {
+  rig_netns_pair "$NSA" "$NSB" "${tag}va" "${tag}vb" 192.168.97.1/24 192.168.97.2/24
+  DST=192.168.97.2
+}
+
+setup_wggo() {
+  rig_netns_pair "$NSA" "$NSB" "${tag}va" "${tag}vb" 192.168.97.1/24 192.168.97.2/24
+  local a_pub b_pub
+  a_pub=$(rig_keypair a)
+  b_pub=$(rig_keypair b)
+  rig_start_wireguard_go "$NSA" "${tag}wa" "$CPU_A"
+  rig_start_wireguard_go "$NSB" "${tag}wb" "$CPU_B"
+  ip netns exec "$NSA" wg set "${tag}wa" private-key "$RIG_WORK/a.key" listen-port 51820 \
+    peer "$b_pub" allowed-ips 10.97.2.0/24 endpoint 192.168.97.2:51820
+  ip netns exec "$NSB" wg set "${tag}wb" private-key "$RIG_WORK/b.key" listen-port 51820 \
+    peer "$a_pub" allowed-ips 10.97.1.0/24 endpoint 192.168.97.1:51820
+  rig_inner_up "$NSA" "${tag}wa" - 10.97.1.1/24 10.97.2.0/24 1420
+  rig_inner_up "$NSB" "${tag}wb" - 10.97.2.1/24 10.97.1.0/24 1420
+  DST=10.97.2.1
+}
+
+# setup_straitd CIPHER [straitd options...]
+setup_straitd() {
+  local cipher=$1
+  shift
+  rig_netns_pair "$NSA" "$NSB" "${tag}va" "${tag}vb" 192.168.97.1/24 192.168.97.2/24
+  local a_pub b_pub
+  a_pub=$(rig_keypair a)
+  b_pub=$(rig_keypair b)
+  rig_start_straitd "$NSA" "${tag}sa" "${tag}va" "${tag}ta" 192.168.97.1 02:00:00:97:01:01 \
+    "$RIG_WORK/a.key" "$CPU_B" "$CPU_A" "$@"
+  rig_start_straitd "$NSB" "${tag}sb" "${tag}vb" "${tag}tb" 192.168.97.2 02:00:00:97:02:01 \
+    "$RIG_WORK/b.key" "$CPU_A" "$CPU_B" "$@"
+  rig_inner_up "$NSA" "${tag}ta" 02:00:00:97:01:01 10.97.1.1/24 10.97.2.0/24 1420
+  rig_inner_up "$NSB" "${tag}tb" 02:00:00:97:02:01 10.97.2.1/24 10.97.1.0/24 1420
+  rig_straitd_peer "${tag}sa" "$b_pub" 192.168.97.2:51820 10.97.2.0/24 "$cipher"
+  rig_straitd_peer "${tag}sb" "$a_pub" 192.168.97.1:51820 10.97.1.0/24 "$cipher"
+  TELEMETRY_A=${tag}sa
+  TELEMETRY_B=${tag}sb
+  DST=10.97.2.1
+}
+setup_chacha() { setup_straitd chacha20-poly1305; }
+setup_aes() { setup_straitd aes256-gcm; }
+setup_aesbusy() { setup_straitd aes256-gcm --busy-poll; }
+
+# straitd's worker counters (polls, idle sleeps and their microseconds, port packets) from
+# DPDK telemetry: the evidence of how busy the workers were during a test.
+telemetry() {
+  python3 - "/var/run/dpdk/$1/dpdk_telemetry.v2" <<'EOF'
+import json, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+s.recv(4096)
+s.send(b"/strait/counters")
+c = json.loads(s.recv(65536).decode())["/strait/counters"]
+c["monotonic_s"] = time.monotonic()
+print(json.dumps(c))
+EOF
+}
+
+# measure CONFIG ROUND: ping (latency), TCP and UDP iperf3 A -> B; raw outputs under $raw.
+measure() {
+  local c=$1 r=$2 p=$raw/${1}_$2
+  ip netns exec "$NSB" taskset -c "$CPU_B" iperf3 -s -B "$DST" >"$RIG_WORK/iperf_s.log" 2>&1 &
+  RIG_PIDS+=("$!")
+  rig_wait_for "iperf3 server" ip netns exec "$NSB" sh -c "ss -ltn | grep -q $DST:5201"
+  # The first packets make the handshake; the timed ping starts on an established session.
+  rig_wait_for "a session to $DST" ip netns exec "$NSA" ping -c 1 -W 1 "$DST"
+  ip netns exec "$NSA" taskset -c "$CPU_A" ping -n -c 200 -i 0.01 "$DST" >"$p.ping.txt"
+  [ -n "${TELEMETRY_A:-}" ] && telemetry "$TELEMETRY_A" >"$p.tel_a0.json" && telemetry "$TELEMETRY_B" >"$p.tel_b0.json"
+  local prof=
+  if [ "${STRAIT_E2E_PROFILE:-0}" = 1 ]; then
+    # Both CPUs, whoever runs there, during the middle of the TCP test.
+    (sleep 1.5; perf record -q -a -g -F 499 -o "$p.perf.data" -- sleep 2 >/dev/null 2>&1) &
+    prof=$!
+  fi
+  ip netns exec "$NSA" taskset -c "$CPU_A" iperf3 -c "$DST" -t "$secs" -O 1 -J >"$p.tcp.json" ||
+    rig_fail "iperf3 TCP ($c)"
+  if [ -n "$prof" ]; then
+    wait "$prof"
+    perf report -i "$p.perf.data" --no-children --sort comm,dso -q --stdio -g none \
+      --percent-limit 0.5 >"$p.perf_comm_dso.txt" 2>/dev/null || true
+    perf report -i "$p.perf.data" --no-children --sort comm,sym -q --stdio -g none \
+      --percent-limit 0.3 >"$p.perf_sym.txt" 2>/dev/null || true
+  fi
+  [ -n "${TELEMETRY_A:-}" ] && telemetry "$TELEMETRY_A" >"$p.tel_a1.json" && telemetry "$TELEMETRY_B" >"$p.tel_b1.json"
+  ip netns exec "$NSA" taskset -c "$CPU_A" iperf3 -c "$DST" -u -b 0 -l 1392 -t "$secs" -J \
+    >"$p.udp.json" 2>/dev/null || rig_fail "iperf3 UDP ($c)"
+  echo "perf/e2e.sh: $c round $r done"
+}
+
+for ((r = 1; r <= reps; r++)); do
+  for c in "${configs[@]}"; do
+    TELEMETRY_A=
+    TELEMETRY_B=
+    "setup_$c"
+    measure "$c" "$r"
+    rig_cleanup
+  done
+done
+
+python3 perf/e2e_report.py "$raw" "$out" "$secs" "${configs[@]}"
+gnuplot -e "data='$out/e2e.dat'; out='$out'" perf/e2e.gp
+rm -f "$out/e2e.dat"
+cat "$out/e2e.txt"
+if [ "$alone" = 1 ] && [ "${STRAIT_PERF_LATEST:-1}" = 1 ]; then
+  mkdir -p perf/results/latest
+  cp "$out/e2e.json" "$out/e2e.txt" "$out/e2e.png" perf/results/latest/
+  echo "perf/e2e.sh: perf/results/latest/ updated"
+fi
