@@ -87,7 +87,8 @@ rig_keypair() {
   wg pubkey <"$RIG_WORK/$1.key"
 }
 
-# rig_netns_pair NSA NSB VA VB IPA/LEN IPB/LEN: two namespaces joined by a veth pair.
+# rig_netns_pair NSA NSB VA VB IPA/LEN IPB/LEN: two namespaces joined by a veth pair; an
+# address "-" leaves that end without one (a DPDK program answers ARP for it instead).
 rig_netns_pair() {
   ip netns add "$1"
   RIG_NAMESPACES+=("$1")
@@ -98,8 +99,8 @@ rig_netns_pair() {
   ip link set "$4" netns "$2"
   ip -n "$1" link set lo up
   ip -n "$2" link set lo up
-  ip -n "$1" addr add "$5" dev "$3"
-  ip -n "$2" addr add "$6" dev "$4"
+  if [ "$5" != - ]; then ip -n "$1" addr add "$5" dev "$3"; fi
+  if [ "$6" != - ]; then ip -n "$2" addr add "$6" dev "$4"; fi
   ip -n "$1" link set "$3" up
   ip -n "$2" link set "$4" up
 }
@@ -138,7 +139,7 @@ rig_start_wireguard_go() {
 # rig_inner_up NS DEV MAC|- ADDR/LEN ROUTE MTU: the kernel side of a tap/tun: its MAC (for a
 # straitd tap: the --bridge-dst-mac), address, MTU, and an on-link route to the other side.
 rig_inner_up() {
-  [ "$3" != - ] && ip -n "$1" link set "$2" address "$3"
+  if [ "$3" != - ]; then ip -n "$1" link set "$2" address "$3"; fi
   ip -n "$1" link set "$2" mtu "$6"
   ip -n "$1" addr add "$4" dev "$2"
   ip -n "$1" link set "$2" up
