@@ -16,6 +16,8 @@
 #                                                  └─────────────────────────────────────────┘
 #
 # usage: pktgen_smoke.sh /path/to/straitd /path/to/strait-pktgen
+#   PKTGEN_ARGS  more strait-pktgen options, e.g. "--rate 100000 --duration 5" (by hand: the
+#                test itself runs the defaults); PKTGEN_JSON copies the result there
 set -euo pipefail
 export STRAITD=${1:?usage: $0 /path/to/straitd /path/to/strait-pktgen}
 PKTGEN=${2:?usage: $0 /path/to/straitd /path/to/strait-pktgen}
@@ -75,7 +77,8 @@ EOF
 rc=0
 ip netns exec "$NSG" "$PKTGEN" -l 0 --no-huge -m 256 --no-pci --file-prefix "$tag" \
   --log-level '*:warning' -- --config "$RIG_WORK/bench.conf" --json "$RIG_WORK/result.json" \
-  >"$RIG_WORK/pktgen.log" 2>&1 || rc=$?
+  ${PKTGEN_ARGS:-} >"$RIG_WORK/pktgen.log" 2>&1 || rc=$?
+[ -n "${PKTGEN_JSON:-}" ] && cp "$RIG_WORK/result.json" "$PKTGEN_JSON"
 cat "$RIG_WORK/pktgen.log"
 [ "$rc" -eq 0 ] || rig_fail "strait-pktgen exited with $rc"
 
