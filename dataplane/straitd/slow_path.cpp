@@ -253,11 +253,17 @@ void SlowPath::flush_staged(std::int64_t now_ns) {
   if (state == nullptr) return;
   for (auto& [id, res] : peers_) {
     rte_ring* ring = res.staging.get();
-    if (rte_ring_count(ring) == 0) continue;
+    const unsigned count = rte_ring_count(ring);
+    if (count > res.staged_count) res.staged_grew_ns = now_ns;
+    res.staged_count = count;
+    if (count == 0) continue;
     const wg::Peer* peer = device_.peer(id);
     if (peer == nullptr) continue;
     const auto& current = peer->keypairs.shared_current();
-    if (!current || !current->valid_for_send(wg::Time(now_ns))) continue;
+    if (!current || !current->valid_for_send(wg::Time(now_ns))) {
+      expire_staged(res, now_ns);
+      continue;
+    }
     // The published snapshot must already carry this keypair and the endpoint; until it does
     // (a republish is pending) the packets wait one more iteration.
     const dp::PeerSlot* slot = state->peer_slot(id);
@@ -267,7 +273,30 @@ void SlowPath::flush_staged(std::int64_t now_ns) {
     while (rte_ring_sc_dequeue(ring, reinterpret_cast<void**>(&m)) == 0) {
       if (dp::encap_one(stage_, *state, id, *kp, m) == DropReason::none) transmit(PortRole::wire, m);
     }
+    res.staged_count = 0;
   }
+}
+
+void SlowPath::expire_staged(PeerResources& res, std::int64_t now_ns) {
+  // The Linux module purges a peer's staged packets when its handshake gives up, which is
+  // REKEY_ATTEMPT_TIME after the last packet that asked for one (send.c restarts the attempt
+  // series on every send; timers.c wg_expired_retransmit_handshake; paper section 6.4). The
+  // Device's own give-up does not see these rings, so the same age is measured here from
+  // the last time the ring grew.
+  const auto attempt_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(wg::kRekeyAttemptTime).count();
+  if (res.staged_grew_ns == dp::kNeverNs || now_ns - res.staged_grew_ns < attempt_ns) return;
+  rte_mbuf* m = nullptr;
+  std::uint64_t n = 0;
+  while (rte_ring_sc_dequeue(res.staging.get(), reinterpret_cast<void**>(&m)) == 0) {
+    rte_pktmbuf_free(m);
+    dp::count_drop(*cfg_.counters, DropReason::no_keypair);
+    ++n;
+  }
+  res.staged_count = 0;
+  res.staged_grew_ns = dp::kNeverNs;
+  spdlog::debug("{} packets staged without a session for {} s dropped", n,
+                std::chrono::duration_cast<std::chrono::seconds>(wg::kRekeyAttemptTime).count());
 }
 
 void SlowPath::retry_pending(std::int64_t now_ns) {

@@ -113,6 +113,10 @@ class SlowPath final : public wg::DeviceIo, public uapi::Handler {
     std::int64_t seen_tx_data_ns = dp::kNeverNs;
     // --test-rekey-after-seconds: when a rekey was last asked for.
     std::int64_t forced_rekey_ns = dp::kNeverNs;
+    // Staged packets waiting for a session: the ring's count at the last look and when it
+    // last grew (the newest packet's age), for expiry after REKEY_ATTEMPT_TIME.
+    unsigned staged_count = 0;
+    std::int64_t staged_grew_ns = dp::kNeverNs;
   };
 
   // A datagram waiting for its next hop's MAC.
@@ -134,6 +138,8 @@ class SlowPath final : public wg::DeviceIo, public uapi::Handler {
   void handle_bridge_exception(rte_mbuf* m);
   void observe_workers(std::int64_t now_ns);
   void flush_staged(std::int64_t now_ns);
+  // Drops a peer's staged packets once the newest waited REKEY_ATTEMPT_TIME for a session.
+  void expire_staged(PeerResources& res, std::int64_t now_ns);
   void retry_pending(std::int64_t now_ns);
   void republish();
   int poll_timeout_ms() const;
