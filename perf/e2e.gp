@@ -9,9 +9,9 @@ set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set boxwidth 0.9
 set grid ytics
-set key top right
+set key top left
 set logscale y 10
-set xtics noenhanced font "sans,8"
+set xtics noenhanced font "sans,8" rotate by -20
 
 set title "throughput A -> B (inner MTU 1420)"
 set ylabel "Gbit/s received (log)"

@@ -24,7 +24,7 @@ NAMES = {
 }
 # Short labels for the plot's x axis.
 LABELS = {"plain": "veth", "wggo": "wireguard-go", "chacha": "straitd ChaCha",
-          "aes": "straitd AES-GCM", "aesbusy": "AES-GCM busy-poll"}
+          "aes": "straitd AES-GCM", "aesbusy": "straitd AES busy-poll"}
 
 
 def percentile(values, p):

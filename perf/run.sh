@@ -91,13 +91,10 @@ else
   echo "skipped: needs root and the BPF build" > "$out/xdp_drop.txt"
 fi
 
-# ---- 4. HOOK: end to end against wireguard-go -------------------------------------------------------
-# To be added once straitd runs end to end (issue "perf: the benchmark rig", part 2/3): a script
-# perf/e2e.sh that takes the results directory, runs iperf3 through straitd and through
-# wireguard-go on the same namespaces, and writes "$out/e2e.json" (any JSON object; it lands
-# under "e2e" in results.json, and perf/README.md gets a section for it).
+# ---- 4. end to end: veth, wireguard-go, straitd (perf/e2e.sh, perf/README.md "End to end") -------
+# Writes "$out/e2e.json" (under "e2e" in results.json) and e2e.png; says why when skipped.
 if [ -x perf/e2e.sh ]; then
-  perf/e2e.sh "$out"
+  STRAIT_BUILD_DIR=$build perf/e2e.sh "$out"
 fi
 
 # ---- results.json ---------------------------------------------------------------------------------
