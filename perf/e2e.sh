@@ -46,8 +46,10 @@ if [ $# -ge 1 ]; then out=$1; else out=perf/results/$stamp; alone=1; fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 build=${STRAIT_BUILD_DIR:-build}
-reps=${STRAIT_E2E_REPS:-3}
-secs=${STRAIT_E2E_SECONDS:-5}
+# STRAIT_PERF_QUICK=1 (perf/run.sh's rig check): one round of 2 s.
+quick=${STRAIT_PERF_QUICK:-0}
+reps=${STRAIT_E2E_REPS:-$([ "$quick" = 1 ] && echo 1 || echo 3)}
+secs=${STRAIT_E2E_SECONDS:-$([ "$quick" = 1 ] && echo 2 || echo 5)}
 read -r -a configs <<<"${STRAIT_E2E_CONFIGS:-plain wggo chacha aes aesbusy}"
 
 skip() {
@@ -189,7 +191,7 @@ python3 perf/e2e_report.py "$raw" "$out" "$secs" "${configs[@]}"
 gnuplot -e "data='$out/e2e.dat'; out='$out'" perf/e2e.gp
 rm -f "$out/e2e.dat"
 cat "$out/e2e.txt"
-if [ "$alone" = 1 ] && [ "${STRAIT_PERF_LATEST:-1}" = 1 ]; then
+if [ "$alone" = 1 ] && [ "${STRAIT_PERF_LATEST:-1}" = 1 ] && [ "$quick" != 1 ]; then
   mkdir -p perf/results/latest
   cp "$out/e2e.json" "$out/e2e.txt" "$out/e2e.png" perf/results/latest/
   echo "perf/e2e.sh: perf/results/latest/ updated"
