@@ -23,6 +23,8 @@
 #   restart                       kill -9 of B, restart, the same config re-applied (as the
 #                                 agent would): ping resumes from B's first packet within a
 #                                 bounded wait, and A shows a newer handshake
+#   expire (not by default, ~100 s) packets staged for a peer that never answers are dropped
+#                                 after REKEY_ATTEMPT_TIME
 #
 # usage: straitd_pair_matrix.sh /path/to/straitd [case...]
 set -euo pipefail
@@ -318,6 +320,28 @@ case_restart() {
   stop_clean
 }
 
+# Opt-in (about 100 s): packets staged for a peer that never answers are dropped after
+# REKEY_ATTEMPT_TIME (90 s), counted as no_keypair, and not before.
+case_expire() {
+  setup 4 tap
+  kill -TERM "$pid_b"
+  wait "$pid_b" || true
+  pid_b=
+  local d0 d
+  d0=$(drop_count "$IFA" no_keypair)
+  ip netns exec "$NSA" ping -c 5 -i 0.2 -W 1 10.97.2.1 >/dev/null 2>&1 && fail "ping through a dead peer"
+  d=$(drop_count "$IFA" no_keypair)
+  [ "$d" -eq "$d0" ] || fail "staged packets dropped at once ($d0 -> $d)"
+  for _ in $(seq 1 120); do
+    d=$(drop_count "$IFA" no_keypair)
+    [ "$d" -ge $((d0 + 5)) ] && break
+    sleep 1
+  done
+  [ "$d" -ge $((d0 + 5)) ] || fail "staged packets not expired after 120 s ($d0 -> $d)"
+  echo "  no_keypair drops: $d0 -> $d"
+  stop_clean
+}
+
 for c in "${CASES[@]}"; do
   current=$c
   case "$c" in
@@ -327,6 +351,7 @@ for c in "${CASES[@]}"; do
     v6-xdp) case_variant 6 xdp ;;
     rekey) case_rekey ;;
     restart) case_restart ;;
+    expire) case_expire ;;
     *) echo "unknown case $c"; exit 2 ;;
   esac
   echo "ok: $c"
