@@ -1,6 +1,7 @@
 #include "core/allowed_ips.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 #include <tuple>
 #include <utility>
 
@@ -27,6 +28,80 @@ unsigned common_bits(Uint128 a, Uint128 b) noexcept {
 
 template <unsigned kBits>
 bool PrefixTrie<kBits>::insert(Key key, unsigned len, PeerId peer) {
+  const bool fresh = insert_node(key, len, peer);
+  update_first_level(key, len);
+  return fresh;
+}
+
+template <unsigned kBits>
+bool PrefixTrie<kBits>::remove(Key key, unsigned len) {
+  if (!remove_node(key, len)) return false;
+  update_first_level(key, len);
+  return true;
+}
+
+template <unsigned kBits>
+void PrefixTrie<kBits>::update_first_level(Key key, unsigned len) {
+  constexpr std::uint32_t kSlots = std::uint32_t{1} << kSlotBits;
+  if (first_.empty()) {
+    if (routes_ < kFirstLevelFrom) return;
+    first_.assign(kSlots, Slot{});
+    fill(root_, 0, kSlots - 1, std::nullopt);
+    return;
+  }
+  if (routes_ < kFirstLevelFrom / 2) {
+    std::vector<Slot>().swap(first_);  // give the memory back, copies shrink with it
+    return;
+  }
+  // Only the slots inside key/len can have changed: the nodes that end or branch outside it
+  // keep their indices, and the prefixes covering other slots are the same.
+  const std::uint32_t lo = slot_of(mask(key, len));
+  const std::uint32_t hi = len >= kSlotBits ? lo : lo + (std::uint32_t{1} << (kSlotBits - len)) - 1;
+  fill(root_, lo, hi, std::nullopt);
+}
+
+template <unsigned kBits>
+void PrefixTrie<kBits>::fill(std::uint32_t i, std::uint32_t lo, std::uint32_t hi,
+                             std::optional<PeerId> best) {
+  const auto set = [this](std::uint32_t from, std::uint32_t to, std::optional<PeerId> peer,
+                          std::uint32_t next) {
+    const Slot s{peer.value_or(0), next | (peer ? kSlotHasPeer : 0U)};
+    std::fill(first_.begin() + from, first_.begin() + to + 1, s);
+  };
+  if (i == kNil) {
+    set(lo, hi, best, kNodeMask);
+    return;
+  }
+  const Node& n = nodes_[i];
+  const std::uint32_t n_lo = slot_of(n.key);
+  if (n.len >= kSlotBits) {  // n and everything under it lie in slot n_lo
+    std::optional<PeerId> here = best;
+    std::uint32_t next = i;
+    if (n.len == kSlotBits) {
+      if (n.has_peer) here = n.peer;
+      if (n.child[0] == kNil && n.child[1] == kNil) next = kNodeMask;
+    }
+    if (lo < n_lo) set(lo, std::min(hi, n_lo - 1), best, kNodeMask);
+    if (lo <= n_lo && n_lo <= hi) set(n_lo, n_lo, here, next);
+    if (hi > n_lo) set(std::max(lo, n_lo + 1), hi, best, kNodeMask);
+    return;
+  }
+  // n covers the slots [n_lo, n_hi]; its children split them in halves.
+  const std::uint32_t span = std::uint32_t{1} << (kSlotBits - n.len);
+  const std::uint32_t n_hi = n_lo + (span - 1);
+  if (lo < n_lo) set(lo, std::min(hi, n_lo - 1), best, kNodeMask);
+  if (hi > n_hi) set(std::max(lo, n_hi + 1), hi, best, kNodeMask);
+  const std::uint32_t a = std::max(lo, n_lo), b = std::min(hi, n_hi);
+  if (a > b) return;
+  if (n.has_peer) best = n.peer;
+  const std::uint32_t mid = n_lo + span / 2;
+  const std::uint32_t left = n.child[0], right = n.child[1];
+  if (a < mid) fill(left, a, std::min(b, mid - 1), best);
+  if (b >= mid) fill(right, std::max(a, mid), b, best);
+}
+
+template <unsigned kBits>
+bool PrefixTrie<kBits>::insert_node(Key key, unsigned len, PeerId peer) {
   key = mask(key, len);
   std::uint32_t parent = kNil;
   unsigned side = 0;
@@ -69,7 +144,7 @@ bool PrefixTrie<kBits>::insert(Key key, unsigned len, PeerId peer) {
 }
 
 template <unsigned kBits>
-bool PrefixTrie<kBits>::remove(Key key, unsigned len) {
+bool PrefixTrie<kBits>::remove_node(Key key, unsigned len) {
   key = mask(key, len);
   std::uint32_t grandparent = kNil, parent = kNil;
   unsigned grandparent_side = 0, parent_side = 0;
@@ -124,6 +199,7 @@ template <unsigned kBits>
 void PrefixTrie<kBits>::clear() noexcept {
   nodes_.clear();
   free_.clear();
+  std::vector<Slot>().swap(first_);
   root_ = kNil;
   routes_ = 0;
 }
@@ -141,6 +217,7 @@ std::uint32_t PrefixTrie<kBits>::allocate(Key key, unsigned len, std::optional<P
     nodes_[i] = node;
     return i;
   }
+  if (nodes_.size() >= kNodeMask) throw std::length_error("allowed IPs: too many trie nodes");
   nodes_.push_back(node);
   return static_cast<std::uint32_t>(nodes_.size() - 1);
 }

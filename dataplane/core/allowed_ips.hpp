@@ -8,18 +8,28 @@
 // peer; IPv4 and IPv6 are separate tables.
 //
 // Structure: one path-compressed binary trie per family (a node exists only where a prefix
-// ends or two prefixes diverge), nodes kept in a vector and linked by 32-bit indices. Lookup
-// walks at most 33 (IPv4) or 129 (IPv6) nodes, touches no lock, allocates nothing and never
-// writes. Mutations allocate and are slow-path only.
+// ends or two prefixes diverge), nodes kept in a vector and linked by 32-bit indices. Walking
+// the trie alone costs one dependent cache miss per node, about 20 at a million random
+// routes; so once a family holds 64 routes (kFirstLevelFrom) it also keeps a first-level table
+// indexed by the address's top 16 bits (65,536 slots of 8 bytes). A slot holds the best
+// match among the prefixes of at most 16 bits covering it, and the first trie node of 16 or
+// more bits inside it, from which the walk resumes (none if no longer prefix lies inside).
+// A lookup is then one slot read plus the few nodes below it (perf/ALLOWED_IPS.md). Smaller
+// tables skip the first level: their few nodes stay in L1 and their copies stay small.
+// Lookup touches no lock, allocates nothing and never writes. Mutations allocate and are
+// slow-path only; each rewrites only the slots its prefix covers.
 //
 // Threads: none of its own. The class is a plain value (copyable): the slow path copies the
 // published table, changes the copy, and publishes the copy by pointer swap (RCU); lcores call
-// only the const lookups. Copying is two vector copies (about 20 bytes per IPv4 route and
-// 32 per IPv6 route, times less than two nodes per route).
+// only the const lookups. Copying is the node vectors (about 20 bytes per IPv4 route and
+// 32 per IPv6 route, times less than two nodes per route) plus 512 KiB per family that has a
+// first level.
 
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string_view>
 #include <type_traits>
@@ -70,18 +80,17 @@ class PrefixTrie {
   static_assert(kBits == 32 || kBits == 128);
   using Key = std::conditional_t<kBits == 32, std::uint32_t, Uint128>;
 
+  // A family builds its first level when it reaches this many routes and drops it when it
+  // falls below half of it (the gap keeps a table near the boundary from flapping).
+  static constexpr std::size_t kFirstLevelFrom = 64;
+  static constexpr unsigned kSlotBits = 16;
+
   // Fast path: the peer of the longest prefix containing addr.
   [[nodiscard]] std::optional<PeerId> lookup(Key addr) const noexcept {
-    std::optional<PeerId> best;
-    std::uint32_t i = root_;
-    while (i != kNil) {
-      const Node& n = nodes_[i];
-      if (!covers(n.key, n.len, addr)) break;
-      if (n.has_peer) best = n.peer;
-      if (n.len == kBits) break;
-      i = n.child[bit(addr, n.len)];
-    }
-    return best;
+    if (first_.empty()) return walk(root_, addr, std::nullopt);
+    const Slot s = first_[static_cast<std::uint32_t>(addr >> (kBits - kSlotBits))];
+    return walk(s.next & kNodeMask,
+                addr, (s.next & kSlotHasPeer) != 0 ? std::optional<PeerId>(s.peer) : std::nullopt);
   }
 
   // Precondition: len <= kBits. True if the prefix is new, false if it changed peer.
@@ -100,6 +109,7 @@ class PrefixTrie {
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return routes_; }
+  [[nodiscard]] bool has_first_level() const noexcept { return !first_.empty(); }
   void clear() noexcept;
 
   // Key with the bits after the first len cleared.
@@ -109,6 +119,33 @@ class PrefixTrie {
 
  private:
   static constexpr std::uint32_t kNil = UINT32_MAX;
+  // Node indices stay below kNodeMask (allocate() enforces it), so that a first-level slot can
+  // keep a flag in the top bit of its node index, and so that the walk ends on both kNil and
+  // kNodeMask ("no node") with one comparison.
+  static constexpr std::uint32_t kSlotHasPeer = 0x80000000U;
+  static constexpr std::uint32_t kNodeMask = 0x7fffffffU;
+
+  // One first-level slot: in next's low 31 bits the trie node to resume the walk from (the
+  // first node on the slot's path with at least kSlotBits bits, kNodeMask for none), and in
+  // peer the best match among the prefixes above it that cover the slot (valid if next has
+  // kSlotHasPeer). A /16 leaf is folded into peer rather than left for the walk.
+  struct Slot {
+    PeerId peer = 0;
+    std::uint32_t next = kNodeMask;
+  };
+
+  // The trie walk from node i, starting from best (the match found above i).
+  [[nodiscard]] std::optional<PeerId> walk(std::uint32_t i, Key addr,
+                                           std::optional<PeerId> best) const noexcept {
+    while (i < kNodeMask) {
+      const Node& n = nodes_[i];
+      if (!covers(n.key, n.len, addr)) break;
+      if (n.has_peer) best = n.peer;
+      if (n.len == kBits) break;
+      i = n.child[bit(addr, n.len)];
+    }
+    return best;
+  }
 
   // A prefix key/len. A node without a peer is a branch point and always has two children;
   // child[b] holds longer prefixes that continue with bit b after this node's len bits.
@@ -133,9 +170,24 @@ class PrefixTrie {
   void release(std::uint32_t i);
   // Points parent's child[side] (the root when parent is kNil) at child.
   void link(std::uint32_t parent, unsigned side, std::uint32_t child) noexcept;
+  // The trie part of insert() and remove(), which then bring the first level up to date.
+  bool insert_node(Key key, unsigned len, PeerId peer);
+  bool remove_node(Key key, unsigned len);
+
+  // The slot of a key: its top kSlotBits bits.
+  [[nodiscard]] static std::uint32_t slot_of(Key key) noexcept {
+    return static_cast<std::uint32_t>(key >> (kBits - kSlotBits));
+  }
+  // After a change to key/len: builds or drops the first level as the route count asks, or
+  // rewrites the slots that key/len covers.
+  void update_first_level(Key key, unsigned len);
+  // Rewrites slots [lo, hi], all of which lie inside the part of the trie under node i (kNil:
+  // none), given best, the match found above i.
+  void fill(std::uint32_t i, std::uint32_t lo, std::uint32_t hi, std::optional<PeerId> best);
 
   std::vector<Node> nodes_;
   std::vector<std::uint32_t> free_;  // released nodes, reused before nodes_ grows
+  std::vector<Slot> first_;          // 2^kSlotBits slots, or empty below kFirstLevelFrom routes
   std::uint32_t root_ = kNil;
   std::size_t routes_ = 0;
 };
@@ -179,9 +231,15 @@ class AllowedIps {
            static_cast<std::uint32_t>(addr[2]) << 8 | static_cast<std::uint32_t>(addr[3]);
   }
   [[nodiscard]] static detail::Uint128 load_v6(const std::uint8_t* addr) noexcept {
-    detail::Uint128 v = 0;
-    for (int i = 0; i < 16; ++i) v = v << 8 | addr[i];
-    return v;
+    // Two big-endian 64-bit loads (memcpy: the packet header need not be aligned).
+    std::uint64_t hi = 0, lo = 0;
+    std::memcpy(&hi, addr, 8);
+    std::memcpy(&lo, addr + 8, 8);
+    if constexpr (std::endian::native == std::endian::little) {
+      hi = __builtin_bswap64(hi);
+      lo = __builtin_bswap64(lo);
+    }
+    return detail::Uint128{hi} << 64 | lo;
   }
 
  private:

@@ -388,6 +388,131 @@ TEST(AllowedIps, DifferentialV6) {
   for (std::uint64_t seed = 1; seed <= 4; ++seed) differential(IpFamily::v6, seed, 20000);
 }
 
+// The first-level table (the top 16 bits) is hardest where prefixes shorter than, equal to and
+// longer than 16 bits nest in the same slots and come and go: a short prefix rewrites a range
+// of slots, a /16 folds into its slot, a removal must fall back to whatever covers it. Routes
+// cluster in a few /12s so that they overlap, and the route count swings across the size at
+// which the first level is built (64) and dropped (below 32), up to hundreds of routes.
+void differential_around_slots(IpFamily family, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const unsigned bits = family == IpFamily::v4 ? 32 : 128;
+  std::array<std::array<std::uint8_t, 16>, 3> bases{};
+  for (auto& base : bases) {
+    for (auto& byte : base) byte = static_cast<std::uint8_t>(rng());
+  }
+  auto set_bit = [](std::array<std::uint8_t, 16>& a, unsigned bit, bool on) {
+    const auto m = static_cast<std::uint8_t>(0x80U >> (bit % 8));
+    a[bit / 8] = static_cast<std::uint8_t>(on ? a[bit / 8] | m : a[bit / 8] & ~m);
+  };
+  // Inside a base's /12 (mostly), or anywhere.
+  auto address = [&] {
+    std::array<std::uint8_t, 16> a = bases[rng() % bases.size()];
+    const unsigned from = rng() % 8 == 0 ? 0 : 12;
+    for (unsigned bit = from; bit < bits; ++bit) set_bit(a, bit, rng() % 2 != 0);
+    // Slot edges: the first or last address of a 16-bit slot.
+    if (rng() % 4 == 0) {
+      const bool ones = rng() % 2 != 0;
+      for (unsigned bit = 16; bit < bits; ++bit) set_bit(a, bit, ones);
+    }
+    if (family == IpFamily::v4) std::fill(a.begin() + 4, a.end(), 0);
+    return a;
+  };
+  auto prefix = [&] {
+    IpPrefix p;
+    p.family = family;
+    p.addr = address();
+    const unsigned r = rng() % 100;
+    p.len = static_cast<std::uint8_t>(r < 35   ? rng() % 16                  // shorter than 16
+                                      : r < 55 ? 16                           // exactly 16
+                                      : r < 75 ? 17 + rng() % 4               // just past it
+                                               : 21 + rng() % (bits - 20));  // longer
+    return p;
+  };
+
+  AllowedIps t;
+  ReferenceTable ref;
+  // The route count heads for each target in turn, with noise.
+  const std::vector<std::size_t> targets = {40, 90, 10, 70, 20, 400, 5, 130, 25, 0};
+  int op = 0;
+  for (const std::size_t target : targets) {
+    for (int step = 0; step < 700; ++step, ++op) {
+      const unsigned r = rng() % 100;
+      const bool grow = ref.routes().size() < target ? r < 80 : r < 20;
+      if (grow) {
+        const IpPrefix p = prefix();
+        const auto peer = static_cast<PeerId>(1 + rng() % 6);
+        ASSERT_EQ(t.insert(p, peer), AllowedIpsError::none);
+        ref.insert(p, peer);
+      } else if (r % 50 == 0) {
+        const auto peer = static_cast<PeerId>(1 + rng() % 6);
+        ASSERT_EQ(t.remove_peer(peer), ref.remove_peer(peer)) << "op " << op;
+      } else if (!ref.routes().empty() && r % 5 != 0) {
+        // An existing prefix, named by an address with host bits set.
+        IpPrefix p = ref.routes()[rng() % ref.routes().size()].prefix;
+        for (unsigned bit = p.len; bit < bits; ++bit) {
+          if (rng() % 2) set_bit(p.addr, bit, true);
+        }
+        ASSERT_EQ(t.remove(p), AllowedIpsError::none) << "op " << op;
+        ASSERT_TRUE(ref.remove(p));
+      } else {
+        const IpPrefix p = prefix();
+        const bool existed = ref.remove(p);
+        ASSERT_EQ(t.remove(p), existed ? AllowedIpsError::none : AllowedIpsError::not_found)
+            << "op " << op;
+      }
+      if (rng() % 100 == 0) {
+        const AllowedIps copy = t;
+        t = copy;
+      }
+      ASSERT_EQ(t.size(), ref.routes().size()) << "op " << op;
+      for (int k = 0; k < 6; ++k) {
+        const auto addr = address();
+        const auto want = ref.lookup(family, addr.data());
+        const auto got =
+            family == IpFamily::v4 ? t.lookup_v4(addr.data()) : t.lookup_v6(addr.data());
+        ASSERT_EQ(got, want) << "op " << op << " size " << ref.routes().size();
+      }
+    }
+  }
+}
+
+TEST(AllowedIps, DifferentialAroundFirstLevelSlotsV4) {
+  for (std::uint64_t seed = 1; seed <= 6; ++seed) differential_around_slots(IpFamily::v4, seed);
+}
+
+TEST(AllowedIps, DifferentialAroundFirstLevelSlotsV6) {
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) differential_around_slots(IpFamily::v6, seed);
+}
+
+// The first level exists from 64 routes on and goes below 32; lookups agree on both sides.
+TEST(AllowedIps, FirstLevelIsBuiltAndDropped) {
+  detail::PrefixTrie<32> trie;
+  constexpr std::uint32_t kFrom = detail::PrefixTrie<32>::kFirstLevelFrom;
+  trie.insert(0x0a000000U, 8, 1000);  // 10/8
+  for (std::uint32_t i = 1; i < kFrom - 1; ++i) trie.insert(0x0a000000U | i << 12, 20, i);
+  EXPECT_FALSE(trie.has_first_level());
+  EXPECT_EQ(trie.lookup(0x0a000000U | 5U << 12 | 0x123U), std::optional<PeerId>(5));
+  trie.insert(0x0a100000U, 16, 2000);  // 10.16/16, route 64
+  EXPECT_TRUE(trie.has_first_level());
+  EXPECT_EQ(trie.lookup(0x0a000000U | 5U << 12 | 0x123U), std::optional<PeerId>(5));
+  EXPECT_EQ(trie.lookup(0x0a10ffffU), std::optional<PeerId>(2000));
+  EXPECT_EQ(trie.lookup(0x0a110000U), std::optional<PeerId>(1000));
+  EXPECT_EQ(trie.lookup(0x0b000000U), std::nullopt);
+  // Down to 32 routes it stays; below, it goes.
+  for (std::uint32_t i = 1; i <= kFrom / 2; ++i) ASSERT_TRUE(trie.remove(0x0a000000U | i << 12, 20));
+  EXPECT_EQ(trie.size(), kFrom / 2);
+  EXPECT_TRUE(trie.has_first_level());
+  EXPECT_EQ(trie.lookup(0x0a000000U | 5U << 12 | 0x123U), std::optional<PeerId>(1000));
+  ASSERT_TRUE(trie.remove(0x0a000000U | (kFrom / 2 + 1) << 12, 20));
+  EXPECT_FALSE(trie.has_first_level());
+  EXPECT_EQ(trie.lookup(0x0a000000U | 5U << 12 | 0x123U), std::optional<PeerId>(1000));
+  EXPECT_EQ(trie.lookup(0x0a000000U | (kFrom - 2) << 12), std::optional<PeerId>(kFrom - 2));
+  EXPECT_EQ(trie.lookup(0x0a10ffffU), std::optional<PeerId>(2000));
+  trie.clear();
+  EXPECT_FALSE(trie.has_first_level());
+  EXPECT_EQ(trie.lookup(0x0a10ffffU), std::nullopt);
+}
+
 // A million routes (the scale of the later benchmark): all findable, then half removed.
 TEST(AllowedIps, MillionHostRoutes) {
   constexpr std::uint32_t kRoutes = 1'000'000;
