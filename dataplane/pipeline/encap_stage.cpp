@@ -50,13 +50,63 @@ void build_message(rte_mbuf* m, std::uint32_t len, std::uint32_t padded, const w
   op.tag = hdr + wg::kDataHeaderLen + padded;
 }
 
-// Puts the peer's outer headers in front of a sealed message.
+// Folds n bytes into h (64-bit multiply-xorshift; not cryptographic: an attacker who picks
+// inner flows to pile onto one port only steers his own packets to one receive queue).
+std::uint64_t mix_bytes(std::uint64_t h, const std::uint8_t* p, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; i += 8) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, p + i, std::min<std::size_t>(8, n - i));
+    h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+    h ^= h >> 29;
+  }
+  return h;
+}
+
+// IANA protocol numbers of SCTP (RFC 4960) and UDP-Lite (RFC 3828): ports first, as TCP/UDP.
+constexpr std::uint8_t kIpProtoSctp = 132;
+constexpr std::uint8_t kIpProtoUdpLite = 136;
+
+bool has_ports(std::uint8_t protocol) noexcept {
+  return protocol == kIpProtoTcp || protocol == kIpProtoUdp || protocol == kIpProtoSctp ||
+         protocol == kIpProtoUdpLite;
+}
+
+}  // namespace
+
+std::uint16_t flow_source_port(const std::uint8_t* ip, const InnerInfo& inner) noexcept {
+  std::uint64_t h = mix_bytes(0x5354524149540001ULL, inner.src_addr.data(), inner.src_addr.size());
+  h = mix_bytes(h, inner.dst_addr.data(), inner.dst_addr.size());
+  // Fragments after the first carry no L4 header, so no fragment uses the ports: all pieces of
+  // one datagram then share a port and stay in order with each other.
+  bool fragment = false;
+  if (!inner.is_ipv6) {
+    fragment = (load_header<Ipv4Hdr>(ip).frag_off_be & kIpv4FragmentMaskBe) != 0;
+  }
+  std::uint8_t tail[5] = {inner.protocol, 0, 0, 0, 0};
+  if (!fragment && has_ports(inner.protocol) && inner.ip_len >= inner.header_len + 4U) {
+    std::memcpy(tail + 1, ip + inner.header_len, 4);  // source and destination port
+  }
+  h = mix_bytes(h, tail, sizeof tail);
+  // The top 14 bits select a port in 49152-65535 (RFC 6335 section 6, the dynamic range).
+  return cpu_to_be16(static_cast<std::uint16_t>(kFlowPortFirst + (h >> 50)));
+}
+
+namespace {
+
+// The outer source port of one message: per flow towards AES-256-GCM (straitd) peers, the
+// tunnel port towards WireGuard (ChaCha20-Poly1305) peers (docs/STRAITD.md, "Outer source
+// ports").
+std::uint16_t outer_source_port(const ForwardingState& state, wg::Cipher cipher,
+                                std::uint16_t flow_port_be) noexcept {
+  return cipher == wg::Cipher::aes256_gcm ? flow_port_be : state.tunnel_port_be;
+}
+
+// Puts the peer's outer headers in front of a sealed message, from source port src_port_be
+// (the tunnel port, or a flow port: outer_source_port).
 void add_outer(rte_mbuf* m, const PeerSlot& slot, std::uint16_t src_port_be) noexcept {
   const std::uint32_t msg_len = rte_pktmbuf_data_len(m);
   auto* p = reinterpret_cast<std::uint8_t*>(
       rte_pktmbuf_prepend(m, static_cast<std::uint16_t>(slot.outer.header_len())));
-  // The source port is the tunnel port for now; per-flow ports for RSS spreading between
-  // straitd peers (DESIGN.md section 4) come with their own change.
   slot.outer.write(p, msg_len, src_port_be);
   // Nothing the bridge NIC said about the inner frame applies to the outer one.
   m->ol_flags = 0;
@@ -80,6 +130,7 @@ struct PendingSeal {
   std::uint32_t len;     // inner IP length (m's data is exactly that now)
   std::uint32_t padded;  // plaintext length after padding
   std::uint16_t group;
+  std::uint16_t src_port_be;  // outer UDP source port
 };
 
 // The packets of one peer in one burst: one nonce reservation for all of them.
@@ -234,7 +285,8 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
     if (g == n_groups) groups.emplace(n_groups++) = PeerGroup{slot, 0, 0, false};
     ++groups[g].count;
     rte_pktmbuf_adj(m, kEthHdrLen);
-    pending.emplace(n_pending++) = PendingSeal{m, slot, inner.ip_len, padded, g};
+    const std::uint16_t sport = outer_source_port(state, kp->cipher, flow_source_port(ip, inner));
+    pending.emplace(n_pending++) = PendingSeal{m, slot, inner.ip_len, padded, g, sport};
   }
   if (n_pending == 0) return;
 
@@ -253,6 +305,7 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
   stage::Scratch<crypto::AeadOp, kStageChunk> ops;
   stage::Scratch<const PeerSlot*, kStageChunk> op_slot;
   stage::Scratch<rte_mbuf*, kStageChunk> op_mbuf;
+  stage::Scratch<std::uint16_t, kStageChunk> op_sport;
   std::uint16_t n_ops = 0;
   for (std::uint16_t j = 0; j < n_pending; ++j) {
     const PendingSeal& p = pending[j];
@@ -265,6 +318,7 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
                   ops.emplace(n_ops));
     op_slot.emplace(n_ops) = p.slot;
     op_mbuf.emplace(n_ops) = p.m;
+    op_sport.emplace(n_ops) = p.src_port_be;
     ++n_ops;
   }
   if (n_ops == 0) return;
@@ -279,7 +333,7 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
     ++act.packets;
     act.bytes += rte_pktmbuf_data_len(m);
     act.data = true;
-    add_outer(m, slot, state.tunnel_port_be);
+    add_outer(m, slot, op_sport[k]);
     out_wire[r.to_wire++] = m;
   }
   flush_activity(tally, ctx.now_ns);
@@ -336,6 +390,14 @@ DropReason encap_one(StageContext& ctx, const ForwardingState& state, std::uint3
     stage::drop(ctx, m, why);
     return why;
   }
+  // A staged packet keeps its flow's port; a keepalive (no flow) goes from the tunnel port.
+  std::uint16_t flow_port_be = state.tunnel_port_be;
+  InnerInfo inner;
+  const auto* ip = rte_pktmbuf_mtod(m, const std::uint8_t*);
+  if (len != 0 && parse_inner(ip, len, inner) == DropReason::none) {
+    flow_port_be = flow_source_port(ip, inner);
+  }
+  const std::uint16_t sport = outer_source_port(state, keypair.cipher, flow_port_be);
   crypto::AeadOp op;
   build_message(m, len, padded, keypair, send_key, counter, op);
   ctx.aead->seal_burst(std::span<crypto::AeadOp>(&op, 1));
@@ -344,7 +406,7 @@ DropReason encap_one(StageContext& ctx, const ForwardingState& state, std::uint3
   act.packets = 1;
   act.bytes = rte_pktmbuf_data_len(m);
   act.data = len != 0;  // a keepalive is not data (Linux send.c: no wg_timers_data_sent)
-  add_outer(m, *slot, state.tunnel_port_be);
+  add_outer(m, *slot, sport);
   flush_activity(tally, ctx.now_ns);
   return DropReason::none;
 }

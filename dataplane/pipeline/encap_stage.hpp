@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "drop_reason.hpp"
+#include "packet/inner_parse.hpp"
 #include "pipeline/forwarding_state.hpp"
 #include "pipeline/stage_context.hpp"
 
@@ -24,6 +25,20 @@ struct EncapResult {
 // The most IPv4 fragments one encap_burst call makes (docs/STRAITD.md, "Path MTU"); what
 // would need more is dropped (too_big). out_wire needs this much room beyond n.
 inline constexpr std::uint16_t kEncapFragmentRoom = 32;
+
+// Outer UDP source ports (docs/STRAITD.md, "Outer source ports"). Towards AES-256-GCM
+// (straitd) peers every message leaves from a port chosen by a hash of its inner flow, in
+// kFlowPortFirst..65535 (RFC 6335's dynamic range): the receiver's RSS then spreads one node
+// pair over its queues, while one inner flow keeps one port and so one queue (in order).
+// Towards ChaCha20-Poly1305 (stock WireGuard) peers it is always the tunnel port: they answer
+// to, and roam by, the source they see.
+inline constexpr std::uint16_t kFlowPortFirst = 49152;
+
+// The flow port of the inner IP packet at `ip` (parsed into `inner`, which parse_inner
+// accepted), network order: a hash of source and destination address, protocol and, unless the
+// packet is an IPv4 fragment, the TCP/UDP/SCTP/UDP-Lite ports. IPv6 extension headers are not
+// walked (the first next header counts as the protocol). Reads at most inner.ip_len bytes.
+[[nodiscard]] std::uint16_t flow_source_port(const std::uint8_t* ip, const InnerInfo& inner) noexcept;
 
 // Takes ownership of the n bridge frames in pkts and hands each one to exactly one place:
 //  - out_wire: a WireGuard transport data message in its outer headers, ready for wire TX;
