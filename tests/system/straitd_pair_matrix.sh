@@ -18,8 +18,8 @@
 # Cases (all run by default; name some to run only those):
 #   v4-tap v6-tap v4-xdp v6-xdp   outer IPv4/IPv6 x bridge net_tap/net_af_xdp: ping and
 #                                 iperf3 (TCP, 2 s) both ways
-#   rekey                         steady ping (every 50 ms, 300 packets) across at least two
-#                                 rekeys (--test-rekey-after-seconds 3): none lost
+#   rekey                         steady pings both ways (every 50 / 100 ms, 15 s) across at
+#                                 least two rekeys (--test-rekey-after-seconds 3): none lost
 #   restart                       kill -9 of B, restart, the same config re-applied (as the
 #                                 agent would): ping resumes from B's first packet within a
 #                                 bounded wait, and A shows a newer handshake
@@ -275,10 +275,18 @@ case_rekey() {
   first=$(ip netns exec "$NSA" wg show "$IFA" latest-handshakes | awk '{ print $2 }')
   # 300 echo requests every 50 ms: 15 s, five rekey intervals. A reply may come late while a
   # handshake completes (staged), so -W is generous; only a lost packet fails.
+  # At the same time B pings A, so both ends send data when their rekey timers fire and the
+  # handshakes may cross.
+  ip netns exec "$NSB" ping -q -c 150 -i 0.1 -W 5 10.97.1.1 >"$work/ping_ba.log" 2>&1 &
+  local ping_ba=$!
   ip netns exec "$NSA" ping -q -c 300 -i 0.05 -W 5 10.97.2.1 >"$work/ping.log" 2>&1 || true
-  cat "$work/ping.log" | tail -n 2 | sed 's/^/  /'
+  wait "$ping_ba" || true
+  grep transmitted "$work/ping.log" | sed 's/^/  A -> B /'
+  grep transmitted "$work/ping_ba.log" | sed 's/^/  B -> A /'
   grep -q "300 packets transmitted, 300 received" "$work/ping.log" ||
-    fail "packets lost across rekeys: $(grep transmitted "$work/ping.log")"
+    fail "packets lost across rekeys A -> B: $(grep transmitted "$work/ping.log")"
+  grep -q "150 packets transmitted, 150 received" "$work/ping_ba.log" ||
+    fail "packets lost across rekeys B -> A: $(grep transmitted "$work/ping_ba.log")"
   local last
   last=$(ip netns exec "$NSA" wg show "$IFA" latest-handshakes | awk '{ print $2 }')
   # Handshake times have one-second resolution: two rekeys 3 s apart move it by >= 3.
