@@ -820,6 +820,18 @@ void Device::note_handshake_wanted(PeerId id, Time now) {
 bool Device::note_endpoint(PeerId id, const uapi::Endpoint& endpoint) {
   Peer* peer = find(id);
   if (peer == nullptr || (peer->endpoint && *peer->endpoint == endpoint)) return false;
+  // straitd peers (AES-256-GCM) send data from a port per inner flow (docs/STRAITD.md, "Outer
+  // source ports"), so a data packet's source port says nothing about where the peer listens:
+  // roaming follows the address only, and the port stays the one configured or learnt from a
+  // handshake (which straitd sends from its listen port). Else the endpoint would flap
+  // between the flow ports of every burst.
+  if (peer->cipher == Cipher::aes256_gcm && peer->endpoint) {
+    uapi::Endpoint moved = endpoint;
+    moved.port = peer->endpoint->port;
+    if (moved == *peer->endpoint) return false;
+    set_endpoint(*peer, moved);
+    return true;
+  }
   set_endpoint(*peer, endpoint);
   return true;
 }

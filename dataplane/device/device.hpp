@@ -118,6 +118,8 @@ class Device {
   // A worker wants a handshake (no usable keypair, or a rekey rule fired).
   void note_handshake_wanted(PeerId peer, Time now);
   // A worker authenticated data from a new source (roaming). True if the endpoint changed.
+  // AES-256-GCM (straitd) peers: only the address roams, the port stays the endpoint's own
+  // (their data leaves from per-flow ports; docs/STRAITD.md, "Roaming").
   [[nodiscard]] bool note_endpoint(PeerId peer, const uapi::Endpoint& endpoint);
   // Under load, handshake messages need a valid mac2 (else a cookie reply is sent) and are
   // rate limited per source (paper section 5.3).

@@ -884,6 +884,34 @@ TEST_F(DeviceTest, FastPathEventsDriveRotationTimersAndRoaming) {
 // ---------------------------------------------------------------------------------------------
 // Configuration
 
+// straitd peers send data from per-flow source ports (docs/STRAITD.md, "Roaming"): what a
+// worker reports roams the address only; the port stays the configured (listen) port.
+TEST_F(DeviceTest, AesGcmPeersRoamByAddressOnlyAndKeepTheirPort) {
+  configure(Cipher::aes256_gcm, Cipher::aes256_gcm);
+  const PeerId a_at_b = peer_of(b_, a_);
+  ASSERT_TRUE(peer_state(b_, a_).endpoint.has_value());
+  EXPECT_EQ(*peer_state(b_, a_).endpoint, a_.addr);
+  // Same address, a flow port: no change, however many flows report.
+  for (std::uint16_t port : {49152, 50000, 65535, 51821})
+    EXPECT_FALSE(b_.device.note_endpoint(a_at_b, uapi::Endpoint::v4({192, 0, 2, 1}, port)));
+  EXPECT_EQ(*peer_state(b_, a_).endpoint, a_.addr);
+  // A new address: roams there, with the listen port, whatever flow port reported it.
+  EXPECT_TRUE(b_.device.note_endpoint(a_at_b, uapi::Endpoint::v4({198, 51, 100, 1}, 60001)));
+  EXPECT_EQ(*peer_state(b_, a_).endpoint, uapi::Endpoint::v4({198, 51, 100, 1}, 51820));
+  EXPECT_FALSE(b_.device.note_endpoint(a_at_b, uapi::Endpoint::v4({198, 51, 100, 1}, 60002)));
+  // And back.
+  EXPECT_TRUE(b_.device.note_endpoint(a_at_b, uapi::Endpoint::v4({192, 0, 2, 1}, 49999)));
+  EXPECT_EQ(*peer_state(b_, a_).endpoint, a_.addr);
+}
+
+TEST_F(DeviceTest, ChaChaPeersRoamByAddressAndPort) {
+  configure();
+  const PeerId a_at_b = peer_of(b_, a_);
+  // Stock WireGuard (paper section 2.1): the port of the authenticated source counts too.
+  EXPECT_TRUE(b_.device.note_endpoint(a_at_b, uapi::Endpoint::v4({192, 0, 2, 1}, 40000)));
+  EXPECT_EQ(*peer_state(b_, a_).endpoint, uapi::Endpoint::v4({192, 0, 2, 1}, 40000));
+}
+
 TEST_F(DeviceTest, InvalidChangeIsRefusedWhole) {
   configure();
   const uapi::DeviceState before = a_.device.state();
