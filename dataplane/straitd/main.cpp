@@ -36,6 +36,7 @@
 #include "straitd/publication.hpp"
 #include "straitd/slow_path.hpp"
 #include "straitd/worker_pipeline.hpp"
+#include "straitd/xdp_wire.hpp"
 #include "uapi/server.hpp"
 
 namespace strait::straitd {
@@ -154,7 +155,11 @@ int run(const Options& o) {
       spec.mempool = pool;
       return dp::Port::open(spec);
     };
-    auto wire_r = open_port(dp::PortRole::wire, o.wire, false);
+    // A net_af_xdp wire port gets our XDP program (README.md, "XDP"): the PMD loads and
+    // attaches it, we configure it once the port runs.
+    std::string wire_devargs = o.wire;
+    std::unique_ptr<XdpWire> xdp = XdpWire::prepare(o, wire_devargs);
+    auto wire_r = open_port(dp::PortRole::wire, wire_devargs, false);
     if (!wire_r) return fail(explain_port_error(wire_r.error().message, workers));
     std::unique_ptr<dp::Port> wire = std::move(wire_r).value();
     auto bridge_r = open_port(dp::PortRole::bridge, o.bridge, true);
@@ -171,9 +176,11 @@ int run(const Options& o) {
     auto steer = [&](std::uint16_t port) {
       steering.reset();
       steering.emplace(dp::TunnelSteering::install(*wire, port, rx_queues));
+      if (xdp) xdp->set_tunnel_port(port);
       spdlog::info("{}", steering->summary());
     };
     steer(o.listen_port);
+    if (xdp && !xdp->adopt(o.listen_port)) xdp.reset();
 
     // 7. Counters (one block per worker, the last one the slow path's) and telemetry.
     dp::CounterSet counters(static_cast<unsigned>(workers + 1));
@@ -214,6 +221,10 @@ int run(const Options& o) {
     sc.publication = publication.get();
     sc.uapi = uapi.get();
     sc.on_listen_port = [&](std::uint16_t port) { steer(port); };
+    if (xdp) {
+      sc.on_publish = [&](const dp::ForwardingState& s) { xdp->sync(s); };
+      sc.extra_drops = [&](std::array<std::uint64_t, kDropReasonCount>& d) { xdp->add_drops(d); };
+    }
     auto slow = std::make_unique<SlowPath>(std::move(sc));
     if (auto r = slow->start(private_key); !r) return fail(r.error().message);
 
@@ -265,8 +276,10 @@ int run(const Options& o) {
     publication.reset();  // every snapshot: the workers are gone
     (void)dp::publish_counters_telemetry(nullptr);
     steering.reset();
+    if (xdp) xdp->close();  // unpins; closing the port detaches the program
     bridge.reset();
     wire.reset();
+    xdp.reset();
     exceptions.reset();
     for (auto& r : relays) r.reset();
   }

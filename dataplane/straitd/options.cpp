@@ -234,6 +234,21 @@ const std::vector<OptionDef>& option_table() {
          o.busy_poll = *b;
          return std::nullopt;
        }},
+      {"xdp-program", 0, Kind::value, "PATH",
+       "with a net_af_xdp wire port: the XDP object straitd hands the PMD as xdp_prog= "
+       "(default: the strait_xdp.bpf.o meson installed or built)",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         o.xdp_program = std::string(v);
+         return std::nullopt;
+       }},
+      {"no-xdp-program", 0, Kind::flag, "",
+       "with a net_af_xdp wire port: leave the PMD's default XDP program (no early drop)",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         auto b = parse_bool(v);
+         if (!b) return "no-xdp-program: '" + std::string(v) + "' is not true or false";
+         o.no_xdp_program = *b;
+         return std::nullopt;
+       }},
       {"test-rekey-after-seconds", 0, Kind::value, "SECONDS",
        "TESTS ONLY: rekey after SECONDS instead of 120 (breaks the protocol's timing)",
        [](Options& o, std::string_view v) -> std::optional<std::string> {

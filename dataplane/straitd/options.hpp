@@ -57,6 +57,10 @@ struct Options {
   std::uint16_t tunnel_mtu = 1420;  // inner MTU, as wg-quick's default over 1500-byte links
   bool mss_clamp = false;  // clamp TCP MSS in SYNs to tunnel_mtu - 40 / - 60 (docs/STRAITD.md)
   bool busy_poll = false;
+  // net_af_xdp wire port: the XDP object for xdp_prog= (empty: the built/installed
+  // strait_xdp.bpf.o); no_xdp_program leaves the PMD's own program (README.md, "XDP").
+  std::string xdp_program;
+  bool no_xdp_program = false;
   std::uint32_t test_rekey_after_seconds = 0;  // 0: REKEY_AFTER_TIME of the paper (120 s)
   std::string log_level = "info";
   std::string config_file;  // where options came from besides the command line (for logs)

@@ -421,7 +421,9 @@ void SlowPath::republish() {
     if (const auto& prev = v.keypairs.shared_previous()) b.session(v.id, use(prev), false);
     if (const auto& next = v.keypairs.shared_next()) b.session(v.id, use(next), true);
   });
-  cfg_.publication->publish(b.build());
+  auto snapshot = b.build();
+  if (cfg_.on_publish) cfg_.on_publish(*snapshot);
+  cfg_.publication->publish(std::move(snapshot));
 
   // What the new snapshot no longer names dies after the grace period.
   for (auto it = peers_.begin(); it != peers_.end();) {
@@ -585,8 +587,10 @@ uapi::DeviceState SlowPath::get() {
     ps.tx_packets += c.tx_packets.load(std::memory_order_relaxed);
   }
   const dp::CounterTotals totals = cfg_.all_counters->sum();
+  std::array<std::uint64_t, kDropReasonCount> extra{};
+  if (cfg_.extra_drops) cfg_.extra_drops(extra);
   for (std::size_t i = 1; i < kDropReasonCount; ++i) {
-    merge_drops(s.drops, kDropReasonNames[i], totals.drops[i]);
+    merge_drops(s.drops, kDropReasonNames[i], totals.drops[i] + extra[i]);
   }
   return s;
 }

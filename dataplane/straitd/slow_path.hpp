@@ -68,6 +68,12 @@ struct SlowPathConfig {
   uapi::UapiServer* uapi = nullptr;
   // Called when the tunnel port changes (UAPI listen_port): re-steers the wire port.
   std::function<void(std::uint16_t)> on_listen_port;
+  // Called with each snapshot just before it is published (the XDP program's live receiver
+  // indices follow it, README.md "XDP").
+  std::function<void(const dp::ForwardingState&)> on_publish;
+  // Drop counters kept outside the workers (the XDP program's), added to the UAPI's
+  // strait_drop_<reason>; indexed by DropReason.
+  std::function<void(std::array<std::uint64_t, kDropReasonCount>&)> extra_drops;
 };
 
 class SlowPath final : public wg::DeviceIo, public uapi::Handler {
