@@ -32,6 +32,7 @@ struct PendingOpen {
   const SessionEntry* session;
   std::uint16_t payload_offset;  // the WireGuard message, from the start of the frame
   std::uint16_t msg_len;         // its length (the UDP payload)
+  SourceReport source;           // outer source address and port (roaming)
 };
 
 bool is_handshake(wg::MessageType t) noexcept {
@@ -80,6 +81,7 @@ void flush_activity(stage::ActivityTally& tally, const ForwardingState& state,
     }
     if (!a.authenticated) continue;
     pa.last_rx_ns.store(now_ns, std::memory_order_relaxed);
+    pa.last_source.report(a.source);
     if (a.data) pa.last_rx_data_ns.store(now_ns, std::memory_order_relaxed);
     const SessionEntry& s = *a.session;
     if (s.is_next && s.confirmed != nullptr) stage::raise(*s.confirmed);
@@ -155,7 +157,9 @@ void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
     op.data = msg + wg::kDataHeaderLen;
     op.len = static_cast<std::uint32_t>(outer.payload_len - wg::kDataMinLen);
     op.tag = msg + outer.payload_len - wg::kTagLen;
-    pending.emplace(n_ops) = PendingOpen{m, s, outer.payload_offset, outer.payload_len};
+    pending.emplace(n_ops) =
+        PendingOpen{m, s, outer.payload_offset, outer.payload_len,
+                    SourceReport{outer.src_addr, be16_to_cpu(outer.src_port_be), outer.is_ipv6}};
     ++n_ops;
   }
   if (n_ops == 0) return;
@@ -182,6 +186,7 @@ void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
     stage::Activity& act = tally.of(p.session, slot.activity);
     act.session = p.session;
     act.authenticated = true;
+    act.source = p.source;  // the burst's last authenticated source wins
     InnerInfo inner;
     if (parse_inner(op.data, op.len, inner) != DropReason::none) {
       act.data = true;  // authentic data, just not a packet we can forward

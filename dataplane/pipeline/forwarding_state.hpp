@@ -20,10 +20,12 @@
 
 #include <array>
 #include <atomic>
+#include <cstring>
 #include <cstdint>
 #include <limits>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "core/allowed_ips.hpp"
@@ -63,6 +65,74 @@ struct alignas(64) PeerCounters {
 // handshake_wanted: a worker wants a (new) handshake: no usable keypair for a packet, the
 // send-side rekey rule (paper section 6.2) or the receive-side one fired. The slow path
 // exchanges it with false and applies its own rate limits (REKEY_TIMEOUT).
+// The outer source of the last authenticated transport message from a peer, for roaming
+// (paper section 2.1; docs/STRAITD.md, "Roaming"). Written by workers once per burst per peer,
+// and only when it differs from what is stored; read by the slow path, which hands it to
+// Device::note_endpoint. A sequence lock: a writer claims it by moving seq from even to odd
+// with one compare-exchange and gives up (never waits) if another lcore holds it; the value
+// is a hint that the next burst reports again, so a lost update costs nothing. A reader
+// retries on its next tick if seq moved while it read.
+struct SourceReport {
+  IpAddr16 addr{};          // IPv4-mapped for IPv4
+  std::uint16_t port = 0;   // host order
+  bool is_ipv6 = false;
+  friend bool operator==(const SourceReport&, const SourceReport&) = default;
+};
+
+class alignas(64) LastSource {
+ public:
+  // Worker. Stores `src` unless it is already the stored value.
+  void report(const SourceReport& src) noexcept {
+    const std::uint32_t s = seq_.load(std::memory_order_acquire);
+    if ((s & 1U) != 0) return;  // another lcore is writing
+    if (s != 0 && equals(src)) return;
+    std::uint32_t expected = s;
+    if (!seq_.compare_exchange_strong(expected, s + 1, std::memory_order_acquire,
+                                      std::memory_order_relaxed))
+      return;
+    store(src);
+    seq_.store(s + 2, std::memory_order_release);
+  }
+  // Slow path. The stored source and its sequence number (which changes with every store),
+  // or nullopt if none was ever stored or a store is under way.
+  [[nodiscard]] std::optional<std::pair<SourceReport, std::uint32_t>> read() const noexcept {
+    const std::uint32_t s1 = seq_.load(std::memory_order_acquire);
+    if (s1 == 0 || (s1 & 1U) != 0) return std::nullopt;
+    SourceReport r = load();
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (seq_.load(std::memory_order_relaxed) != s1) return std::nullopt;
+    return std::make_pair(r, s1);
+  }
+
+ private:
+  // The value lives in relaxed atomics so that a torn read is not a data race (the sequence
+  // number tells the reader to discard it).
+  void store(const SourceReport& src) noexcept {
+    std::uint64_t w[2];
+    std::memcpy(w, src.addr.data(), 16);
+    addr_[0].store(w[0], std::memory_order_relaxed);
+    addr_[1].store(w[1], std::memory_order_relaxed);
+    meta_.store(static_cast<std::uint32_t>(src.port) | (src.is_ipv6 ? 0x10000U : 0U),
+                std::memory_order_relaxed);
+  }
+  [[nodiscard]] SourceReport load() const noexcept {
+    SourceReport r;
+    const std::uint64_t w[2] = {addr_[0].load(std::memory_order_relaxed),
+                                addr_[1].load(std::memory_order_relaxed)};
+    std::memcpy(r.addr.data(), w, 16);
+    const std::uint32_t m = meta_.load(std::memory_order_relaxed);
+    r.port = static_cast<std::uint16_t>(m & 0xffffU);
+    r.is_ipv6 = (m & 0x10000U) != 0;
+    return r;
+  }
+  // Worker-side check, racy by design: a stale answer only costs one extra or one missed store.
+  [[nodiscard]] bool equals(const SourceReport& src) const noexcept { return load() == src; }
+
+  std::atomic<std::uint32_t> seq_{0};
+  std::array<std::atomic<std::uint64_t>, 2> addr_{};
+  std::atomic<std::uint32_t> meta_{0};
+};
+
 struct alignas(64) PeerActivity {
   PeerCounters counters;
   alignas(64) std::atomic<std::int64_t> last_rx_ns{kNeverNs};
@@ -70,6 +140,7 @@ struct alignas(64) PeerActivity {
   std::atomic<std::int64_t> last_tx_ns{kNeverNs};
   std::atomic<std::int64_t> last_tx_data_ns{kNeverNs};
   std::atomic<bool> handshake_wanted{false};
+  LastSource last_source;  // roaming: written by the decap stage
 };
 
 // A keypair with its transport keys expanded for the AEAD engine. Prepared once per keypair by

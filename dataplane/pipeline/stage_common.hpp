@@ -65,6 +65,7 @@ struct Activity {
   bool authenticated = false;             // any authenticated message moved (keepalive or data)
   bool data = false;                      // a non-keepalive one
   const SessionEntry* session = nullptr;  // decap: for the next -> current confirmation
+  SourceReport source{};                  // decap: outer source of the last authenticated one
 };
 
 // Folds a burst's per-packet activity into one entry per key: a linear search over the few

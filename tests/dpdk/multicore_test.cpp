@@ -9,6 +9,8 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include <array>
+#include <barrier>
 #include <cstring>
 #include <memory>
 #include <set>
@@ -18,6 +20,8 @@
 
 #include "common/packet_builder.hpp"
 #include "common/pipeline_fixture.hpp"
+#include "crypto/aead_burst.hpp"
+#include "dpdk/counters.hpp"
 #include "dpdk/eal.hpp"
 #include "packet/headers.hpp"
 #include "packet/outer_parse.hpp"
@@ -195,6 +199,134 @@ TEST_F(MulticoreTest, FlowPortIgnoresPayloadAndCoversIpv6) {
   EXPECT_EQ(port_of(a1), port_of(a2));
   EXPECT_NE(port_of(a1), port_of(b));  // fixed inputs: not a matter of luck once it passes
   EXPECT_GE(port_of(b), kFlowPortFirst);
+}
+
+// ---- roaming report ----------------------------------------------------------------------
+
+// B's decap of `wire` on B's own context; returns how many reached the bridge.
+std::uint16_t decap_all(test::Node& b, const std::vector<Bytes>& wire) {
+  std::vector<rte_mbuf*> in, out(wire.size()), slow(wire.size());
+  for (const Bytes& f : wire) in.push_back(mbuf_of(f));
+  const DecapResult r = decap_burst(b.ctx, *b.state, in.data(),
+                                    static_cast<std::uint16_t>(in.size()), out.data(), slow.data());
+  test::free_all(out.data(), r.to_bridge);
+  test::free_all(slow.data(), r.to_slow_path);
+  return r.to_bridge;
+}
+
+TEST_F(MulticoreTest, DecapReportsTheAuthenticatedSourceForRoaming) {
+  NodeOptions o;
+  o.cipher = wg::Cipher::aes256_gcm;
+  test::Node a, b;
+  test::build_node(a, o);
+  test::build_node(b, test::side_b(o));
+  EXPECT_FALSE(b.activity[0].last_source.read().has_value());
+  const auto wire = encap_all(a, {udp_packet(40000, 53)});
+  ASSERT_EQ(wire.size(), 1u);
+  ASSERT_EQ(decap_all(b, wire), 1u);
+  const auto got = b.activity[0].last_source.read();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->first.addr, test::addr16("192.0.2.1"));
+  EXPECT_FALSE(got->first.is_ipv6);
+  EXPECT_EQ(got->first.port, source_port(wire[0]));
+  // The same source again: no store, the sequence number stays.
+  const auto again = encap_all(a, {udp_packet(40000, 53)});
+  ASSERT_EQ(decap_all(b, again), 1u);
+  ASSERT_TRUE(b.activity[0].last_source.read().has_value());
+  EXPECT_EQ(b.activity[0].last_source.read()->second, got->second);
+  // A forged packet (bad tag) from elsewhere reports nothing: only authenticated sources count.
+  Bytes forged = again[0];
+  forged.back() ^= 1;
+  EXPECT_EQ(decap_all(b, {forged}), 0u);
+  EXPECT_EQ(b.activity[0].last_source.read()->second, got->second);
+}
+
+// ---- two workers, one peer ---------------------------------------------------------------
+
+// B's decap on two threads at once, each with its own AEAD engine and counters, over one
+// ForwardingState, as two worker lcores fed by RSS would run it. pick(thread, i) says whether
+// thread `thread` gets wire frame i. The threads meet at a barrier after every burst of 32 so
+// that neither runs a whole replay window ahead of the other (real RSS queues keep one flow
+// on one lcore; the barrier stands in for the in-order arrival of each queue).
+struct SplitResult {
+  std::array<std::uint64_t, 2> delivered{};
+  std::array<std::uint64_t, 2> replay{};
+  std::array<std::uint64_t, 2> other_drops{};
+};
+
+template <typename Pick>
+SplitResult decap_on_two_threads(test::Node& b, const std::vector<Bytes>& wire, Pick pick) {
+  SplitResult res;
+  constexpr std::size_t kBurst = 32;
+  const std::size_t rounds = (wire.size() + kBurst - 1) / kBurst;
+  std::barrier sync(2);
+  auto worker = [&](int t) {
+    crypto::AeadEngine engine;
+    LcoreCounters counters{};
+    StageContext ctx{&engine, &counters, test::kNow};
+    std::vector<rte_mbuf*> in, out(kBurst), slow(kBurst);
+    for (std::size_t round = 0; round < rounds; ++round) {
+      in.clear();
+      for (std::size_t i = round * kBurst; i < std::min(wire.size(), (round + 1) * kBurst); ++i)
+        if (pick(t, i)) in.push_back(mbuf_of(wire[i]));
+      const DecapResult r = decap_burst(ctx, *b.state, in.data(),
+                                        static_cast<std::uint16_t>(in.size()), out.data(),
+                                        slow.data());
+      res.delivered[t] += r.to_bridge;
+      test::free_all(out.data(), r.to_bridge);
+      test::free_all(slow.data(), r.to_slow_path);
+      sync.arrive_and_wait();
+    }
+    res.replay[t] = counters.drops[static_cast<std::size_t>(DropReason::replay)];
+    std::uint64_t all = 0;
+    for (std::uint64_t d : counters.drops) all += d;
+    res.other_drops[t] = all - res.replay[t];
+  };
+  std::thread t0(worker, 0), t1(worker, 1);
+  t0.join();
+  t1.join();
+  return res;
+}
+
+std::vector<Bytes> many_flows(std::size_t n) {
+  std::vector<Bytes> inners;
+  for (std::size_t i = 0; i < n; ++i)
+    inners.push_back(udp_packet(static_cast<std::uint16_t>(40000 + i % 97), 53, 64 + i % 500));
+  return inners;
+}
+
+TEST_F(MulticoreTest, TwoWorkersSplitOnePeerAndDeliverEverything) {
+  NodeOptions o;
+  o.cipher = wg::Cipher::aes256_gcm;
+  test::Node a, b;
+  test::build_node(a, o);
+  test::build_node(b, test::side_b(o));
+  const auto wire = encap_all(a, many_flows(2048));
+  ASSERT_EQ(wire.size(), 2048u);
+  // As RSS over the outer source port would split them: by the flow port.
+  const SplitResult r = decap_on_two_threads(
+      b, wire, [&](int t, std::size_t i) { return (source_port(wire[i]) & 1) == t; });
+  EXPECT_EQ(r.delivered[0] + r.delivered[1], wire.size());
+  EXPECT_GT(r.delivered[0], 0u);
+  EXPECT_GT(r.delivered[1], 0u);
+  EXPECT_EQ(r.replay[0] + r.replay[1], 0u);
+  EXPECT_EQ(r.other_drops[0] + r.other_drops[1], 0u);
+  EXPECT_EQ(b.activity[0].counters.rx_packets.load(), wire.size());
+}
+
+TEST_F(MulticoreTest, TwoWorkersRacingOnTheSameFramesAcceptEachCounterOnce) {
+  NodeOptions o;
+  o.cipher = wg::Cipher::aes256_gcm;
+  test::Node a, b;
+  test::build_node(a, o);
+  test::build_node(b, test::side_b(o));
+  const auto wire = encap_all(a, many_flows(2048));
+  ASSERT_EQ(wire.size(), 2048u);
+  // Both threads get every frame: each counter must be accepted by exactly one of them.
+  const SplitResult r = decap_on_two_threads(b, wire, [](int, std::size_t) { return true; });
+  EXPECT_EQ(r.delivered[0] + r.delivered[1], wire.size());
+  EXPECT_EQ(r.replay[0] + r.replay[1], wire.size());
+  EXPECT_EQ(r.other_drops[0] + r.other_drops[1], 0u);
 }
 
 }  // namespace
