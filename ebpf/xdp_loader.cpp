@@ -191,7 +191,14 @@ XdpProgram XdpProgram::adopt(const std::string& ifname, std::string_view pin_roo
     }
     for (std::size_t i = 0; i < kMapCount; ++i)
       if (p.map_fds_[i] < 0) throw XdpError("program on " + ifname + " has no map " + kMapNames[i]);
-    p.pin_maps(pin_root, ifname);
+    // Pins are for the agent and bpftool; the program works without them (no bpffs in the
+    // mount namespace of `ip netns exec`), so straitd keeps its fds and goes on.
+    try {
+      p.pin_maps(pin_root, ifname);
+    } catch (const XdpError& e) {
+      p.unpin_maps();
+      spdlog::warn("xdp: maps of {} not pinned: {}", ifname, e.what());
+    }
     spdlog::info("xdp: adopted {} (id {}) on {} in {} mode, maps pinned under {}", STRAIT_XDP_PROG_NAME,
                  a.prog_id, ifname, a.mode_flag == XDP_FLAGS_SKB_MODE ? "generic" : "native", p.pin_dir_);
     return p;
