@@ -100,6 +100,9 @@ fail() {
   uapi "/var/run/wireguard/$IFA.sock" "get=1" 2>&1
   echo "---- UAPI B"
   uapi "/var/run/wireguard/$IFB.sock" "get=1" 2>&1
+  echo "---- neighbours A, B"
+  ip -n "$NSA" neigh 2>&1
+  ip -n "$NSB" neigh 2>&1
   exit 1
 }
 
