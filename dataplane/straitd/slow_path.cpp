@@ -224,6 +224,18 @@ void SlowPath::observe_workers(std::int64_t now_ns) {
       res.seen_rx_data_ns = rx_data;
       device_.note_data_received(id, peer->keypairs.current(), wg::Time(rx), keepalive);
     }
+    // Roaming (paper section 2.1): the workers' last authenticated source. The Device keeps
+    // the port of AES-256-GCM peers, whose data comes from per-flow ports (docs/STRAITD.md,
+    // "Roaming"); a changed endpoint needs new outer templates.
+    if (const auto src = a.last_source.read(); src && src->second != res.seen_source_seq) {
+      res.seen_source_seq = src->second;
+      uapi::Endpoint e;
+      e.family = src->first.is_ipv6 ? 6 : 4;
+      std::memcpy(e.addr.data(), src->first.addr.data() + (src->first.is_ipv6 ? 0 : 12),
+                  src->first.is_ipv6 ? 16 : 4);
+      e.port = src->first.port;
+      if (device_.note_endpoint(id, e)) dirty_ = true;
+    }
     const std::int64_t tx = a.last_tx_ns.load(std::memory_order_relaxed);
     if (tx != res.seen_tx_ns) {
       const std::int64_t tx_data = a.last_tx_data_ns.load(std::memory_order_relaxed);

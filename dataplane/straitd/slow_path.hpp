@@ -119,6 +119,7 @@ class SlowPath final : public wg::DeviceIo, public uapi::Handler {
     std::int64_t seen_tx_data_ns = dp::kNeverNs;
     // --test-rekey-after-seconds: when a rekey was last asked for.
     std::int64_t forced_rekey_ns = dp::kNeverNs;
+    std::uint32_t seen_source_seq = 0;  // PeerActivity::last_source's sequence last handled
     // Staged packets waiting for a session: the ring's count at the last look and when it
     // last grew (the newest packet's age), for expiry after REKEY_ATTEMPT_TIME.
     unsigned staged_count = 0;
