@@ -79,9 +79,18 @@ lab_tun0_ip() { echo "$(lab_node_subnet_base "$1").1"; }
 lab_uplink_ip() { echo "172.$((16 + $(lab_cluster_index "$1"))).0.$((10 + $(lab_node_index "$1")))"; }
 lab_gateway_ip() { echo "172.$((16 + $1)).0.1"; }  # by cluster index
 lab_gateway_mac() { printf '02:1a:b0:00:%02x:01\n' "$1"; }  # by cluster index
-lab_vip() {
+lab_vip() {  # the address plan's VIP of a node
   echo "203.0.113.$((10 * ($(lab_cluster_index "$1") + 1) + $(lab_node_index "$1")))"
 }
+# A node's VIPs now, oldest first: the plan's, unless `internet.sh add-vip/del-vip` changed
+# them ($LAB_RUN/vips: "NODE VIP..." lines). The newest is the node's public face: its SNAT
+# address and the endpoint gen-spec.sh writes.
+lab_vips() {
+  local line
+  line=$(awk -v n="$1" '$1 == n {$1 = ""; print substr($0, 2)}' "$LAB_RUN/vips" 2>/dev/null || true)
+  if [ -n "$line" ]; then tr ' ' '\n' <<< "$line"; else lab_vip "$1"; fi
+}
+lab_public_vip() { lab_vips "$1" | tail -n 1; }
 
 # Pod "a1-p2" -> 10.128.0.3 and 0a:58:0a:80:00:03 (OpenShift SDN's MAC-from-IP rule).
 lab_pod_ip() { echo "$(lab_node_subnet_base "${1%-p*}").$((1 + ${1##*-p}))"; }
