@@ -13,6 +13,12 @@
 
 #include "control/spec_watch.hpp"
 
+#ifdef STRAIT_HAVE_XDP
+#include <filesystem>
+
+#include "xdp_loader.hpp"
+#endif
+
 namespace strait::ctl {
 
 std::chrono::milliseconds retry_delay(unsigned failures) {
@@ -156,6 +162,21 @@ MetricsSnapshot Agent::snapshot() const {
   s.counters = counters_;
   s.last_success = last_success_;
   s.resync_interval = options_.resync_interval;
+#ifdef STRAIT_HAVE_XDP
+  // Every interface a straitd pinned its XDP maps for (ebpf/README.md); none without a bpffs.
+  std::error_code ec;
+  for (const auto& dir : std::filesystem::directory_iterator(ebpf::kDefaultPinRoot, ec)) {
+    try {
+      const auto program = ebpf::XdpProgram::open_pinned(dir.path().filename().string());
+      const ebpf::XdpCounters c = program.read_counters();
+      s.xdp.push_back({dir.path().filename().string(),
+                       std::vector<std::uint64_t>(c.drops.begin(), c.drops.end()),
+                       std::vector<std::uint64_t>(c.verdicts.begin(), c.verdicts.end())});
+    } catch (const std::exception& e) {
+      spdlog::debug("xdp counters of {}: {}", dir.path().string(), e.what());
+    }
+  }
+#endif
   return s;
 }
 

@@ -101,6 +101,28 @@ std::string render_metrics(const MetricsSnapshot& s, std::uint64_t now_wall_sec)
     }
   }
 
+  // The XDP program's share of the drops above (strait_drops_total counts both layers), and
+  // its verdicts (ebpf/README.md, "Maps").
+  header(out, "strait_xdp_drops_total", "counter",
+         "Packets the XDP program on straitd's wire interface dropped, by reason.");
+  for (const XdpStats& x : s.xdp) {
+    for (std::size_t i = 1; i < x.drops.size() && i < kDropReasonCount; ++i) {
+      out += fmt::format("strait_xdp_drops_total{{iface=\"{}\",reason=\"{}\"}} {}\n",
+                         escape(x.iface), kDropReasonNames[i], x.drops[i]);
+    }
+  }
+  header(out, "strait_xdp_verdicts_total", "counter",
+         "Packets the XDP program passed to the kernel or redirected to straitd.");
+  static constexpr const char* kVerdictNames[] = {"pass_not_tunnel", "pass_unconfigured",
+                                                  "tunnel_accepted", "tunnel_redirected",
+                                                  "tunnel_no_socket"};
+  for (const XdpStats& x : s.xdp) {
+    for (std::size_t i = 0; i < x.verdicts.size() && i < std::size(kVerdictNames); ++i) {
+      out += fmt::format("strait_xdp_verdicts_total{{iface=\"{}\",verdict=\"{}\"}} {}\n",
+                         escape(x.iface), kVerdictNames[i], x.verdicts[i]);
+    }
+  }
+
   header(out, "strait_agent_reconcile_total", "counter", "Reconcile passes run.");
   out += fmt::format("strait_agent_reconcile_total {}\n", s.counters.reconcile_total);
   header(out, "strait_agent_reconcile_errors_total", "counter",

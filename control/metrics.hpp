@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "control/result.hpp"
 #include "uapi/model.hpp"
@@ -33,10 +34,18 @@ struct AgentCounters {
   std::uint64_t spec_rejected = 0;
 };
 
+// The XDP program on one straitd wire interface (ebpf/), from its pinned maps.
+struct XdpStats {
+  std::string iface;
+  std::vector<std::uint64_t> drops;     // by DropReason (drop_reasons.def)
+  std::vector<std::uint64_t> verdicts;  // by strait_xdp_verdict (ebpf/strait_xdp.h)
+};
+
 struct MetricsSnapshot {
   std::optional<uapi::DeviceState> device;  // absent until straitd answered once
   std::map<wg::Key, PeerLabels> labels;     // peers of the spec; other peers are not exported
   AgentCounters counters;
+  std::vector<XdpStats> xdp;  // one per /sys/fs/bpf/strait/<iface>/ the agent could read
   // When the last reconcile that succeeded entirely ended (steady clock); for /healthz.
   std::optional<std::chrono::steady_clock::time_point> last_success;
   std::chrono::milliseconds resync_interval{5000};

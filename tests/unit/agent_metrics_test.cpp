@@ -9,6 +9,7 @@
 #include "agent_test_support.hpp"
 #include "control/key_base64.hpp"
 #include "control/metrics.hpp"
+#include "drop_reason.hpp"
 
 namespace strait::ctl {
 namespace {
@@ -68,6 +69,26 @@ TEST(AgentMetrics, Exposition) {
   EXPECT_TRUE(has_line(t, "strait_agent_spec_generation 2"));
   EXPECT_TRUE(has_line(t, "strait_agent_spec_rejected_total 1"));
   EXPECT_EQ(t.back(), '\n');
+}
+
+TEST(AgentMetrics, XdpCountersPerInterface) {
+  MetricsSnapshot s = sample();
+  XdpStats x;
+  x.iface = "eth1";
+  x.drops.assign(strait::kDropReasonCount, 0);
+  x.drops[static_cast<std::size_t>(strait::DropReason::unknown_index)] = 77;
+  x.verdicts = {1, 2, 3, 4, 5};
+  s.xdp.push_back(x);
+  const std::string t = render_metrics(s, 1042);
+  EXPECT_NE(t.find("strait_xdp_drops_total{iface=\"eth1\",reason=\"unknown_index\"} 77\n"),
+            std::string::npos);
+  EXPECT_NE(t.find("strait_xdp_drops_total{iface=\"eth1\",reason=\"msg_bad_type\"} 0\n"),
+            std::string::npos);
+  EXPECT_NE(t.find("strait_xdp_verdicts_total{iface=\"eth1\",verdict=\"tunnel_redirected\"} 4\n"),
+            std::string::npos);
+  // No interface: the families are declared but have no series.
+  const std::string none = render_metrics(sample(), 1042);
+  EXPECT_EQ(none.find("strait_xdp_drops_total{"), std::string::npos);
 }
 
 TEST(AgentMetrics, HealthWithinThreeIntervals) {
