@@ -825,7 +825,14 @@ bool Device::note_endpoint(PeerId id, const uapi::Endpoint& endpoint) {
   // roaming follows the address only, and the port stays the one configured or learnt from a
   // handshake (which straitd sends from its listen port). Else the endpoint would flap
   // between the flow ports of every burst.
-  if (peer->cipher == Cipher::aes256_gcm && peer->endpoint) {
+  if (peer->cipher == Cipher::aes256_gcm) {
+    // straitd's workers report these sources with port 0: nothing to learn without an
+    // endpoint (the handshake that made the session set one anyway).
+    if (!peer->endpoint) {
+      if (endpoint.port == 0) return false;
+      set_endpoint(*peer, endpoint);
+      return true;
+    }
     uapi::Endpoint moved = endpoint;
     moved.port = peer->endpoint->port;
     if (moved == *peer->endpoint) return false;

@@ -899,9 +899,19 @@ TEST_F(DeviceTest, AesGcmPeersRoamByAddressOnlyAndKeepTheirPort) {
   EXPECT_TRUE(b_.device.note_endpoint(a_at_b, uapi::Endpoint::v4({198, 51, 100, 1}, 60001)));
   EXPECT_EQ(*peer_state(b_, a_).endpoint, uapi::Endpoint::v4({198, 51, 100, 1}, 51820));
   EXPECT_FALSE(b_.device.note_endpoint(a_at_b, uapi::Endpoint::v4({198, 51, 100, 1}, 60002)));
-  // And back.
-  EXPECT_TRUE(b_.device.note_endpoint(a_at_b, uapi::Endpoint::v4({192, 0, 2, 1}, 49999)));
+  // And back, as straitd's workers report it (port 0).
+  EXPECT_TRUE(b_.device.note_endpoint(a_at_b, uapi::Endpoint::v4({192, 0, 2, 1}, 0)));
   EXPECT_EQ(*peer_state(b_, a_).endpoint, a_.addr);
+}
+
+TEST_F(DeviceTest, AesGcmPeerWithoutEndpointLearnsNothingFromPortZero) {
+  ASSERT_EQ(a_.device.apply(config_for(a_, b_, Cipher::aes256_gcm), now_), std::nullopt);
+  ASSERT_EQ(b_.device.apply(config_for(b_, a_, Cipher::aes256_gcm, /*with_endpoint=*/false), now_),
+            std::nullopt);
+  const PeerId a_at_b = peer_of(b_, a_);
+  ASSERT_FALSE(peer_state(b_, a_).endpoint.has_value());
+  EXPECT_FALSE(b_.device.note_endpoint(a_at_b, uapi::Endpoint::v4({192, 0, 2, 1}, 0)));
+  EXPECT_FALSE(peer_state(b_, a_).endpoint.has_value());
 }
 
 TEST_F(DeviceTest, ChaChaPeersRoamByAddressAndPort) {
