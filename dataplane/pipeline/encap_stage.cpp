@@ -139,7 +139,22 @@ struct PeerGroup {
   std::uint32_t count;
   std::uint64_t next_counter;
   bool reserved;
+  wg::Keypair* kp;  // chosen once per burst by send_keypair
+  const crypto::AeadKey* key;
 };
+
+// The keypair to send with: `next` once data authenticated on it (PeerSlot::next), else
+// `current`.
+struct SendKeypair {
+  wg::Keypair* kp;
+  const crypto::AeadKey* key;
+};
+inline SendKeypair send_keypair(const PeerSlot& s) noexcept {
+  if (s.next != nullptr && s.next_confirmed != nullptr &&
+      s.next_confirmed->load(std::memory_order_relaxed))
+    return {s.next, s.next_send_key};
+  return {s.current, s.send_key};
+}
 
 // Hands a packet without a usable keypair to its peer's staging ring, as an inner IP packet.
 void stage_packet(StageContext& ctx, const PeerSlot& slot, rte_mbuf* m, EncapResult& r) noexcept {
@@ -257,7 +272,11 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
       stage::drop(ctx, m, DropReason::no_route);
       continue;
     }
-    if (!slot->has_endpoint) {
+    // No outer headers yet (the endpoint's next-hop MAC is being resolved, or no endpoint is
+    // known) but no keypair either: the packet is staged below like any packet waiting for a
+    // handshake, as the Linux module queues it, rather than lost; the slow path holds the
+    // initiation until the MAC is known, and expires what waits REKEY_ATTEMPT_TIME.
+    if (!slot->has_endpoint && slot->current != nullptr) {
       stage::drop(ctx, m, DropReason::no_endpoint);
       continue;
     }
@@ -275,14 +294,15 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
       stage::drop(ctx, m, DropReason::unsupported_mbuf);
       continue;
     }
-    const wg::Keypair* kp = slot->current;
+    const SendKeypair sk = send_keypair(*slot);
+    const wg::Keypair* kp = sk.kp;
     if (kp == nullptr || !kp->valid_for_send(now)) {
       stage_packet(ctx, *slot, m, r);
       continue;
     }
     std::uint16_t g = 0;
     while (g < n_groups && groups[g].slot != slot) ++g;
-    if (g == n_groups) groups.emplace(n_groups++) = PeerGroup{slot, 0, 0, false};
+    if (g == n_groups) groups.emplace(n_groups++) = PeerGroup{slot, 0, 0, false, sk.kp, sk.key};
     ++groups[g].count;
     rte_pktmbuf_adj(m, kEthHdrLen);
     const std::uint16_t sport = outer_source_port(state, kp->cipher, flow_source_port(ip, inner));
@@ -293,7 +313,7 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
   // Phase 2: one nonce reservation per peer (an atomic shared by every lcore sending to it).
   for (std::uint16_t g = 0; g < n_groups; ++g) {
     PeerGroup& pg = groups[g];
-    wg::Keypair& kp = *pg.slot->current;
+    wg::Keypair& kp = *pg.kp;
     const auto first = kp.reserve_counters(pg.count);
     pg.reserved = first.has_value();
     pg.next_counter = first.value_or(0);
@@ -314,7 +334,7 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
       stage::drop(ctx, p.m, DropReason::no_keypair);
       continue;
     }
-    build_message(p.m, p.len, p.padded, *p.slot->current, *p.slot->send_key, pg.next_counter++,
+    build_message(p.m, p.len, p.padded, *pg.kp, *pg.key, pg.next_counter++,
                   ops.emplace(n_ops));
     op_slot.emplace(n_ops) = p.slot;
     op_mbuf.emplace(n_ops) = p.m;

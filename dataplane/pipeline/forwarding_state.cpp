@@ -113,9 +113,14 @@ ForwardingStateBuilder& ForwardingStateBuilder::current(std::uint32_t id,
 ForwardingStateBuilder& ForwardingStateBuilder::session(std::uint32_t id,
                                                         std::shared_ptr<PreparedKeypair> keypair,
                                                         bool is_next) {
-  (void)declared(id, "session");
+  PeerSlot& slot = declared(id, "session");
   if (keypair == nullptr || keypair->keypair == nullptr)
     throw std::invalid_argument("ForwardingStateBuilder::session: null keypair");
+  if (is_next) {
+    slot.next = keypair->keypair.get();
+    slot.next_send_key = &keypair->send_key;
+    slot.next_confirmed = &keypair->received_data;
+  }
   SessionEntry e;
   e.keypair = keypair->keypair.get();
   e.recv_key = &keypair->recv_key;

@@ -171,6 +171,14 @@ struct PeerSlot {
   // nonces on it (Keypair::reserve_counters).
   wg::Keypair* current = nullptr;
   const crypto::AeadKey* send_key = nullptr;
+  // The peer's unconfirmed responder keypair (`next`), its send key, and the flag a worker
+  // raises on the first data authenticated on it (PreparedKeypair::received_data). Once the
+  // flag is up, encap sends with `next` at once, as the Linux module rotates next -> current
+  // inside its receive path (paper section 5.4.6), rather than with `current` until the slow
+  // path publishes the rotation: a peer that restarted no longer knows `current`. Null: none.
+  wg::Keypair* next = nullptr;
+  const crypto::AeadKey* next_send_key = nullptr;
+  const std::atomic<bool>* next_confirmed = nullptr;
   // The peer's configured cipher, for the slow path. The stages go by each keypair's own
   // cipher (message type on encap, cipher_mismatch on decap), which the handshake set from it.
   wg::Cipher cipher = wg::Cipher::chacha20_poly1305;
