@@ -46,6 +46,19 @@ lab_save_topology() {
     "$LAB_PODS" > "$LAB_RUN/topology.env"
 }
 
+# lab_lock: for a whole session on the lab (a test: up, checks, down). The lab is one per
+# machine (/run/strait-lab, fixed namespace names), so a second session waits here rather
+# than tearing the first one down. The lock is an flock on a file beside $LAB_RUN; the
+# daemons the session starts inherit it and release it when `lab.sh down` stops them.
+lab_lock() {
+  local wait=${LAB_LOCK_WAIT:-1200}
+  exec {LAB_LOCK_FD}> "$LAB_RUN.lock"
+  if ! flock -n "$LAB_LOCK_FD"; then
+    lab_log "another lab session holds $LAB_RUN.lock: waiting up to ${wait}s"
+    flock -w "$wait" "$LAB_LOCK_FD" || lab_die "the lab stayed busy for ${wait}s ($LAB_RUN.lock)"
+  fi
+}
+
 lab_cluster_letter() { local letters=abcdefgh; printf '%s' "${letters:$1:1}"; }
 
 lab_clusters() {

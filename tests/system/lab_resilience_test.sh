@@ -44,6 +44,7 @@ if [ -z "$(lab_straitd)" ] || [ -z "$(lab_agent)" ]; then
   exit 77
 fi
 
+lab_lock  # one lab session at a time on this machine
 trap '"$lab/lab.sh" down' EXIT
 "$lab/lab.sh" down > /dev/null 2>&1 || true
 unset LAB_CLUSTERS LAB_NODES

@@ -22,6 +22,7 @@ for t in ovs-vswitchd ovsdb-server nft wg iperf3 ethtool; do
   command -v "$t" > /dev/null || { echo "SKIP: $t is not installed"; exit 77; }
 done
 
+lab_lock  # one lab session at a time on this machine
 trap '"$lab/lab.sh" down' EXIT
 "$lab/lab.sh" down > /dev/null 2>&1 || true
 unset LAB_CLUSTERS LAB_NODES
