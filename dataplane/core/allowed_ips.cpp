@@ -42,21 +42,26 @@ bool PrefixTrie<kBits>::remove(Key key, unsigned len) {
 
 template <unsigned kBits>
 void PrefixTrie<kBits>::update_first_level(Key key, unsigned len) {
-  constexpr std::uint32_t kSlots = std::uint32_t{1} << kSlotBits;
-  if (first_.empty()) {
-    if (routes_ < kFirstLevelFrom) return;
-    first_.assign(kSlots, Slot{});
-    fill(root_, 0, kSlots - 1, std::nullopt);
-    return;
+  unsigned bits = 0;
+  if (routes_ >= kWideFrom || (slot_bits_ == kWideSlotBits && routes_ >= kWideFrom / 2)) {
+    bits = kWideSlotBits;
+  } else if (routes_ >= kFirstLevelFrom || (slot_bits_ != 0 && routes_ >= kFirstLevelFrom / 2)) {
+    bits = kNarrowSlotBits;
   }
-  if (routes_ < kFirstLevelFrom / 2) {
+  if (bits != slot_bits_) {  // build, rebuild at the other width, or drop
     std::vector<Slot>().swap(first_);  // give the memory back, copies shrink with it
+    slot_bits_ = static_cast<std::uint8_t>(bits);
+    if (bits == 0) return;
+    const std::uint32_t slots = std::uint32_t{1} << bits;
+    first_.assign(slots, Slot{});
+    fill(root_, 0, slots - 1, std::nullopt);
     return;
   }
+  if (bits == 0) return;
   // Only the slots inside key/len can have changed: the nodes that end or branch outside it
   // keep their indices, and the prefixes covering other slots are the same.
   const std::uint32_t lo = slot_of(mask(key, len));
-  const std::uint32_t hi = len >= kSlotBits ? lo : lo + (std::uint32_t{1} << (kSlotBits - len)) - 1;
+  const std::uint32_t hi = len >= bits ? lo : lo + (std::uint32_t{1} << (bits - len)) - 1;
   fill(root_, lo, hi, std::nullopt);
 }
 
@@ -74,10 +79,10 @@ void PrefixTrie<kBits>::fill(std::uint32_t i, std::uint32_t lo, std::uint32_t hi
   }
   const Node& n = nodes_[i];
   const std::uint32_t n_lo = slot_of(n.key);
-  if (n.len >= kSlotBits) {  // n and everything under it lie in slot n_lo
+  if (n.len >= slot_bits_) {  // n and everything under it lie in slot n_lo
     std::optional<PeerId> here = best;
     std::uint32_t next = i;
-    if (n.len == kSlotBits) {
+    if (n.len == slot_bits_) {
       if (n.has_peer) here = n.peer;
       if (n.child[0] == kNil && n.child[1] == kNil) next = kNodeMask;
     }
@@ -87,7 +92,7 @@ void PrefixTrie<kBits>::fill(std::uint32_t i, std::uint32_t lo, std::uint32_t hi
     return;
   }
   // n covers the slots [n_lo, n_hi]; its children split them in halves.
-  const std::uint32_t span = std::uint32_t{1} << (kSlotBits - n.len);
+  const std::uint32_t span = std::uint32_t{1} << (slot_bits_ - n.len);
   const std::uint32_t n_hi = n_lo + (span - 1);
   if (lo < n_lo) set(lo, std::min(hi, n_lo - 1), best, kNodeMask);
   if (hi > n_hi) set(std::max(lo, n_hi + 1), hi, best, kNodeMask);
@@ -200,6 +205,7 @@ void PrefixTrie<kBits>::clear() noexcept {
   nodes_.clear();
   free_.clear();
   std::vector<Slot>().swap(first_);
+  slot_bits_ = 0;
   root_ = kNil;
   routes_ = 0;
 }

@@ -80,15 +80,20 @@ class PrefixTrie {
   static_assert(kBits == 32 || kBits == 128);
   using Key = std::conditional_t<kBits == 32, std::uint32_t, Uint128>;
 
-  // A family builds its first level when it reaches this many routes and drops it when it
-  // falls below half of it (the gap keeps a table near the boundary from flapping).
+  // A family builds its first level, on the top kNarrowSlotBits bits, when it reaches
+  // kFirstLevelFrom routes, and widens it to kWideSlotBits bits (8 MiB, still less than the
+  // nodes) at kWideFrom routes, where 16 bits leave a dozen routes per slot and so a walk of
+  // several cache misses below it. Each step is undone below half its threshold (the gap
+  // keeps a table near a boundary from flapping).
   static constexpr std::size_t kFirstLevelFrom = 64;
-  static constexpr unsigned kSlotBits = 16;
+  static constexpr std::size_t kWideFrom = std::size_t{1} << 18;
+  static constexpr unsigned kNarrowSlotBits = 16;
+  static constexpr unsigned kWideSlotBits = 20;
 
   // Fast path: the peer of the longest prefix containing addr.
   [[nodiscard]] std::optional<PeerId> lookup(Key addr) const noexcept {
     if (first_.empty()) return walk(root_, addr, std::nullopt);
-    const Slot s = first_[static_cast<std::uint32_t>(addr >> (kBits - kSlotBits))];
+    const Slot s = first_[slot_of(addr)];
     return walk(s.next & kNodeMask,
                 addr, (s.next & kSlotHasPeer) != 0 ? std::optional<PeerId>(s.peer) : std::nullopt);
   }
@@ -109,7 +114,8 @@ class PrefixTrie {
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return routes_; }
-  [[nodiscard]] bool has_first_level() const noexcept { return !first_.empty(); }
+  // The first level's width in bits, 0 when there is none.
+  [[nodiscard]] unsigned first_level_bits() const noexcept { return slot_bits_; }
   void clear() noexcept;
 
   // Key with the bits after the first len cleared.
@@ -126,9 +132,9 @@ class PrefixTrie {
   static constexpr std::uint32_t kNodeMask = 0x7fffffffU;
 
   // One first-level slot: in next's low 31 bits the trie node to resume the walk from (the
-  // first node on the slot's path with at least kSlotBits bits, kNodeMask for none), and in
+  // first node on the slot's path with at least slot_bits_ bits, kNodeMask for none), and in
   // peer the best match among the prefixes above it that cover the slot (valid if next has
-  // kSlotHasPeer). A /16 leaf is folded into peer rather than left for the walk.
+  // kSlotHasPeer). A leaf of exactly slot_bits_ bits is folded into peer rather than left for the walk.
   struct Slot {
     PeerId peer = 0;
     std::uint32_t next = kNodeMask;
@@ -174,9 +180,9 @@ class PrefixTrie {
   bool insert_node(Key key, unsigned len, PeerId peer);
   bool remove_node(Key key, unsigned len);
 
-  // The slot of a key: its top kSlotBits bits.
-  [[nodiscard]] static std::uint32_t slot_of(Key key) noexcept {
-    return static_cast<std::uint32_t>(key >> (kBits - kSlotBits));
+  // The slot of a key: its top slot_bits_ bits (precondition: slot_bits_ > 0).
+  [[nodiscard]] std::uint32_t slot_of(Key key) const noexcept {
+    return static_cast<std::uint32_t>(key >> (kBits - slot_bits_));
   }
   // After a change to key/len: builds or drops the first level as the route count asks, or
   // rewrites the slots that key/len covers.
@@ -187,7 +193,8 @@ class PrefixTrie {
 
   std::vector<Node> nodes_;
   std::vector<std::uint32_t> free_;  // released nodes, reused before nodes_ grows
-  std::vector<Slot> first_;          // 2^kSlotBits slots, or empty below kFirstLevelFrom routes
+  std::vector<Slot> first_;          // 2^slot_bits_ slots, or empty
+  std::uint8_t slot_bits_ = 0;       // 0, kNarrowSlotBits or kWideSlotBits
   std::uint32_t root_ = kNil;
   std::size_t routes_ = 0;
 };

@@ -490,10 +490,10 @@ TEST(AllowedIps, FirstLevelIsBuiltAndDropped) {
   constexpr std::uint32_t kFrom = detail::PrefixTrie<32>::kFirstLevelFrom;
   trie.insert(0x0a000000U, 8, 1000);  // 10/8
   for (std::uint32_t i = 1; i < kFrom - 1; ++i) trie.insert(0x0a000000U | i << 12, 20, i);
-  EXPECT_FALSE(trie.has_first_level());
+  EXPECT_EQ(trie.first_level_bits(), 0U);
   EXPECT_EQ(trie.lookup(0x0a000000U | 5U << 12 | 0x123U), std::optional<PeerId>(5));
   trie.insert(0x0a100000U, 16, 2000);  // 10.16/16, route 64
-  EXPECT_TRUE(trie.has_first_level());
+  EXPECT_EQ(trie.first_level_bits(), 16U);
   EXPECT_EQ(trie.lookup(0x0a000000U | 5U << 12 | 0x123U), std::optional<PeerId>(5));
   EXPECT_EQ(trie.lookup(0x0a10ffffU), std::optional<PeerId>(2000));
   EXPECT_EQ(trie.lookup(0x0a110000U), std::optional<PeerId>(1000));
@@ -501,16 +501,75 @@ TEST(AllowedIps, FirstLevelIsBuiltAndDropped) {
   // Down to 32 routes it stays; below, it goes.
   for (std::uint32_t i = 1; i <= kFrom / 2; ++i) ASSERT_TRUE(trie.remove(0x0a000000U | i << 12, 20));
   EXPECT_EQ(trie.size(), kFrom / 2);
-  EXPECT_TRUE(trie.has_first_level());
+  EXPECT_EQ(trie.first_level_bits(), 16U);
   EXPECT_EQ(trie.lookup(0x0a000000U | 5U << 12 | 0x123U), std::optional<PeerId>(1000));
   ASSERT_TRUE(trie.remove(0x0a000000U | (kFrom / 2 + 1) << 12, 20));
-  EXPECT_FALSE(trie.has_first_level());
+  EXPECT_EQ(trie.first_level_bits(), 0U);
   EXPECT_EQ(trie.lookup(0x0a000000U | 5U << 12 | 0x123U), std::optional<PeerId>(1000));
   EXPECT_EQ(trie.lookup(0x0a000000U | (kFrom - 2) << 12), std::optional<PeerId>(kFrom - 2));
   EXPECT_EQ(trie.lookup(0x0a10ffffU), std::optional<PeerId>(2000));
   trie.clear();
-  EXPECT_FALSE(trie.has_first_level());
+  EXPECT_EQ(trie.first_level_bits(), 0U);
   EXPECT_EQ(trie.lookup(0x0a10ffffU), std::nullopt);
+}
+
+// At kWideFrom routes the first level widens to 20 bits, below half of that it narrows again;
+// shorter prefixes of every length class around both widths stay visible through each switch.
+TEST(AllowedIps, FirstLevelWidensAndNarrows) {
+  using Trie = detail::PrefixTrie<32>;
+  Trie trie;
+  // Covering prefixes: /8, /12, /16, /18 (inside a 16-bit slot), /20 (exactly a wide slot),
+  // /22 (inside a wide slot).
+  const std::vector<std::tuple<std::uint32_t, unsigned, PeerId>> covering = {
+      {0x0a000000U, 8, 1001}, {0x0a100000U, 12, 1002}, {0x0a200000U, 16, 1003},
+      {0x0a300000U, 18, 1004}, {0x0a400000U, 20, 1005}, {0x0a500000U, 22, 1006}};
+  for (const auto& [key, len, peer] : covering) trie.insert(key, len, peer);
+  auto expected_cover = [&](std::uint32_t addr) {
+    std::optional<PeerId> best;
+    unsigned best_len = 0;
+    for (const auto& [key, len, peer] : covering) {
+      if (Trie::mask(addr, len) == key && (!best || len > best_len)) {
+        best = peer;
+        best_len = len;
+      }
+    }
+    return best;
+  };
+  // Host routes spread over 10/8 (an odd stride hits every slot class above).
+  std::vector<std::uint32_t> hosts;
+  for (std::uint32_t i = 0; hosts.size() < Trie::kWideFrom; ++i) {
+    hosts.push_back(0x0a000000U | ((i * 2654435761U) & 0x00ffffffU));
+  }
+  std::sort(hosts.begin(), hosts.end());
+  hosts.erase(std::unique(hosts.begin(), hosts.end()), hosts.end());
+  for (std::size_t i = 0; i < hosts.size(); ++i) trie.insert(hosts[i], 32, static_cast<PeerId>(i));
+  for (std::uint32_t i = 0; trie.size() < Trie::kWideFrom; ++i) {
+    trie.insert(0x0b000000U | i, 32, 7);  // top up past duplicates, outside 10/8
+  }
+  EXPECT_EQ(trie.first_level_bits(), 20U);
+  auto check = [&](std::size_t removed_below) {
+    for (std::size_t i = 0; i < hosts.size(); ++i) {
+      const auto want = i < removed_below ? expected_cover(hosts[i]) : std::optional<PeerId>(i);
+      ASSERT_EQ(trie.lookup(hosts[i]), want) << std::hex << hosts[i];
+    }
+    for (const auto& [key, len, peer] : covering) {
+      // The first and last address of each covering prefix, unless a host route sits there.
+      for (const std::uint32_t addr : {key, key | (~0U >> len)}) {
+        if (!std::binary_search(hosts.begin(), hosts.end(), addr)) {
+          ASSERT_EQ(trie.lookup(addr), std::optional<PeerId>(peer)) << std::hex << addr;
+        }
+      }
+    }
+  };
+  check(0);
+  // Remove hosts (in address order) until below kWideFrom / 2: back to 16 bits.
+  std::size_t removed = 0;
+  while (trie.size() >= Trie::kWideFrom / 2) {
+    ASSERT_TRUE(trie.remove(hosts[removed], 32));
+    ++removed;
+  }
+  EXPECT_EQ(trie.first_level_bits(), 16U);
+  check(removed);
 }
 
 // A million routes (the scale of the later benchmark): all findable, then half removed.
