@@ -24,7 +24,7 @@ Result<DesiredState> compute_desired_state(const MeshSpec& spec, std::string_vie
     peer.cluster = n.cluster;
     peer.public_key = n.public_key;
     peer.endpoint = n.endpoint;
-    peer.allowed_ips = {n.pod_subnet};
+    peer.allowed_ips = n.pod_subnets;
     peer.persistent_keepalive = spec.defaults.persistent_keepalive;
     peer.cipher = self->straitd && n.straitd ? wg::Cipher::aes256_gcm
                                              : wg::Cipher::chacha20_poly1305;

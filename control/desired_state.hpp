@@ -21,7 +21,7 @@ struct DesiredPeer {
   std::string cluster;
   wg::Key public_key{};
   uapi::Endpoint endpoint;             // the remote node's VIP:port
-  std::vector<Prefix> allowed_ips;     // the remote node's pod subnet
+  std::vector<Prefix> allowed_ips;     // the remote node's pod subnets
   std::uint16_t persistent_keepalive = 0;
   // AES-256-GCM when both ends run straitd, else ChaCha20-Poly1305 (DESIGN.md section 3).
   wg::Cipher cipher = wg::Cipher::chacha20_poly1305;

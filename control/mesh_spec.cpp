@@ -154,6 +154,75 @@ void parse_clusters(const YAML::Node& list, MeshSpec& spec, Problems& p) {
   }
 }
 
+// One pod subnet of a node: a CIDR inside its cluster's pod_cidrs that overlaps no other
+// node's subnet (nor another of its own). `subnets` holds every subnet seen so far.
+void add_pod_subnet(const YAML::Node& v, const std::string& field, const Cluster* cluster,
+                    Node& node, std::vector<std::pair<Prefix, std::string>>& subnets, Problems& p) {
+  if (!v.IsScalar() || v.Scalar().empty()) {
+    p.add(field, v, "must be a CIDR string");
+    return;
+  }
+  auto prefix = parse_prefix(v.Scalar());
+  if (!prefix) {
+    p.add(field, v,
+          fmt::format("\"{}\" is not a valid CIDR: {}", v.Scalar(), prefix.error().message));
+    return;
+  }
+  if (cluster != nullptr &&
+      std::none_of(cluster->pod_cidrs.begin(), cluster->pod_cidrs.end(),
+                   [&](const Prefix& c) { return prefix_contains(c, *prefix); })) {
+    p.add(field, v,
+          fmt::format("{} is not inside any pod_cidrs of cluster \"{}\"", prefix->to_string(),
+                      cluster->name));
+  }
+  for (const auto& [other, other_where] : subnets) {
+    if (prefixes_overlap(*prefix, other)) {
+      p.add(field, v,
+            fmt::format("{} overlaps {} of {}", prefix->to_string(), other.to_string(),
+                        other_where));
+    }
+  }
+  subnets.emplace_back(*prefix, field);
+  node.pod_subnets.push_back(*prefix);
+}
+
+// `pod_subnets: [cidr, ...]` (several per node: dual-stack, or several blocks as Calico
+// allocates them). The older single `pod_subnet: cidr` stays accepted, because operators
+// have ConfigMaps written with it; a node giving both is refused rather than guessed at.
+void parse_pod_subnets(const YAML::Node& n, const std::string& where, const Cluster* cluster,
+                       Node& node, std::vector<std::pair<Prefix, std::string>>& subnets,
+                       Problems& p) {
+  const YAML::Node list = n["pod_subnets"];
+  const YAML::Node single = n["pod_subnet"];
+  if (list && single) {
+    p.add(where + ".pod_subnet", single,
+          "give either pod_subnets (a list) or the older pod_subnet (one CIDR), not both; "
+          "move this CIDR into pod_subnets");
+    return;
+  }
+  if (single) {
+    if (!single.IsScalar() || single.Scalar().empty()) {
+      p.add(where + ".pod_subnet", single,
+            "must be a non-empty string (one CIDR; use pod_subnets for a list)");
+      return;
+    }
+    add_pod_subnet(single, where + ".pod_subnet", cluster, node, subnets, p);
+    return;
+  }
+  if (!list) {
+    p.add(where, n, "missing required field \"pod_subnets\"");
+    return;
+  }
+  if (!list.IsSequence() || list.size() == 0) {
+    p.add(where + ".pod_subnets", list, "must be a non-empty list of CIDRs");
+    return;
+  }
+  for (std::size_t j = 0; j < list.size(); ++j) {
+    add_pod_subnet(list[j], fmt::format("{}.pod_subnets[{}]", where, j), cluster, node, subnets,
+                   p);
+  }
+}
+
 void parse_nodes(const YAML::Node& list, MeshSpec& spec, Problems& p) {
   if (!list || !list.IsSequence() || list.size() == 0) {
     p.add("nodes", list, "must be a non-empty list");
@@ -171,7 +240,8 @@ void parse_nodes(const YAML::Node& list, MeshSpec& spec, Problems& p) {
     Node node;
     if (auto name = scalar(n, "name", where, p)) node.name = *name;
     where = entry_name("nodes", i, node.name);
-    check_keys(n, where, {"name", "cluster", "pod_subnet", "endpoint", "public_key", "straitd"},
+    check_keys(n, where,
+               {"name", "cluster", "pod_subnets", "pod_subnet", "endpoint", "public_key", "straitd"},
                p);
     if (!node.name.empty()) {
       if (auto [it, fresh] = names.emplace(node.name, i); !fresh) {
@@ -189,30 +259,7 @@ void parse_nodes(const YAML::Node& list, MeshSpec& spec, Problems& p) {
       }
     }
 
-    if (auto s = scalar(n, "pod_subnet", where, p)) {
-      const std::string field = where + ".pod_subnet";
-      if (auto prefix = parse_prefix(*s); !prefix) {
-        p.add(field, n["pod_subnet"],
-              fmt::format("\"{}\" is not a valid CIDR: {}", *s, prefix.error().message));
-      } else {
-        node.pod_subnet = *prefix;
-        if (cluster != nullptr &&
-            std::none_of(cluster->pod_cidrs.begin(), cluster->pod_cidrs.end(),
-                         [&](const Prefix& c) { return prefix_contains(c, *prefix); })) {
-          p.add(field, n["pod_subnet"],
-                fmt::format("{} is not inside any pod_cidrs of cluster \"{}\"",
-                            prefix->to_string(), cluster->name));
-        }
-        for (const auto& [other, other_where] : subnets) {
-          if (prefixes_overlap(*prefix, other)) {
-            p.add(field, n["pod_subnet"],
-                  fmt::format("{} overlaps {} of {}", prefix->to_string(), other.to_string(),
-                              other_where));
-          }
-        }
-        subnets.emplace_back(*prefix, where);
-      }
-    }
+    parse_pod_subnets(n, where, cluster, node, subnets, p);
 
     if (auto e = scalar(n, "endpoint", where, p)) {
       const std::string field = where + ".endpoint";

@@ -3,7 +3,7 @@
 // (the per-node VIP) and WireGuard public key. README.md in this directory shows the format.
 //
 //   clusters: [{name, pod_cidrs: [cidr, ...]}]
-//   nodes:    [{name, cluster, pod_subnet, endpoint: "VIP:port" | "[v6]:port",
+//   nodes:    [{name, cluster, pod_subnets: [cidr, ...], endpoint: "VIP:port" | "[v6]:port",
 //               public_key: <base64>, straitd: true|false}]
 //   defaults: {listen_port, persistent_keepalive}      (optional)
 //
@@ -31,7 +31,9 @@ struct Cluster {
 struct Node {
   std::string name;
   std::string cluster;
-  Prefix pod_subnet;
+  // Several per node: dual-stack (one IPv4, one IPv6), or several blocks (Calico). The spec
+  // also accepts the older single `pod_subnet: cidr`, which lands here as one entry.
+  std::vector<Prefix> pod_subnets;
   uapi::Endpoint endpoint;  // the node's public VIP:port
   wg::Key public_key{};
   bool straitd = true;      // false: a stock WireGuard node (ChaCha20-Poly1305 only)
@@ -59,7 +61,8 @@ struct MeshSpec {
 // Refused: YAML syntax errors, unknown keys, missing fields, malformed CIDRs (host bits set
 // too), endpoints and keys; duplicate cluster names, node names, public keys or endpoints;
 // overlapping pod CIDRs (across and within clusters); a node of an unknown cluster; a
-// pod_subnet outside its cluster's CIDRs; overlapping node subnets.
+// pod subnet outside its cluster's CIDRs; overlapping node subnets (each subnet checked against
+// every other, a node's own included); a node giving both pod_subnets and pod_subnet.
 [[nodiscard]] Result<MeshSpec> parse_mesh_spec(std::string_view yaml_text);
 
 }  // namespace strait::ctl

@@ -19,6 +19,7 @@ packages=(
   python3 python3-scapy python3-yaml gnuplot-nox jq
   # real peers and tools for the system tests and the lab
   wireguard-go wireguard-tools iperf3 openvswitch-switch iproute2 nftables
+  ovn-central ovn-host
   iputils-ping ethtool procps psmisc kmod
 )
 
@@ -30,8 +31,19 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
+# The lab runs its own northd, databases and ovn-controllers per cluster and node, each with
+# its own run directory (deploy/lab/ovn.sh); the system-wide ones the packages start on a
+# systemd host would only compete with them for the default sockets.
+stop_system_ovn() {
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now ovn-central ovn-host ovn-northd ovn-controller \
+      ovn-ovsdb-server-nb ovn-ovsdb-server-sb >/dev/null 2>&1 || true
+  fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
+  stop_system_ovn
   exit 0
 fi
 
@@ -39,3 +51,4 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+stop_system_ovn

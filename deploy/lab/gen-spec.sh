@@ -6,7 +6,7 @@
 # mesh (tests/system/lab_resilience_test.sh).
 #
 #   clusters: [{name: a, pod_cidrs: [10.128.0.0/14]}, {name: b, ...}]
-#   nodes:    [{name: a1, cluster: a, pod_subnet: 10.128.0.0/23,
+#   nodes:    [{name: a1, cluster: a, pod_subnets: [10.128.0.0/23],
 #               endpoint: "203.0.113.11:51820", public_key: <base64>, straitd: true}, ...]
 #
 # usage: gen-spec.sh [--out FILE] [--omit NODE]...   (default: stdout)
@@ -39,7 +39,7 @@ spec() {
       lab_die "no public key for $node (run: deploy/lab/strait.sh keys $node)"
     echo "  - name: $node"
     echo "    cluster: $(lab_cluster_of "$node")"
-    echo "    pod_subnet: $(lab_node_subnet "$node")"
+    echo "    pod_subnets: [$(lab_node_subnet "$node")]"
     echo "    endpoint: \"$(lab_public_vip "$node"):$LAB_PORT\""
     echo "    public_key: $key"
     echo "    straitd: true"

@@ -52,6 +52,21 @@ TEST(AgentDesired, NodeA1) {
   EXPECT_EQ(d->remote_cidrs[1].to_string(), "fd00:b::/48");
 }
 
+TEST(AgentDesired, EverySubnetOfARemoteNodeIsAnAllowedIp) {
+  std::string s = testing::kSpec2x2;
+  const std::string from = "pod_subnets: [10.132.2.0/23]";
+  s.replace(s.find(from), from.size(), "pod_subnets: [10.132.2.0/23, \"fd00:b:0:2::/64\"]");
+  auto spec = parse_mesh_spec(s);
+  ASSERT_TRUE(spec) << spec.error().message;
+  auto d = compute_desired_state(*spec, "a1");
+  ASSERT_TRUE(d);
+  ASSERT_EQ(d->peers.size(), 2u);
+  const DesiredPeer& b2 = d->peers[1];
+  ASSERT_EQ(b2.allowed_ips.size(), 2u);
+  EXPECT_EQ(b2.allowed_ips[0].to_string(), "10.132.2.0/23");
+  EXPECT_EQ(b2.allowed_ips[1].to_string(), "fd00:b:0:2::/64");
+}
+
 TEST(AgentDesired, NodeB2RunsStockWireGuard) {
   auto spec = parse_mesh_spec(testing::kSpec2x2);
   ASSERT_TRUE(spec);

@@ -66,7 +66,8 @@ TEST(AgentSpec, ParsesTheExample) {
   const Node* b2 = spec->find_node("b2");
   ASSERT_NE(b2, nullptr);
   EXPECT_EQ(b2->cluster, "b");
-  EXPECT_EQ(b2->pod_subnet.to_string(), "10.132.2.0/23");
+  ASSERT_EQ(b2->pod_subnets.size(), 1u);
+  EXPECT_EQ(b2->pod_subnets[0].to_string(), "10.132.2.0/23");
   EXPECT_EQ(b2->endpoint.to_string(), "[2001:db8::2]:51821");
   EXPECT_EQ(key_to_base64(b2->public_key), testing::kKeyB2);
   EXPECT_FALSE(b2->straitd);
@@ -98,15 +99,16 @@ TEST(AgentSpec, ValidationTable) {
       {2, edited("10.132.0.0/14, fd00", "10.130.0.0/15, fd00"),
        "clusters[1] (b).pod_cidrs[0] (line 5): 10.130.0.0/15 overlaps 10.128.0.0/14 of "
        "clusters[0] (a).pod_cidrs[0]"},
-      {3, edited("pod_subnet: 10.128.2.0/23", "pod_subnet: 10.132.4.0/23"),
-       "nodes[1] (a2).pod_subnet (line 15): 10.132.4.0/23 is not inside any pod_cidrs of "
+      {3, edited("pod_subnets: [10.128.2.0/23]", "pod_subnets: [10.132.4.0/23]"),
+       "nodes[1] (a2).pod_subnets[0] (line 15): 10.132.4.0/23 is not inside any pod_cidrs of "
        "cluster \"a\""},
-      {4, edited("pod_subnet: 10.128.2.0/23", "pod_subnet: 10.128.0.0/22"),
-       "nodes[1] (a2).pod_subnet (line 15): 10.128.0.0/22 overlaps 10.128.0.0/23 of nodes[0] (a1)"},
+      {4, edited("pod_subnets: [10.128.2.0/23]", "pod_subnets: [10.128.0.0/22]"),
+       "nodes[1] (a2).pod_subnets[0] (line 15): 10.128.0.0/22 overlaps 10.128.0.0/23 of "
+       "nodes[0] (a1).pod_subnets[0]"},
       {5, edited("name: a2", "name: a1"), "nodes[1] (a1).name (line 13): duplicate node name (also nodes[0])"},
       {6, edited(testing::kKeyA2, testing::kKeyA1),
        "nodes[1] (a2).public_key (line 17): duplicate public key (also nodes[0])"},
-      {7, edited("cluster: b\n    pod_subnet: 10.132.2.0", "cluster: c\n    pod_subnet: 10.132.2.0"),
+      {7, edited("cluster: b\n    pod_subnets: [10.132.2.0", "cluster: c\n    pod_subnets: [10.132.2.0"),
        "nodes[3] (b2).cluster (line 26): unknown cluster \"c\""},
       {8, edited("pod_cidrs: [10.128.0.0/14]", "pod_cidrs: [10.128.0.0/33]"),
        "clusters[0] (a).pod_cidrs[0] (line 3): \"10.128.0.0/33\" is not a valid CIDR"},
@@ -132,8 +134,33 @@ TEST(AgentSpec, ValidationTable) {
       {20, edited("fd00:b::/48", "10.133.0.0/16"),
        "clusters[1] (b).pod_cidrs[1] (line 5): 10.133.0.0/16 overlaps 10.132.0.0/14 of "
        "clusters[1] (b).pod_cidrs[0]"},
-      {21, edited("pod_subnet: 10.128.0.0/23", "pod_subnet: [10.128.0.0/23]"),
+      {21, edited("pod_subnets: [10.128.0.0/23]", "pod_subnets: 10.128.0.0/23"),
+       "nodes[0] (a1).pod_subnets (line 9): must be a non-empty list of CIDRs"},
+      // Several subnets per node: each one is checked on its own.
+      {22, edited("pod_subnets: [10.128.0.0/23]", "pod_subnets: [10.128.0.0/23, fd00:b:0:1::/64]"),
+       "nodes[0] (a1).pod_subnets[1] (line 9): fd00:b:0:1::/64 is not inside any pod_cidrs of "
+       "cluster \"a\""},
+      {23, edited("pod_subnets: [10.128.2.0/23]", "pod_subnets: [10.128.4.0/23, 10.128.0.0/24]"),
+       "nodes[1] (a2).pod_subnets[1] (line 15): 10.128.0.0/24 overlaps 10.128.0.0/23 of "
+       "nodes[0] (a1).pod_subnets[0]"},
+      {24, edited("pod_subnets: [10.128.2.0/23]", "pod_subnets: [10.128.2.0/23, 10.128.3.0/24]"),
+       "nodes[1] (a2).pod_subnets[1] (line 15): 10.128.3.0/24 overlaps 10.128.2.0/23 of "
+       "nodes[1] (a2).pod_subnets[0]"},
+      {25, edited("pod_subnets: [10.128.2.0/23]", "pod_subnets: [10.128.2.0/23, 10.128.4.1/23]"),
+       "nodes[1] (a2).pod_subnets[1] (line 15): \"10.128.4.1/23\" is not a valid CIDR: host bits"},
+      {26, edited("pod_subnets: [10.128.2.0/23]", "pod_subnets: []"),
+       "nodes[1] (a2).pod_subnets (line 15): must be a non-empty list of CIDRs"},
+      {27, edited("    pod_subnets: [10.128.2.0/23]\n", ""),
+       "nodes[1] (a2) (line 13): missing required field \"pod_subnets\""},
+      // The older single form stays accepted, but not together with the list.
+      {28, edited("pod_subnets: [10.128.2.0/23]", "pod_subnets: [10.128.2.0/23]\n    pod_subnet: 10.128.4.0/23"),
+       "nodes[1] (a2).pod_subnet (line 16): give either pod_subnets (a list) or the older "
+       "pod_subnet (one CIDR), not both"},
+      {29, edited("pod_subnets: [10.128.0.0/23]", "pod_subnet: [10.128.0.0/23]"),
        "nodes[0] (a1).pod_subnet (line 9): must be a non-empty string"},
+      {30, edited("pod_subnets: [10.128.2.0/23]", "pod_subnet: 10.128.0.0/22"),
+       "nodes[1] (a2).pod_subnet (line 15): 10.128.0.0/22 overlaps 10.128.0.0/23 of "
+       "nodes[0] (a1).pod_subnets[0]"},
   };
   for (const BadCase& c : cases) {
     auto spec = parse_mesh_spec(c.yaml);
@@ -141,6 +168,30 @@ TEST(AgentSpec, ValidationTable) {
     EXPECT_NE(spec.error().message.find(c.expect), std::string::npos)
         << "case " << c.number << "\n got: " << spec.error().message << "\nwant: " << c.expect;
   }
+}
+
+TEST(AgentSpec, SeveralSubnetsPerNodeDualStack) {
+  // b2 dual-stack (IPv4 and IPv6 of cluster b), a2 two IPv4 blocks as Calico allocates them.
+  std::string s = edited("pod_subnets: [10.132.2.0/23]", "pod_subnets: [10.132.2.0/23, \"fd00:b:0:2::/64\"]");
+  const auto at = s.find("pod_subnets: [10.128.2.0/23]");
+  s.replace(at, 28, "pod_subnets:\n      - 10.128.2.0/26\n      - 10.128.9.64/26");
+  auto spec = parse_mesh_spec(s);
+  ASSERT_TRUE(spec) << spec.error().message;
+  const Node* b2 = spec->find_node("b2");
+  ASSERT_EQ(b2->pod_subnets.size(), 2u);
+  EXPECT_EQ(b2->pod_subnets[1].to_string(), "fd00:b:0:2::/64");
+  const Node* a2 = spec->find_node("a2");
+  ASSERT_EQ(a2->pod_subnets.size(), 2u);
+  EXPECT_EQ(a2->pod_subnets[1].to_string(), "10.128.9.64/26");
+}
+
+TEST(AgentSpec, OlderSinglePodSubnetStaysAccepted) {
+  // ConfigMaps written before pod_subnets: one CIDR under pod_subnet.
+  auto spec = parse_mesh_spec(edited("pod_subnets: [10.132.0.0/23]", "pod_subnet: 10.132.0.0/23"));
+  ASSERT_TRUE(spec) << spec.error().message;
+  const Node* b1 = spec->find_node("b1");
+  ASSERT_EQ(b1->pod_subnets.size(), 1u);
+  EXPECT_EQ(b1->pod_subnets[0].to_string(), "10.132.0.0/23");
 }
 
 TEST(AgentSpec, ReportsEveryProblemAtOnce) {

@@ -27,25 +27,25 @@ inline const std::string kSpec2x2 = std::string(R"(clusters:
 nodes:
   - name: a1
     cluster: a
-    pod_subnet: 10.128.0.0/23
+    pod_subnets: [10.128.0.0/23]
     endpoint: 192.0.2.1:51820
     public_key: )") + kKeyA1 + R"(
     straitd: true
   - name: a2
     cluster: a
-    pod_subnet: 10.128.2.0/23
+    pod_subnets: [10.128.2.0/23]
     endpoint: 192.0.2.2:51820
     public_key: )" + kKeyA2 + R"(
     straitd: true
   - name: b1
     cluster: b
-    pod_subnet: 10.132.0.0/23
+    pod_subnets: [10.132.0.0/23]
     endpoint: 198.51.100.1:51820
     public_key: )" + kKeyB1 + R"(
     straitd: true
   - name: b2
     cluster: b
-    pod_subnet: 10.132.2.0/23
+    pod_subnets: [10.132.2.0/23]
     endpoint: "[2001:db8::2]:51821"
     public_key: )" + kKeyB2 + R"(
     straitd: false
