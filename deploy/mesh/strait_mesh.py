@@ -8,8 +8,9 @@ prints, so that every step can be reviewed before it is applied (and tested offl
             (a selector-less Service and its EndpointSlice; deploy/README.md says why), and
             strait-node-config (per-node straitd options from node annotations).
   spec      the mesh spec of control/README.md for all clusters, from each cluster's nodes,
-            Services (VIPs), pod subnets (OpenShift SDN HostSubnets, node.spec.podCIDR, or
-            given), public keys; refuses overlapping CIDRs and missing VIPs, naming them.
+            Services (VIPs), pod subnets (OpenShift SDN HostSubnets, OVN-Kubernetes'
+            k8s.ovn.org/node-subnets annotation, node.spec.podCIDRs, or given), public keys;
+            refuses overlapping CIDRs and missing VIPs, naming them.
 
 Adding a node: re-run keys, services (apply, wait for the VIP), spec (apply everywhere).
 Exit codes: 0 ok, 1 the inputs are inconsistent (every problem listed), 2 usage.
@@ -34,6 +35,10 @@ NODE_LABEL = "strait.io/node"          # on each per-node Service and EndpointSl
 WIRE_IP_ANNOTATION = "strait.io/wire-ip"
 WIRE_GATEWAY_MAC_ANNOTATION = "strait.io/wire-gateway-mac"
 STOCK_ANNOTATION = "strait.io/stock-wireguard"  # "true": the node runs stock WireGuard
+# OVN-Kubernetes writes each node's pod subnets here, per network ("default" is the cluster's
+# pod network): '{"default":"10.128.0.0/23"}' in older releases, a list since dual-stack
+# ('{"default":["10.128.0.0/23","fd01:0:0:1::/64"]}').
+OVN_SUBNETS_ANNOTATION = "k8s.ovn.org/node-subnets"
 
 
 class InputError(Exception):
@@ -355,8 +360,13 @@ def read_cluster(name, fields, selector):
         # network.config.openshift.io/cluster (spec.clusterNetwork[].cidr) or the SDN's
         # ClusterNetwork (clusterNetworks[].CIDR).
         doc = load_json(fields["network"], f"cluster {name} network")
-        for entry in (doc.get("spec", {}) or {}).get("clusterNetwork", []) or []:
-            c.pod_cidrs.append(entry["cidr"])
+        # status.clusterNetwork is what the network operator applied; spec is what was asked
+        # (they differ only during a migration, e.g. OpenShift SDN -> OVN-Kubernetes).
+        for part in ("status", "spec"):
+            entries = (doc.get(part, {}) or {}).get("clusterNetwork", []) or []
+            if entries:
+                c.pod_cidrs += [entry["cidr"] for entry in entries]
+                break
         for entry in doc.get("clusterNetworks", []) or []:
             c.pod_cidrs.append(entry["CIDR"])
     if fields.get("pod-cidrs"):
@@ -364,6 +374,51 @@ def read_cluster(name, fields, selector):
     if "pod-subnets" in fields:
         c.pod_subnets = load_yaml(fields["pod-subnets"], f"cluster {name} pod-subnets")
     return c
+
+
+def ovn_node_subnets(text):
+    """The default network's subnets from a k8s.ovn.org/node-subnets annotation value (both
+    the single-string and the list form). ValueError saying what is wrong otherwise."""
+    try:
+        doc = json.loads(text)
+    except ValueError as e:
+        raise ValueError(f"annotation {OVN_SUBNETS_ANNOTATION} is not JSON ({e}): "
+                         f"{text!r}") from None
+    if not isinstance(doc, dict):
+        raise ValueError(f"annotation {OVN_SUBNETS_ANNOTATION} is not a JSON object: {text!r}")
+    if "default" not in doc:
+        raise ValueError(f"annotation {OVN_SUBNETS_ANNOTATION} has no \"default\" network "
+                         f"(has {', '.join(sorted(doc)) or 'nothing'}): {text!r}")
+    value = doc["default"]
+    subnets = [value] if isinstance(value, str) else value
+    if (not isinstance(subnets, list) or not subnets
+            or not all(isinstance(x, str) and x for x in subnets)):
+        raise ValueError(f"annotation {OVN_SUBNETS_ANNOTATION}: \"default\" must be a CIDR or "
+                         f"a non-empty list of CIDRs: {text!r}")
+    return subnets
+
+
+def node_pod_subnets(c, node):
+    """(where the subnets came from, [CIDR text, ...]) of one node, first source that has
+    them: the given pod-subnets file, OpenShift SDN's HostSubnet, OVN-Kubernetes' annotation,
+    node.spec.podCIDRs / podCIDR (the Kubernetes IPAM, Calico with host-local, flannel).
+    ValueError for a malformed annotation."""
+    name = node["metadata"]["name"]
+    given = c.pod_subnets.get(name)
+    if given:
+        return "pod-subnets", [given] if isinstance(given, str) else list(given)
+    if c.hostsubnets.get(name):
+        return "HostSubnet", [c.hostsubnets[name]]
+    annotation = (node.get("metadata", {}).get("annotations", {}) or {}).get(
+        OVN_SUBNETS_ANNOTATION)
+    if annotation is not None:
+        return OVN_SUBNETS_ANNOTATION, ovn_node_subnets(annotation)
+    spec = node.get("spec", {}) or {}
+    if spec.get("podCIDRs"):
+        return "spec.podCIDRs", list(spec["podCIDRs"])
+    if spec.get("podCIDR"):
+        return "spec.podCIDR", [spec["podCIDR"]]
+    return None, []
 
 
 def format_endpoint(ip, port):
@@ -409,18 +464,23 @@ def build_spec(clusters):
                                 f"{seen_nodes[name]}: the mesh spec needs node names unique "
                                 "across clusters")
             seen_nodes[name] = c.name
-            subnet_text = (c.pod_subnets.get(name) or c.hostsubnets.get(name)
-                           or n.get("spec", {}).get("podCIDR"))
-            subnet = None
-            if not subnet_text:
-                problems.append(f"{nwhere}: no pod subnet (no HostSubnet, no spec.podCIDR, "
+            try:
+                source, subnet_texts = node_pod_subnets(c, n)
+            except ValueError as e:
+                problems.append(f"{nwhere}: {e}")
+                source, subnet_texts = "annotation", None
+            node_subnets = []
+            if subnet_texts == []:
+                problems.append(f"{nwhere}: no pod subnet (no HostSubnet, no "
+                                f"{OVN_SUBNETS_ANNOTATION} annotation, no spec.podCIDR, "
                                 "not in pod-subnets)")
-            else:
+            for text in subnet_texts or []:
                 try:
-                    subnet = ipaddress.ip_network(subnet_text, strict=True)
+                    subnet = ipaddress.ip_network(text, strict=True)
                 except ValueError as e:
-                    problems.append(f"{nwhere}: pod subnet {subnet_text!r} is not a network ({e})")
-            if subnet is not None:
+                    problems.append(f"{nwhere}: pod subnet {text!r} (from {source}) is not a "
+                                    f"network ({e})")
+                    continue
                 if cidrs and not any(subnet.version == k.version and subnet.subnet_of(k)
                                      for k in cidrs):
                     problems.append(f"{nwhere}: pod subnet {subnet} is not inside the cluster's "
@@ -430,6 +490,7 @@ def build_spec(clusters):
                         problems.append(f"{nwhere}: pod subnet {subnet} overlaps {other} of "
                                         f"node {other_node}")
                 subnets.append((subnet, name))
+                node_subnets.append(str(subnet))
             svc = services.get(name)
             endpoint = None
             if svc is None:
@@ -456,7 +517,7 @@ def build_spec(clusters):
             annotations = n.get("metadata", {}).get("annotations", {}) or {}
             out_nodes.append({
                 "name": name, "cluster": c.name,
-                "pod_subnet": str(subnet) if subnet else None,
+                "pod_subnets": node_subnets,
                 "endpoint": endpoint, "public_key": key,
                 "straitd": annotations.get(STOCK_ANNOTATION) != "true",
             })
@@ -477,7 +538,7 @@ def render_spec_yaml(spec, keepalive, sources):
     for n in spec["nodes"]:
         lines += [f"  - name: {scalar(n['name'])}",
                   f"    cluster: {scalar(n['cluster'])}",
-                  f"    pod_subnet: {scalar(n['pod_subnet'])}",
+                  f"    pod_subnets: [{', '.join(scalar(x) for x in n['pod_subnets'])}]",
                   f"    endpoint: {scalar(n['endpoint'])}",
                   f"    public_key: {scalar(n['public_key'])}",
                   f"    straitd: {scalar(n['straitd'])}"]

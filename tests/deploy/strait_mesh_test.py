@@ -3,6 +3,11 @@
   openshift-a  OpenShift SDN: nodes without podCIDR, HostSubnets, network.config, one Windows
                node (not in the mesh), SR-IOV wire addresses as node annotations
   generic-b    a generic cluster: node.spec.podCIDR, pod CIDRs given on the command line
+  ovnk-c       OpenShift 4.14 with OVN-Kubernetes, dual-stack: k8s.ovn.org/node-subnets in both
+               forms (c-master-0 the older '{"default":"CIDR"}', the workers the list form),
+               Network.config.openshift.io with two clusterNetwork entries. Representative
+               shapes (written after the OVN-Kubernetes and OpenShift API docs and the
+               annotations a 4.14 node carries), not captured from a live cluster.
 Golden outputs in tests/deploy/golden; error cases by mutating copies of the fixtures.
 Regenerate a golden only after reading its diff: STRAIT_UPDATE_GOLDEN=1."""
 
@@ -29,6 +34,7 @@ FIX = os.path.join(HERE, "fixtures")
 GOLDEN = os.path.join(HERE, "golden")
 A = os.path.join(FIX, "openshift-a")
 B = os.path.join(FIX, "generic-b")
+C = os.path.join(FIX, "ovnk-c")
 
 
 def cluster_a(**over):
@@ -44,6 +50,13 @@ def cluster_b(**over):
          "keys": f"{B}/public-keys.yaml", "pod-cidrs": "10.132.0.0/16"}
     f.update(over)
     return "b," + ",".join(f"{k}={v}" for k, v in f.items())
+
+
+def cluster_c(**over):
+    f = {"nodes": f"{C}/nodes.json", "services": f"{C}/services.json",
+         "keys": f"{C}/public-keys.yaml", "network": f"{C}/network.json"}
+    f.update(over)
+    return "c," + ",".join(f"{k}={v}" for k, v in f.items())
 
 
 def run(argv):
@@ -170,10 +183,10 @@ class SpecTest(unittest.TestCase):
                                            {"name": "b", "pod_cidrs": ["10.132.0.0/16"]}])
         by = {n["name"]: n for n in doc["nodes"]}
         self.assertEqual(set(by["b-node-1"]),
-                         {"name", "cluster", "pod_subnet", "endpoint", "public_key", "straitd"})
+                         {"name", "cluster", "pod_subnets", "endpoint", "public_key", "straitd"})
         # HostSubnet for OpenShift SDN, spec.podCIDR for the generic cluster.
-        self.assertEqual(by["a-worker-1.ocp-a.example.com"]["pod_subnet"], "10.128.4.0/23")
-        self.assertEqual(by["b-node-2"]["pod_subnet"], "10.132.1.0/24")
+        self.assertEqual(by["a-worker-1.ocp-a.example.com"]["pod_subnets"], ["10.128.4.0/23"])
+        self.assertEqual(by["b-node-2"]["pod_subnets"], ["10.132.1.0/24"])
         self.assertEqual(by["a-master-0"]["endpoint"], "203.0.113.10:51820")
         self.assertIs(by["b-cp-1"]["straitd"], True)
         self.assertNotIn("a-win-0", by)
@@ -280,7 +293,7 @@ class SpecTest(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         by = {n["name"]: n for n in yaml.safe_load(out)["nodes"]}
         self.assertEqual(by["b-node-3"], {"name": "b-node-3", "cluster": "b",
-                                          "pod_subnet": "10.132.3.0/24",
+                                          "pod_subnets": ["10.132.3.0/24"],
                                           "endpoint": "198.51.100.23:51820",
                                           "public_key": new_key, "straitd": True})
         self.assertEqual(len(by), 7)
@@ -291,6 +304,96 @@ class SpecTest(unittest.TestCase):
                          "[2001:db8::2]:51820")
         for s in ("true", "no", "1234", "10.0.0.1:51820", "a: b", "x+y/z=", "node-1"):
             self.assertEqual(yaml.safe_load("e: " + strait_mesh.scalar(s))["e"], s, s)
+
+
+class OvnKubernetesTest(unittest.TestCase):
+    """Pod subnets from k8s.ovn.org/node-subnets, pod CIDRs from Network.config.openshift.io."""
+
+    def spec(self, *clusters):
+        argv = ["spec"]
+        for c in clusters:
+            argv += ["--cluster", c]
+        return run(argv)
+
+    def test_both_annotation_forms_and_dual_stack_cluster_network(self):
+        rc, out, err = self.spec(cluster_c(), cluster_b())
+        self.assertEqual(rc, 0, err)
+        doc = yaml.safe_load(out)
+        self.assertEqual(doc["clusters"][0], {"name": "c", "pod_cidrs": ["10.136.0.0/14",
+                                                                         "fd01::/48"]})
+        by = {n["name"]: n for n in doc["nodes"]}
+        self.assertEqual(by["c-master-0"]["pod_subnets"], ["10.136.0.0/23"])  # string form
+        self.assertEqual(by["c-worker-0"]["pod_subnets"],                      # list form
+                         ["10.136.2.0/23", "fd01:0:0:1::/64"])
+        self.assertEqual(by["c-worker-1"]["pod_subnets"], ["10.136.4.0/23", "fd01:0:0:2::/64"])
+        check_golden(self, "spec-c-b.yaml", out)
+
+    def test_parser_table(self):
+        ok = [
+            (1, '{"default":"10.244.0.0/24"}', ["10.244.0.0/24"]),
+            (2, '{"default":["10.244.0.0/24","fd00:10:244::/64"]}',
+             ["10.244.0.0/24", "fd00:10:244::/64"]),
+            # secondary (user-defined) networks sit beside "default" and are not the pod network
+            (3, '{"default":["10.244.1.0/24"],"tenant-blue":["10.200.1.0/24"]}',
+             ["10.244.1.0/24"]),
+        ]
+        for number, text, want in ok:
+            self.assertEqual(strait_mesh.ovn_node_subnets(text), want, number)
+        bad = [
+            (4, '{"default":"10.244.0.0/24"', "is not JSON"),
+            (5, '["10.244.0.0/24"]', "is not a JSON object"),
+            (6, '{"tenant-blue":"10.200.1.0/24"}', 'has no "default" network (has tenant-blue)'),
+            (7, '{"default":[]}', "must be a CIDR or a non-empty list of CIDRs"),
+            (8, '{"default":42}', "must be a CIDR or a non-empty list of CIDRs"),
+            (9, '{"default":["10.244.0.0/24",null]}', "must be a CIDR or a non-empty list"),
+        ]
+        for number, text, want in bad:
+            with self.assertRaises(ValueError, msg=number) as e:
+                strait_mesh.ovn_node_subnets(text)
+            self.assertIn(want, str(e.exception), number)
+
+    def set_annotation(self, tmp, node, value):
+        def edit(d):
+            for n in d["items"]:
+                if n["metadata"]["name"] == node:
+                    n["metadata"]["annotations"]["k8s.ovn.org/node-subnets"] = value
+        return Scratch(tmp, f"{C}/nodes.json", edit)
+
+    def test_malformed_annotation_is_refused_naming_the_node(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            nodes = self.set_annotation(tmp, "c-worker-1", '{"default":["10.136.4.0/23"')
+            rc, out, err = self.spec(cluster_c(nodes=nodes.path), cluster_b())
+        self.assertEqual((rc, out), (1, ""))
+        self.assertIn("cluster c node c-worker-1: annotation k8s.ovn.org/node-subnets is not "
+                      "JSON", err)
+
+    def test_bad_cidr_in_annotation_names_node_and_source(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            nodes = self.set_annotation(tmp, "c-worker-0",
+                                        '{"default":["10.136.2.1/23","fd01:0:0:1::/64"]}')
+            rc, out, err = self.spec(cluster_c(nodes=nodes.path), cluster_b())
+        self.assertEqual((rc, out), (1, ""))
+        self.assertIn("cluster c node c-worker-0: pod subnet '10.136.2.1/23' (from "
+                      "k8s.ovn.org/node-subnets) is not a network", err)
+
+    def test_subnet_outside_cluster_network_and_overlap_per_subnet(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            nodes = self.set_annotation(tmp, "c-worker-1",
+                                        '{"default":["10.140.4.0/23","fd01:0:0:1::/64"]}')
+            rc, _, err = self.spec(cluster_c(nodes=nodes.path), cluster_b())
+        self.assertEqual(rc, 1)
+        self.assertIn("cluster c node c-worker-1: pod subnet 10.140.4.0/23 is not inside the "
+                      "cluster's pod CIDRs (10.136.0.0/14, fd01::/48)", err)
+        self.assertIn("cluster c node c-worker-1: pod subnet fd01:0:0:1::/64 overlaps "
+                      "fd01:0:0:1::/64 of node c-worker-0", err)
+
+    def test_spec_network_used_when_status_has_none(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            net = Scratch(tmp, f"{C}/network.json", lambda d: d.pop("status"))
+            rc, out, err = self.spec(cluster_c(network=net.path), cluster_b())
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(yaml.safe_load(out)["clusters"][0]["pod_cidrs"],
+                         ["10.136.0.0/14", "fd01::/48"])
 
 
 @unittest.skipUnless(shutil.which("wg"), "wg not installed (apt-get install wireguard-tools)")

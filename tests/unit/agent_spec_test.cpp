@@ -1,5 +1,9 @@
 // The mesh spec: base64 keys, prefixes, parsing, and the validation table (every refusal names
 // the field and the entry).
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 #include "agent_test_support.hpp"
@@ -192,6 +196,27 @@ TEST(AgentSpec, OlderSinglePodSubnetStaysAccepted) {
   const Node* b1 = spec->find_node("b1");
   ASSERT_EQ(b1->pod_subnets.size(), 1u);
   EXPECT_EQ(b1->pod_subnets[0].to_string(), "10.132.0.0/23");
+}
+
+// What strait-mesh renders (its golden outputs, tests/deploy) is what the agent accepts:
+// pod_subnets lists, IPv6 CIDRs in flow sequences, quoted endpoints.
+TEST(AgentSpec, ParsesWhatStraitMeshRenders) {
+  const char* root = std::getenv("STRAIT_SOURCE_ROOT");
+  ASSERT_NE(root, nullptr) << "run through meson test";
+  for (const char* name : {"spec-a-b.yaml", "spec-c-b.yaml"}) {
+    std::ifstream in(std::string(root) + "/tests/deploy/golden/" + name);
+    ASSERT_TRUE(in) << name;
+    std::stringstream text;
+    text << in.rdbuf();
+    auto spec = parse_mesh_spec(text.str());
+    ASSERT_TRUE(spec) << name << ": " << spec.error().message;
+    if (std::string(name) == "spec-c-b.yaml") {
+      const Node* w0 = spec->find_node("c-worker-0");
+      ASSERT_NE(w0, nullptr);
+      ASSERT_EQ(w0->pod_subnets.size(), 2u);
+      EXPECT_EQ(w0->pod_subnets[1].to_string(), "fd01:0:0:1::/64");
+    }
+  }
 }
 
 TEST(AgentSpec, ReportsEveryProblemAtOnce) {
