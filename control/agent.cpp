@@ -30,7 +30,9 @@ std::chrono::milliseconds retry_delay(unsigned failures) {
 
 Agent::Agent(AgentOptions options, CommandRunner& runner) : options_(std::move(options)) {
   forwarding_ = make_forwarding(
-      ForwardingOptions{options_.profile, options_.bridge, options_.strait_port}, runner);
+      ForwardingOptions{options_.profile, options_.bridge, options_.strait_port, options_.node,
+                        options_.ovn_nb, options_.ovn_switch, options_.ovn_router},
+      runner);
 }
 
 std::string Agent::uapi_path() const {
@@ -119,7 +121,7 @@ bool Agent::reconcile() {
   report(uapi_health_, "uapi", uapi_result);
 
   Result<void> fwd_result;
-  if (auto r = forwarding_->reconcile(desired_->remote_cidrs); !r) {
+  if (auto r = forwarding_->reconcile(*desired_); !r) {
     fwd_result = r.error();
   } else if (r->added + r->removed > 0) {
     spdlog::info("{}: {} rule(s) added, {} removed", profile_name(options_.profile), r->added,

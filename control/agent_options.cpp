@@ -39,9 +39,16 @@ usage: strait-agent --spec FILE [--node NAME] [options]
   --node NAME              this node's name in the spec (default: $NODE_NAME)
   --ifname NAME            straitd's UAPI interface name (default strait0)
   --uapi-socket PATH       UAPI socket (default /var/run/wireguard/<ifname>.sock)
-  --profile P              openshift-sdn | generic | route (default openshift-sdn)
+  --profile P              openshift-sdn | generic | route | ovn-kubernetes
+                           (default openshift-sdn)
   --bridge BR              OVS bridge (default br0)
-  --strait-port NAME       straitd's OVS port (openshift-sdn, generic) or tap netdev (route)
+  --strait-port NAME       straitd's OVS port (openshift-sdn, generic; on br-int for
+                           ovn-kubernetes) or tap netdev (route)
+  --ovn-nb DB              ovn-kubernetes: the NB database, as ovn-nbctl --db takes it
+                           (unix:/var/run/ovn/ovnnb_db.sock; in interconnect mode the
+                           node's own zone's); default $OVN_NB_DB, else ovn-nbctl's
+  --ovn-switch NAME        ovn-kubernetes: the node's logical switch (default: the node name)
+  --ovn-router NAME        ovn-kubernetes: the cluster router (default ovn_cluster_router)
   --metrics-listen H:P     Prometheus /metrics and /healthz (default 127.0.0.1:9477; off)
   --resync-interval D      full reconcile period (default 5s; 500ms, 1m also accepted)
   --once                   reconcile once and exit (0 on success)
@@ -85,7 +92,8 @@ Result<AgentCommand> parse_agent_args(std::span<const std::string> args, const c
       ok = boolean(o.cleanup_on_exit);
     } else if (flag != "--node" && flag != "--spec" && flag != "--ifname" &&
                flag != "--uapi-socket" && flag != "--profile" && flag != "--bridge" &&
-               flag != "--strait-port" && flag != "--metrics-listen" &&
+               flag != "--strait-port" && flag != "--metrics-listen" && flag != "--ovn-nb" &&
+               flag != "--ovn-switch" && flag != "--ovn-router" &&
                flag != "--resync-interval" && flag != "--log-level") {
       return invalid("unknown option \"" + flag + "\" (see --help)");
     } else {
@@ -101,12 +109,21 @@ Result<AgentCommand> parse_agent_args(std::span<const std::string> args, const c
         o.uapi_socket = *v;
       } else if (flag == "--profile") {
         auto p = profile_from_name(*v);
-        if (!p) return invalid("--profile: \"" + *v + "\" is not openshift-sdn, generic or route");
+        if (!p) {
+          return invalid("--profile: \"" + *v +
+                         "\" is not openshift-sdn, generic, route or ovn-kubernetes");
+        }
         o.profile = *p;
       } else if (flag == "--bridge") {
         o.bridge = *v;
       } else if (flag == "--strait-port") {
         o.strait_port = *v;
+      } else if (flag == "--ovn-nb") {
+        o.ovn_nb = *v;
+      } else if (flag == "--ovn-switch") {
+        o.ovn_switch = *v;
+      } else if (flag == "--ovn-router") {
+        o.ovn_router = *v;
       } else if (flag == "--metrics-listen") {
         o.metrics_listen = *v == "off" ? "" : *v;
       } else if (flag == "--resync-interval") {

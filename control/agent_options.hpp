@@ -23,6 +23,9 @@ struct AgentOptions {
   Profile profile = Profile::openshift_sdn;
   std::string bridge = "br0";
   std::string strait_port;   // --strait-port: OVS port name, or the tap netdev for `route`
+  std::string ovn_nb;        // --ovn-nb: ovn-nbctl --db (ovn-kubernetes); empty: its default
+  std::string ovn_switch;    // --ovn-switch: the node's logical switch; empty: the node name
+  std::string ovn_router = "ovn_cluster_router";  // --ovn-router
   std::string metrics_listen = "127.0.0.1:9477";  // "" or "off": no metrics server
   std::chrono::milliseconds resync_interval{5000};
   bool once = false;

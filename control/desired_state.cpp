@@ -17,6 +17,7 @@ Result<DesiredState> compute_desired_state(const MeshSpec& spec, std::string_vie
   d.cluster = self->cluster;
   d.listen_port = spec.defaults.listen_port;
   d.local_straitd = self->straitd;
+  d.local_subnets = self->pod_subnets;
   for (const Node& n : spec.nodes) {
     if (n.cluster == self->cluster) continue;
     DesiredPeer peer;

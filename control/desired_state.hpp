@@ -33,6 +33,7 @@ struct DesiredState {
   std::string cluster;
   std::vector<DesiredPeer> peers;       // in spec order
   std::vector<Prefix> remote_cidrs;     // pod CIDRs of every other cluster, sorted
+  std::vector<Prefix> local_subnets;    // this node's pod subnets (ovn-kubernetes reroutes from them)
   std::optional<std::uint16_t> listen_port;
   // false: this node runs stock WireGuard (wireguard-go, the Linux module), which refuses the
   // strait_cipher UAPI key, so peer sync neither sends nor compares it.

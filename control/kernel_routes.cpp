@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "control/ovn_northbound.hpp"
 #include "control/ovs_bridge.hpp"
 
 namespace strait::ctl {
@@ -66,7 +67,8 @@ Result<std::vector<KernelRoute>> KernelRoutes::list() {
   return all;
 }
 
-Result<ForwardingReport> KernelRoutes::reconcile(const std::vector<Prefix>& remote_cidrs) {
+Result<ForwardingReport> KernelRoutes::reconcile(const DesiredState& desired) {
+  const std::vector<Prefix>& remote_cidrs = desired.remote_cidrs;
   auto have = list();
   if (!have) return have.error();
   ForwardingReport report;
@@ -101,6 +103,11 @@ Result<std::size_t> KernelRoutes::remove_all() {
 
 std::unique_ptr<Forwarding> make_forwarding(const ForwardingOptions& o, CommandRunner& runner) {
   if (o.profile == Profile::route) return std::make_unique<KernelRoutes>(runner, o.strait_port);
+  if (o.profile == Profile::ovn_kubernetes) {
+    return std::make_unique<OvnNorthbound>(
+        runner, OvnTarget{o.node, o.ovn_nb, o.ovn_switch.empty() ? o.node : o.ovn_switch,
+                          o.ovn_router, o.bridge, o.strait_port});
+  }
   return std::make_unique<OvsBridge>(runner, o.profile, o.bridge, o.strait_port);
 }
 

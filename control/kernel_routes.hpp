@@ -26,7 +26,7 @@ struct KernelRoute {
 class KernelRoutes : public Forwarding {
  public:
   KernelRoutes(CommandRunner& runner, std::string dev) : runner_(runner), dev_(std::move(dev)) {}
-  [[nodiscard]] Result<ForwardingReport> reconcile(const std::vector<Prefix>& remote_cidrs) override;
+  [[nodiscard]] Result<ForwardingReport> reconcile(const DesiredState& desired) override;
   [[nodiscard]] Result<std::size_t> remove_all() override;
   [[nodiscard]] Result<std::vector<KernelRoute>> list();
 

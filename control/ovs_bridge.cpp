@@ -71,10 +71,10 @@ Result<void> OvsBridge::apply(const FlowDiff& diff) {
   return {};
 }
 
-Result<ForwardingReport> OvsBridge::reconcile(const std::vector<Prefix>& remote_cidrs) {
+Result<ForwardingReport> OvsBridge::reconcile(const DesiredState& desired) {
   auto port = lookup_port();
   if (!port) return port.error();
-  FlowInputs in{port->ofport, port->mac, remote_cidrs};
+  FlowInputs in{port->ofport, port->mac, desired.remote_cidrs};
   if (profile_ == Profile::generic && in.strait_mac.empty()) {
     return Error{ENODEV, fmt::format("OVS port \"{}\" reports no MAC address", port_)};
   }

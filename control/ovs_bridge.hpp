@@ -20,7 +20,7 @@ class OvsBridge : public Forwarding {
   OvsBridge(CommandRunner& runner, Profile profile, std::string bridge, std::string port)
       : runner_(runner), profile_(profile), bridge_(std::move(bridge)), port_(std::move(port)) {}
 
-  [[nodiscard]] Result<ForwardingReport> reconcile(const std::vector<Prefix>& remote_cidrs) override;
+  [[nodiscard]] Result<ForwardingReport> reconcile(const DesiredState& desired) override;
   [[nodiscard]] Result<std::size_t> remove_all() override;
 
   // The straitd port's OpenFlow number and MAC; an error while OVS has not (yet) given it one.

@@ -49,12 +49,14 @@ std::string_view profile_name(Profile p) {
     case Profile::openshift_sdn: return "openshift-sdn";
     case Profile::generic: return "generic";
     case Profile::route: return "route";
+    case Profile::ovn_kubernetes: return "ovn-kubernetes";
   }
   return "unknown";
 }
 
 std::optional<Profile> profile_from_name(std::string_view name) {
-  for (Profile p : {Profile::openshift_sdn, Profile::generic, Profile::route}) {
+  for (Profile p : {Profile::openshift_sdn, Profile::generic, Profile::route,
+                    Profile::ovn_kubernetes}) {
     if (profile_name(p) == name) return p;
   }
   return std::nullopt;
@@ -84,7 +86,8 @@ std::vector<Flow> render_flows(Profile profile, const FlowInputs& in) {
         flows.push_back({0, kGenericPriority,
                          with_in_port(cidr_match(cidr, true), in.strait_ofport), "NORMAL"});
         break;
-      case Profile::route:
+      case Profile::route:           // kernel routes (kernel_routes.hpp)
+      case Profile::ovn_kubernetes:  // OVN rows; ovn-controller writes br-int's flows
         break;
     }
   }

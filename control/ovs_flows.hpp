@@ -20,7 +20,7 @@ namespace strait::ctl {
 inline constexpr std::uint64_t kCookie = 0x57a1700000000000ull;
 inline constexpr std::uint64_t kCookieMask = 0xffffffff00000000ull;
 
-enum class Profile : std::uint8_t { openshift_sdn, generic, route };
+enum class Profile : std::uint8_t { openshift_sdn, generic, route, ovn_kubernetes };
 [[nodiscard]] std::string_view profile_name(Profile p);
 [[nodiscard]] std::optional<Profile> profile_from_name(std::string_view name);
 
@@ -49,7 +49,8 @@ struct FlowInputs {
   std::vector<Prefix> remote_cidrs;
 };
 
-// The flows of `profile` (openshift_sdn or generic; route has none), sorted by flow_less.
+// The flows of `profile` (openshift_sdn or generic; route and ovn_kubernetes have none),
+// sorted by flow_less.
 [[nodiscard]] std::vector<Flow> render_flows(Profile profile, const FlowInputs& in);
 
 // "table=30, priority=150, ip,nw_dst=... actions=output:5" style key with the match fields

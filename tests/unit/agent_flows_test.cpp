@@ -16,6 +16,13 @@ std::vector<Prefix> cidrs(std::initializer_list<const char*> list) {
   return out;
 }
 
+// A desired state that only asks for `remote` (all the bridge and route profiles read).
+DesiredState wanting(std::vector<Prefix> remote) {
+  DesiredState d;
+  d.remote_cidrs = std::move(remote);
+  return d;
+}
+
 std::vector<std::string> lines_of(const std::vector<Flow>& flows) {
   std::vector<std::string> out;
   for (const Flow& f : flows) out.push_back(add_line(f));
@@ -139,7 +146,7 @@ class BridgeScript : public ::testing::Test {
 
 TEST_F(BridgeScript, ReconcileAppliesOneBundleThenNothing) {
   OvsBridge bridge(runner_, Profile::openshift_sdn, "br0", "strait-tap");
-  auto r = bridge.reconcile(cidrs({"10.132.0.0/14"}));
+  auto r = bridge.reconcile(wanting(cidrs({"10.132.0.0/14"})));
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->added, 2u);
   ASSERT_EQ(bundles_.size(), 1u);
@@ -159,7 +166,7 @@ TEST_F(BridgeScript, ReconcileAppliesOneBundleThenNothing) {
       "priority=210,ip,in_port=7,nw_src=10.132.0.0/14 actions=goto_table:30\n"
       " cookie=0x57a1700000000000, duration=1s, table=30, n_packets=0, n_bytes=0, "
       "priority=150,ip,nw_dst=10.132.0.0/14 actions=output:7\n";
-  r = bridge.reconcile(cidrs({"10.132.0.0/14"}));
+  r = bridge.reconcile(wanting(cidrs({"10.132.0.0/14"})));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->added + r->removed, 0u);
   EXPECT_EQ(bundles_.size(), 1u);
@@ -171,14 +178,14 @@ TEST_F(BridgeScript, ReconcileAppliesOneBundleThenNothing) {
 
 TEST_F(BridgeScript, MissingPortAndFailingOfctlAreErrors) {
   OvsBridge bridge(runner_, Profile::openshift_sdn, "br0", "nosuch");
-  auto r = bridge.reconcile(cidrs({"10.132.0.0/14"}));
+  auto r = bridge.reconcile(wanting(cidrs({"10.132.0.0/14"})));
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("no script for"), std::string::npos);
 
   testing::ScriptedRunner failing;
   failing.on("ovs-vsctl", [](const auto&) { return CommandOutput{0, "[]\n\"\"\n", ""}; });
   OvsBridge unplugged(failing, Profile::openshift_sdn, "br0", "strait-tap");
-  r = unplugged.reconcile(cidrs({"10.132.0.0/14"}));
+  r = unplugged.reconcile(wanting(cidrs({"10.132.0.0/14"})));
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("no OpenFlow port number yet"), std::string::npos);
 
@@ -188,7 +195,7 @@ TEST_F(BridgeScript, MissingPortAndFailingOfctlAreErrors) {
     return CommandOutput{1, "", "ovs-ofctl: br0 is not a bridge or a socket\n"};
   });
   OvsBridge gone(down, Profile::generic, "br0", "strait-tap");
-  r = gone.reconcile(cidrs({"10.132.0.0/14"}));
+  r = gone.reconcile(wanting(cidrs({"10.132.0.0/14"})));
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("exited with 1: ovs-ofctl: br0 is not a bridge"),
             std::string::npos)
@@ -210,7 +217,7 @@ TEST(AgentRoutes, ParseAndReconcile) {
   runner.on("route replace", [](const auto&) { return CommandOutput{0, "", ""}; });
   runner.on("route del", [](const auto&) { return CommandOutput{0, "", ""}; });
   KernelRoutes kr(runner, "strait-tap");
-  auto r = kr.reconcile(cidrs({"10.132.0.0/14", "fd00:b::/48"}));
+  auto r = kr.reconcile(wanting(cidrs({"10.132.0.0/14", "fd00:b::/48"})));
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->added, 1u);
   EXPECT_EQ(r->removed, 1u);
