@@ -3,24 +3,30 @@
 #
 #   1. deploy/install-deps.sh, deploy/setup-host.sh (Debian packages, 2 GiB of hugepages)
 #   2. meson/ninja: straitd and strait-agent into build/ (or $LAB_BUILD_DIR)
-#   3. lab.sh up --clusters 2 --nodes 2, then check.sh (the lab's own plumbing)
+#   3. lab.sh up --clusters 2 --nodes 2 --cni C, then check.sh (the lab's own plumbing)
 #   4. from pod p1 of every node to pod p1 of every node of the other cluster:
-#      ping, and iperf3 for 3 s (TCP, through br0 -> straitd -> VIP -> straitd -> br0)
+#      ping, and iperf3 for 3 s (TCP, through br-int/br0 -> straitd -> VIP -> straitd ->
+#      br-int/br0)
 #   5. `wg show strait-a1` (the stock tool, on straitd's UAPI socket) and a summary table
 #   6. lab.sh down (kept with --keep; take it down later with deploy/lab/lab.sh down)
 #
-# usage: demo.sh [--keep] [--no-build]     needs root
+# usage: demo.sh [--keep] [--no-build] [--cni ovn-kubernetes|openshift-sdn]     needs root
+#        (default ovn-kubernetes: OVN's northd, databases and ovn-controllers, the logical
+#        topology of OVN-Kubernetes, the agent's ovn-kubernetes profile)
 set -euo pipefail
 . "$(dirname "$0")/topology.sh"
 
 keep=0
 build=1
-for arg in "$@"; do
-  case "$arg" in
+cni=ovn-kubernetes
+while [ $# -gt 0 ]; do
+  case "$1" in
     --keep) keep=1 ;;
     --no-build) build=0 ;;
-    *) echo "usage: $0 [--keep] [--no-build]" >&2; exit 2 ;;
+    --cni) cni=${2:?--cni needs ovn-kubernetes or openshift-sdn}; shift ;;
+    *) echo "usage: $0 [--keep] [--no-build] [--cni ovn-kubernetes|openshift-sdn]" >&2; exit 2 ;;
   esac
+  shift
 done
 [ "$(id -u)" -eq 0 ] || lab_die "the demo needs root (namespaces, OVS, hugepages)"
 cd "$LAB_REPO"
@@ -48,11 +54,12 @@ finish() {
 }
 trap finish EXIT
 
-section "lab up: 2 clusters x 2 nodes"
+section "lab up: 2 clusters x 2 nodes, CNI $cni"
 "$LAB_DIR/lab.sh" down > /dev/null 2>&1 || true
-unset LAB_CLUSTERS LAB_NODES
-"$LAB_DIR/lab.sh" up --clusters 2 --nodes 2
+unset LAB_CLUSTERS LAB_NODES LAB_CNI
+"$LAB_DIR/lab.sh" up --clusters 2 --nodes 2 --cni "$cni"
 lab_load_topology
+echo "CNI: $LAB_CNI"
 
 section "the lab's plumbing (check.sh)"
 "$LAB_DIR/check.sh"
@@ -62,15 +69,30 @@ if [ "$(cat "$LAB_RUN/strait-nodes" 2> /dev/null || echo 0)" != "${#nodes[@]}" ]
   lab_die "straitd and strait-agent do not run on every node: no cross-cluster traffic to show"
 fi
 
-section "waiting for strait-agent's flows on every br0"
-for node in "${nodes[@]}"; do
-  for ((i = 0; i < 100; i++)); do
-    lab_ovs "$node" ovs-ofctl -O OpenFlow13 dump-flows br0 table=30 2> /dev/null |
-      grep -q "output:$LAB_OFPORT_STRAIT" && break
-    sleep 0.2
+if [ "$LAB_CNI" = ovn-kubernetes ]; then
+  section "waiting for strait-agent's rows in every cluster's OVN northbound database"
+  for node in "${nodes[@]}"; do
+    nb=$(lab_ovn_nb "$(lab_cluster_of "$node")")
+    for ((i = 0; i < 100; i++)); do
+      [ -n "$(ovn-nbctl --db="$nb" --bare --columns=_uuid find Logical_Router_Policy \
+        "external_ids:\"strait.io/owner\"=\"$node\"")" ] && break
+      sleep 0.2
+    done
+    echo "$node: logical switch port $(ovn-nbctl --db="$nb" lsp-get-addresses "strait-$node" 2> /dev/null || echo '(none)'),"\
+      "$(ovn-nbctl --db="$nb" --bare --columns=_uuid find Logical_Router_Policy \
+        "external_ids:\"strait.io/owner\"=\"$node\"" | grep -c .) reroute policies on ovn_cluster_router"
   done
-  echo "$node: $(lab_ovs "$node" ovs-ofctl -O OpenFlow13 dump-flows br0 | grep -c 'cookie=0x57a17') strait flows"
-done
+else
+  section "waiting for strait-agent's flows on every br0"
+  for node in "${nodes[@]}"; do
+    for ((i = 0; i < 100; i++)); do
+      lab_ovs "$node" ovs-ofctl -O OpenFlow13 dump-flows br0 table=30 2> /dev/null |
+        grep -q "output:$LAB_OFPORT_STRAIT" && break
+      sleep 0.2
+    done
+    echo "$node: $(lab_ovs "$node" ovs-ofctl -O OpenFlow13 dump-flows br0 | grep -c 'cookie=0x57a17') strait flows"
+  done
+fi
 
 section "pod to pod across clusters: ping and iperf3 -t 3"
 rows=()
@@ -128,7 +150,7 @@ done
 echo
 mean=-
 [ "$reached" -eq 0 ] || mean=$((total_mbit / reached))
-echo "pairs reached: $reached/$pairs   handshakes: $handshakes/$peers   iperf3 mean: $mean Mbit/s per pair"
+echo "CNI: $LAB_CNI   pairs reached: $reached/$pairs   handshakes: $handshakes/$peers   iperf3 mean: $mean Mbit/s per pair"
 echo "(one pair at a time; the 2 cores are shared by 4 straitd, 4 ovs-vswitchd and iperf3, so this"
 echo " shows the path works, not what strait does on dedicated cores: perf/ measures that)"
 [ "$reached" -eq "$pairs" ]

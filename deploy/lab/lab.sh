@@ -2,7 +2,10 @@
 # The local multi-cluster lab: N clusters x M nodes in network namespaces on this machine
 # (README.md in this directory has the picture and the addressing plan).
 #
-#   lab.sh up [--clusters N] [--nodes M] [--no-strait]   build it (idempotent); default 2 x 2
+#   lab.sh up [--clusters N] [--nodes M] [--cni C] [--no-strait]
+#                                                        build it (idempotent); default 2 x 2,
+#                                                        C = ovn-kubernetes (default) or
+#                                                        openshift-sdn
 #   lab.sh down                                          tear everything down, also after a
 #                                                        crash (idempotent)
 #   lab.sh status                                        what runs, peers and handshakes
@@ -24,6 +27,7 @@ parse_size() {
     case "$1" in
       --clusters) LAB_CLUSTERS=${2:?--clusters needs a number}; shift 2 ;;
       --nodes) LAB_NODES=${2:?--nodes needs a number}; shift 2 ;;
+      --cni) LAB_CNI=${2:?--cni needs ovn-kubernetes or openshift-sdn}; shift 2 ;;
       --no-strait) want_strait=0; shift ;;
       *) usage ;;
     esac
@@ -32,7 +36,8 @@ parse_size() {
 
 need_tools() {
   local t missing=()
-  for t in ip nft ovsdb-tool ovsdb-server ovs-vswitchd ovs-vsctl ovs-ofctl wg ethtool ping iperf3; do
+  for t in ip nft ovsdb-tool ovsdb-server ovs-vswitchd ovs-vsctl ovs-ofctl wg ethtool ping iperf3 \
+      ovn-northd ovn-controller ovn-nbctl ovn-sbctl; do
     command -v "$t" > /dev/null || missing+=("$t")
   done
   [ ${#missing[@]} -eq 0 ] || lab_die "missing ${missing[*]} (run deploy/install-deps.sh)"
@@ -40,17 +45,23 @@ need_tools() {
 }
 
 up() {
-  local node running straitd agent started=0 failed=()
+  local node cluster running straitd agent started=0 failed=()
   need_tools
   if [ -f "$LAB_RUN/topology.env" ]; then
-    running=$( . "$LAB_RUN/topology.env"; echo "$LAB_CLUSTERS x $LAB_NODES")
-    [ "$running" = "${LAB_CLUSTERS:-2} x ${LAB_NODES:-2}" ] ||
+    running=$( . "$LAB_RUN/topology.env"; echo "$LAB_CLUSTERS x $LAB_NODES ${LAB_CNI:-openshift-sdn}")
+    [ "$running" = "${LAB_CLUSTERS:-2} x ${LAB_NODES:-2} ${LAB_CNI:-ovn-kubernetes}" ] ||
       lab_die "a $running lab is up: lab.sh down first"
   fi
   lab_load_topology
   lab_save_topology
-  lab_log "up: $LAB_CLUSTERS clusters x $LAB_NODES nodes x $LAB_PODS pods, run dir $LAB_RUN"
+  lab_log "up: $LAB_CLUSTERS clusters x $LAB_NODES nodes x $LAB_PODS pods, CNI $LAB_CNI, run dir $LAB_RUN"
   "$LAB_DIR/internet.sh" up
+  if [ "$LAB_CNI" = ovn-kubernetes ]; then
+    for cluster in $(lab_clusters); do
+      "$LAB_DIR/ovn.sh" central-up "$cluster"
+      "$LAB_DIR/ovn-topology.sh" "$cluster"
+    done
+  fi
   for node in $(lab_nodes); do
     "$LAB_DIR/node.sh" up "$node"
     "$LAB_DIR/pods.sh" up "$node"
@@ -87,7 +98,7 @@ up() {
 }
 
 down() {
-  local node ns
+  local node cluster ns
   lab_load_topology
   for node in $(lab_nodes); do
     "$LAB_DIR/strait.sh" stop "$node" 2> /dev/null || true
@@ -104,6 +115,7 @@ down() {
       rm -rf "/var/run/dpdk/strait-lab-$ns"
     done < "$LAB_RUN/namespaces"
   fi
+  for cluster in $(lab_clusters); do "$LAB_DIR/ovn.sh" central-down "$cluster"; done
   "$LAB_DIR/internet.sh" down
   rm -rf "$LAB_RUN"
   lab_log "down: done"
@@ -116,7 +128,7 @@ status() {
     return 0
   fi
   lab_load_topology
-  echo "lab: $LAB_CLUSTERS clusters x $LAB_NODES nodes x $LAB_PODS pods (run dir $LAB_RUN)"
+  echo "lab: $LAB_CLUSTERS clusters x $LAB_NODES nodes x $LAB_PODS pods, CNI $LAB_CNI (run dir $LAB_RUN)"
   printf '%-5s %-14s %-15s %-22s %-s\n' node uplink VIP subnet processes
   for node in $(lab_nodes); do
     dir=$(lab_node_dir "$node")

@@ -15,6 +15,11 @@
 #   | nftables: input udp dport 51820 drop (straitd's, not the kernel's)
 #   +----------------------------------------------------+
 #
+# With --cni ovn-kubernetes (the default) the node has br-int instead of br0 and tun0:
+# ovn-controller programs it (ovn.sh node-up), and the management port ovn-k8s-mp0 (an
+# internal port bound to the logical port k8s-<node>) gives the node its .2 address in the
+# pod subnet, as on an OVN-Kubernetes node.
+#
 # Run-time files of node a1: /run/strait-lab/a1/ovs/ (OVS_RUNDIR = OVS_DBDIR: conf.db,
 # db.sock, br0.mgmt, *.pid, *.ctl) and /run/strait-lab/a1/*.log.
 #
@@ -90,6 +95,19 @@ up() {
   } | ip netns exec "$node" nft -f -
 
   start_ovs "$node"
+  if [ "$LAB_CNI" = ovn-kubernetes ]; then
+    "$LAB_DIR/ovn.sh" node-up "$node"
+    lab_ovs "$node" ovs-vsctl --timeout=10 --may-exist add-port br-int ovn-k8s-mp0 \
+      -- set interface ovn-k8s-mp0 type=internal external_ids:iface-id="k8s-$node" \
+      mac="\"$(lab_mac_of_ip "$(lab_mgmt_ip "$node")")\""
+    lab_wait_for 10 "ovn-k8s-mp0 in $node" ip -n "$node" link show ovn-k8s-mp0
+    ip -n "$node" link set ovn-k8s-mp0 address "$(lab_mac_of_ip "$(lab_mgmt_ip "$node")")" mtu "$LAB_POD_MTU"
+    ip -n "$node" addr replace "$(lab_mgmt_ip "$node")/23" dev ovn-k8s-mp0
+    ip -n "$node" link set ovn-k8s-mp0 up
+    plain_frames "$node" ovn-k8s-mp0
+    lab_log "node $node: uplink $(lab_uplink_ip "$node"), VIP $(lab_vip "$node"), br-int + k8s-$node $(lab_mgmt_ip "$node")"
+    return 0
+  fi
   # OpenShift SDN's br0: secure fail mode (no NORMAL fallback), OpenFlow 1.3.
   lab_ovs "$node" ovs-vsctl --timeout=10 --may-exist add-br br0 \
     -- set bridge br0 datapath_type=netdev fail_mode=secure protocols=OpenFlow13 \
@@ -107,6 +125,7 @@ up() {
 down() {
   local node=$1 dir
   dir=$(lab_ovs_dir "$node")
+  "$LAB_DIR/ovn.sh" node-down "$node"
   lab_stop_pidfile "$dir/ovs-vswitchd.pid" ovs-vswitchd
   lab_stop_pidfile "$dir/ovsdb-server.pid" ovsdb-server
   lab_del_netns "$node"  # also removes both ends of the uplink veth

@@ -9,6 +9,10 @@
 # The MAC is 0a:58 followed by the IPv4 address: straitd's `--bridge-mac-mode pod` writes it
 # as the destination of decrypted packets, with no neighbour lookup. MTU = straitd's tunnel MTU.
 #
+# With --cni ovn-kubernetes the veths go into br-int instead, each bound to its logical port
+# default_<pod> (ovn-topology.sh) through external_ids:iface-id; the gateway .1 is the
+# cluster router's port rtos-<node>, and pods start at .3.
+#
 # usage: pods.sh up|down NODE
 set -euo pipefail
 . "$(dirname "$0")/topology.sh"
@@ -32,9 +36,14 @@ up() {
       ip netns exec "$pod" ethtool -K eth0 tx off tso off gso off gro off > /dev/null 2>&1 || true
       ip netns exec "$node" ethtool -K "$port" tx off tso off gso off gro off > /dev/null 2>&1 || true
     fi
-    lab_ovs "$node" ovs-vsctl --timeout=10 --may-exist add-port br0 "$port" \
-      -- set interface "$port" ofport_request="$(lab_pod_ofport "$pod")" \
-      external_ids:pod="$pod"
+    if [ "$LAB_CNI" = ovn-kubernetes ]; then
+      lab_ovs "$node" ovs-vsctl --timeout=10 --may-exist add-port br-int "$port" \
+        -- set interface "$port" external_ids:iface-id="default_$pod" external_ids:pod="$pod"
+    else
+      lab_ovs "$node" ovs-vsctl --timeout=10 --may-exist add-port br0 "$port" \
+        -- set interface "$port" ofport_request="$(lab_pod_ofport "$pod")" \
+        external_ids:pod="$pod"
+    fi
   done
   lab_log "pods of $node: $(for p in $(lab_pods "$node"); do printf '%s=%s ' "$p" "$(lab_pod_ip "$p")"; done)"
 }

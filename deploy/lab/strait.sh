@@ -89,10 +89,19 @@ start_straitd() {
     return 1
   fi
   ip netns exec "$node" ethtool -K strait0 tx off tso off gso off gro off > /dev/null 2>&1 || true
-  lab_ovs "$node" ovs-vsctl --timeout=10 --if-exists del-port br0 strait0
-  lab_ovs "$node" ovs-vsctl --timeout=10 add-port br0 strait0 \
+  # On br-int the agent binds the port to its logical switch port (external_ids:iface-id).
+  lab_ovs "$node" ovs-vsctl --timeout=10 --if-exists del-port "$(lab_bridge)" strait0
+  lab_ovs "$node" ovs-vsctl --timeout=10 add-port "$(lab_bridge)" strait0 \
     -- set interface strait0 ofport_request="$LAB_OFPORT_STRAIT"
   lab_log "straitd on $node: pid $(cat "$dir/straitd.pid"), wg show $(lab_ifname "$node")"
+}
+
+profile_args() {
+  if [ "$LAB_CNI" = ovn-kubernetes ]; then
+    echo "--profile ovn-kubernetes --bridge br-int --ovn-nb $(lab_ovn_nb "$(lab_cluster_of "$1")")"
+  else
+    echo "--profile openshift-sdn --bridge br0"
+  fi
 }
 
 start_agent() {
@@ -106,7 +115,7 @@ start_agent() {
   lab_spawn "$node" "$dir/strait-agent.pid" "$dir/strait-agent.log" \
     env OVS_RUNDIR="$(lab_ovs_dir "$node")" OVS_DBDIR="$(lab_ovs_dir "$node")" \
     "$bin" --node "$node" --spec "$LAB_RUN/spec.yaml" --ifname "$(lab_ifname "$node")" \
-    --profile openshift-sdn --bridge br0 --strait-port strait0 \
+    $(profile_args "$node") --strait-port strait0 \
     --metrics-listen 127.0.0.1:9477 --resync-interval 5s
   lab_log "strait-agent on $node: pid $(cat "$dir/strait-agent.pid")"
 }
@@ -119,7 +128,7 @@ stop() {
   rm -f "$(socket_of "$node")"
   rm -rf "/var/run/dpdk/strait-lab-$node"
   if lab_pid_alive "$(cat "$(lab_ovs_dir "$node")/ovs-vswitchd.pid" 2>/dev/null || true)"; then
-    lab_ovs "$node" ovs-vsctl --timeout=5 --if-exists del-port br0 strait0 || true
+    lab_ovs "$node" ovs-vsctl --timeout=5 --if-exists del-port "$(lab_bridge)" strait0 || true
   fi
 }
 

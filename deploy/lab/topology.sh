@@ -6,13 +6,17 @@
 #   pod CIDR       10.(128+4c).0.0/14          node subnet  10.(128+4c).(2(j-1)).0/23
 #   node network   172.(16+c).0.0/24           tun0         <node subnet>.1/23
 #     gateway      172.(16+c).0.1 (internet)   pod k        <node subnet>.(1+k), MAC 0a:58:<IPv4>
+#                                              (ovn-kubernetes: .2 is the management port
+#                                              k8s-<node>, pod k is .(2+k), as OVN-Kubernetes
+#                                              numbers them)
 #   node uplink    172.(16+c).0.(10+j)         VIP          203.0.113.(10(c+1)+j), UDP 51820
 #
 # So a1 = 10.128.0.0/23, a2 = 10.128.2.0/23, b1 = 10.132.0.0/23, b2 = 10.132.2.0/23 (DESIGN.md
 # section 1), VIPs a1 = 203.0.113.11, b2 = 203.0.113.22.
 #
-# Topology size comes from LAB_CLUSTERS / LAB_NODES / LAB_PODS (lab.sh up writes them to
-# $LAB_RUN/topology.env so that later commands find the same lab).
+# Topology size comes from LAB_CLUSTERS / LAB_NODES / LAB_PODS, the pod network from LAB_CNI
+# (ovn-kubernetes, openshift-sdn or route); lab.sh up writes them to $LAB_RUN/topology.env so
+# that later commands find the same lab.
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_REPO=$(cd "$LAB_DIR/../.." && pwd)
@@ -35,6 +39,12 @@ lab_load_topology() {
   LAB_CLUSTERS=${LAB_CLUSTERS:-2}
   LAB_NODES=${LAB_NODES:-2}
   LAB_PODS=${LAB_PODS:-2}
+  LAB_CNI=${LAB_CNI:-ovn-kubernetes}
+  case "$LAB_CNI" in
+    ovn-kubernetes | openshift-sdn) ;;
+    route) lab_die "--cni route: not built yet (the agent's route profile is unit-tested only)" ;;
+    *) lab_die "--cni must be ovn-kubernetes or openshift-sdn (got $LAB_CNI)" ;;
+  esac
   [[ $LAB_CLUSTERS =~ ^[1-8]$ ]] || lab_die "--clusters must be 1..8 (got $LAB_CLUSTERS)"
   [[ $LAB_NODES =~ ^[1-9]$ ]] || lab_die "--nodes must be 1..9 (got $LAB_NODES)"
   [[ $LAB_PODS =~ ^[1-6]$ ]] || lab_die "LAB_PODS must be 1..6 (got $LAB_PODS)"
@@ -42,8 +52,8 @@ lab_load_topology() {
 
 lab_save_topology() {
   mkdir -p "$LAB_RUN"
-  printf 'LAB_CLUSTERS=%s\nLAB_NODES=%s\nLAB_PODS=%s\n' "$LAB_CLUSTERS" "$LAB_NODES" \
-    "$LAB_PODS" > "$LAB_RUN/topology.env"
+  printf 'LAB_CLUSTERS=%s\nLAB_NODES=%s\nLAB_PODS=%s\nLAB_CNI=%s\n' "$LAB_CLUSTERS" "$LAB_NODES" \
+    "$LAB_PODS" "$LAB_CNI" > "$LAB_RUN/topology.env"
 }
 
 # lab_lock: for a whole session on the lab (a test: up, checks, down). The lab is one per
@@ -105,19 +115,32 @@ lab_vips() {
 }
 lab_public_vip() { lab_vips "$1" | tail -n 1; }
 
-# Pod "a1-p2" -> 10.128.0.3 and 0a:58:0a:80:00:03 (OpenShift SDN's MAC-from-IP rule).
-lab_pod_ip() { echo "$(lab_node_subnet_base "${1%-p*}").$((1 + ${1##*-p}))"; }
-lab_pod_mac() {
+# Pod "a1-p2" -> 10.128.0.3 and 0a:58:0a:80:00:03 (OpenShift SDN's and OVN-Kubernetes'
+# MAC-from-IP rule); on ovn-kubernetes one higher (10.128.0.4), .2 being k8s-<node>.
+lab_pod_ip() {
+  local first=1
+  [ "${LAB_CNI:-}" != ovn-kubernetes ] || first=2
+  echo "$(lab_node_subnet_base "${1%-p*}").$((first + ${1##*-p}))"
+}
+lab_mgmt_ip() { echo "$(lab_node_subnet_base "$1").2"; }  # ovn-kubernetes: k8s-<node>
+lab_mac_of_ip() {  # 10.128.0.3 -> 0a:58:0a:80:00:03
   local a b c d
-  IFS=. read -r a b c d <<< "$(lab_pod_ip "$1")"
+  IFS=. read -r a b c d <<< "$1"
   printf '0a:58:%02x:%02x:%02x:%02x\n' "$a" "$b" "$c" "$d"
 }
+lab_pod_mac() { lab_mac_of_ip "$(lab_pod_ip "$1")"; }
 lab_pod_ofport() { echo $((2 + ${1##*-p})); }
 
 lab_ifname() { echo "strait-$1"; }  # straitd's UAPI name: /var/run/wireguard/strait-a1.sock
 
 lab_node_dir() { echo "$LAB_RUN/$1"; }
 lab_ovs_dir() { echo "$LAB_RUN/$1/ovs"; }
+# ovn-kubernetes: a cluster's northd and NB/SB databases (by cluster letter), and its NB.
+lab_ovn_dir() { echo "$LAB_RUN/ovn-$1"; }
+lab_ovn_nb() { echo "unix:$(lab_ovn_dir "$1")/nb.sock"; }
+lab_ovn_sb() { echo "unix:$(lab_ovn_dir "$1")/sb.sock"; }
+# The bridge the pods and straitd are on: br-int (OVN), br0 (OpenShift SDN); none for route.
+lab_bridge() { if [ "$LAB_CNI" = ovn-kubernetes ]; then echo br-int; else echo br0; fi; }
 
 # Runs a command with the node's own Open vSwitch (its db.sock, br0.mgmt, pidfiles).
 lab_ovs() {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Resilience of strait-agent and straitd in the multi-cluster lab (deploy/lab/README.md), all
-# on ONE bring-up of 2 clusters x 2 nodes:
+# on ONE bring-up of 2 clusters x 2 nodes with --cni openshift-sdn (the OVN lab's resilience
+# checks are lab_ovn_test.sh's):
 #
 #   a1-p1,a1-p2 -- br0(a1) -- straitd a1 --+                 +-- straitd b1 -- br0(b1) -- b1-p*
 #   a2-p1,a2-p2 -- br0(a2) -- straitd a2 --+-- internet ----+-- straitd b2 -- br0(b2) -- b2-p*
@@ -47,16 +48,15 @@ fi
 lab_lock  # one lab session at a time on this machine
 trap '"$lab/lab.sh" down' EXIT
 "$lab/lab.sh" down > /dev/null 2>&1 || true
-unset LAB_CLUSTERS LAB_NODES
-"$lab/lab.sh" up --clusters 2 --nodes 2
+unset LAB_CLUSTERS LAB_NODES LAB_CNI
+"$lab/lab.sh" up --clusters 2 --nodes 2 --cni openshift-sdn
 lab_load_topology
 spec=$LAB_RUN/spec.yaml
 cookie=0x57a1700000000000/0xffffffff00000000
 
 # --- reporting --------------------------------------------------------------------------
 
-section() { printf '\n=== %s\n' "$*"; }
-pass() { printf 'PASS  %s\n' "$*"; }
+. "$(dirname "$0")/lab_report.sh"
 diagnose() {
   local node
   for node in $(lab_nodes); do
@@ -69,27 +69,6 @@ diagnose() {
   done
   echo "--- internet: vip_packets"
   ip netns exec internet nft list chain ip lab_internet vip_packets 2>&1 || true
-}
-fail() {
-  printf 'FAIL  %s\n' "$*"
-  diagnose
-  exit 1
-}
-# wait_for SECONDS WHAT CMD...: polls CMD until it succeeds; FAIL (and exit) after SECONDS.
-wait_for() {
-  local limit=$1 what=$2 deadline
-  shift 2
-  deadline=$((SECONDS + limit))
-  until "$@" > /dev/null 2>&1; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "$what (not within $limit s)"
-    sleep 0.5
-  done
-  pass "$what"
-}
-check() {  # WHAT CMD...: CMD must succeed now
-  local what=$1
-  shift
-  if "$@" > /dev/null 2>&1; then pass "$what"; else fail "$what"; fi
 }
 
 # --- observing the lab ------------------------------------------------------------------

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# System test on the lab (deploy/lab/README.md): 2 clusters x 2 nodes in network namespaces,
-# each node with its own OVS (OpenShift-SDN-like br0), pods, straitd and strait-agent; an
-# internet namespace with one VIP per node.
+# System test on the lab (deploy/lab/README.md) with --cni openshift-sdn: 2 clusters x 2 nodes
+# in network namespaces, each node with its own OVS (OpenShift-SDN-like br0), pods, straitd and
+# strait-agent; an internet namespace with one VIP per node. (The default CNI, ovn-kubernetes,
+# is lab_ovn_test.sh's.)
 #
 #   a1-p1,a1-p2 -- br0(a1) -- straitd a1 --+                 +-- straitd b1 -- br0(b1) -- b1-p*
 #   a2-p1,a2-p2 -- br0(a2) -- straitd a2 --+-- internet ----+-- straitd b2 -- br0(b2) -- b2-p*
@@ -25,8 +26,8 @@ done
 lab_lock  # one lab session at a time on this machine
 trap '"$lab/lab.sh" down' EXIT
 "$lab/lab.sh" down > /dev/null 2>&1 || true
-unset LAB_CLUSTERS LAB_NODES
-"$lab/lab.sh" up --clusters 2 --nodes 2
+unset LAB_CLUSTERS LAB_NODES LAB_CNI
+"$lab/lab.sh" up --clusters 2 --nodes 2 --cni openshift-sdn
 "$lab/check.sh"
 
 lab_load_topology
