@@ -4,9 +4,10 @@
 #
 # Always (the lab's own plumbing, with or without strait):
 #   1. pods of one node reach each other through br0 (ping; tables 0 -> 20 -> 30 -> 40/70 -> 80),
-#      or on ovn-kubernetes through br-int and the node's logical switch
+#      or on ovn-kubernetes through br-int and the node's logical switch, or on route through
+#      the node's kernel
 #   2. every pod reaches its gateway 10.x.y.1 (tun0; on ovn-kubernetes ovn_cluster_router's
-#      rtos-<node>)
+#      rtos-<node>; on route the node itself)
 #   3. a node cannot reach another cluster's node address (ping of the uplink fails), while it
 #      does reach its gateway and the nodes of its own cluster (so the failure means something)
 #   4. the VIP DNAT rules exist, one per node, to that node's uplink
@@ -43,7 +44,7 @@ for node in $(lab_nodes); do
     else fail "$pod does not reach its gateway $(lab_tun0_ip "$node")"; fi
   done
   for ((i = 1; i < ${#pods[@]}; i++)); do
-    if pings "${pods[0]}" "$(lab_pod_ip "${pods[i]}")"; then pass "${pods[0]} reaches ${pods[i]} through $(lab_bridge)"
+    if pings "${pods[0]}" "$(lab_pod_ip "${pods[i]}")"; then pass "${pods[0]} reaches ${pods[i]} on $node ($LAB_CNI)"
     else fail "${pods[0]} does not reach ${pods[i]} ($(lab_pod_ip "${pods[i]}"))"; fi
   done
 done

@@ -10,7 +10,7 @@
 #   5. `wg show strait-a1` (the stock tool, on straitd's UAPI socket) and a summary table
 #   6. lab.sh down (kept with --keep; take it down later with deploy/lab/lab.sh down)
 #
-# usage: demo.sh [--keep] [--no-build] [--cni ovn-kubernetes|openshift-sdn]     needs root
+# usage: demo.sh [--keep] [--no-build] [--cni ovn-kubernetes|openshift-sdn|route]     needs root
 #        (default ovn-kubernetes: OVN's northd, databases and ovn-controllers, the logical
 #        topology of OVN-Kubernetes, the agent's ovn-kubernetes profile)
 set -euo pipefail
@@ -23,8 +23,8 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --keep) keep=1 ;;
     --no-build) build=0 ;;
-    --cni) cni=${2:?--cni needs ovn-kubernetes or openshift-sdn}; shift ;;
-    *) echo "usage: $0 [--keep] [--no-build] [--cni ovn-kubernetes|openshift-sdn]" >&2; exit 2 ;;
+    --cni) cni=${2:?--cni needs ovn-kubernetes, openshift-sdn or route}; shift ;;
+    *) echo "usage: $0 [--keep] [--no-build] [--cni ovn-kubernetes|openshift-sdn|route]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -81,6 +81,15 @@ if [ "$LAB_CNI" = ovn-kubernetes ]; then
     echo "$node: logical switch port $(ovn-nbctl --db="$nb" lsp-get-addresses "strait-$node" 2> /dev/null || echo '(none)'),"\
       "$(ovn-nbctl --db="$nb" --bare --columns=_uuid find Logical_Router_Policy \
         "external_ids:\"strait.io/owner\"=\"$node\"" | grep -c .) reroute policies on ovn_cluster_router"
+  done
+elif [ "$LAB_CNI" = route ]; then
+  section "waiting for strait-agent's routes on every node (proto 87, via straitd's tap)"
+  for node in "${nodes[@]}"; do
+    for ((i = 0; i < 100; i++)); do
+      [ -n "$(ip -n "$node" route show proto 87)" ] && break
+      sleep 0.2
+    done
+    echo "$node: $(ip -n "$node" route show proto 87 | tr '\n' ' ')"
   done
 else
   section "waiting for strait-agent's flows on every br0"

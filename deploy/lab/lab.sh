@@ -4,8 +4,8 @@
 #
 #   lab.sh up [--clusters N] [--nodes M] [--cni C] [--no-strait]
 #                                                        build it (idempotent); default 2 x 2,
-#                                                        C = ovn-kubernetes (default) or
-#                                                        openshift-sdn
+#                                                        C = ovn-kubernetes (default),
+#                                                        openshift-sdn or route
 #   lab.sh down                                          tear everything down, also after a
 #                                                        crash (idempotent)
 #   lab.sh status                                        what runs, peers and handshakes
@@ -27,7 +27,7 @@ parse_size() {
     case "$1" in
       --clusters) LAB_CLUSTERS=${2:?--clusters needs a number}; shift 2 ;;
       --nodes) LAB_NODES=${2:?--nodes needs a number}; shift 2 ;;
-      --cni) LAB_CNI=${2:?--cni needs ovn-kubernetes or openshift-sdn}; shift 2 ;;
+      --cni) LAB_CNI=${2:?--cni needs ovn-kubernetes, openshift-sdn or route}; shift 2 ;;
       --no-strait) want_strait=0; shift ;;
       *) usage ;;
     esac

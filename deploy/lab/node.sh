@@ -94,6 +94,15 @@ up() {
     echo "}"
   } | ip netns exec "$node" nft -f -
 
+  if [ "$LAB_CNI" = route ]; then
+    # No OVS: the node's kernel routes its pods (a /32 per pod, pods.sh) and, through the
+    # agent's routes, the remote clusters to straitd's tap. The gateway .1 is the node's own.
+    ip netns exec "$node" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
+      net.ipv4.conf.default.rp_filter=0
+    ip -n "$node" addr replace "$(lab_tun0_ip "$node")/32" dev lo
+    lab_log "node $node: uplink $(lab_uplink_ip "$node"), VIP $(lab_vip "$node"), kernel-routed pods, gateway $(lab_tun0_ip "$node")"
+    return 0
+  fi
   start_ovs "$node"
   if [ "$LAB_CNI" = ovn-kubernetes ]; then
     "$LAB_DIR/ovn.sh" node-up "$node"

@@ -13,6 +13,10 @@
 # default_<pod> (ovn-topology.sh) through external_ids:iface-id; the gateway .1 is the
 # cluster router's port rtos-<node>, and pods start at .3.
 #
+# With --cni route the pods are Calico-like: eth0 <pod IP>/32, default via 169.254.1.1 (onlink),
+# which the node answers by proxy ARP on the pod's veth; the node routes <pod IP>/32 to the
+# veth. No bridge at all.
+#
 # usage: pods.sh up|down NODE
 set -euo pipefail
 . "$(dirname "$0")/topology.sh"
@@ -28,15 +32,25 @@ up() {
     if ! ip -n "$node" link show "$port" > /dev/null 2>&1; then
       ip -n "$node" link add name "$port" mtu "$LAB_POD_MTU" type veth peer name eth0 netns "$pod" \
         mtu "$LAB_POD_MTU" address "$(lab_pod_mac "$pod")"
-      ip -n "$pod" addr add "$(lab_pod_ip "$pod")/23" dev eth0
-      ip -n "$pod" link set eth0 up
-      ip -n "$pod" route add default via "$(lab_tun0_ip "$node")"
       ip -n "$node" link set "$port" up
+      if [ "$LAB_CNI" = route ]; then
+        ip -n "$pod" addr add "$(lab_pod_ip "$pod")/32" dev eth0
+        ip -n "$pod" link set eth0 up
+        ip -n "$pod" route add default via "$lab_route_gateway" dev eth0 onlink
+        ip netns exec "$node" sysctl -qw "net.ipv4.conf.$port.proxy_arp=1"
+        ip -n "$node" route replace "$(lab_pod_ip "$pod")/32" dev "$port"
+      else
+        ip -n "$pod" addr add "$(lab_pod_ip "$pod")/23" dev eth0
+        ip -n "$pod" link set eth0 up
+        ip -n "$pod" route add default via "$(lab_tun0_ip "$node")"
+      fi
       # See node.sh: the userspace datapath needs whole, checksummed frames.
       ip netns exec "$pod" ethtool -K eth0 tx off tso off gso off gro off > /dev/null 2>&1 || true
       ip netns exec "$node" ethtool -K "$port" tx off tso off gso off gro off > /dev/null 2>&1 || true
     fi
-    if [ "$LAB_CNI" = ovn-kubernetes ]; then
+    if [ "$LAB_CNI" = route ]; then
+      :
+    elif [ "$LAB_CNI" = ovn-kubernetes ]; then
       lab_ovs "$node" ovs-vsctl --timeout=10 --may-exist add-port br-int "$port" \
         -- set interface "$port" external_ids:iface-id="default_$pod" external_ids:pod="$pod"
     else

@@ -51,6 +51,13 @@ memory_args() {
   fi
 }
 
+# Decrypted packets' destination MAC: the pod's own (0a:58:<IPv4>) on a bridge; on route the
+# node's kernel, i.e. straitd's tap, which gets a fixed MAC below.
+bridge_mac_args() {
+  if [ "$LAB_CNI" = route ]; then echo "--bridge-mac-mode fixed --bridge-dst-mac $lab_strait_tap_mac"
+  else echo "--bridge-mac-mode pod"; fi
+}
+
 start_straitd() {
   local node=$1 bin dir sock
   bin=$(lab_straitd)
@@ -70,7 +77,7 @@ start_straitd() {
     --listen-port "$LAB_PORT" \
     --private-key-file "$dir/private.key" \
     --wire-ip "$(lab_uplink_ip "$node")" \
-    --bridge-mac-mode pod \
+    $(bridge_mac_args) \
     --tunnel-mtu "$LAB_POD_MTU" \
     ${LAB_STRAITD_ARGS:-}
   local i pid
@@ -89,6 +96,13 @@ start_straitd() {
     return 1
   fi
   ip netns exec "$node" ethtool -K strait0 tx off tso off gso off gro off > /dev/null 2>&1 || true
+  if [ "$LAB_CNI" = route ]; then
+    # The node's kernel sends to remote pods out of this tap (the agent's routes); straitd
+    # answers its ARP for them.
+    ip -n "$node" link set strait0 address "$lab_strait_tap_mac" mtu "$LAB_POD_MTU" up
+    lab_log "straitd on $node: pid $(cat "$dir/straitd.pid"), wg show $(lab_ifname "$node")"
+    return 0
+  fi
   # On br-int the agent binds the port to its logical switch port (external_ids:iface-id).
   lab_ovs "$node" ovs-vsctl --timeout=10 --if-exists del-port "$(lab_bridge)" strait0
   lab_ovs "$node" ovs-vsctl --timeout=10 add-port "$(lab_bridge)" strait0 \
@@ -97,7 +111,9 @@ start_straitd() {
 }
 
 profile_args() {
-  if [ "$LAB_CNI" = ovn-kubernetes ]; then
+  if [ "$LAB_CNI" = route ]; then
+    echo "--profile route"
+  elif [ "$LAB_CNI" = ovn-kubernetes ]; then
     echo "--profile ovn-kubernetes --bridge br-int --ovn-nb $(lab_ovn_nb "$(lab_cluster_of "$1")")"
   else
     echo "--profile openshift-sdn --bridge br0"
@@ -127,7 +143,8 @@ stop() {
   lab_stop_pidfile "$dir/straitd.pid" straitd
   rm -f "$(socket_of "$node")"
   rm -rf "/var/run/dpdk/strait-lab-$node"
-  if lab_pid_alive "$(cat "$(lab_ovs_dir "$node")/ovs-vswitchd.pid" 2>/dev/null || true)"; then
+  if [ "$LAB_CNI" != route ] &&
+      lab_pid_alive "$(cat "$(lab_ovs_dir "$node")/ovs-vswitchd.pid" 2>/dev/null || true)"; then
     lab_ovs "$node" ovs-vsctl --timeout=5 --if-exists del-port "$(lab_bridge)" strait0 || true
   fi
 }

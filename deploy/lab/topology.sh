@@ -41,9 +41,8 @@ lab_load_topology() {
   LAB_PODS=${LAB_PODS:-2}
   LAB_CNI=${LAB_CNI:-ovn-kubernetes}
   case "$LAB_CNI" in
-    ovn-kubernetes | openshift-sdn) ;;
-    route) lab_die "--cni route: not built yet (the agent's route profile is unit-tested only)" ;;
-    *) lab_die "--cni must be ovn-kubernetes or openshift-sdn (got $LAB_CNI)" ;;
+    ovn-kubernetes | openshift-sdn | route) ;;
+    *) lab_die "--cni must be ovn-kubernetes, openshift-sdn or route (got $LAB_CNI)" ;;
   esac
   [[ $LAB_CLUSTERS =~ ^[1-8]$ ]] || lab_die "--clusters must be 1..8 (got $LAB_CLUSTERS)"
   [[ $LAB_NODES =~ ^[1-9]$ ]] || lab_die "--nodes must be 1..9 (got $LAB_NODES)"
@@ -139,7 +138,9 @@ lab_ovs_dir() { echo "$LAB_RUN/$1/ovs"; }
 lab_ovn_dir() { echo "$LAB_RUN/ovn-$1"; }
 lab_ovn_nb() { echo "unix:$(lab_ovn_dir "$1")/nb.sock"; }
 lab_ovn_sb() { echo "unix:$(lab_ovn_dir "$1")/sb.sock"; }
-# The bridge the pods and straitd are on: br-int (OVN), br0 (OpenShift SDN); none for route.
+# The bridge the pods and straitd are on: br-int (OVN), br0 (OpenShift SDN); route has none.
+lab_route_gateway=169.254.1.1   # route: every pod's default gateway (answered by proxy ARP)
+lab_strait_tap_mac=02:57:a1:00:00:01  # route: straitd's tap in the node's kernel
 lab_bridge() { if [ "$LAB_CNI" = ovn-kubernetes ]; then echo br-int; else echo br0; fi; }
 
 # Runs a command with the node's own Open vSwitch (its db.sock, br0.mgmt, pidfiles).
