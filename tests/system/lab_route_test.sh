@@ -32,14 +32,15 @@ unset LAB_CLUSTERS LAB_NODES LAB_CNI
 lab_load_topology
 [ "$(cat "$LAB_RUN/strait-nodes")" = 4 ] || { echo "FAIL: strait did not start on every node"; exit 1; }
 
+strait_routes() { ip -n "$1" route show proto 87 | sed 's/ *$//'; }  # iproute2 pads lines
 for node in $(lab_nodes); do
   other=$(lab_cluster_cidr $((1 - $(lab_cluster_index "$node"))))
   want="$other dev strait0 scope link"
   for ((i = 0; i < 100; i++)); do
-    [ "$(ip -n "$node" route show proto 87)" = "$want" ] && break
+    [ "$(strait_routes "$node")" = "$want" ] && break
     sleep 0.2
   done
-  got=$(ip -n "$node" route show proto 87)
+  got=$(strait_routes "$node")
   [ "$got" = "$want" ] || { echo "FAIL: $node's strait routes: '$got', want '$want'"; exit 1; }
   echo "PASS  $node routes $other to strait0 (proto 87), nothing else"
 done
