@@ -63,7 +63,8 @@ def load_json(path, what):
 
 
 def load_yaml(path, what):
-    """A YAML mapping (public keys, pod subnets): node name -> value."""
+    """A YAML mapping (public keys, pod subnets): node name -> value (a string, or a list of
+    strings: a node's several pod subnets)."""
     try:
         with open(path, encoding="utf-8") as f:
             doc = yaml.safe_load(f) or {}
@@ -73,7 +74,8 @@ def load_yaml(path, what):
         raise InputError([f"{what}: {path} is not YAML: {e}"]) from e
     if not isinstance(doc, dict):
         raise InputError([f"{what}: {path} must map node names to values"])
-    return {str(k): str(v) for k, v in doc.items()}
+    return {str(k): [str(x) for x in v] if isinstance(v, list) else str(v)
+            for k, v in doc.items()}
 
 
 def items_of(doc, kind, path):

@@ -387,6 +387,17 @@ class OvnKubernetesTest(unittest.TestCase):
         self.assertIn("cluster c node c-worker-1: pod subnet fd01:0:0:1::/64 overlaps "
                       "fd01:0:0:1::/64 of node c-worker-0", err)
 
+    def test_pod_subnets_file_may_list_several_and_wins(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            given = os.path.join(tmp, "subnets.yaml")
+            with open(given, "w", encoding="utf-8") as f:
+                f.write("c-worker-1: [10.136.6.0/24, 10.136.9.0/24]\n")
+            rc, out, err = self.spec(cluster_c(**{"pod-subnets": given}), cluster_b())
+        self.assertEqual(rc, 0, err)
+        by = {n["name"]: n for n in yaml.safe_load(out)["nodes"]}
+        self.assertEqual(by["c-worker-1"]["pod_subnets"], ["10.136.6.0/24", "10.136.9.0/24"])
+        self.assertEqual(by["c-worker-0"]["pod_subnets"], ["10.136.2.0/23", "fd01:0:0:1::/64"])
+
     def test_spec_network_used_when_status_has_none(self):
         with tempfile.TemporaryDirectory() as tmp:
             net = Scratch(tmp, f"{C}/network.json", lambda d: d.pop("status"))
