@@ -537,6 +537,12 @@ def main(argv=None):
     m.add_argument("--out", help="file to write (default stdout)")
     m.set_defaults(run=cmd_spec)
 
+    # The broker's commands (DESIGN.md section 5a) live in their own files beside this one.
+    import controller
+    import mesh_ops
+    controller.add_parser(sub)
+    mesh_ops.add_parsers(sub)
+
     a = p.parse_args(argv)
     try:
         return a.run(a)
@@ -547,4 +553,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Through the module, not __main__: controller.py and mesh_ops.py import strait_mesh, and
+    # its InputError must be the one main() catches.
+    import strait_mesh
+    sys.exit(strait_mesh.main())
