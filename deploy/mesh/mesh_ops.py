@@ -34,6 +34,25 @@ BROKER_SECRET = "strait-broker"
 CONTROLLER_CONFIGMAP = "strait-controller"
 
 
+# ---------------------------------------------------------------- files and tools
+
+def wg(args, stdin):
+    try:
+        return subprocess.run(["wg", *args], input=stdin, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except FileNotFoundError as e:
+        raise SystemExit("strait-mesh: wg not found (apt-get install wireguard-tools)") from e
+    except subprocess.CalledProcessError as e:
+        raise SystemExit(f"strait-mesh: wg {' '.join(args)} failed: {e.stderr.strip()}") from e
+
+
+def write_private(path, text):
+    """A file only its owner may read (a private key, the broker credentials)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
 # ---------------------------------------------------------------- broker access
 
 def add_broker_args(p, who="the cluster's"):
@@ -102,7 +121,7 @@ def cmd_join(a):
     docs = join_manifests(a.cluster, a.broker, cidrs, a.broker_ca, a.broker_cert, a.broker_key,
                           a.hostsubnets)
     if a.out:
-        sm.write_private(a.out, sm.dump_documents(docs))
+        write_private(a.out, sm.dump_documents(docs))
         print(f"strait-mesh join: {a.out}: apply it in cluster {a.cluster} "
               "(kubectl apply -f), with deploy/k8s/controller", file=sys.stderr)
     elif a.context:
@@ -282,17 +301,17 @@ def cmd_diagnose(a):
 def cmd_rotate_key(a):
     """A new key: written beside the old file and renamed over it (0600), then given to
     straitd over its UAPI (`wg set`), so that a restart loads the same key straitd uses."""
-    new = sm.wg(["genkey"], None)
+    new = wg(["genkey"], None)
     tmp = a.key_file + ".new"
     if os.path.exists(tmp):
         os.unlink(tmp)
-    sm.write_private(tmp, new + "\n")
+    write_private(tmp, new + "\n")
     os.replace(tmp, a.key_file)
     r = subprocess.run(["wg", "set", a.ifname, "private-key", a.key_file],
                        capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit(f"strait-mesh rotate-key: wg set {a.ifname}: {r.stderr.strip()}")
-    public = sm.wg(["pubkey"], new + "\n")
+    public = wg(["pubkey"], new + "\n")
     with open(a.public_key_file + ".tmp", "w", encoding="utf-8") as f:
         f.write(public + "\n")
     os.replace(a.public_key_file + ".tmp", a.public_key_file)
