@@ -123,7 +123,8 @@ def cmd_join(a):
     if a.out:
         write_private(a.out, sm.dump_documents(docs))
         print(f"strait-mesh join: {a.out}: apply it in cluster {a.cluster} "
-              "(kubectl apply -f), with deploy/k8s/controller", file=sys.stderr)
+              "(kubectl apply -f) beside deploy/k8s, whose controller "
+              "Deployment waits for them", file=sys.stderr)
     elif a.context:
         apply_in_cluster(a.kubeconfig, a.context, docs)
         print(f"strait-mesh join: context {a.context}: Secret {sm.NAMESPACE}/{BROKER_SECRET} and "

@@ -9,7 +9,8 @@
 #
 #   0. warm-up: every p1 reaches the p1 of every node of the other cluster
 #   1. credentials: cluster a's certificate may read b's prefix and write its own, and
-#      etcd refuses it writing cluster b's prefix
+#      etcd refuses it writing cluster b's prefix; `strait-mesh join` wrote a's manifests
+#      and refuses a cluster x whose pod CIDR overlaps a's
 #   2. controller a restarted: no churn (the same spec file, not rewritten; the same peers;
 #      handshakes and transfer counters never go back)
 #   3. one etcd member killed (SIGKILL), and while it is down:
@@ -115,6 +116,17 @@ round_after() {  # CLUSTER TIME: its controller finished a round with the broker
 s = json.load(open(sys.argv[1]))
 sys.exit(0 if s["time"] > float(sys.argv[2]) and s["broker_up"] == 1 else 1)' "$BROKER/controller-$1.status" "$2"
 }
+join_manifests_ok() {
+  [ "$(stat -c %a "$1")" = 600 ] && "$PY" - "$1" <<'EOF'
+import base64, sys, yaml
+docs = {d["kind"]: d for d in yaml.safe_load_all(open(sys.argv[1])) if d}
+secret, conf = docs["Secret"], docs["ConfigMap"]
+assert secret["metadata"]["name"] == "strait-broker", secret["metadata"]
+assert b"BEGIN CERTIFICATE" in base64.b64decode(secret["data"]["tls.crt"])
+assert conf["data"]["cluster"] == "a" and conf["data"]["pod-cidrs"] == "10.128.0.0/14", conf
+EOF
+}
+no_user() { ! "$lab/broker.sh" etcdctl root user get "$1"; }
 no_private_key_published() {
   local everything
   everything=$("$lab/broker.sh" etcdctl root get --prefix /strait/; cat "$LAB_RUN"/inventory/*/*.json "$LAB_RUN"/spec-*.yaml)
@@ -144,6 +156,20 @@ check "etcd refuses a writing cluster b's prefix ($(grep -o 'permission denied' 
 check "nothing was written under b" nothing_under_b
 check "a writes its own prefix" "$lab/broker.sh" etcdctl strait-a put /strait/v1/clusters/a/probe x
 "$lab/broker.sh" etcdctl strait-a del /strait/v1/clusters/a/probe > /dev/null
+check "join wrote cluster a's manifests 0600, with its broker certificate and no node key" \
+  join_manifests_ok "$BROKER/join-a.yaml"
+# A cluster x whose pod CIDR overlaps cluster a's: join refuses before making anything.
+(cd "$BROKER/pki" && umask 077 && openssl ecparam -genkey -name prime256v1 -out strait-x.key 2> /dev/null &&
+  openssl req -new -key strait-x.key -subj /CN=strait-x 2> /dev/null |
+  openssl x509 -req -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -out strait-x.crt 2> /dev/null)
+out=$(ip netns exec broker "$PY" "$LAB_REPO/deploy/mesh/strait_mesh.py" join --cluster x \
+  --broker 127.0.0.1:23791,127.0.0.1:23792 --broker-ca "$BROKER/pki/ca.crt" \
+  --broker-cert "$BROKER/pki/strait-x.crt" --broker-key "$BROKER/pki/strait-x.key" \
+  --admin-cert "$BROKER/pki/root.crt" --admin-key "$BROKER/pki/root.key" \
+  --pod-cidrs 10.129.0.0/16 --out "$BROKER/join-x.yaml" 2>&1 || true)
+check "join refuses cluster x claiming part of a's pod CIDR, naming both" \
+  grep -q "cluster x: pod CIDR 10.129.0.0/16 overlaps 10.128.0.0/14 of cluster a" <<< "$out"
+check "... and made no etcd user for it" no_user strait-x
 
 # --- 2. controller restart ------------------------------------------------------------------
 
