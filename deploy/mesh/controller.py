@@ -341,6 +341,12 @@ class Controller:
                       error=f"{e}; last good spec kept, retry in {wait:g} s")
             print(f"strait-mesh controller: {self.error}", file=sys.stderr, flush=True)
             return wait
+        except Exception as e:  # the Kubernetes API (the ConfigMap), a full disk: retry
+            wait = min(self.max_backoff, 2 ** self.failures)
+            self._set(failures=self.failures + 1,
+                      error=f"{type(e).__name__}: {e}; last good spec kept, retry in {wait:g} s")
+            print(f"strait-mesh controller: {self.error}", file=sys.stderr, flush=True)
+            return wait
         finally:
             self._write_status()
 

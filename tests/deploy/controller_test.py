@@ -213,6 +213,16 @@ class RoundTest(unittest.TestCase):
         self.assertIn('strait_controller_broker_up{cluster="a"} 1', c.metrics())
         self.assertNotIn("  - name: a2\n", self.read_spec())
 
+    def test_a_failing_spec_target_is_retried_not_fatal(self):
+        class Refusing(ctl.FileTarget):
+            def write(self, text):
+                raise OSError(28, "No space left on device")
+        c = ctl.Controller("a", "id-a", Source(self.cluster), self.broker, Refusing(self.spec),
+                           interval=1, max_backoff=8, clock=lambda: self.clock[0])
+        self.assertEqual([c.round(), c.round()], [1, 2])
+        self.assertIn("No space left on device; last good spec kept", c.status()["error"])
+        self.assertFalse(os.path.exists(self.spec))
+
     def test_a_restarted_controller_writes_nothing(self):
         self.controller().round()
         inode = os.stat(self.spec).st_ino
