@@ -82,7 +82,9 @@ now_ms() { date +%s%3N; }
 
 key() { cat "$(lab_node_dir "$1")/public.key"; }
 peers() { wg show "strait-$1" peers | sort; }
-has_peer() { peers "$1" | grep -qx -- "$(key "$2")"; }
+# (outputs are read whole before grep: with pipefail, `cmd | grep -q` fails when grep's early
+# exit makes cmd's next write fail)
+has_peer() { grep -qx -- "$(key "$2")" <<< "$(peers "$1")"; }
 lacks_peer() { ! has_peer "$1" "$2"; }
 peer_config() { wg show "strait-$1" dump | awk 'NR > 1 {print $1, $3, $4}' | sort; }
 # "key handshake rx tx" per peer: none of them may go back without churn
@@ -107,10 +109,10 @@ cross_pairs_ping() {
 a1_reaches_b() { pings a1-p1 b1-p1 && pings a1-p1 b2-p1; }
 outage_pairs() { pings a1-p1 b2-p1 && pings b2-p1 a1-p1 && pings a2-p1 b1-p1 && pings b1-p1 a2-p1; }
 b_lacks() { lacks_peer b1 "$1" && lacks_peer b2 "$1"; }
-rotated_everywhere() { has_peer b1 a1 && has_peer b2 a1 && ! peers b1 | grep -qx -- "$old_a1"; }
+rotated_everywhere() { has_peer b1 a1 && has_peer b2 a1 && ! grep -qx -- "$old_a1" <<< "$(peers b1)"; }
 broker_up_is() { [ "$(metric a strait_controller_broker_up)$(metric b strait_controller_broker_up)" = "$1" ]; }
-a_reads_b() { "$lab/broker.sh" etcdctl strait-a get --prefix --keys-only /strait/v1/clusters/b/ | grep -q nodes/b1; }
-nothing_under_b() { ! "$lab/broker.sh" etcdctl root get /strait/v1/clusters/b/nodes/b9 | grep -q b9; }
+a_reads_b() { grep -q nodes/b1 <<< "$("$lab/broker.sh" etcdctl strait-a get --prefix --keys-only /strait/v1/clusters/b/)"; }
+nothing_under_b() { local out; out=$("$lab/broker.sh" etcdctl root get /strait/v1/clusters/b/nodes/b9) && ! grep -q b9 <<< "$out"; }
 round_after() {  # CLUSTER TIME: its controller finished a round with the broker after TIME
   "$PY" -c 'import json, sys
 s = json.load(open(sys.argv[1]))
