@@ -194,6 +194,33 @@ def load_status(path):
         return {"error": f"{path}: {e}"}
 
 
+def agent_state(name, url, timeout=3):
+    """One line on an agent, from its /healthz and /metrics (control/README.md)."""
+    import urllib.error
+    import urllib.request
+    base = url.rstrip("/")
+    try:
+        with urllib.request.urlopen(base + "/healthz", timeout=timeout) as r:
+            ready = "ready" if r.status == 200 else f"NOT READY ({r.status})"
+    except urllib.error.HTTPError as e:
+        ready = f"NOT READY ({e.code})"
+    except OSError as e:
+        return f"agent {name}: UNREACHABLE at {base} ({e})"
+    values = {}
+    try:
+        with urllib.request.urlopen(base + "/metrics", timeout=timeout) as r:
+            for line in r.read().decode().splitlines():
+                parts = line.split()
+                if len(parts) == 2 and parts[0] in ("strait_agent_spec_generation",
+                                                    "strait_agent_spec_rejected_total"):
+                    values[parts[0]] = parts[1]
+    except OSError:
+        pass
+    return (f"agent {name}: {ready}, spec generation "
+            f"{values.get('strait_agent_spec_generation', '?')}, specs rejected "
+            f"{values.get('strait_agent_spec_rejected_total', '?')}")
+
+
 def cmd_status(a):
     now = time.time()
     entries = broker_of(a).read_all()
@@ -216,6 +243,9 @@ def cmd_status(a):
               f"problems {len(s.get('problems') or [])}")
         for p in s.get("problems") or []:
             print(f"  node problem: {p}")
+    for pair in a.agent or []:
+        name, _, url = pair.partition("=")
+        print(agent_state(name, url))
     by_key = {n["public_key"]: n for n in spec["nodes"]}
     for ifname in a.ifname or []:
         own, peers = wg_dump(ifname)
@@ -382,6 +412,9 @@ def add_parsers(sub):
         s.add_argument("--controller-status", action="append",
                        help="a controller's --status-file (or its /status saved)")
         s.add_argument("--ifname", action="append", help="a local straitd/wg interface")
+        s.add_argument("--agent", action="append", metavar="NODE=URL",
+                       help="an agent's metrics address (http://NODE_IP:9477): ready, spec "
+                       "generation, specs rejected")
         if name == "diagnose":
             s.add_argument("--mtu", action="append", metavar="IF=TUNNEL,WIRE",
                            help="tunnel and wire MTU of a node")

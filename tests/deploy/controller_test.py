@@ -267,6 +267,36 @@ class RoundTest(unittest.TestCase):
                       c.metrics())
 
 
+class AgentStateTest(unittest.TestCase):
+    """status --agent against a local HTTP server answering as strait-agent does."""
+
+    def serve(self, healthz_code, metrics):
+        import http.server
+        import threading
+
+        class Agent(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                code, body = (healthz_code, b"ok\n") if self.path == "/healthz" else (200, metrics)
+                self.send_response(code)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Agent)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.shutdown)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    def test_ready_and_not_ready(self):
+        metrics = b"strait_agent_spec_generation 7\nstrait_agent_spec_rejected_total 2\n"
+        self.assertEqual(mesh_ops.agent_state("a1", self.serve(200, metrics)),
+                         "agent a1: ready, spec generation 7, specs rejected 2")
+        self.assertIn("agent a2: NOT READY (503)",
+                      mesh_ops.agent_state("a2", self.serve(503, metrics)))
+        self.assertIn("agent a3: UNREACHABLE", mesh_ops.agent_state("a3", "http://127.0.0.1:1"))
+
+
 class DiagnoseTest(unittest.TestCase):
     def test_findings(self):
         spec, refusals = ctl.merge(entries(A, B), NOW, 3600)

@@ -129,6 +129,13 @@ assert conf["data"]["cluster"] == "a" and conf["data"]["pod-cidrs"] == "10.128.0
 EOF
 }
 no_user() { ! "$lab/broker.sh" etcdctl root user get "$1"; }
+status_ok() {
+  grep -q "^controller a: broker up" <<< "$1" && grep -q "^controller b: broker up" <<< "$1" &&
+    grep -q "^strait-a1: node a/a1" <<< "$1" &&
+    grep -Eq "^  peer b/b1 +handshake [0-9]+ s ago .* aes256-gcm" <<< "$1" &&
+    grep -Eq "^  peer b/b2 +handshake [0-9]+ s ago .* aes256-gcm" <<< "$1" &&
+    ! grep -q "MISSING\|REFUSED\|NOT IN THE BROKER" <<< "$1"
+}
 no_private_key_published() {
   local everything
   everything=$("$lab/broker.sh" etcdctl root get --prefix /strait/; cat "$LAB_RUN"/inventory/*/*.json "$LAB_RUN"/spec-*.yaml)
@@ -291,7 +298,11 @@ check "the specs are the same after the broker returned" \
 wait_for 30 "every cross-cluster pair still reaches each other" cross_pairs_ping
 
 section "status"
-ip netns exec broker "$PY" "$LAB_REPO/deploy/mesh/strait_mesh.py" status --broker 127.0.0.1:23791,127.0.0.1:23792,127.0.0.1:23793 \
+status=$(ip netns exec broker "$PY" "$LAB_REPO/deploy/mesh/strait_mesh.py" status --broker 127.0.0.1:23791,127.0.0.1:23792,127.0.0.1:23793 \
   --broker-ca "$BROKER/pki/ca.crt" --broker-cert "$BROKER/pki/strait-b.crt" --broker-key "$BROKER/pki/strait-b.key" \
-  --controller-status "$BROKER/controller-a.status" --controller-status "$BROKER/controller-b.status"
+  --controller-status "$BROKER/controller-a.status" --controller-status "$BROKER/controller-b.status" \
+  --ifname strait-a1)
+echo "$status"
+check "status: both controllers up, a1's peers by node name with a handshake, nothing missing" \
+  status_ok "$status"
 echo "lab_broker: every check passed"
