@@ -17,6 +17,8 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev
   python3 python3-scapy python3-yaml gnuplot-nox jq
+  # the broker (etcd, TLS with openssl) and the per-cluster controller (deploy/mesh)
+  etcd-server etcd-client openssl python3-etcd3 python3-kubernetes
   # real peers and tools for the system tests and the lab
   wireguard-go wireguard-tools iperf3 openvswitch-switch iproute2 nftables
   ovn-central ovn-host
@@ -52,3 +54,11 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 stop_system_ovn
+
+# Debian starts etcd-server's own system-wide member on 2379; strait's tests and lab run their
+# own members on ports of their own, and a stray broker is not wanted: stop and disable it.
+if [[ " ${missing[*]} " == *" etcd-server "* ]]; then
+  $SUDO systemctl disable --now etcd.service > /dev/null 2>&1 ||
+    $SUDO service etcd stop > /dev/null 2>&1 || true
+  $SUDO update-rc.d etcd disable > /dev/null 2>&1 || true
+fi

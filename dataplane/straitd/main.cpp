@@ -13,6 +13,7 @@
 #include <rte_lcore.h>
 #include <rte_ring.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -32,6 +33,7 @@
 #include "dpdk/port.hpp"
 #include "dpdk/rcu.hpp"
 #include "dpdk/worker.hpp"
+#include "straitd/node_key.hpp"
 #include "straitd/options.hpp"
 #include "straitd/publication.hpp"
 #include "straitd/slow_path.hpp"
@@ -91,9 +93,17 @@ int run(const Options& o) {
   // 1. The key file, before any resource is taken.
   std::optional<wg::Key> private_key;
   if (!o.private_key_file.empty()) {
-    auto k = load_private_key_file(o.private_key_file);
+    auto k = load_or_create_node_key(o.private_key_file, o.create_private_key);
     if (!k) return fail(k.error().message);
-    private_key = k.value();
+    private_key = k.value().private_key;
+    if (k.value().created) spdlog::info("made a new private key in {}", o.private_key_file);
+    if (!o.public_key_file.empty()) {
+      if (auto w = write_public_key_file(o.public_key_file, k.value().public_key); !w) {
+        return fail(w.error().message);
+      }
+    }
+    spdlog::info("public key {}", key_to_base64(k.value().public_key));
+    sodium_memzero(k.value().private_key.data(), k.value().private_key.size());
   }
 
   // 2. The UAPI socket: fails early if another straitd (or wireguard-go) serves this name.
@@ -227,6 +237,8 @@ int run(const Options& o) {
     }
     auto slow = std::make_unique<SlowPath>(std::move(sc));
     if (auto r = slow->start(private_key); !r) return fail(r.error().message);
+    // The device holds its own copy now; this one is wiped (the key never lingers in main's frame).
+    if (private_key) sodium_memzero(private_key->data(), private_key->size());
 
     // 10. Workers.
     std::vector<std::unique_ptr<WorkerPipeline>> pipelines;

@@ -177,6 +177,20 @@ const std::vector<OptionDef>& option_table() {
          o.private_key_file = std::string(v);
          return std::nullopt;
        }},
+      {"create-private-key", 0, Kind::flag, "",
+       "make the --private-key-file (mode 0600) on first start when it does not exist",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         auto b = parse_bool(v);
+         if (!b) return "create-private-key: '" + std::string(v) + "' is not true or false";
+         o.create_private_key = *b;
+         return std::nullopt;
+       }},
+      {"public-key-file", 0, Kind::value, "FILE",
+       "write the public key of --private-key-file here at start (mode 0644), for publishing",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         o.public_key_file = std::string(v);
+         return std::nullopt;
+       }},
       {"wire-ip", 0, Kind::value, "ADDR",
        "our outer source address on the wire (IPv4 and/or IPv6: give the option twice)",
        set_wire_ip},
@@ -391,59 +405,6 @@ bool is_pci_address(std::string_view devargs) {
   return false;
 }
 
-Result<wg::Key> parse_private_key(std::string_view text) {
-  // 32 bytes = 10 groups of 3 bytes (40 characters) + 2 bytes (3 characters and one '=').
-  text = trim(text);
-  if (text.size() != 44 || text[43] != '=') {
-    return Error{"expected 44 base64 characters ending in '=' as written by `wg genkey`, found " +
-                 std::to_string(text.size()) + " characters"};
-  }
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  wg::Key key{};
-  std::uint32_t acc = 0;
-  int bits = 0;
-  std::size_t out = 0;
-  for (std::size_t i = 0; i < 43; ++i) {
-    int v = value(text[i]);
-    if (v < 0) {
-      return Error{"character " + std::to_string(i + 1) + " ('" + std::string(1, text[i]) +
-                   "') is not base64"};
-    }
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      if (out < key.size()) key[out++] = static_cast<std::uint8_t>(acc >> bits);
-    }
-  }
-  // 43 * 6 = 258 bits: 256 of key and 2 that must be zero in canonical base64.
-  if ((acc & ((1U << bits) - 1)) != 0) {
-    return Error{"the last base64 character has non-zero padding bits (not a key `wg genkey` wrote)"};
-  }
-  return key;
-}
-
-Result<wg::Key> load_private_key_file(const std::string& path) {
-  int err = 0;
-  std::string text = read_whole_file(path, err);
-  if (err != 0) {
-    return Error{"cannot read private key file '" + path + "': " + std::strerror(err) +
-                 " (create it with: wg genkey > " + path + ")"};
-  }
-  auto key = parse_private_key(text);
-  if (!key) {
-    return Error{"private key file '" + path + "' is malformed: " + key.error().message};
-  }
-  return key;
-}
-
 // ---- config files ----
 
 Result<void> apply_config_text(Options& o, std::string_view text, bool yaml,
@@ -628,6 +589,10 @@ Result<void> validate_options(const Options& o) {
     return Error{"lcore " + std::to_string(o.main_lcore) +
                  " is both the main lcore (the slow path, --main-lcore) and a worker (--lcores); "
                  "give the workers other lcores, e.g. --main-lcore 0 --lcores 1-3"};
+  }
+  if ((o.create_private_key || !o.public_key_file.empty()) && o.private_key_file.empty()) {
+    return Error{std::string(o.create_private_key ? "--create-private-key" : "--public-key-file") +
+                 " needs --private-key-file FILE (where the node's key is kept)"};
   }
   if (o.bridge_mac_mode == BridgeMacMode::fixed && !o.bridge_dst_mac) {
     return Error{"--bridge-mac-mode fixed needs --bridge-dst-mac MAC"};

@@ -49,6 +49,8 @@ struct Options {
   bool no_huge = false;            // EAL --no-huge (tests, no hugepages needed)
   std::uint16_t listen_port = 51820;
   std::string private_key_file;    // empty: no key until set over the UAPI
+  bool create_private_key = false;  // make private_key_file when absent (straitd/node_key.hpp)
+  std::string public_key_file;     // empty: the public key is not written out
   std::optional<dp::IpAddr16> wire_ipv4;  // IPv4-mapped (::ffff:a.b.c.d)
   std::optional<dp::IpAddr16> wire_ipv6;
   std::optional<dp::MacAddr> wire_gateway_mac;
@@ -108,12 +110,6 @@ struct CommandLine {
 [[nodiscard]] std::string format_mac(const dp::MacAddr& mac);
 // True for a PCI address, optionally with devargs: "0000:3b:00.1", "3b:00.1,arg=x".
 [[nodiscard]] bool is_pci_address(std::string_view devargs);
-
-// A WireGuard private key as `wg genkey` writes it: 44 characters of standard base64 with
-// one '=' of padding, surrounding whitespace allowed.
-[[nodiscard]] Result<wg::Key> parse_private_key(std::string_view text);
-// Reads and parses a key file; errors name the file and say why (exit kExitStartup).
-[[nodiscard]] Result<wg::Key> load_private_key_file(const std::string& path);
 
 // ---- what the options mean for DPDK ----
 

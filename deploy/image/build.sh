@@ -61,6 +61,13 @@ install -D -m 0755 "$build_dir/dataplane/straitd/straitd" "$stage/usr/bin/strait
 install -D -m 0755 "$build_dir/control/strait-agent" "$stage/usr/bin/strait-agent"
 install -D -m 0755 "$here/entrypoints/straitd-entrypoint" "$stage/usr/lib/strait/straitd-entrypoint"
 install -D -m 0755 "$here/entrypoints/agent-entrypoint" "$stage/usr/lib/strait/agent-entrypoint"
+install -D -m 0755 "$here/entrypoints/key-publisher-entrypoint" "$stage/usr/lib/strait/key-publisher-entrypoint"
+# strait-mesh (the controller, key-publisher, join/status): python modules and a launcher.
+for f in strait_mesh.py broker.py controller.py kube_watch.py mesh_ops.py; do
+  install -D -m 0644 "$root/deploy/mesh/$f" "$stage/usr/lib/strait/mesh/$f"
+done
+printf '#!/bin/sh\nexec python3 /usr/lib/strait/mesh/strait_mesh.py "$@"\n' > "$stage/usr/bin/strait-mesh"
+chmod 0755 "$stage/usr/bin/strait-mesh"
 [ -z "$bpf_obj" ] || install -D -m 0644 "$bpf_obj" "$stage/usr/lib/x86_64-linux-gnu/strait/strait_xdp.bpf.o"
 
 # ---- the runtime packages: what the binaries link against, by package
@@ -74,7 +81,8 @@ dpdk_drivers="librte-bus-pci23 librte-bus-vdev23 librte-mempool-ring23 librte-ne
   librte-net-af-packet23 librte-net-af-xdp23 librte-net-iavf23 librte-net-i40e23
   librte-net-ice23 librte-net-ixgbe23 librte-net-mlx5-23"
 # ovs-vsctl is in openvswitch-switch (its daemons are never started in the image).
-tools="wireguard-tools openvswitch-common openvswitch-switch iproute2 ethtool ca-certificates"
+tools="wireguard-tools openvswitch-common openvswitch-switch iproute2 ethtool ca-certificates
+  python3 python3-yaml python3-kubernetes python3-etcd3"
 include=$(echo $packages $dpdk_drivers $tools | tr ' ' ',')
 echo "build.sh: packages: $include"
 

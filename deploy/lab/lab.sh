@@ -2,10 +2,13 @@
 # The local multi-cluster lab: N clusters x M nodes in network namespaces on this machine
 # (README.md in this directory has the picture and the addressing plan).
 #
-#   lab.sh up [--clusters N] [--nodes M] [--cni C] [--no-strait]
+#   lab.sh up [--clusters N] [--nodes M] [--cni C] [--no-strait] [--broker]
 #                                                        build it (idempotent); default 2 x 2,
 #                                                        C = ovn-kubernetes (default),
-#                                                        openshift-sdn or route
+#                                                        openshift-sdn or route; --broker:
+#                                                        keys made by straitd, the spec by
+#                                                        controllers through etcd (broker.sh)
+#                                                        instead of gen-spec.sh
 #   lab.sh down                                          tear everything down, also after a
 #                                                        crash (idempotent)
 #   lab.sh status                                        what runs, peers and handshakes
@@ -19,9 +22,10 @@ set -euo pipefail
 . "$(dirname "$0")/topology.sh"
 . "$(dirname "$0")/process.sh"
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 want_strait=1
+want_broker=0
 parse_size() {
   while [ $# -gt 0 ]; do
     case "$1" in
@@ -29,6 +33,7 @@ parse_size() {
       --nodes) LAB_NODES=${2:?--nodes needs a number}; shift 2 ;;
       --cni) LAB_CNI=${2:?--cni needs ovn-kubernetes, openshift-sdn or route}; shift 2 ;;
       --no-strait) want_strait=0; shift ;;
+      --broker) want_broker=1; shift ;;
       *) usage ;;
     esac
   done
@@ -65,10 +70,12 @@ up() {
   for node in $(lab_nodes); do
     "$LAB_DIR/node.sh" up "$node"
     "$LAB_DIR/pods.sh" up "$node"
-    "$LAB_DIR/strait.sh" keys "$node"
+    [ "$want_broker" = 1 ] || "$LAB_DIR/strait.sh" keys "$node"
   done
-  "$LAB_DIR/gen-spec.sh" --out "$LAB_RUN/spec.yaml"
-  lab_log "mesh spec: $LAB_RUN/spec.yaml"
+  if [ "$want_broker" = 0 ]; then
+    "$LAB_DIR/gen-spec.sh" --out "$LAB_RUN/spec.yaml"
+    lab_log "mesh spec: $LAB_RUN/spec.yaml"
+  fi
 
   straitd=$(lab_straitd)
   agent=$(lab_agent)
@@ -81,8 +88,15 @@ up() {
   else
     lab_log "straitd: $straitd"
     lab_log "strait-agent: $agent"
+    if [ "$want_broker" = 1 ]; then
+      # Each straitd makes its key, broker.sh publishes the public halves through etcd and
+      # the controllers write each cluster's spec; then the agents start on it.
+      for node in $(lab_nodes); do "$LAB_DIR/strait.sh" start-straitd "$node" || failed+=("$node"); done
+      [ ${#failed[@]} -eq 0 ] && "$LAB_DIR/broker.sh" up || failed+=(broker)
+    fi
     for node in $(lab_nodes); do
-      if "$LAB_DIR/strait.sh" start "$node"; then
+      [ "$want_broker" = 0 ] || [ ${#failed[@]} -eq 0 ] || break
+      if "$LAB_DIR/strait.sh" "$( [ "$want_broker" = 1 ] && echo start-agent || echo start)" "$node"; then
         started=$((started + 1))
       else
         failed+=("$node")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # strait on one node: its WireGuard key pair, straitd, and strait-agent, inside the node's
-# namespace.
+# namespace. straitd makes the node's key itself when there is none (--create-private-key)
+# and writes the public half to public.key (what the lab publishes, broker.sh register).
 #
 #   namespace a1
 #   br0 -- strait0 (ofport 9) = straitd --bridge net_tap0,iface=strait0   (tap made by straitd)
@@ -75,7 +76,7 @@ start_straitd() {
     --main-lcore 0 --lcores 1 \
     --file-prefix "strait-lab-$node" $(memory_args) \
     --listen-port "$LAB_PORT" \
-    --private-key-file "$dir/private.key" \
+    --private-key-file "$dir/private.key" --create-private-key --public-key-file "$dir/public.key" \
     --wire-ip "$(lab_uplink_ip "$node")" \
     $(bridge_mac_args) \
     --tunnel-mtu "$LAB_POD_MTU" \
@@ -125,12 +126,15 @@ start_agent() {
   bin=$(lab_agent)
   [ -n "$bin" ] || { lab_log "SKIPPED strait-agent on $node: no binary (ninja -C build control/strait-agent)"; return 1; }
   dir=$(lab_node_dir "$node")
-  [ -f "$LAB_RUN/spec.yaml" ] || lab_die "no $LAB_RUN/spec.yaml (gen-spec.sh --out it first)"
+  # With the broker (lab.sh up --broker), each cluster's controller writes its own spec.
+  local spec=$LAB_RUN/spec.yaml
+  [ -f "$LAB_RUN/broker/auth-enabled" ] && spec=$LAB_RUN/spec-$(lab_cluster_of "$node").yaml
+  [ -f "$spec" ] || lab_die "no $spec (gen-spec.sh --out it, or broker.sh up, first)"
   lab_stop_pidfile "$dir/strait-agent.pid" strait-agent
   # The metrics port is the same on every node: each agent listens in its own namespace.
   lab_spawn "$node" "$dir/strait-agent.pid" "$dir/strait-agent.log" \
     env OVS_RUNDIR="$(lab_ovs_dir "$node")" OVS_DBDIR="$(lab_ovs_dir "$node")" \
-    "$bin" --node "$node" --spec "$LAB_RUN/spec.yaml" --ifname "$(lab_ifname "$node")" \
+    "$bin" --node "$node" --spec "$spec" --ifname "$(lab_ifname "$node")" \
     $(profile_args "$node") --strait-port strait0 \
     --metrics-listen 127.0.0.1:9477 --resync-interval 5s
   lab_log "strait-agent on $node: pid $(cat "$dir/strait-agent.pid")"

@@ -2,8 +2,6 @@
 """strait-mesh: renders what joins clusters into one strait mesh, from what `kubectl -o json`
 prints, so that every step can be reviewed before it is applied (and tested offline).
 
-  keys      per-node WireGuard key pairs (wg genkey / wg pubkey): the Secret strait-keys
-            (one key per node name) and a public-key file. Existing keys are kept.
   services  one LoadBalancer Service per node, whose only endpoint is that node's strait pod
             (a selector-less Service and its EndpointSlice; deploy/README.md says why), and
             strait-node-config (per-node straitd options from node annotations).
@@ -11,23 +9,24 @@ prints, so that every step can be reviewed before it is applied (and tested offl
             Services (VIPs), pod subnets (OpenShift SDN HostSubnets, OVN-Kubernetes'
             k8s.ovn.org/node-subnets annotation, node.spec.podCIDRs, or given), public keys;
             refuses overlapping CIDRs and missing VIPs, naming them.
+  controller, join, leave, status, diagnose, rotate-key, publish-key: the broker's commands
+            (controller.py, mesh_ops.py): the mesh assembles itself (DESIGN.md section 5a).
 
-Adding a node: re-run keys, services (apply, wait for the VIP), spec (apply everywhere).
+Private keys never pass through strait-mesh: straitd makes each node's key on the node, and
+only public keys travel (the Node annotation strait.io/public-key).
+Adding a node by hand: services (apply, wait for the VIP), spec (apply everywhere).
 Exit codes: 0 ok, 1 the inputs are inconsistent (every problem listed), 2 usage.
 """
 
 import argparse
-import base64
 import ipaddress
 import json
 import re
-import subprocess
 import sys
 
 import yaml
 
 NAMESPACE = "strait-system"
-SECRET_NAME = "strait-keys"
 SPEC_CONFIGMAP = "strait-mesh-spec"
 NODE_CONFIGMAP = "strait-node-config"
 DEFAULT_PORT = 51820
@@ -182,57 +181,6 @@ def dump_documents(docs):
                                        default_flow_style=False) for d in docs)
 
 
-# ---------------------------------------------------------------- keys
-
-def wg(args, stdin):
-    try:
-        return subprocess.run(["wg", *args], input=stdin, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except FileNotFoundError as e:
-        raise SystemExit("strait-mesh: wg not found (apt-get install wireguard-tools)") from e
-    except subprocess.CalledProcessError as e:
-        raise SystemExit(f"strait-mesh: wg {' '.join(args)} failed: {e.stderr.strip()}") from e
-
-
-def cmd_keys(a):
-    nodes = read_nodes(a.nodes, parse_selector(a.selector))
-    existing = {}
-    if a.existing_secret:
-        secret = load_json(a.existing_secret, "existing secret")
-        for name, b64 in (secret.get("data") or {}).items():
-            existing[name] = base64.b64decode(b64).decode().strip()
-    private, public = {}, {}
-    for n in nodes:
-        name = n["metadata"]["name"]
-        key = existing.get(name) or wg(["genkey"], None)
-        private[name] = key
-        public[name] = wg(["pubkey"], key + "\n")
-    secret = {
-        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-        "metadata": {"name": SECRET_NAME, "namespace": NAMESPACE,
-                     "labels": {"app.kubernetes.io/part-of": "strait"}},
-        # One file per node name under /etc/strait/keys/, as `wg genkey` writes it.
-        "data": {k: base64.b64encode((v + "\n").encode()).decode()
-                 for k, v in sorted(private.items())},
-    }
-    write_private(a.out_secret, dump_documents([secret]))
-    with open(a.out_public, "w", encoding="utf-8") as f:
-        f.write("# public keys of the strait nodes (strait-mesh keys); input of strait-mesh spec\n")
-        for k, v in sorted(public.items()):
-            f.write(f"{scalar(k)}: {scalar(v)}\n")
-    kept = sum(1 for n in private if n in existing)
-    print(f"strait-mesh keys: {len(private)} nodes ({kept} kept, {len(private) - kept} new): "
-          f"{a.out_secret}, {a.out_public}", file=sys.stderr)
-    return 0
-
-
-def write_private(path, text):
-    import os
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-
-
 # ---------------------------------------------------------------- services
 
 def render_services(nodes, port):
@@ -325,7 +273,7 @@ class ClusterInput:
         self.hostsubnets = {}     # node name -> subnet (OpenShift SDN)
         self.pod_cidrs = []       # cluster CIDRs
         self.pod_subnets = {}     # explicit node -> subnet
-        self.public_keys = {}     # node -> key
+        self.public_keys = {}     # node -> public key
 
 
 def parse_cluster_arg(text):
@@ -514,8 +462,8 @@ def build_spec(clusters):
                     endpoint = format_endpoint(ips[0], ports[0].get("port", DEFAULT_PORT))
             key = c.public_keys.get(name)
             if not key:
-                problems.append(f"{nwhere}: no public key in the keys file: re-run "
-                                "`strait-mesh keys` for this cluster")
+                problems.append(f"{nwhere}: no public key: its straitd publishes one when "
+                                "it starts (Node annotation strait.io/public-key)")
             annotations = n.get("metadata", {}).get("annotations", {}) or {}
             out_nodes.append({
                 "name": name, "cluster": c.name,
@@ -573,15 +521,6 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
 
-    k = sub.add_parser("keys", help="per-node key pairs: Secret + public-key file")
-    k.add_argument("--nodes", required=True, help="`kubectl get nodes -o json` output")
-    k.add_argument("--existing-secret", help="`kubectl -n strait-system get secret "
-                   "strait-keys -o json` output: its keys are kept")
-    k.add_argument("--out-secret", required=True, help="Secret manifest to write (mode 0600)")
-    k.add_argument("--out-public", required=True, help="public keys (YAML node: key)")
-    k.add_argument("--selector", help="only nodes with these labels (k=v,k=v)")
-    k.set_defaults(run=cmd_keys)
-
     s = sub.add_parser("services", help="per-node LoadBalancer Services + EndpointSlices")
     s.add_argument("--nodes", required=True, help="`kubectl get nodes -o json` output")
     s.add_argument("--port", type=int, default=DEFAULT_PORT, help="tunnel UDP port (51820)")
@@ -600,6 +539,12 @@ def main(argv=None):
     m.add_argument("--out", help="file to write (default stdout)")
     m.set_defaults(run=cmd_spec)
 
+    # The broker's commands (DESIGN.md section 5a) live in their own files beside this one.
+    import controller
+    import mesh_ops
+    controller.add_parser(sub)
+    mesh_ops.add_parsers(sub)
+
     a = p.parse_args(argv)
     try:
         return a.run(a)
@@ -610,4 +555,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Through the module, not __main__: controller.py and mesh_ops.py import strait_mesh, and
+    # its InputError must be the one main() catches.
+    import strait_mesh
+    sys.exit(strait_mesh.main())

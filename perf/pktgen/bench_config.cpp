@@ -7,6 +7,7 @@
 #include <random>
 #include <sstream>
 
+#include "straitd/node_key.hpp"
 #include "straitd/options.hpp"
 
 namespace strait::pktgen {

@@ -79,4 +79,9 @@ out=$(in_image env STRAIT_DRY_RUN=1 STRAIT_CPUS=2-3 STRAIT_WIRE=net_af_xdp0,queu
 [ "$out" = "straitd --main-lcore=2 --lcores=3 --wire=net_af_xdp0,queue_count=1 --config=/c" ] ||
   fail "straitd-entrypoint in the image: $out"
 [ -x "$work/root/usr/lib/strait/agent-entrypoint" ] || fail "agent-entrypoint"
+[ -x "$work/root/usr/lib/strait/key-publisher-entrypoint" ] || fail "key-publisher-entrypoint"
+# The controller and key-publisher run strait-mesh with the image's python3 and its
+# Kubernetes and etcd client libraries.
+in_image python3 -c 'import kubernetes, etcd3, yaml' || fail "python3 libraries of strait-mesh"
+in_image strait-mesh controller --help > /dev/null || fail "strait-mesh controller in the image"
 echo "image_test: 1 passed, 0 failed"

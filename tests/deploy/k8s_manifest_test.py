@@ -94,9 +94,10 @@ class ManifestTest(unittest.TestCase):
                 self.assertTrue(pod["hostNetwork"])
                 self.assertEqual(pod["serviceAccountName"], "strait")
                 self.assertFalse(pod["automountServiceAccountToken"])
-                self.assertEqual([c["name"] for c in pod["containers"]], ["straitd", "strait-agent"])
-                sa = r.one("ServiceAccount")
-                self.assertEqual(sa["metadata"]["name"], "strait")
+                self.assertEqual([c["name"] for c in pod["containers"]],
+                                 ["straitd", "strait-agent", "key-publisher"])
+                self.assertEqual(sorted(sa["metadata"]["name"] for sa in r.of_kind("ServiceAccount")),
+                                 ["strait", "strait-controller"])
 
     def test_guaranteed_qos_whole_cpus_for_straitd(self):
         for name, r in self.rendered.items():
@@ -146,7 +147,9 @@ class ManifestTest(unittest.TestCase):
                 port = int(listen.rsplit(":", 1)[1])
                 for probe in ("readinessProbe", "livenessProbe"):
                     self.assertEqual(agent[probe]["httpGet"], {"path": "/healthz", "port": port})
-                self.assertIn("--private-key-file=/etc/strait/keys/$(NODE_NAME)", args)
+                self.assertIn("--private-key-file=/var/lib/strait/private/node.key "
+                              "--create-private-key "
+                              "--public-key-file=/var/lib/strait/public/node.pub", args)
 
     def test_volumes_and_mounts_match(self):
         for name, r in self.rendered.items():
@@ -167,9 +170,12 @@ class ManifestTest(unittest.TestCase):
                      for c in r.pod["containers"]}
                 self.assertEqual(m["straitd"]["wireguard-run"], "/var/run/wireguard")
                 self.assertEqual(m["strait-agent"]["wireguard-run"], "/var/run/wireguard")
-                self.assertEqual(vols["node-keys"]["secret"]["secretName"], "strait-keys")
-                self.assertEqual(m["straitd"]["node-keys"], "/etc/strait/keys")
-                self.assertNotIn("node-keys", m["strait-agent"], "the agent holds no private key")
+                self.assertEqual(vols["node-private-key"]["hostPath"],
+                                 {"path": "/var/lib/strait/private", "type": "DirectoryOrCreate"})
+                self.assertEqual(m["straitd"]["node-private-key"], "/var/lib/strait/private")
+                for other in ("strait-agent", "key-publisher"):
+                    self.assertNotIn("node-private-key", m[other], f"{other} holds no private key")
+                self.assertEqual(m["key-publisher"]["node-public-key"], "/var/lib/strait/public")
                 self.assertEqual(vols["mesh-spec"]["configMap"]["name"], "strait-mesh-spec")
                 self.assertIn("--spec=/etc/strait/mesh/mesh.yaml", r.container("strait-agent")["args"])
                 self.assertEqual(m["strait-agent"]["ovs-run"], "/var/run/openvswitch")
@@ -192,18 +198,86 @@ class ManifestTest(unittest.TestCase):
                     self.assertTrue(os.access(os.path.join(ENTRYPOINTS, os.path.basename(path)),
                                               os.X_OK), path)
 
-    def test_key_secret_readable_only_by_the_service_account(self):
+    def test_no_private_key_in_any_manifest(self):
         for name, r in self.rendered.items():
             with self.subTest(kustomization=name):
-                roles = {x["metadata"]["name"]: x for x in r.of_kind("Role")}
-                rule = roles["strait-keys-reader"]["rules"]
-                self.assertEqual(rule, [{"apiGroups": [""], "resources": ["secrets"],
-                                         "resourceNames": ["strait-keys"], "verbs": ["get"]}])
-                bindings = [b for b in r.of_kind("RoleBinding")
-                            if b["roleRef"]["name"] == "strait-keys-reader"]
-                self.assertEqual(len(bindings), 1)
-                self.assertEqual(bindings[0]["subjects"], [{"kind": "ServiceAccount", "name": "strait",
-                                                            "namespace": "strait-system"}])
+                self.assertEqual(r.of_kind("Secret"), [], "the manifests carry no Secret")
+                for v in r.pod["volumes"]:
+                    self.assertNotIn("secret", v, f"volume {v['name']}: no Secret in the node pod")
+
+    def test_only_key_publisher_holds_an_api_token(self):
+        for name, r in self.rendered.items():
+            with self.subTest(kustomization=name):
+                self.assertFalse(r.pod["automountServiceAccountToken"])
+                for c in r.pod["containers"]:
+                    mounts = {m["name"] for m in c["volumeMounts"]}
+                    self.assertEqual("api-token" in mounts, c["name"] == "key-publisher", c["name"])
+                pub = r.container("key-publisher")
+                self.assertTrue(all(m.get("readOnly") for m in pub["volumeMounts"]))
+                self.assertTrue(pub["securityContext"]["runAsNonRoot"])
+
+    def rules(self, r, kind, name):
+        found = [x for x in r.of_kind(kind) if x["metadata"]["name"] == name]
+        self.assertEqual(len(found), 1, f"{kind} {name}")
+        return found[0]["rules"]
+
+    def bound_to(self, r, kind, role):
+        return [s for b in r.of_kind(kind) if b["roleRef"]["name"] == role for s in b["subjects"]]
+
+    def test_key_publisher_may_patch_only_its_own_node_annotation(self):
+        for name, r in self.rendered.items():
+            with self.subTest(kustomization=name):
+                self.assertEqual(self.rules(r, "ClusterRole", "strait-key-publisher"),
+                                 [{"apiGroups": [""], "resources": ["nodes"],
+                                   "verbs": ["get", "patch"]}])
+                self.assertEqual(self.bound_to(r, "ClusterRoleBinding", "strait-key-publisher"),
+                                 [{"kind": "ServiceAccount", "name": "strait",
+                                   "namespace": "strait-system"}])
+                policy = r.one("ValidatingAdmissionPolicy")
+                text = yaml.safe_dump(policy["spec"])
+                self.assertIn("authentication.kubernetes.io/node-name", text)
+                self.assertIn("strait.io/public-key", text)
+                self.assertEqual(policy["spec"]["failurePolicy"], "Fail")
+                binding = r.one("ValidatingAdmissionPolicyBinding")
+                self.assertEqual((binding["spec"]["policyName"], binding["spec"]["validationActions"]),
+                                 ("strait-key-publisher", ["Deny"]))
+
+    def test_controller_rbac_is_least_privilege(self):
+        for name, r in self.rendered.items():
+            with self.subTest(kustomization=name):
+                self.assertEqual(self.rules(r, "ClusterRole", "strait-controller"), [
+                    {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
+                    {"apiGroups": [""], "resources": ["namespaces"],
+                     "resourceNames": ["kube-system"], "verbs": ["get"]}])
+                self.assertEqual(self.rules(r, "Role", "strait-controller"), [
+                    {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "watch"]},
+                    {"apiGroups": [""], "resources": ["configmaps"],
+                     "resourceNames": ["strait-mesh-spec"], "verbs": ["get", "patch"]}])
+                for kind in ("ClusterRoleBinding", "RoleBinding"):
+                    self.assertEqual(self.bound_to(r, kind, "strait-controller"),
+                                     [{"kind": "ServiceAccount", "name": "strait-controller",
+                                       "namespace": "strait-system"}])
+                if "openshift" in name:
+                    self.assertEqual(self.rules(r, "ClusterRole", "strait-controller-hostsubnets"),
+                                     [{"apiGroups": ["network.openshift.io"],
+                                       "resources": ["hostsubnets"],
+                                       "verbs": ["get", "list", "watch"]}])
+                # No role of strait reads Secrets or uses a wildcard.
+                for role in r.of_kind("ClusterRole") + r.of_kind("Role"):
+                    for rule in role["rules"]:
+                        self.assertNotIn("secrets", rule["resources"], role["metadata"]["name"])
+                        for field in ("apiGroups", "resources", "verbs"):
+                            self.assertNotIn("*", rule.get(field, []), role["metadata"]["name"])
+                dep = r.one("Deployment")
+                c = dep["spec"]["template"]["spec"]["containers"][0]
+                self.assertEqual(dep["spec"]["template"]["spec"]["serviceAccountName"],
+                                 "strait-controller")
+                self.assertEqual(c["command"], ["strait-mesh", "controller"])
+                self.assertEqual("--hostsubnets" in c["args"], "openshift" in name)
+                self.assertEqual(c["readinessProbe"]["httpGet"]["path"], "/readyz")
+                vols = dep["spec"]["template"]["spec"]["volumes"]
+                self.assertEqual(vols, [{"name": "broker", "secret": {"secretName": "strait-broker",
+                                                                      "defaultMode": 0o400}}])
 
     def test_openshift_scc_admits_exactly_what_the_pod_uses(self):
         for name, r in self.rendered.items():

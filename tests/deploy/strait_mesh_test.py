@@ -11,13 +11,11 @@
 Golden outputs in tests/deploy/golden; error cases by mutating copies of the fixtures.
 Regenerate a golden only after reading its diff: STRAIT_UPDATE_GOLDEN=1."""
 
-import base64
 import copy
 import io
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import unittest
@@ -246,8 +244,8 @@ class SpecTest(unittest.TestCase):
                       "10.128.2.0/23 overlaps 10.128.2.0/24 of node a-master-0", lines)
         self.assertIn("strait-mesh spec: cluster a node a-worker-1.ocp-a.example.com: pod subnet "
                       "10.140.0.0/23 is not inside the cluster's pod CIDRs (10.128.0.0/14)", lines)
-        self.assertIn("strait-mesh spec: cluster b node b-cp-1: no public key in the keys file: "
-                      "re-run `strait-mesh keys` for this cluster", lines)
+        self.assertIn("strait-mesh spec: cluster b node b-cp-1: no public key: its straitd "
+                      "publishes one when it starts (Node annotation strait.io/public-key)", lines)
         self.assertEqual(len(lines), 4, err)  # b-node-2's key is missing too
 
     def test_node_names_must_be_unique_across_clusters(self):
@@ -408,51 +406,12 @@ class OvnKubernetesTest(unittest.TestCase):
 
 
 @unittest.skipUnless(shutil.which("wg"), "wg not installed (apt-get install wireguard-tools)")
-class KeysTest(unittest.TestCase):
-    def keys(self, tmp, existing=None):
-        argv = ["keys", "--nodes", f"{B}/nodes.json",
-                "--out-secret", os.path.join(tmp, "secret.yaml"),
-                "--out-public", os.path.join(tmp, "public.yaml")]
-        if existing:
-            argv += ["--existing-secret", existing]
-        rc, _, err = run(argv)
-        self.assertEqual(rc, 0, err)
-        with open(os.path.join(tmp, "secret.yaml"), encoding="utf-8") as f:
-            secret = yaml.safe_load(f)
-        with open(os.path.join(tmp, "public.yaml"), encoding="utf-8") as f:
-            public = yaml.safe_load(f)
-        return secret, public
-
-    def test_one_key_pair_per_node_that_wg_agrees_with(self):
-        with tempfile.TemporaryDirectory() as tmp:
-            secret, public = self.keys(tmp)
-            mode = os.stat(os.path.join(tmp, "secret.yaml")).st_mode & 0o777
-        self.assertEqual(mode, 0o600)
-        self.assertEqual((secret["kind"], secret["metadata"]["name"],
-                          secret["metadata"]["namespace"]), ("Secret", "strait-keys", "strait-system"))
-        self.assertEqual(sorted(secret["data"]), ["b-cp-1", "b-node-1", "b-node-2"])
-        self.assertEqual(sorted(public), sorted(secret["data"]))
-        privs = set()
-        for node, b64 in secret["data"].items():
-            priv = base64.b64decode(b64).decode()
-            privs.add(priv)
-            self.assertEqual(len(priv.strip()), 44)
-            pub = subprocess.run(["wg", "pubkey"], input=priv, capture_output=True, text=True,
-                                 check=True).stdout.strip()
-            self.assertEqual(public[node], pub)
-        self.assertEqual(len(privs), 3)
-
-    def test_rerun_keeps_existing_keys_and_adds_new_nodes(self):
-        with tempfile.TemporaryDirectory() as tmp:
-            first, first_pub = self.keys(tmp)
-            del first["data"]["b-node-2"]           # as if b-node-2 had just joined
-            existing = os.path.join(tmp, "existing.json")
-            with open(existing, "w", encoding="utf-8") as f:
-                json.dump(first, f)
-            second, second_pub = self.keys(tmp, existing)
-        self.assertEqual(second["data"]["b-node-1"], first["data"]["b-node-1"])
-        self.assertEqual(second_pub["b-cp-1"], first_pub["b-cp-1"])
-        self.assertNotEqual(second_pub["b-node-2"], first_pub["b-node-2"])
+class NoPrivateKeysTest(unittest.TestCase):
+    def test_no_command_makes_or_carries_a_private_key(self):
+        # Keys are made on the nodes (straitd --create-private-key); `keys` is gone.
+        with redirect_stderr(io.StringIO()), self.assertRaises(SystemExit) as e:
+            strait_mesh.main(["keys", "--nodes", f"{B}/nodes.json"])
+        self.assertEqual(e.exception.code, 2)
 
 
 if __name__ == "__main__":

@@ -209,6 +209,7 @@ TEST_F(StraitdTest, ServesWgAndStopsCleanlyOnSigterm) {
 
 TEST_F(StraitdTest, MalformedKeyFileExitsOne) {
   { std::ofstream(key_file_) << "this is not a key\n"; }
+  ::chmod(key_file_.c_str(), 0600);  // a 0644 file is refused before it is parsed
   auto args = base_args();
   args.insert(args.end(), {"--private-key-file", key_file_});
   Straitd d(args);
@@ -216,6 +217,47 @@ TEST_F(StraitdTest, MalformedKeyFileExitsOne) {
   EXPECT_THAT(d.log(), HasSubstr("private key file '" + key_file_ + "' is malformed: expected 44 "
                                  "base64 characters"));
   EXPECT_FALSE(exists(socket_path()));
+}
+
+TEST_F(StraitdTest, KeyFileOthersCanReadExitsOne) {
+  { std::ofstream(key_file_) << "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n"; }
+  ::chmod(key_file_.c_str(), 0644);
+  auto args = base_args();
+  args.insert(args.end(), {"--private-key-file", key_file_});
+  Straitd d(args);
+  EXPECT_EQ(d.wait_exit(std::chrono::seconds(30)), 1);
+  EXPECT_THAT(d.log(), HasSubstr("is accessible to group or others (mode 0644): anyone on the "
+                                 "node could read the key; fix it with: chmod 600 " + key_file_));
+  EXPECT_FALSE(exists(socket_path()));
+}
+
+// First start on a new node: straitd makes its key (0600) and writes the public key for the
+// agent to publish; `wg show` reports that same public key.
+TEST_F(StraitdTest, MakesItsKeyOnFirstStart) {
+  if (run("command -v wg").status != 0) GTEST_SKIP() << "wg(8) not installed";
+  std::remove(key_file_.c_str());
+  const std::string pub_file = key_file_ + ".pub";
+  auto args = base_args();
+  args.insert(args.end(), {"--private-key-file", key_file_, "--create-private-key",
+                           "--public-key-file", pub_file});
+  Straitd d(args);
+  ToolRun show;
+  for (int i = 0; i < 300; ++i) {
+    if (!d.running()) break;
+    if (exists(socket_path())) {
+      show = run("wg show " + tag_ + " public-key");
+      if (show.status == 0) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(show.status, 0) << show.output << "\nstraitd log:\n" << d.log();
+  struct stat st {};
+  ASSERT_EQ(::stat(key_file_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600U);
+  EXPECT_EQ(trim(run("wg pubkey < " + key_file_).output), trim(show.output));
+  EXPECT_EQ(trim(run("cat " + pub_file).output), trim(show.output));
+  EXPECT_THAT(d.log(), HasSubstr("made a new private key in " + key_file_));
+  std::remove(pub_file.c_str());
 }
 
 TEST_F(StraitdTest, MissingKeyFileExitsOne) {

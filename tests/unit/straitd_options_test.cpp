@@ -1,6 +1,6 @@
 // straitd's command line and config file: every option, every error message (each one must
 // say what is wrong and how to fix it), the EAL arguments derived from the options, and the
-// private key file.
+// node key options (the key file itself: node_key_test.cpp).
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -50,12 +50,6 @@ class TempFile {
   static inline int counter_ = 0;
   std::string path_;
 };
-
-// A key `wg genkey` wrote, and its bytes (decoded independently with base64 -d | xxd).
-constexpr const char* kKeyBase64 = "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=";
-constexpr wg::Key kKeyBytes = {0xc8, 0x09, 0xf3, 0xe5, 0x31, 0x7e, 0x95, 0x75, 0xc9, 0xb5, 0xed,
-                               0x78, 0xb6, 0x38, 0xb7, 0xce, 0x53, 0x0d, 0xab, 0xe8, 0x5d, 0xda,
-                               0xb6, 0x14, 0x22, 0x02, 0x41, 0x80, 0x1d, 0xdf, 0x06, 0x69};
 
 TEST(StraitdOptions, DefaultsWithTheRequiredOptions) {
   auto r = parse({});
@@ -346,45 +340,16 @@ TEST(StraitdOptions, QueuesPerPort) {
   EXPECT_EQ(explain_port_error("port wire: cannot open device", 1), "port wire: cannot open device");
 }
 
-TEST(StraitdOptions, PrivateKey) {
-  auto k = parse_private_key(std::string(kKeyBase64) + "\n");
-  ASSERT_TRUE(k.ok()) << k.error().message;
-  EXPECT_EQ(k.value(), kKeyBytes);
-
-  auto short_key = parse_private_key("abc=");
-  ASSERT_FALSE(short_key.ok());
-  EXPECT_THAT(short_key.error().message,
-              HasSubstr("expected 44 base64 characters ending in '=' as written by `wg genkey`, "
-                        "found 4 characters"));
-  std::string bad = kKeyBase64;
-  bad[5] = '*';
-  auto bad_char = parse_private_key(bad);
-  ASSERT_FALSE(bad_char.ok());
-  EXPECT_THAT(bad_char.error().message, HasSubstr("character 6 ('*') is not base64"));
-  std::string padding = kKeyBase64;
-  padding[42] = 'n';  // 'k' = 36 = 100100b carries two zero bits; 'n' = 39 = 100111b does not
-  auto bad_pad = parse_private_key(padding);
-  ASSERT_FALSE(bad_pad.ok());
-  EXPECT_THAT(bad_pad.error().message, HasSubstr("non-zero padding bits"));
-}
-
-TEST(StraitdOptions, PrivateKeyFile) {
-  TempFile good(".key", std::string(kKeyBase64) + "\n");
-  auto k = load_private_key_file(good.path());
-  ASSERT_TRUE(k.ok()) << k.error().message;
-  EXPECT_EQ(k.value(), kKeyBytes);
-
-  TempFile bad(".key", "not a key\n");
-  auto b = load_private_key_file(bad.path());
-  ASSERT_FALSE(b.ok());
-  EXPECT_THAT(b.error().message, HasSubstr("private key file '" + bad.path() + "' is malformed: "
-                                           "expected 44 base64 characters"));
-
-  auto missing = load_private_key_file("/nonexistent/straitd.key");
-  ASSERT_FALSE(missing.ok());
-  EXPECT_THAT(missing.error().message,
-              HasSubstr("cannot read private key file '/nonexistent/straitd.key': No such file "
-                        "or directory (create it with: wg genkey > /nonexistent/straitd.key)"));
+TEST(StraitdOptions, NodeKeyOptions) {
+  auto r = parse({"--private-key-file", "/var/lib/strait/private.key", "--create-private-key",
+                  "--public-key-file", "/var/lib/strait/public.key"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r.value().options.create_private_key);
+  EXPECT_EQ(r.value().options.public_key_file, "/var/lib/strait/public.key");
+  EXPECT_THAT(error_of({"--create-private-key"}),
+              HasSubstr("--create-private-key needs --private-key-file FILE"));
+  EXPECT_THAT(error_of({"--public-key-file", "/tmp/p"}),
+              HasSubstr("--public-key-file needs --private-key-file FILE"));
 }
 
 TEST(StraitdOptions, EalLogLevels) {
