@@ -241,6 +241,10 @@ def merge(entries, now, ttl):
                 continue
             names[node] = cluster
             keys[n.get("public_key")] = node
+            # Records written before the spec took several subnets per node say pod_subnet;
+            # the spec is rendered in the one current form.
+            n = {k: v for k, v in n.items() if k != "pod_subnet"}
+            n["pod_subnets"] = node_subnets(e.value.get("node") or {})
             out_nodes.append(n)
     out_nodes.sort(key=lambda n: (n["cluster"], n["name"]))
     return {"clusters": out_clusters, "nodes": out_nodes}, refusals

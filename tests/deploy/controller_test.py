@@ -89,7 +89,7 @@ class MergeTest(unittest.TestCase):
         self.assertEqual([c["name"] for c in spec["clusters"]], ["a", "b"])
         self.assertEqual([n["name"] for n in spec["nodes"]], ["a1", "a2", "b1"])
         text = sm.render_spec_yaml(spec, None, "test")
-        self.assertIn("  - name: b1\n    cluster: b\n    pod_subnet: 10.132.0.0/23\n", text)
+        self.assertIn("  - name: b1\n    cluster: b\n    pod_subnets: [10.132.0.0/23]\n", text)
 
     def test_a_cluster_claiming_anothers_cidr_is_refused_and_named(self):
         thief = records("c", ["10.128.0.0/16"], [node_entry("c1", "c", "10.128.4.0/23", "198.51.100.1")])
