@@ -5,34 +5,15 @@
 #include <prometheus/text_serializer.h>
 
 #include "drop_reason.hpp"
+#include "observability/metric_families.hpp"
 
 namespace strait::ctl {
 
 namespace {
 
-using prometheus::ClientMetric;
+using observe::Labels;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-using Labels = std::vector<ClientMetric::Label>;
-
-MetricFamily family(std::string name, std::string help, MetricType type) {
-  MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = type;
-  return f;
-}
-
-void add(MetricFamily& f, Labels labels, double value) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  if (f.type == MetricType::Counter) {
-    m.counter.value = value;
-  } else {
-    m.gauge.value = value;
-  }
-  f.metric.push_back(std::move(m));
-}
 
 // peer_cluster/peer_node, not cluster/node: those would clash with the scrape target's own
 // labels (Prometheus renames them exported_*).
@@ -50,12 +31,12 @@ std::vector<MetricFamily> families(const MetricsSnapshot& s) {
   }
 
   // A Unix time, as WireGuard exporters do: alerts compute the age with time().
-  auto& hs = out.emplace_back(family("strait_peer_last_handshake_timestamp_seconds",
+  auto& hs = observe::add_family(out, "strait_peer_last_handshake_timestamp_seconds",
                                      "Unix time of the last completed handshake with the peer.",
-                                     MetricType::Gauge));
+                                     MetricType::Gauge);
   for (const auto& [p, l] : peers) {
     if (p->last_handshake_sec == 0 && p->last_handshake_nsec == 0) continue;
-    add(hs, peer_labels(*l),
+    observe::add_series(hs, peer_labels(*l),
         static_cast<double>(p->last_handshake_sec) + static_cast<double>(p->last_handshake_nsec) * 1e-9);
   }
   struct Counter {
@@ -73,74 +54,71 @@ std::vector<MetricFamily> families(const MetricsSnapshot& s) {
            Counter{"strait_peer_tx_packets_total", "Packets sent to the peer.",
                    &uapi::PeerState::tx_packets},
        }) {
-    auto& f = out.emplace_back(family(c.name, c.help, MetricType::Counter));
-    for (const auto& [p, l] : peers) add(f, peer_labels(*l), static_cast<double>(p->*c.field));
+    auto& f = observe::add_family(out, c.name, c.help, MetricType::Counter);
+    for (const auto& [p, l] : peers) observe::add_series(f, peer_labels(*l), static_cast<double>(p->*c.field));
   }
-  auto& peer_drops = out.emplace_back(family(
-      "strait_peer_drops_total", "Packets of the peer dropped, by reason.", MetricType::Counter));
+  auto& peer_drops = observe::add_family(out, 
+      "strait_peer_drops_total", "Packets of the peer dropped, by reason.", MetricType::Counter);
   for (const auto& [p, l] : peers) {
     for (const auto& [reason, n] : p->drops) {
       Labels labels = peer_labels(*l);
       labels.push_back({"reason", reason});
-      add(peer_drops, std::move(labels), static_cast<double>(n));
+      observe::add_series(peer_drops, std::move(labels), static_cast<double>(n));
     }
   }
 
   // Every known reason appears (at 0 until it happens), so that rate() works from the start.
-  auto& drops = out.emplace_back(family("strait_drops_total",
+  auto& drops = observe::add_family(out, "strait_drops_total",
                                         "Packets dropped by straitd (and its XDP program), by reason.",
-                                        MetricType::Counter));
+                                        MetricType::Counter);
   if (s.device) {
     std::map<std::string, std::uint64_t> by_reason;
     for (std::size_t i = 1; i < kDropReasonCount; ++i) by_reason[std::string(kDropReasonNames[i])] = 0;
     for (const auto& [reason, n] : s.device->drops) by_reason[reason] = n;
-    for (const auto& [reason, n] : by_reason) add(drops, {{"reason", reason}}, static_cast<double>(n));
+    for (const auto& [reason, n] : by_reason) observe::add_series(drops, {{"reason", reason}}, static_cast<double>(n));
   }
 
   // The XDP program's share of the drops above (strait_drops_total counts both layers), and
   // its verdicts (ebpf/README.md, "Maps").
-  auto& xdp_drops = out.emplace_back(
-      family("strait_xdp_drops_total",
+  auto& xdp_drops = observe::add_family(out, "strait_xdp_drops_total",
              "Packets the XDP program on straitd's wire interface dropped, by reason.",
-             MetricType::Counter));
+             MetricType::Counter);
   for (const XdpStats& x : s.xdp) {
     for (std::size_t i = 1; i < x.drops.size() && i < kDropReasonCount; ++i) {
-      add(xdp_drops, {{"iface", x.iface}, {"reason", std::string(kDropReasonNames[i])}},
+      observe::add_series(xdp_drops, {{"iface", x.iface}, {"reason", std::string(kDropReasonNames[i])}},
           static_cast<double>(x.drops[i]));
     }
   }
-  auto& verdicts = out.emplace_back(
-      family("strait_xdp_verdicts_total",
+  auto& verdicts = observe::add_family(out, "strait_xdp_verdicts_total",
              "Packets the XDP program passed to the kernel or redirected to straitd.",
-             MetricType::Counter));
+             MetricType::Counter);
   static constexpr const char* kVerdictNames[] = {"pass_not_tunnel", "pass_unconfigured",
                                                   "tunnel_accepted", "tunnel_redirected",
                                                   "tunnel_no_socket"};
   for (const XdpStats& x : s.xdp) {
     for (std::size_t i = 0; i < x.verdicts.size() && i < std::size(kVerdictNames); ++i) {
-      add(verdicts, {{"iface", x.iface}, {"verdict", kVerdictNames[i]}},
+      observe::add_series(verdicts, {{"iface", x.iface}, {"verdict", kVerdictNames[i]}},
           static_cast<double>(x.verdicts[i]));
     }
   }
 
-  auto& reconciles = out.emplace_back(
-      family("strait_agent_reconcile_total", "Reconcile passes run.", MetricType::Counter));
-  add(reconciles, {}, static_cast<double>(s.counters.reconcile_total));
-  auto& errors = out.emplace_back(family("strait_agent_reconcile_errors_total",
+  auto& reconciles = observe::add_family(out, "strait_agent_reconcile_total", "Reconcile passes run.", MetricType::Counter);
+  observe::add_series(reconciles, {}, static_cast<double>(s.counters.reconcile_total));
+  auto& errors = observe::add_family(out, "strait_agent_reconcile_errors_total",
                                          "Reconcile steps that failed, by what failed.",
-                                         MetricType::Counter));
+                                         MetricType::Counter);
   for (const char* what : {"spec", "uapi", "flows", "routes"}) {
     const auto it = s.counters.reconcile_errors.find(what);
-    add(errors, {{"what", what}},
+    observe::add_series(errors, {{"what", what}},
         static_cast<double>(it == s.counters.reconcile_errors.end() ? 0 : it->second));
   }
-  auto& applied = out.emplace_back(family("strait_agent_specs_applied_total",
+  auto& applied = observe::add_family(out, "strait_agent_specs_applied_total",
                                           "Valid mesh specs loaded and applied so far.",
-                                          MetricType::Counter));
-  add(applied, {}, static_cast<double>(s.counters.spec_generation));
-  auto& rejected = out.emplace_back(family("strait_agent_spec_rejected_total",
-                                           "Mesh specs refused as invalid.", MetricType::Counter));
-  add(rejected, {}, static_cast<double>(s.counters.spec_rejected));
+                                          MetricType::Counter);
+  observe::add_series(applied, {}, static_cast<double>(s.counters.spec_generation));
+  auto& rejected = observe::add_family(out, "strait_agent_spec_rejected_total",
+                                           "Mesh specs refused as invalid.", MetricType::Counter);
+  observe::add_series(rejected, {}, static_cast<double>(s.counters.spec_rejected));
   return out;
 }
 

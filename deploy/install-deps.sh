@@ -21,7 +21,7 @@ packages=(
   python3 python3-scapy python3-yaml gnuplot-nox jq
   # real peers and tools for the system tests and the lab
   wireguard-go wireguard-tools iperf3 openvswitch-switch iproute2 nftables
-  iputils-ping ethtool procps psmisc kmod
+  iputils-ping ethtool procps psmisc kmod curl
 )
 
 SUDO=""

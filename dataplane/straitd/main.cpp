@@ -32,6 +32,7 @@
 #include "dpdk/port.hpp"
 #include "dpdk/rcu.hpp"
 #include "dpdk/worker.hpp"
+#include "straitd/dataplane_metrics.hpp"
 #include "straitd/options.hpp"
 #include "straitd/publication.hpp"
 #include "straitd/slow_path.hpp"
@@ -266,9 +267,36 @@ int run(const Options& o) {
                  }(),
                  o.main_lcore);
 
-    // 11. The slow path, until a signal.
+    // 11. /metrics and /healthz on the endpoint's own threads (not lcores), then the slow
+    // path, until a signal.
+    std::shared_ptr<DataplaneMetrics> metrics;
+    std::unique_ptr<observe::HttpEndpoint> endpoint;
+    if (!o.metrics_listen.empty()) {
+      DataplaneSources src;
+      src.ports = {{"wire", wire->port_id()}, {"bridge", bridge->port_id()}};
+      src.counters = &counters;
+      src.lcores = o.worker_lcores;
+      src.lcores.push_back(o.main_lcore);
+      src.pools = pools.value()->all();
+      src.uapi_socket = socket_path;
+      metrics = std::make_shared<DataplaneMetrics>(std::move(src));
+      auto e = observe::HttpEndpoint::start(
+          o.metrics_listen, [m = std::weak_ptr<DataplaneMetrics>(metrics)]() -> observe::Health {
+            const auto p = m.lock();
+            return p ? p->health() : observe::Health{false, "stopping"};
+          });
+      if (!e) {
+        group.stop();
+        return fail(e.error().message);
+      }
+      endpoint = std::move(e.value());
+      endpoint->serve_metrics(metrics);
+      spdlog::info("metrics on http://{}/metrics, health on /healthz", o.metrics_listen);
+    }
     slow->run(g_stop);
     spdlog::info("stopping");
+    endpoint.reset();  // before what it reads
+    metrics.reset();
 
     group.stop();
     slow->drain();

@@ -257,6 +257,24 @@ const std::vector<OptionDef>& option_table() {
          o.test_rekey_after_seconds = *n;
          return std::nullopt;
        }},
+      {"metrics-listen", 0, Kind::value, "HOST:PORT",
+       "serve /metrics and /healthz there (numeric IPv4 or [IPv6]; default off)",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         if (v.find(':') == std::string_view::npos) {
+           return "--metrics-listen '" + std::string(v) + "' must be HOST:PORT (127.0.0.1:9478)";
+         }
+         o.metrics_listen = std::string(v);
+         return std::nullopt;
+       }},
+      {"log-format", 0, Kind::value, "FORMAT",
+       "text (default) or json: one JSON object per log record",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         if (v != "text" && v != "json") {
+           return "--log-format '" + std::string(v) + "' must be text or json";
+         }
+         o.log_json = v == "json";
+         return std::nullopt;
+       }},
       {"log-level", 0, Kind::value, "LEVEL",
        "trace, debug, info, warn, error, critical or off (default info)",
        [](Options& o, std::string_view v) -> std::optional<std::string> {

@@ -20,7 +20,7 @@
 set -euo pipefail
 
 STRAITD=${1:?usage: $0 /path/to/straitd}
-for tool in ip wg wireguard-go iperf3 ping; do
+for tool in ip wg wireguard-go iperf3 ping curl; do
   if ! command -v "$tool" >/dev/null; then
     echo "SKIP: $tool not installed"
     exit 77
@@ -119,6 +119,7 @@ ip netns exec "$NSA" "$STRAITD" --ifname "$IFN" --file-prefix "$tag" --no-huge -
   --bridge "net_tap_${tag},iface=$TAP" \
   --wire-ip 192.168.77.1 --listen-port 51820 --private-key-file "$work/a.key" \
   --bridge-mac-mode fixed --bridge-dst-mac "$tap_mac" --log-level debug \
+  --metrics-listen 127.0.0.1:9478 \
   >"$work/straitd.log" 2>&1 &
 straitd_pid=$!
 wait_for "straitd's UAPI" ip netns exec "$NSA" wg show "$IFN"
@@ -128,6 +129,22 @@ ip -n "$NSA" link set "$TAP" up
 ip -n "$NSA" route add 10.99.2.0/24 dev "$TAP"
 ip netns exec "$NSA" wg set "$IFN" peer "$b_pub" allowed-ips 10.99.2.0/24 \
   endpoint 192.168.77.2:51820
+
+# ---- straitd's /healthz (ports up, slow path answering) and /metrics (dataplane/straitd/README.md)
+scrape() { ip netns exec "$NSA" curl -s --max-time 5 "http://127.0.0.1:9478$1"; }
+# metric NAME{LABELS}: the value of that exact series
+metric() { scrape /metrics | awk -v m="$1" '$1 == m {print $2}'; }
+wait_for "straitd's /healthz to answer ok" sh -c "ip netns exec $NSA curl -sf --max-time 5 http://127.0.0.1:9478/healthz | grep -qx ok"
+scrape /metrics >"$work/metrics0.txt"
+for series in 'strait_build_info{component="straitd",version=' 'strait_port_rx_packets_total{port="wire"}' \
+    'strait_port_tx_packets_total{port="bridge"}' 'strait_port_rx_missed_total{port="wire"}' \
+    'strait_port_rx_nombuf_total{port="wire"}' 'strait_lcore_polls_total{lcore="1",role="worker"}' \
+    'strait_mempool_mbufs_in_use{' 'strait_drops_total{reason="no_route"}' \
+    'strait_drops_total{reason="replay"}' 'strait_uapi_up 1'; do
+  grep -qF "$series" "$work/metrics0.txt" || { cat "$work/metrics0.txt"; fail "straitd's /metrics has no $series"; }
+done
+echo "ok: straitd /healthz and /metrics"
+wire_rx0=$(metric 'strait_port_rx_packets_total{port="wire"}')
 
 # ---- ping both ways (A initiates the handshake, then B answers on the session)
 ip netns exec "$NSA" ping -c 3 -W 5 10.99.2.1 >"$work/ping_ab.log" 2>&1 ||
@@ -170,6 +187,16 @@ read -r rx1 tx1 < <(ip netns exec "$NSA" wg show "$IFN" transfer | awk -v k="$b_
 [ "$rx1" -gt $((rx0 + 1000000)) ] && [ "$tx1" -gt $((tx0 + 1000000)) ] ||
   fail "straitd's transfer counters did not grow with the traffic (rx $rx0 -> $rx1, tx $tx0 -> $tx1)"
 echo "ok: wg show: recent handshake, transfer rx $rx0 -> $rx1, tx $tx0 -> $tx1"
+
+# ---- straitd's /metrics moved with the traffic: the wire port's packets, the worker's busy
+# fraction is a fraction (a second scrape has a previous one to measure against)
+wire_rx1=$(metric 'strait_port_rx_packets_total{port="wire"}')
+awk -v a="$wire_rx0" -v b="$wire_rx1" 'BEGIN { exit !(b > a + 1000) }' ||
+  fail "strait_port_rx_packets_total{port=\"wire\"} did not grow ($wire_rx0 -> $wire_rx1)"
+busy=$(metric 'strait_lcore_busy_ratio{lcore="1",role="worker"}')
+awk -v b="$busy" 'BEGIN { exit !(b != "" && b >= 0 && b <= 1) }' ||
+  fail "strait_lcore_busy_ratio of the worker is not a fraction: '$busy'"
+echo "ok: straitd /metrics: wire rx packets $wire_rx0 -> $wire_rx1, worker busy $busy"
 
 # ---- clean stop
 kill -TERM "$straitd_pid"
