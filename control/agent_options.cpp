@@ -48,7 +48,9 @@ usage: strait-agent --spec FILE [--node NAME] [options]
   --cleanup                remove the peers, flows and routes the agent installs, and exit
   --cleanup-on-exit        do the same on SIGTERM/SIGINT before exiting
   --log-level L            trace | debug | info | warn | error (default info)
+  --log-format F           text (default) | json: one JSON object per record
   -h, --help               this text
+  --version                version and git commit
 )";
 }
 
@@ -77,6 +79,9 @@ Result<AgentCommand> parse_agent_args(std::span<const std::string> args, const c
     if (flag == "-h" || flag == "--help") {
       cmd.action = AgentAction::help;
       return cmd;
+    } else if (flag == "--version") {
+      cmd.action = AgentAction::version;
+      return cmd;
     } else if (flag == "--once") {
       ok = boolean(o.once);
     } else if (flag == "--cleanup") {
@@ -86,7 +91,7 @@ Result<AgentCommand> parse_agent_args(std::span<const std::string> args, const c
     } else if (flag != "--node" && flag != "--spec" && flag != "--ifname" &&
                flag != "--uapi-socket" && flag != "--profile" && flag != "--bridge" &&
                flag != "--strait-port" && flag != "--metrics-listen" &&
-               flag != "--resync-interval" && flag != "--log-level") {
+               flag != "--resync-interval" && flag != "--log-level" && flag != "--log-format") {
       return invalid("unknown option \"" + flag + "\" (see --help)");
     } else {
       auto v = value();
@@ -113,6 +118,11 @@ Result<AgentCommand> parse_agent_args(std::span<const std::string> args, const c
         auto d = parse_duration(*v);
         if (!d) return invalid("--resync-interval: " + d.error().message);
         o.resync_interval = *d;
+      } else if (flag == "--log-format") {
+        if (*v != "text" && *v != "json") {
+          return invalid("--log-format: \"" + *v + "\" is not text or json");
+        }
+        o.log_json = *v == "json";
       } else {  // --log-level
         static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn",
                                                        "error", "critical", "off"};

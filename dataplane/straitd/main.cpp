@@ -32,6 +32,7 @@
 #include "dpdk/port.hpp"
 #include "dpdk/rcu.hpp"
 #include "dpdk/worker.hpp"
+#include "observability/json_log.hpp"
 #include "straitd/dataplane_metrics.hpp"
 #include "straitd/options.hpp"
 #include "straitd/publication.hpp"
@@ -340,6 +341,7 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("straitd"));
   spdlog::set_level(spdlog::level::from_str(o.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  if (o.log_json) strait::observe::use_json_logs();
   try {
     return run(o);
   } catch (const std::exception& e) {

@@ -1,5 +1,7 @@
 #include "straitd/options.hpp"
 
+#include "observability/version.hpp"
+
 #include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
@@ -688,13 +690,7 @@ std::string usage_text() {
   return s;
 }
 
-std::string version_text() {
-#ifdef STRAIT_VERSION
-  return std::string("straitd ") + STRAIT_VERSION;
-#else
-  return "straitd (unknown version)";
-#endif
-}
+std::string version_text() { return observe::version_line("straitd"); }
 
 // ---- DPDK ----
 
