@@ -5,6 +5,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "drop_reason.hpp"
+#include "observability/build_version.hpp"
 #include "observability/metric_families.hpp"
 
 namespace strait::ctl {
@@ -21,6 +22,12 @@ Labels peer_labels(const PeerLabels& l) { return {{"peer_cluster", l.cluster}, {
 
 std::vector<MetricFamily> families(const MetricsSnapshot& s) {
   std::vector<MetricFamily> out;
+  observe::add_series(observe::add_family(out, "strait_build_info",
+                                          "Version and git commit of this strait-agent (value 1).",
+                                          MetricType::Gauge),
+                      {{"component", "strait-agent"}, {"version", STRAIT_VERSION},
+                       {"commit", STRAIT_COMMIT}},
+                      1);
   // Spec peers present on the device, in the order the device lists them.
   std::vector<std::pair<const uapi::PeerState*, const PeerLabels*>> peers;
   if (s.device) {

@@ -73,6 +73,7 @@ TEST(AgentMetrics, Exposition) {
   EXPECT_TRUE(has_line(t, "strait_agent_reconcile_errors_total{what=\"uapi\"} 3"));
   EXPECT_TRUE(has_line(t, "strait_agent_reconcile_errors_total{what=\"flows\"} 0"));
   EXPECT_TRUE(has_line(t, "strait_agent_specs_applied_total 2"));
+  EXPECT_NE(t.find("\nstrait_build_info{component=\"strait-agent\",version=\""), std::string::npos);
   EXPECT_TRUE(has_line(t, "strait_agent_spec_rejected_total 1"));
   EXPECT_EQ(t.back(), '\n');
 }
