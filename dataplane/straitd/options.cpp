@@ -1,5 +1,6 @@
 #include "straitd/options.hpp"
 
+#include "core/key_base64.hpp"
 #include "observability/version.hpp"
 
 #include <arpa/inet.h>
@@ -412,42 +413,10 @@ bool is_pci_address(std::string_view devargs) {
 }
 
 Result<wg::Key> parse_private_key(std::string_view text) {
-  // 32 bytes = 10 groups of 3 bytes (40 characters) + 2 bytes (3 characters and one '=').
-  text = trim(text);
-  if (text.size() != 44 || text[43] != '=') {
-    return Error{"expected 44 base64 characters ending in '=' as written by `wg genkey`, found " +
-                 std::to_string(text.size()) + " characters"};
-  }
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  wg::Key key{};
-  std::uint32_t acc = 0;
-  int bits = 0;
-  std::size_t out = 0;
-  for (std::size_t i = 0; i < 43; ++i) {
-    int v = value(text[i]);
-    if (v < 0) {
-      return Error{"character " + std::to_string(i + 1) + " ('" + std::string(1, text[i]) +
-                   "') is not base64"};
-    }
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      if (out < key.size()) key[out++] = static_cast<std::uint8_t>(acc >> bits);
-    }
-  }
-  // 43 * 6 = 258 bits: 256 of key and 2 that must be zero in canonical base64.
-  if ((acc & ((1U << bits) - 1)) != 0) {
-    return Error{"the last base64 character has non-zero padding bits (not a key `wg genkey` wrote)"};
-  }
-  return key;
+  std::string why;
+  auto key = wg::key_from_base64(trim(text), &why);
+  if (!key) return Error{why};
+  return *key;
 }
 
 Result<wg::Key> load_private_key_file(const std::string& path) {

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "agent_test_support.hpp"
-#include "control/key_base64.hpp"
+#include "core/key_base64.hpp"
 #include "control/metrics.hpp"
 #include "drop_reason.hpp"
 
@@ -22,7 +22,7 @@ MetricsSnapshot sample() {
   MetricsSnapshot s;
   uapi::DeviceState dev;
   uapi::PeerState b1;
-  b1.public_key = *key_from_base64(testing::kKeyB1);
+  b1.public_key = *wg::key_from_base64(testing::kKeyB1);
   b1.last_handshake_sec = 1000;
   b1.rx_bytes = 1500;
   b1.tx_bytes = 3000;
@@ -30,9 +30,9 @@ MetricsSnapshot sample() {
   b1.tx_packets = 2;
   b1.drops = {{"replay", 4}};
   uapi::PeerState b2;  // never shook hands
-  b2.public_key = *key_from_base64(testing::kKeyB2);
+  b2.public_key = *wg::key_from_base64(testing::kKeyB2);
   uapi::PeerState foreign;  // not in the spec: not exported
-  foreign.public_key = *key_from_base64(testing::kKeyC1);
+  foreign.public_key = *wg::key_from_base64(testing::kKeyC1);
   foreign.rx_bytes = 77777;
   dev.peers = {b1, b2, foreign};
   dev.drops = {{"auth_failed", 9}};
