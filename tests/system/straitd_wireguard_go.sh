@@ -16,10 +16,11 @@
 # The kernel of A keeps 192.168.77.1 on the veth: it answers B's ARP for it and resolves B's
 # address for straitd (straitd reads A's neighbour table; dataplane/straitd/README.md).
 #
-# usage: straitd_wireguard_go.sh /path/to/straitd
+# usage: straitd_wireguard_go.sh /path/to/straitd [/path/to/strait-ctl]
 set -euo pipefail
 
-STRAITD=${1:?usage: $0 /path/to/straitd}
+STRAITD=${1:?usage: $0 /path/to/straitd [/path/to/strait-ctl]}
+STRAIT_CTL=${2:-}
 for tool in ip wg wireguard-go iperf3 ping curl; do
   if ! command -v "$tool" >/dev/null; then
     echo "SKIP: $tool not installed"
@@ -197,6 +198,26 @@ busy=$(metric 'strait_lcore_busy_ratio{lcore="1",role="worker"}')
 awk -v b="$busy" 'BEGIN { exit !(b != "" && b >= 0 && b <= 1) }' ||
   fail "strait_lcore_busy_ratio of the worker is not a fraction: '$busy'"
 echo "ok: straitd /metrics: wire rx packets $wire_rx0 -> $wire_rx1, worker busy $busy"
+
+# ---- strait-ctl: the strait_ keys wg(8) skips (dataplane/uapi/UAPI.md, "strait-ctl")
+if [ -n "$STRAIT_CTL" ]; then
+  "$STRAIT_CTL" "$IFN" show >"$work/ctl_show.txt" || fail "strait-ctl show"
+  grep -qx "peer: $b_pub" "$work/ctl_show.txt" && grep -qx "  cipher: chacha20-poly1305" "$work/ctl_show.txt" ||
+    { cat "$work/ctl_show.txt"; fail "strait-ctl show: no peer $b_pub with cipher chacha20-poly1305"; }
+  grep -qE "^  packets: [1-9][0-9]* received, [1-9][0-9]* sent$" "$work/ctl_show.txt" ||
+    { cat "$work/ctl_show.txt"; fail "strait-ctl show: no packet counts"; }
+  "$STRAIT_CTL" "$IFN" drops --all >"$work/ctl_drops.txt" || fail "strait-ctl drops"
+  grep -qP '^no_route\t[0-9]+$' "$work/ctl_drops.txt" || { cat "$work/ctl_drops.txt"; fail "strait-ctl drops --all: no no_route line"; }
+  "$STRAIT_CTL" "$IFN" set-cipher "$b_pub" aes256-gcm || fail "strait-ctl set-cipher"
+  "$STRAIT_CTL" "$IFN" show | grep -qx "  cipher: aes256-gcm" || fail "strait-ctl set-cipher did not change strait_cipher"
+  unknown=$(wg genkey | wg pubkey)
+  rc=0
+  "$STRAIT_CTL" "$IFN" set-cipher "$unknown" aes256-gcm 2>"$work/ctl_err.txt" || rc=$?
+  [ "$rc" -eq 1 ] && grep -q "no peer $unknown" "$work/ctl_err.txt" ||
+    fail "strait-ctl set-cipher of an unknown peer: exit $rc, $(cat "$work/ctl_err.txt")"
+  ip netns exec "$NSA" wg show "$IFN" peers | grep -qx "$b_pub" || fail "the peer is gone after set-cipher"
+  echo "ok: strait-ctl show, drops, set-cipher"
+fi
 
 # ---- clean stop
 kill -TERM "$straitd_pid"
