@@ -34,6 +34,7 @@
 #include "dpdk/worker.hpp"
 #include "observability/json_log.hpp"
 #include "straitd/dataplane_metrics.hpp"
+#include "straitd/dpdk_log.hpp"
 #include "straitd/options.hpp"
 #include "straitd/publication.hpp"
 #include "straitd/slow_path.hpp"
@@ -110,7 +111,8 @@ int run(const Options& o) {
 
   install_signal_handlers();
 
-  // 3. EAL.
+  // 3. EAL (with --log-format json, its log lines become JSON records too).
+  if (o.log_json) route_dpdk_logs_to_spdlog();
   auto eal = dp::EalSession::init(eal_arguments(o));
   if (!eal) return fail(eal.error().message);
   const std::size_t workers = o.worker_lcores.size();

@@ -120,7 +120,7 @@ ip netns exec "$NSA" "$STRAITD" --ifname "$IFN" --file-prefix "$tag" --no-huge -
   --bridge "net_tap_${tag},iface=$TAP" \
   --wire-ip 192.168.77.1 --listen-port 51820 --private-key-file "$work/a.key" \
   --bridge-mac-mode fixed --bridge-dst-mac "$tap_mac" --log-level debug \
-  --metrics-listen 127.0.0.1:9478 \
+  --metrics-listen 127.0.0.1:9478 --log-format json \
   >"$work/straitd.log" 2>&1 &
 straitd_pid=$!
 wait_for "straitd's UAPI" ip netns exec "$NSA" wg show "$IFN"
@@ -226,4 +226,19 @@ wait "$straitd_pid" || rc=$?
 straitd_pid=
 [ "$rc" -eq 0 ] || fail "straitd exited with $rc on SIGTERM"
 [ ! -e "/var/run/wireguard/$IFN.sock" ] || fail "straitd left its socket behind"
+
+# ---- --log-format json: every line straitd wrote (DPDK's included) is one JSON object with
+# an ISO 8601 UTC timestamp, a level and a message
+python3 - "$work/straitd.log" <<'PY' || fail "straitd's log is not one JSON object per line"
+import json, re, sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+assert lines, "empty log"
+for n, line in enumerate(lines, 1):
+    r = json.loads(line)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", r["ts"]), (n, r)
+    assert r["level"] and isinstance(r["msg"], str), (n, r)
+assert any(r.startswith('{"ts"') and '"msg":"dpdk: ' in r for r in lines), "no DPDK line"
+assert any('running' in json.loads(l)["msg"] for l in lines), "no start-up record"
+print(f"ok: {len(lines)} log lines, each one JSON object")
+PY
 echo "ok: straitd <-> wireguard-go"
