@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <sstream>
 
 #include <poll.h>
 #include <sys/signalfd.h>
@@ -73,11 +74,19 @@ bool Agent::load_spec() {
                                       : Result<DesiredState>(spec.error());
   if (!desired) {
     ++counters_.spec_rejected;
-    spdlog::error("{}: spec refused, {} stays in force:\n{}", options_.spec_path,
+    // One record per problem (the parser puts one per line), so that a log collector counts
+    // and shows them as separate events; the summary first.
+    std::vector<std::string> problems;
+    std::istringstream lines(desired.error().message);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find_first_not_of(" \t") != std::string::npos) problems.push_back(line);
+    }
+    spdlog::error("{}: spec refused ({} problem{}), {} stays in force", options_.spec_path,
+                  problems.size(), problems.size() == 1 ? "" : "s",
                   spec_ ? "the last good spec (generation " +
                               std::to_string(counters_.spec_generation) + ")"
-                        : "nothing",
-                  desired.error().message);
+                        : "nothing");
+    for (const std::string& p : problems) spdlog::error("{}: {}", options_.spec_path, p);
     publish();
     return false;
   }

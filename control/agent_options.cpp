@@ -55,7 +55,9 @@ usage: strait-agent --spec FILE [--node NAME] [options]
   --cleanup                remove the peers, flows and routes the agent installs, and exit
   --cleanup-on-exit        do the same on SIGTERM/SIGINT before exiting
   --log-level L            trace | debug | info | warn | error (default info)
+  --log-format F           text (default) | json: one JSON object per record
   -h, --help               this text
+  --version                version and git commit
 )";
 }
 
@@ -84,6 +86,9 @@ Result<AgentCommand> parse_agent_args(std::span<const std::string> args, const c
     if (flag == "-h" || flag == "--help") {
       cmd.action = AgentAction::help;
       return cmd;
+    } else if (flag == "--version") {
+      cmd.action = AgentAction::version;
+      return cmd;
     } else if (flag == "--once") {
       ok = boolean(o.once);
     } else if (flag == "--cleanup") {
@@ -94,7 +99,7 @@ Result<AgentCommand> parse_agent_args(std::span<const std::string> args, const c
                flag != "--uapi-socket" && flag != "--profile" && flag != "--bridge" &&
                flag != "--strait-port" && flag != "--metrics-listen" && flag != "--ovn-nb" &&
                flag != "--ovn-switch" && flag != "--ovn-router" &&
-               flag != "--resync-interval" && flag != "--log-level") {
+               flag != "--resync-interval" && flag != "--log-level" && flag != "--log-format") {
       return invalid("unknown option \"" + flag + "\" (see --help)");
     } else {
       auto v = value();
@@ -130,6 +135,11 @@ Result<AgentCommand> parse_agent_args(std::span<const std::string> args, const c
         auto d = parse_duration(*v);
         if (!d) return invalid("--resync-interval: " + d.error().message);
         o.resync_interval = *d;
+      } else if (flag == "--log-format") {
+        if (*v != "text" && *v != "json") {
+          return invalid("--log-format: \"" + *v + "\" is not text or json");
+        }
+        o.log_json = *v == "json";
       } else {  // --log-level
         static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn",
                                                        "error", "critical", "off"};

@@ -32,9 +32,10 @@ struct AgentOptions {
   bool cleanup = false;          // remove everything the agent installs, then exit
   bool cleanup_on_exit = false;  // the same on SIGTERM/SIGINT
   std::string log_level = "info";
+  bool log_json = false;  // --log-format json
 };
 
-enum class AgentAction : std::uint8_t { run, help };
+enum class AgentAction : std::uint8_t { run, help, version };
 
 struct AgentCommand {
   AgentAction action = AgentAction::run;

@@ -12,6 +12,8 @@
 
 #include "control/agent.hpp"
 #include "control/agent_options.hpp"
+#include "observability/json_log.hpp"
+#include "observability/version.hpp"
 
 int main(int argc, char** argv) {
   using namespace strait::ctl;
@@ -25,8 +27,13 @@ int main(int argc, char** argv) {
     std::cout << agent_usage();
     return kExitOk;
   }
+  if (cmd->action == AgentAction::version) {
+    std::cout << strait::observe::version_line("strait-agent") << "\n";
+    return kExitOk;
+  }
   const AgentOptions& o = cmd->options;
   spdlog::set_level(spdlog::level::from_str(o.log_level));
+  if (o.log_json) strait::observe::use_json_logs();
 
   // Signals arrive through a signalfd in the loop; blocked before any thread starts so that
   // the metrics thread inherits the mask. SIGPIPE: a helper that dies mid-stdin must not kill us.

@@ -7,7 +7,7 @@
 #include <map>
 #include <set>
 
-#include "control/key_base64.hpp"
+#include "core/key_base64.hpp"
 
 namespace strait::ctl {
 
@@ -281,7 +281,7 @@ void parse_nodes(const YAML::Node& list, MeshSpec& spec, Problems& p) {
 
     if (auto k = scalar(n, "public_key", where, p)) {
       const std::string field = where + ".public_key";
-      auto key = key_from_base64(*k);
+      auto key = wg::key_from_base64(*k);
       if (!key) {
         p.add(field, n["public_key"],
               "not a valid base64 WireGuard key (44 characters, as `wg pubkey` prints)");

@@ -1,23 +1,26 @@
 #pragma once
-// Prometheus text exposition (format 0.0.4) of the mesh as the local straitd sees it, and of
-// the agent's own work, served by a tiny HTTP server: GET /metrics, GET /healthz.
+// Prometheus metrics of the mesh as the local straitd sees it (per peer, with the spec's names
+// for it: peer_cluster, peer_node), and of the agent's own work; served with /healthz by the
+// shared HTTP endpoint (dataplane/observability, prometheus-cpp).
+//
+// Per-peer series live here, not in straitd: the agent knows each peer's cluster and node from
+// the spec, straitd only its public key. straitd's /metrics has the device-wide series.
 //
 // Threads: the agent's loop publishes a MetricsSnapshot (set_snapshot) after every reconcile;
-// the server thread renders the latest one per request. The snapshot is the only shared
-// state, guarded by one mutex.
+// the endpoint's threads build families from the latest one per scrape. The snapshot is the
+// only shared state, guarded by one mutex.
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "control/result.hpp"
+#include "observability/http_endpoint.hpp"
 #include "uapi/model.hpp"
 
 namespace strait::ctl {
@@ -51,12 +54,14 @@ struct MetricsSnapshot {
   std::chrono::milliseconds resync_interval{5000};
 };
 
-// Renders the exposition text. `now_wall` (seconds since the epoch) gives handshake ages.
-// A peer that never completed a handshake has no strait_peer_last_handshake_seconds series.
-[[nodiscard]] std::string render_metrics(const MetricsSnapshot& s, std::uint64_t now_wall_sec);
+// The exposition text (format 0.0.4) of a snapshot, as /metrics serves it. A peer that never
+// completed a handshake has no strait_peer_last_handshake_timestamp_seconds series.
+[[nodiscard]] std::string render_metrics(const MetricsSnapshot& s);
 
 // /healthz: healthy when the last full success is younger than 3 resync intervals.
 [[nodiscard]] bool healthy(const MetricsSnapshot& s, std::chrono::steady_clock::time_point now);
+
+class SnapshotCollectable;
 
 class MetricsServer {
  public:
@@ -67,19 +72,13 @@ class MetricsServer {
   MetricsServer& operator=(const MetricsServer&) = delete;
 
   void set_snapshot(MetricsSnapshot s);
-  [[nodiscard]] std::uint16_t port() const { return port_; }
+  [[nodiscard]] std::uint16_t port() const { return endpoint_->port(); }
 
  private:
-  MetricsServer(int fd, int wake_fd, std::uint16_t port);
-  void serve();
-  void answer(int client);
+  MetricsServer() = default;
 
-  int fd_ = -1;
-  int wake_fd_ = -1;  // eventfd: written by the destructor to stop serve()
-  std::uint16_t port_ = 0;
-  std::mutex mu_;
-  MetricsSnapshot snapshot_;  // guarded by mu_
-  std::thread thread_;
+  std::shared_ptr<SnapshotCollectable> collectable_;  // owns the snapshot and its mutex
+  std::unique_ptr<observe::HttpEndpoint> endpoint_;
 };
 
 }  // namespace strait::ctl

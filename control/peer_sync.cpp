@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "control/key_base64.hpp"
+#include "core/key_base64.hpp"
 
 namespace strait::ctl {
 
@@ -65,7 +65,7 @@ PeerSyncPlan PeerSync::plan(const DesiredState& desired, const uapi::DeviceState
     pc.public_key = have.public_key;
     pc.remove = true;
     plan.change.peers.push_back(std::move(pc));
-    plan.removed.push_back(key_to_base64(have.public_key));
+    plan.removed.push_back(wg::key_to_base64(have.public_key));
   }
   return plan;
 }

@@ -14,6 +14,8 @@ packages=(
   libbpf-dev libxdp-dev bpftool clang llvm libelf-dev zlib1g-dev linux-libc-dev
   # control plane
   libspdlog-dev libfmt-dev libyaml-cpp-dev
+  # metrics endpoint of straitd and strait-agent (prometheus-cpp's Exposer, on civetweb)
+  prometheus-cpp-dev libcivetweb-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev
   python3 python3-scapy python3-yaml gnuplot-nox jq
@@ -22,7 +24,7 @@ packages=(
   # real peers and tools for the system tests and the lab
   wireguard-go wireguard-tools iperf3 openvswitch-switch iproute2 nftables
   ovn-central ovn-host
-  iputils-ping ethtool procps psmisc kmod
+  iputils-ping ethtool procps psmisc kmod curl
 )
 
 SUDO=""

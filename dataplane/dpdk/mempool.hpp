@@ -54,6 +54,8 @@ class PktmbufPools {
   // SOCKET_ID_ANY, or a single-socket machine); never null after a successful create.
   [[nodiscard]] rte_mempool* for_socket(int socket) const;
   [[nodiscard]] std::uint32_t mbufs_per_pool() const { return mbufs_per_pool_; }
+  // Every pool, by socket (metrics).
+  [[nodiscard]] const std::vector<std::pair<int, rte_mempool*>>& all() const { return pools_; }
 
  private:
   PktmbufPools() = default;

@@ -33,7 +33,11 @@
 #include "dpdk/port.hpp"
 #include "dpdk/rcu.hpp"
 #include "dpdk/worker.hpp"
+#include "core/key_base64.hpp"
 #include "straitd/node_key.hpp"
+#include "observability/json_log.hpp"
+#include "straitd/dataplane_metrics.hpp"
+#include "straitd/dpdk_log.hpp"
 #include "straitd/options.hpp"
 #include "straitd/publication.hpp"
 #include "straitd/slow_path.hpp"
@@ -102,7 +106,7 @@ int run(const Options& o) {
         return fail(w.error().message);
       }
     }
-    spdlog::info("public key {}", key_to_base64(k.value().public_key));
+    spdlog::info("public key {}", wg::key_to_base64(k.value().public_key));
     sodium_memzero(k.value().private_key.data(), k.value().private_key.size());
   }
 
@@ -118,7 +122,8 @@ int run(const Options& o) {
 
   install_signal_handlers();
 
-  // 3. EAL.
+  // 3. EAL (with --log-format json, its log lines become JSON records too).
+  if (o.log_json) route_dpdk_logs_to_spdlog();
   auto eal = dp::EalSession::init(eal_arguments(o));
   if (!eal) return fail(eal.error().message);
   const std::size_t workers = o.worker_lcores.size();
@@ -278,9 +283,36 @@ int run(const Options& o) {
                  }(),
                  o.main_lcore);
 
-    // 11. The slow path, until a signal.
+    // 11. /metrics and /healthz on the endpoint's own threads (not lcores), then the slow
+    // path, until a signal.
+    std::shared_ptr<DataplaneMetrics> metrics;
+    std::unique_ptr<observe::HttpEndpoint> endpoint;
+    if (!o.metrics_listen.empty()) {
+      DataplaneSources src;
+      src.ports = {{"wire", wire->port_id()}, {"bridge", bridge->port_id()}};
+      src.counters = &counters;
+      src.lcores = o.worker_lcores;
+      src.lcores.push_back(o.main_lcore);
+      src.pools = pools.value()->all();
+      src.uapi_socket = socket_path;
+      metrics = std::make_shared<DataplaneMetrics>(std::move(src));
+      auto e = observe::HttpEndpoint::start(
+          o.metrics_listen, [m = std::weak_ptr<DataplaneMetrics>(metrics)]() -> observe::Health {
+            const auto p = m.lock();
+            return p ? p->health() : observe::Health{false, "stopping"};
+          });
+      if (!e) {
+        group.stop();
+        return fail(e.error().message);
+      }
+      endpoint = std::move(e.value());
+      endpoint->serve_metrics(metrics);
+      spdlog::info("metrics on http://{}/metrics, health on /healthz", o.metrics_listen);
+    }
     slow->run(g_stop);
     spdlog::info("stopping");
+    endpoint.reset();  // before what it reads
+    metrics.reset();
 
     group.stop();
     slow->drain();
@@ -324,6 +356,7 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("straitd"));
   spdlog::set_level(spdlog::level::from_str(o.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  if (o.log_json) strait::observe::use_json_logs();
   try {
     return run(o);
   } catch (const std::exception& e) {

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/key_base64.hpp"
 #include "crypto/primitives.hpp"
 
 namespace strait::straitd {
@@ -79,51 +80,10 @@ Result<void> write_file_atomically(const std::string& path, std::string_view tex
 }  // namespace
 
 Result<wg::Key> parse_private_key(std::string_view text) {
-  // 32 bytes = 10 groups of 3 bytes (40 characters) + 2 bytes (3 characters and one '=').
-  text = trim(text);
-  if (text.size() != 44 || text[43] != '=') {
-    return Error{"expected 44 base64 characters ending in '=' as written by `wg genkey`, found " +
-                 std::to_string(text.size()) + " characters"};
-  }
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  wg::Key key{};
-  std::uint32_t acc = 0;
-  int bits = 0;
-  std::size_t out = 0;
-  for (std::size_t i = 0; i < 43; ++i) {
-    int v = value(text[i]);
-    if (v < 0) {
-      // The character is not echoed: it is part of a private key.
-      return Error{"character " + std::to_string(i + 1) + " is not base64"};
-    }
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      if (out < key.size()) key[out++] = static_cast<std::uint8_t>(acc >> bits);
-    }
-  }
-  // 43 * 6 = 258 bits: 256 of key and 2 that must be zero in canonical base64.
-  if ((acc & ((1U << bits) - 1)) != 0) {
-    return Error{"the last base64 character has non-zero padding bits (not a key `wg genkey` wrote)"};
-  }
-  return key;
-}
-
-std::string key_to_base64(const wg::Key& key) {
-  std::array<char, 45> b64{};  // sodium_base64_ENCODED_LEN(32, ORIGINAL) = 45 with the NUL
-  sodium_bin2base64(b64.data(), b64.size(), key.data(), key.size(),
-                    sodium_base64_VARIANT_ORIGINAL);
-  std::string out(b64.data());
-  sodium_memzero(b64.data(), b64.size());
-  return out;
+  std::string why;
+  auto key = wg::key_from_base64(trim(text), &why, wg::KeyText::secret);
+  if (!key) return Error{why};
+  return *key;
 }
 
 Result<wg::Key> load_private_key_file(const std::string& path) {
@@ -177,7 +137,7 @@ Result<wg::Key> create_private_key_file(const std::string& path) {
   }
   wg::Key key{};
   crypto::x25519_generate(key);
-  std::string text = key_to_base64(key) + "\n";
+  std::string text = wg::key_to_base64(key) + "\n";
   auto written = write_file_atomically(path, text, 0600, "private key file");
   sodium_memzero(text.data(), text.size());
   if (!written) {
@@ -188,7 +148,7 @@ Result<wg::Key> create_private_key_file(const std::string& path) {
 }
 
 Result<void> write_public_key_file(const std::string& path, const wg::Key& public_key) {
-  return write_file_atomically(path, key_to_base64(public_key) + "\n", 0644, "public key file");
+  return write_file_atomically(path, wg::key_to_base64(public_key) + "\n", 0644, "public key file");
 }
 
 Result<NodeKey> load_or_create_node_key(const std::string& path, bool create) {

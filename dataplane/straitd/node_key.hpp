@@ -15,11 +15,8 @@
 namespace strait::straitd {
 
 // A WireGuard private key as `wg genkey` writes it: 44 characters of standard base64 with
-// one '=' of padding, surrounding whitespace allowed.
+// one '=' of padding, surrounding whitespace allowed (the one decoder, core/key_base64).
 [[nodiscard]] dp::Result<wg::Key> parse_private_key(std::string_view text);
-
-// The key as `wg genkey` / `wg pubkey` print it (44 characters, no newline).
-[[nodiscard]] std::string key_to_base64(const wg::Key& key);
 
 // Reads and parses a key file. Refuses a file that is not a regular file or that the group or
 // others may read or write (the message says `chmod 600 FILE`). The file's text is wiped from

@@ -1,5 +1,7 @@
 #include "straitd/options.hpp"
 
+#include "observability/version.hpp"
+
 #include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
@@ -269,6 +271,24 @@ const std::vector<OptionDef>& option_table() {
          auto n = parse_uint<std::uint32_t>(v, 120);
          if (!n || *n == 0) return "--test-rekey-after-seconds '" + std::string(v) + "' must be 1..120";
          o.test_rekey_after_seconds = *n;
+         return std::nullopt;
+       }},
+      {"metrics-listen", 0, Kind::value, "HOST:PORT",
+       "serve /metrics and /healthz there (numeric IPv4 or [IPv6]; default off)",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         if (v.find(':') == std::string_view::npos) {
+           return "--metrics-listen '" + std::string(v) + "' must be HOST:PORT (127.0.0.1:9478)";
+         }
+         o.metrics_listen = std::string(v);
+         return std::nullopt;
+       }},
+      {"log-format", 0, Kind::value, "FORMAT",
+       "text (default) or json: one JSON object per log record",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         if (v != "text" && v != "json") {
+           return "--log-format '" + std::string(v) + "' must be text or json";
+         }
+         o.log_json = v == "json";
          return std::nullopt;
        }},
       {"log-level", 0, Kind::value, "LEVEL",
@@ -635,13 +655,7 @@ std::string usage_text() {
   return s;
 }
 
-std::string version_text() {
-#ifdef STRAIT_VERSION
-  return std::string("straitd ") + STRAIT_VERSION;
-#else
-  return "straitd (unknown version)";
-#endif
-}
+std::string version_text() { return observe::version_line("straitd"); }
 
 // ---- DPDK ----
 

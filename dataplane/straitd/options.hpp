@@ -65,6 +65,8 @@ struct Options {
   bool no_xdp_program = false;
   std::uint32_t test_rekey_after_seconds = 0;  // 0: REKEY_AFTER_TIME of the paper (120 s)
   std::string log_level = "info";
+  bool log_json = false;       // --log-format json
+  std::string metrics_listen;  // empty: no /metrics, /healthz (off unless asked for)
   std::string config_file;  // where options came from besides the command line (for logs)
 
   [[nodiscard]] std::string effective_file_prefix() const {

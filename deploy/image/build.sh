@@ -46,7 +46,7 @@ if [ ! -f "$build_dir/build.ninja" ]; then
   meson setup "$build_dir" "$root" --buildtype=release -Dcpu=generic -Dtests=disabled \
     -Dperf=disabled --prefix=/usr
 fi
-ninja -C "$build_dir" dataplane/straitd/straitd control/strait-agent
+ninja -C "$build_dir" dataplane/straitd/straitd control/strait-agent dataplane/uapi/strait-ctl
 bpf_obj=$(find "$build_dir/ebpf" -name strait_xdp.bpf.o 2>/dev/null | head -n1 || true)
 if [ -z "$bpf_obj" ]; then
   ninja -C "$build_dir" ebpf/strait_xdp.bpf.o >/dev/null 2>&1 || true
@@ -59,6 +59,7 @@ trap 'rm -rf "$work"' EXIT
 stage=$work/stage
 install -D -m 0755 "$build_dir/dataplane/straitd/straitd" "$stage/usr/bin/straitd"
 install -D -m 0755 "$build_dir/control/strait-agent" "$stage/usr/bin/strait-agent"
+install -D -m 0755 "$build_dir/dataplane/uapi/strait-ctl" "$stage/usr/bin/strait-ctl"
 install -D -m 0755 "$here/entrypoints/straitd-entrypoint" "$stage/usr/lib/strait/straitd-entrypoint"
 install -D -m 0755 "$here/entrypoints/agent-entrypoint" "$stage/usr/lib/strait/agent-entrypoint"
 install -D -m 0755 "$here/entrypoints/key-publisher-entrypoint" "$stage/usr/lib/strait/key-publisher-entrypoint"
@@ -71,7 +72,7 @@ chmod 0755 "$stage/usr/bin/strait-mesh"
 [ -z "$bpf_obj" ] || install -D -m 0644 "$bpf_obj" "$stage/usr/lib/x86_64-linux-gnu/strait/strait_xdp.bpf.o"
 
 # ---- the runtime packages: what the binaries link against, by package
-libs=$(ldd "$stage/usr/bin/straitd" "$stage/usr/bin/strait-agent" |
+libs=$(ldd "$stage/usr/bin/straitd" "$stage/usr/bin/strait-agent" "$stage/usr/bin/strait-ctl" |
   awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u)
 packages=$(for l in $libs; do dpkg -S "$(realpath "$l")" 2>/dev/null || dpkg -S "$l" 2>/dev/null || true; done |
   cut -d: -f1 | sort -u)

@@ -80,6 +80,7 @@ start_straitd() {
     --wire-ip "$(lab_uplink_ip "$node")" \
     $(bridge_mac_args) \
     --tunnel-mtu "$LAB_POD_MTU" \
+    --metrics-listen 127.0.0.1:9478 \
     ${LAB_STRAITD_ARGS:-}
   local i pid
   pid=$(cat "$dir/straitd.pid")

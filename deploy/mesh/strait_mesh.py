@@ -21,7 +21,9 @@ Exit codes: 0 ok, 1 the inputs are inconsistent (every problem listed), 2 usage.
 import argparse
 import ipaddress
 import json
+import os
 import re
+import subprocess
 import sys
 
 import yaml
@@ -516,9 +518,32 @@ def cmd_spec(a):
 
 # ---------------------------------------------------------------- command line
 
+def version_text():
+    """The line every strait binary prints for --version, computed from the same sources as the
+    build's generated header (dataplane/observability/meson.build): the project version in the
+    top meson.build, the commit from `git rev-parse --short=12 HEAD` ("unknown" without git or
+    outside a clone)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    version = "unknown"
+    try:
+        with open(os.path.join(root, "meson.build"), encoding="utf-8") as f:
+            m = re.search(r"project\([^)]*?version:\s*'([^']+)'", f.read(), re.S)
+            if m:
+                version = m.group(1)
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(["git", "-C", root, "rev-parse", "--short=12", "HEAD"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = ""
+    return f"strait-mesh {version} (commit {commit or 'unknown'})"
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="strait-mesh", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=version_text())
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("services", help="per-node LoadBalancer Services + EndpointSlices")

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "bench_config.hpp"
+#include "observability/version.hpp"
 #include "dpdk/counters.hpp"
 #include "dpdk/port.hpp"
 #include "emulated_peer.hpp"
@@ -454,6 +455,11 @@ int run(const Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before the EAL, which would take --version for one of its own options.
+  if (argc == 2 && std::string_view(argv[1]) == "--version") {
+    std::printf("%s\n", strait::observe::version_line("strait-pktgen").c_str());
+    return 0;
+  }
   const int used = rte_eal_init(argc, argv);
   if (used < 0) {
     std::fprintf(stderr, "strait-pktgen: EAL initialisation failed (%s)\n", rte_strerror(rte_errno));

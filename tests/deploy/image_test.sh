@@ -2,7 +2,7 @@
 # The container image: deploy/image/build.sh builds it, then this checks the OCI archive
 # (layout, digests, the manifests' image name) and runs the image's programs inside its root
 # filesystem with chroot, since no container engine runs on our CI machines:
-#   straitd --version, strait-agent --help, wg --version, ovs-vsctl --version, ip, ethtool,
+#   straitd --version, strait-agent --help, strait-ctl --version, wg --version, ovs-vsctl --version, ip, ethtool,
 #   the XDP object, and straitd-entrypoint's dry run, all with only the image's libraries.
 # Exits 77 (skipped) without root, mmdebstrap, or a reachable Debian mirror.
 #   usage: image_test.sh BUILD_DIR
@@ -61,6 +61,7 @@ in_image() { chroot "$work/root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@";
 
 in_image straitd --version | tee /dev/stderr | grep -q straitd || fail "straitd --version"
 in_image strait-agent --help | grep -q -- "--spec" || fail "strait-agent --help"
+in_image strait-ctl --version | grep -q "^strait-ctl " || fail "strait-ctl --version"
 in_image wg --version | grep -q wireguard-tools || fail "wg --version"
 in_image ovs-vsctl --version | grep -q "Open vSwitch" || fail "ovs-vsctl --version"
 in_image ovs-ofctl --version >/dev/null || fail "ovs-ofctl"

@@ -2,10 +2,13 @@
 """Renders every kustomization under deploy/k8s/overlays (and the base) with
 `kubectl kustomize` and checks what a cluster would be given: Guaranteed QoS with whole CPUs
 for straitd, hugepages requests = limits on a HugePages emptyDir, exactly the capabilities
-that deploy/README.md's table documents, probes, volumes and mounts that match, the node key
-and NODE_NAME wiring, the OpenShift SCC and its `use` grant, the SR-IOV and AF_XDP wiring.
+and API tokens that deploy/README.md's tables document, httpGet probes only, volumes and
+mounts that match, the node key (made on the node, never in a manifest) and NODE_NAME wiring,
+key-publisher's and the controller's RBAC, the OpenShift SCC and its `use` grant, monitoring,
+the SR-IOV, AF_XDP and OpenShift performance wiring.
 Exits 77 (skipped) without kubectl (its built-in kustomize is what renders)."""
 
+import json
 import os
 import re
 import shutil
@@ -44,6 +47,38 @@ def documented_capabilities():
         caps = [c.strip("` ") for c in cells[2].split(",") if c.strip("` ") not in ("", "none")]
         table[(cells[0], cells[1])] = caps
     return table
+
+
+def documented_api_tokens():
+    """{(kustomization, container): volume} from the API tokens table in README."""
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    m = re.search(r"<!-- api-tokens -->(.*?)<!-- /api-tokens -->", text, re.S)
+    assert m, "deploy/README.md has no <!-- api-tokens --> table"
+    table = {}
+    for line in m.group(1).splitlines():
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or cells[0] in ("kustomization", "") or set(cells[0]) <= {"-", ":"}:
+            continue
+        table[(cells[0], cells[1])] = cells[2]
+    return table
+
+
+def metric_names_in_source():
+    """Every series name straitd and strait-agent export (string literals in their collectors)."""
+    names = set()
+    for path in ("control/metrics.cpp", "dataplane/straitd/dataplane_metrics.cpp"):
+        with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+            names |= set(re.findall(r'"(strait_[a-z_]+)"', f.read()))
+    # strait_controller_broker_up: the per-cluster controller's (deploy/mesh), not a pod's.
+    return names | {"strait_controller_broker_up"}
+
+
+def metric_names_in_expr(expr):
+    return set(re.findall(r"\b(strait_[a-z_]+)\b", expr))
+
+
+OPENSHIFT_PROXIES = ["kube-rbac-proxy-straitd", "kube-rbac-proxy-agent"]
 
 
 def cpu_whole(q):
@@ -94,8 +129,12 @@ class ManifestTest(unittest.TestCase):
                 self.assertTrue(pod["hostNetwork"])
                 self.assertEqual(pod["serviceAccountName"], "strait")
                 self.assertFalse(pod["automountServiceAccountToken"])
-                self.assertEqual([c["name"] for c in pod["containers"]],
-                                 ["straitd", "strait-agent", "key-publisher"])
+                # The proxies (a strategic-merge patch) land before key-publisher.
+                expected = ["straitd", "strait-agent"]
+                if name.startswith("overlays/openshift"):
+                    expected += OPENSHIFT_PROXIES
+                expected += ["key-publisher"]
+                self.assertEqual([c["name"] for c in pod["containers"]], expected)
                 self.assertEqual(sorted(sa["metadata"]["name"] for sa in r.of_kind("ServiceAccount")),
                                  ["strait", "strait-controller"])
 
@@ -110,13 +149,18 @@ class ManifestTest(unittest.TestCase):
                 straitd = r.container("straitd")["resources"]["limits"]
                 self.assertTrue(cpu_whole(straitd["cpu"]), straitd["cpu"])
                 self.assertGreaterEqual(int(straitd["cpu"]), 2, "slow path + at least one worker")
-                self.assertIn("hugepages-2Mi", straitd)
+                pages = [k for k in straitd if k.startswith("hugepages-")]
+                self.assertEqual(len(pages), 1, straitd)
+                self.assertIn(pages[0], ("hugepages-2Mi", "hugepages-1Gi"))
 
     def test_hugepages_volume(self):
         for name, r in self.rendered.items():
             with self.subTest(kustomization=name):
                 vols = {v["name"]: v for v in r.pod["volumes"]}
-                self.assertEqual(vols["hugepages"]["emptyDir"], {"medium": "HugePages"})
+                limits = r.container("straitd")["resources"]["limits"]
+                # The mount's page size is the one requested (the kubelet refuses a mismatch).
+                medium = "HugePages-1Gi" if "hugepages-1Gi" in limits else "HugePages"
+                self.assertEqual(vols["hugepages"]["emptyDir"], {"medium": medium})
                 mounts = {m["name"]: m["mountPath"] for m in r.container("straitd")["volumeMounts"]}
                 self.assertEqual(mounts["hugepages"], "/dev/hugepages")
 
@@ -132,21 +176,49 @@ class ManifestTest(unittest.TestCase):
                                      sorted(self.caps[(name, c["name"])]),
                                      f"{name} {c['name']}: deploy/README.md's table says otherwise")
 
-    def test_probes_mean_something(self):
+    def test_probes_are_http_and_fit_the_server(self):
         for name, r in self.rendered.items():
             with self.subTest(kustomization=name):
-                straitd = r.container("straitd")
-                args = " ".join(straitd.get("args", []))
-                for probe in ("readinessProbe", "livenessProbe"):
-                    cmd = straitd[probe]["exec"]["command"]
-                    self.assertEqual(cmd[:3], ["wg", "show", "strait0"], probe)
-                with open(os.path.join(K8S, "base", "straitd.conf"), encoding="utf-8") as f:
-                    self.assertIn("ifname = strait0", f.read(), "the probe names straitd's ifname")
-                agent = r.container("strait-agent")
-                listen = [a for a in agent["args"] if a.startswith("--metrics-listen=")][0]
-                port = int(listen.rsplit(":", 1)[1])
-                for probe in ("readinessProbe", "livenessProbe"):
-                    self.assertEqual(agent[probe]["httpGet"], {"path": "/healthz", "port": port})
+                openshift = name.startswith("overlays/openshift")
+                for c in r.pod["containers"]:
+                    for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+                        self.assertNotIn("exec", c.get(probe, {}),
+                                         f"{c['name']}: exec probes run on the pinned CPUs")
+                for cname in ("straitd", "strait-agent"):
+                    c = r.container(cname)
+                    self.assertIn("--metrics-listen=$(METRICS_LISTEN)", c["args"], cname)
+                    env = {e["name"]: e for e in c["env"]}
+                    listen = env["METRICS_LISTEN"]["value"]
+                    host, port = listen.rsplit(":", 1)
+                    if openshift:
+                        # Loopback only; the proxy in front serves TLS on the node's address and
+                        # lets /healthz through without a token.
+                        self.assertEqual(host, "127.0.0.1", cname)
+                        proxy = r.container("kube-rbac-proxy-straitd" if cname == "straitd"
+                                            else "kube-rbac-proxy-agent")
+                        pargs = dict(a[2:].split("=", 1) for a in proxy["args"])
+                        self.assertEqual(pargs["upstream"], f"http://{listen}/")
+                        self.assertIn("/healthz", pargs["ignore-paths"].split(","))
+                        probe_port = int(pargs["secure-listen-address"].rsplit(":", 1)[1])
+                        self.assertEqual(pargs["secure-listen-address"], f"$(POD_IP):{probe_port}")
+                        scheme = "HTTPS"
+                        self.assertNotIn("ports", c, f"{cname}: its port is the proxy's")
+                    else:
+                        self.assertEqual(host, "$(POD_IP)", cname)
+                        probe_port = int(port)
+                        scheme = None
+                        self.assertIn(probe_port, [p["containerPort"] for p in c["ports"]])
+                    for probe in ("readinessProbe", "livenessProbe"):
+                        p = c[probe]
+                        expected = {"path": "/healthz", "port": probe_port}
+                        if scheme:
+                            expected["scheme"] = scheme
+                        self.assertEqual(p["httpGet"], expected, f"{cname} {probe}")
+                        # The server drops a request after 2 s and straitd's check waits at most
+                        # 1 s for the slow path: 3 s always gets an answer, within the period.
+                        self.assertGreaterEqual(p["timeoutSeconds"], 3, f"{cname} {probe}")
+                        self.assertLess(p["timeoutSeconds"], p["periodSeconds"], f"{cname} {probe}")
+                args = " ".join(r.container("straitd")["args"])
                 self.assertIn("--private-key-file=/var/lib/strait/private/node.key "
                               "--create-private-key "
                               "--public-key-file=/var/lib/strait/public/node.pub", args)
@@ -193,6 +265,8 @@ class ManifestTest(unittest.TestCase):
         for name, r in self.rendered.items():
             with self.subTest(kustomization=name):
                 for c in r.pod["containers"]:
+                    if c["name"] in OPENSHIFT_PROXIES:
+                        continue  # the platform's image and its own entrypoint
                     path = c["command"][0]
                     self.assertTrue(path.startswith("/usr/lib/strait/"))
                     self.assertTrue(os.access(os.path.join(ENTRYPOINTS, os.path.basename(path)),
@@ -202,16 +276,48 @@ class ManifestTest(unittest.TestCase):
         for name, r in self.rendered.items():
             with self.subTest(kustomization=name):
                 self.assertEqual(r.of_kind("Secret"), [], "the manifests carry no Secret")
-                for v in r.pod["volumes"]:
-                    self.assertNotIn("secret", v, f"volume {v['name']}: no Secret in the node pod")
-
-    def test_only_key_publisher_holds_an_api_token(self):
-        for name, r in self.rendered.items():
-            with self.subTest(kustomization=name):
-                self.assertFalse(r.pod["automountServiceAccountToken"])
+                # The one Secret a node pod mounts: on OpenShift, the proxies' serving
+                # certificate (made by the service CA), mounted by the proxies alone.
+                secrets = {v["name"]: v["secret"]["secretName"] for v in r.pod["volumes"]
+                           if "secret" in v}
+                if name.startswith("overlays/openshift"):
+                    self.assertEqual(secrets, {"metrics-tls": "strait-metrics-tls"})
+                else:
+                    self.assertEqual(secrets, {})
                 for c in r.pod["containers"]:
                     mounts = {m["name"] for m in c["volumeMounts"]}
-                    self.assertEqual("api-token" in mounts, c["name"] == "key-publisher", c["name"])
+                    self.assertEqual(bool(mounts & set(secrets)), c["name"] in OPENSHIFT_PROXIES,
+                                     c["name"])
+
+    def test_api_tokens_exactly_as_documented(self):
+        documented = documented_api_tokens()
+        self.assertEqual({k for k, _ in documented}, set(KUSTOMIZATIONS))
+        for name, r in self.rendered.items():
+            with self.subTest(kustomization=name):
+                # No token is automounted; each one is a projected volume mounted by one
+                # container at the standard path, and only where README's table says.
+                self.assertFalse(r.pod["automountServiceAccountToken"])
+                token_vols = {v["name"] for v in r.pod["volumes"]
+                              if any("serviceAccountToken" in src
+                                     for src in v.get("projected", {}).get("sources", []))}
+                holders = {}
+                for c in r.pod["containers"]:
+                    for m in c["volumeMounts"]:
+                        if m["name"] in token_vols:
+                            self.assertEqual(m["mountPath"],
+                                             "/var/run/secrets/kubernetes.io/serviceaccount")
+                            self.assertTrue(m.get("readOnly"), c["name"])
+                            self.assertNotIn(c["name"], holders, "one token per container")
+                            holders[c["name"]] = m["name"]
+                self.assertEqual(holders, {c: v for (k, c), v in documented.items() if k == name},
+                                 "deploy/README.md's API tokens table says otherwise")
+                self.assertEqual(len(token_vols), len(set(holders.values())), "an unmounted token")
+                for c in ("straitd", "strait-agent"):
+                    self.assertNotIn(c, holders, f"{c} gets no API token")
+                self.assertEqual(holders["key-publisher"], "api-token")
+                if name.startswith("overlays/openshift"):
+                    for proxy in OPENSHIFT_PROXIES:
+                        self.assertEqual(holders[proxy], "kube-api-access")
                 pub = r.container("key-publisher")
                 self.assertTrue(all(m.get("readOnly") for m in pub["volumeMounts"]))
                 self.assertTrue(pub["securityContext"]["runAsNonRoot"])
@@ -265,7 +371,8 @@ class ManifestTest(unittest.TestCase):
                 # No role of strait reads Secrets or uses a wildcard.
                 for role in r.of_kind("ClusterRole") + r.of_kind("Role"):
                     for rule in role["rules"]:
-                        self.assertNotIn("secrets", rule["resources"], role["metadata"]["name"])
+                        self.assertNotIn("secrets", rule.get("resources", []),
+                                         role["metadata"]["name"])
                         for field in ("apiGroups", "resources", "verbs"):
                             self.assertNotIn("*", rule.get(field, []), role["metadata"]["name"])
                 dep = r.one("Deployment")
@@ -327,11 +434,124 @@ class ManifestTest(unittest.TestCase):
                 self.assertEqual(env["STRAIT_NODE_CONFIG_REQUIRED"], "1")
                 self.assertFalse(any(a.startswith("--wire-ip") for a in straitd["args"]),
                                  "the VF's address comes from strait-node-config")
-                nad = r.one("NetworkAttachmentDefinition")
-                self.assertEqual(nad["metadata"]["annotations"]["k8s.v1.cni.cncf.io/resourceName"],
-                                 resource[0])
                 vols = {v["name"]: v for v in r.pod["volumes"]}
                 self.assertEqual(vols["node-config"]["configMap"]["name"], "strait-node-config")
+                # A host-networked pod is never attached by a CNI: no NetworkAttachmentDefinition
+                # (it would be unused), and the VF settings come from the example policies,
+                # which select the same nodes as the DaemonSet.
+                self.assertEqual(r.of_kind("NetworkAttachmentDefinition"), [])
+                selector = r.pod["nodeSelector"]
+                self.assertEqual(selector.get("strait.io/wire-vf"), "true")
+                examples = os.path.join(K8S, "components", "sriov")
+                with open(os.path.join(examples, "sriovnetworknodepolicy.example.yaml"),
+                          encoding="utf-8") as f:
+                    policy = yaml.safe_load(f)["spec"]
+                self.assertEqual("openshift.io/" + policy["resourceName"], resource[0])
+                self.assertEqual(policy["deviceType"], "vfio-pci")
+                self.assertTrue(policy["externallyManaged"])
+                with open(os.path.join(examples, "nodenetworkconfigurationpolicy.example.yaml"),
+                          encoding="utf-8") as f:
+                    nncp = yaml.safe_load(f)["spec"]
+                for sel in (policy["nodeSelector"], nncp["nodeSelector"]):
+                    self.assertEqual(sel, {"strait.io/wire-vf": "true"})
+                sriov = nncp["desiredState"]["interfaces"][0]["ethernet"]["sr-iov"]
+                self.assertEqual(len(sriov["vfs"]), sriov["total-vfs"])
+                self.assertGreaterEqual(sriov["total-vfs"], policy["numVfs"])
+                for vf in sriov["vfs"]:
+                    self.assertIs(vf["trust"], True, vf)
+                    self.assertIs(vf["spoof-check"], False, vf)
+
+    def test_openshift_performance(self):
+        with open(os.path.join(K8S, "components", "openshift-performance",
+                               "performanceprofile.example.yaml"), encoding="utf-8") as f:
+            profile = yaml.safe_load(f)
+        for name, r in self.rendered.items():
+            with self.subTest(kustomization=name):
+                annotations = r.one("DaemonSet")["spec"]["template"]["metadata"].get("annotations", {})
+                if name != "overlays/openshift-sriov":
+                    self.assertNotIn("runtimeClassName", r.pod)
+                    self.assertFalse([a for a in annotations if a.endswith(".crio.io")])
+                    continue
+                self.assertEqual(r.pod["runtimeClassName"],
+                                 "performance-" + profile["metadata"]["name"])
+                for a in ("cpu-load-balancing.crio.io", "cpu-quota.crio.io",
+                          "irq-load-balancing.crio.io"):
+                    self.assertEqual(annotations[a], "disable", a)
+                self.assertEqual(profile["spec"]["numa"]["topologyPolicy"], "single-numa-node")
+                pages = profile["spec"]["hugepages"]["pages"]
+                self.assertIn("1G", [p["size"] for p in pages])
+                limits = r.container("straitd")["resources"]["limits"]
+                self.assertEqual(limits["hugepages-1Gi"], "1Gi")
+                # Exclusive CPUs need Guaranteed QoS with whole CPUs (checked above) and
+                # come from the profile's isolated set.
+                self.assertIn("isolated", profile["spec"]["cpu"])
+
+    def test_monitoring(self):
+        known = metric_names_in_source()
+        for name, r in self.rendered.items():
+            with self.subTest(kustomization=name):
+                if name == "base":
+                    self.assertEqual(r.of_kind("PrometheusRule"), [], "base needs no CRDs")
+                    continue
+                rule = r.one("PrometheusRule")
+                alerts = {a["alert"]: a for g in rule["spec"]["groups"] for a in g["rules"]}
+                wanted = {"StraitHandshakeStale": "strait_peer_last_handshake_timestamp_seconds",
+                          "StraitDropsGrowing": "strait_drops_total",
+                          "StraitSpecRefused": "strait_agent_spec_rejected_total",
+                          "StraitBrokerUnreachable": "strait_controller_broker_up"}
+                for alert, metric in wanted.items():
+                    self.assertIn(metric, metric_names_in_expr(alerts[alert]["expr"]), alert)
+                self.assertIn("reason", alerts["StraitDropsGrowing"]["expr"])
+                for alert, a in alerts.items():
+                    self.assertLessEqual(metric_names_in_expr(a["expr"]), known,
+                                         f"{alert} uses a series nobody exports")
+                    self.assertIn("summary", a["annotations"], alert)
+                dashboards = [c for c in r.of_kind("ConfigMap")
+                              if c["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
+                self.assertEqual(len(dashboards), 1)
+                dash = json.loads(dashboards[0]["data"]["strait-dashboard.json"])
+                exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+                self.assertTrue(exprs)
+                used = set().union(*(metric_names_in_expr(e) for e in exprs))
+                self.assertLessEqual(used, known, "the dashboard plots a series nobody exports")
+                for metric in ("strait_port_rx_missed_total", "strait_lcore_busy_ratio",
+                               "strait_drops_total", "strait_peer_last_handshake_timestamp_seconds"):
+                    self.assertIn(metric, used)
+                ports = {p["name"]: p["containerPort"] for c in r.pod["containers"]
+                         for p in c.get("ports", [])}
+                if name.startswith("overlays/openshift"):
+                    self.assertEqual(r.of_kind("PodMonitor"), [])
+                    sm = r.one("ServiceMonitor")
+                    svc = [s for s in r.of_kind("Service")
+                           if s["metadata"]["name"] == "strait-metrics"][0]
+                    secret = svc["metadata"]["annotations"][
+                        "service.beta.openshift.io/serving-cert-secret-name"]
+                    vols = {v["name"]: v for v in r.pod["volumes"]}
+                    self.assertEqual(vols["metrics-tls"]["secret"]["secretName"], secret)
+                    svc_ports = {p["name"]: p["targetPort"] for p in svc["spec"]["ports"]}
+                    for ep in sm["spec"]["endpoints"]:
+                        self.assertEqual(ep["scheme"], "https")
+                        self.assertEqual(ep["tlsConfig"]["serverName"],
+                                         f"{svc['metadata']['name']}.strait-system.svc")
+                        self.assertEqual(svc_ports[ep["port"]], ports[ep["port"]])
+                    self.assertFalse(r.pod["automountServiceAccountToken"])
+                    for proxy in OPENSHIFT_PROXIES:
+                        mounts = {m["name"] for m in r.container(proxy)["volumeMounts"]}
+                        self.assertEqual(mounts, {"metrics-tls", "kube-api-access"})
+                    for c in ("straitd", "strait-agent"):
+                        mounts = {m["name"] for m in r.container(c)["volumeMounts"]}
+                        self.assertNotIn("kube-api-access", mounts, f"{c} gets no API token")
+                    roles = {x["metadata"]["name"]: x for x in r.of_kind("ClusterRole")}
+                    self.assertEqual(roles["strait-metrics-reader"]["rules"],
+                                     [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}])
+                else:
+                    self.assertEqual(r.of_kind("ServiceMonitor"), [])
+                    pm = r.one("PodMonitor")
+                    self.assertEqual(pm["spec"]["selector"]["matchLabels"],
+                                     r.one("DaemonSet")["spec"]["selector"]["matchLabels"])
+                    scraped = {e["port"] for e in pm["spec"]["podMetricsEndpoints"]}
+                    self.assertEqual(scraped, {"straitd-metrics", "metrics"})
+                    self.assertLessEqual(scraped, set(ports))
 
     def test_afxdp_wiring(self):
         for name, r in self.rendered.items():

@@ -414,5 +414,30 @@ class NoPrivateKeysTest(unittest.TestCase):
         self.assertEqual(e.exception.code, 2)
 
 
+
+class VersionTest(unittest.TestCase):
+    def test_same_version_and_commit_as_the_built_binaries(self):
+        out = io.StringIO()
+        with redirect_stdout(out), self.assertRaises(SystemExit) as e:
+            strait_mesh.main(["--version"])
+        self.assertEqual(e.exception.code, 0)
+        mesh = out.getvalue().strip()
+        self.assertRegex(mesh, r"^strait-mesh \d+\.\d+\.\d+ \(commit ([0-9a-f]{12}|unknown)\)$")
+        agent = os.environ.get("STRAIT_AGENT")
+        if not agent:
+            self.skipTest("STRAIT_AGENT (the built strait-agent) not given")
+        line = subprocess.run([agent, "--version"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+        self.assertEqual(line.split(" ", 1)[1], mesh.split(" ", 1)[1])
+
+    def test_without_git_the_commit_is_unknown(self):
+        env_path = os.environ.get("PATH", "")
+        os.environ["PATH"] = "/nonexistent"
+        try:
+            self.assertTrue(strait_mesh.version_text().endswith("(commit unknown)"))
+        finally:
+            os.environ["PATH"] = env_path
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=1)

@@ -332,9 +332,9 @@ done
 wait_for 60 "a1-p1 still reaches b2-p1" pings a1-p1 b2-p1
 wait_for 60 "b1-p2 still reaches a2-p2" pings b1-p2 a2-p2
 printf '%s\n' "$good_spec" > "$LAB_RUN/spec-good.yaml"
-generation=$(metric a1 strait_agent_spec_generation)
+generation=$(metric a1 strait_agent_specs_applied_total)
 write_spec "$LAB_RUN/spec-good.yaml"
-next_generation() { [ "$(metric a1 strait_agent_spec_generation)" -gt "$generation" ]; }
+next_generation() { [ "$(metric a1 strait_agent_specs_applied_total)" -gt "$generation" ]; }
 wait_for 30 "a1 takes the valid spec again (generation $generation -> next)" next_generation
 
 section "lab_resilience: all passed"

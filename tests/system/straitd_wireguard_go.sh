@@ -16,11 +16,12 @@
 # The kernel of A keeps 192.168.77.1 on the veth: it answers B's ARP for it and resolves B's
 # address for straitd (straitd reads A's neighbour table; dataplane/straitd/README.md).
 #
-# usage: straitd_wireguard_go.sh /path/to/straitd
+# usage: straitd_wireguard_go.sh /path/to/straitd [/path/to/strait-ctl]
 set -euo pipefail
 
-STRAITD=${1:?usage: $0 /path/to/straitd}
-for tool in ip wg wireguard-go iperf3 ping; do
+STRAITD=${1:?usage: $0 /path/to/straitd [/path/to/strait-ctl]}
+STRAIT_CTL=${2:-}
+for tool in ip wg wireguard-go iperf3 ping curl; do
   if ! command -v "$tool" >/dev/null; then
     echo "SKIP: $tool not installed"
     exit 77
@@ -119,6 +120,7 @@ ip netns exec "$NSA" "$STRAITD" --ifname "$IFN" --file-prefix "$tag" --no-huge -
   --bridge "net_tap_${tag},iface=$TAP" \
   --wire-ip 192.168.77.1 --listen-port 51820 --private-key-file "$work/a.key" \
   --bridge-mac-mode fixed --bridge-dst-mac "$tap_mac" --log-level debug \
+  --metrics-listen 127.0.0.1:9478 --log-format json \
   >"$work/straitd.log" 2>&1 &
 straitd_pid=$!
 wait_for "straitd's UAPI" ip netns exec "$NSA" wg show "$IFN"
@@ -128,6 +130,22 @@ ip -n "$NSA" link set "$TAP" up
 ip -n "$NSA" route add 10.99.2.0/24 dev "$TAP"
 ip netns exec "$NSA" wg set "$IFN" peer "$b_pub" allowed-ips 10.99.2.0/24 \
   endpoint 192.168.77.2:51820
+
+# ---- straitd's /healthz (ports up, slow path answering) and /metrics (dataplane/straitd/README.md)
+scrape() { ip netns exec "$NSA" curl -s --max-time 5 "http://127.0.0.1:9478$1"; }
+# metric NAME{LABELS}: the value of that exact series
+metric() { scrape /metrics | awk -v m="$1" '$1 == m {print $2}'; }
+wait_for "straitd's /healthz to answer ok" sh -c "ip netns exec $NSA curl -sf --max-time 5 http://127.0.0.1:9478/healthz | grep -qx ok"
+scrape /metrics >"$work/metrics0.txt"
+for series in 'strait_build_info{component="straitd",version=' 'strait_port_rx_packets_total{port="wire"}' \
+    'strait_port_tx_packets_total{port="bridge"}' 'strait_port_rx_missed_total{port="wire"}' \
+    'strait_port_rx_nombuf_total{port="wire"}' 'strait_lcore_polls_total{lcore="1",role="worker"}' \
+    'strait_mempool_mbufs_in_use{' 'strait_drops_total{reason="no_route"}' \
+    'strait_drops_total{reason="replay"}' 'strait_uapi_up 1'; do
+  grep -qF "$series" "$work/metrics0.txt" || { cat "$work/metrics0.txt"; fail "straitd's /metrics has no $series"; }
+done
+echo "ok: straitd /healthz and /metrics"
+wire_rx0=$(metric 'strait_port_rx_packets_total{port="wire"}')
 
 # ---- ping both ways (A initiates the handshake, then B answers on the session)
 ip netns exec "$NSA" ping -c 3 -W 5 10.99.2.1 >"$work/ping_ab.log" 2>&1 ||
@@ -171,6 +189,36 @@ read -r rx1 tx1 < <(ip netns exec "$NSA" wg show "$IFN" transfer | awk -v k="$b_
   fail "straitd's transfer counters did not grow with the traffic (rx $rx0 -> $rx1, tx $tx0 -> $tx1)"
 echo "ok: wg show: recent handshake, transfer rx $rx0 -> $rx1, tx $tx0 -> $tx1"
 
+# ---- straitd's /metrics moved with the traffic: the wire port's packets, the worker's busy
+# fraction is a fraction (a second scrape has a previous one to measure against)
+wire_rx1=$(metric 'strait_port_rx_packets_total{port="wire"}')
+awk -v a="$wire_rx0" -v b="$wire_rx1" 'BEGIN { exit !(b > a + 1000) }' ||
+  fail "strait_port_rx_packets_total{port=\"wire\"} did not grow ($wire_rx0 -> $wire_rx1)"
+busy=$(metric 'strait_lcore_busy_ratio{lcore="1",role="worker"}')
+awk -v b="$busy" 'BEGIN { exit !(b != "" && b >= 0 && b <= 1) }' ||
+  fail "strait_lcore_busy_ratio of the worker is not a fraction: '$busy'"
+echo "ok: straitd /metrics: wire rx packets $wire_rx0 -> $wire_rx1, worker busy $busy"
+
+# ---- strait-ctl: the strait_ keys wg(8) skips (dataplane/uapi/UAPI.md, "strait-ctl")
+if [ -n "$STRAIT_CTL" ]; then
+  "$STRAIT_CTL" "$IFN" show >"$work/ctl_show.txt" || fail "strait-ctl show"
+  grep -qx "peer: $b_pub" "$work/ctl_show.txt" && grep -qx "  cipher: chacha20-poly1305" "$work/ctl_show.txt" ||
+    { cat "$work/ctl_show.txt"; fail "strait-ctl show: no peer $b_pub with cipher chacha20-poly1305"; }
+  grep -qE "^  packets: [1-9][0-9]* received, [1-9][0-9]* sent$" "$work/ctl_show.txt" ||
+    { cat "$work/ctl_show.txt"; fail "strait-ctl show: no packet counts"; }
+  "$STRAIT_CTL" "$IFN" drops --all >"$work/ctl_drops.txt" || fail "strait-ctl drops"
+  grep -qP '^no_route\t[0-9]+$' "$work/ctl_drops.txt" || { cat "$work/ctl_drops.txt"; fail "strait-ctl drops --all: no no_route line"; }
+  "$STRAIT_CTL" "$IFN" set-cipher "$b_pub" aes256-gcm || fail "strait-ctl set-cipher"
+  "$STRAIT_CTL" "$IFN" show | grep -qx "  cipher: aes256-gcm" || fail "strait-ctl set-cipher did not change strait_cipher"
+  unknown=$(wg genkey | wg pubkey)
+  rc=0
+  "$STRAIT_CTL" "$IFN" set-cipher "$unknown" aes256-gcm 2>"$work/ctl_err.txt" || rc=$?
+  [ "$rc" -eq 1 ] && grep -q "no peer $unknown" "$work/ctl_err.txt" ||
+    fail "strait-ctl set-cipher of an unknown peer: exit $rc, $(cat "$work/ctl_err.txt")"
+  ip netns exec "$NSA" wg show "$IFN" peers | grep -qx "$b_pub" || fail "the peer is gone after set-cipher"
+  echo "ok: strait-ctl show, drops, set-cipher"
+fi
+
 # ---- clean stop
 kill -TERM "$straitd_pid"
 rc=0
@@ -178,4 +226,19 @@ wait "$straitd_pid" || rc=$?
 straitd_pid=
 [ "$rc" -eq 0 ] || fail "straitd exited with $rc on SIGTERM"
 [ ! -e "/var/run/wireguard/$IFN.sock" ] || fail "straitd left its socket behind"
+
+# ---- --log-format json: every line straitd wrote (DPDK's included) is one JSON object with
+# an ISO 8601 UTC timestamp, a level and a message
+python3 - "$work/straitd.log" <<'PY' || fail "straitd's log is not one JSON object per line"
+import json, re, sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+assert lines, "empty log"
+for n, line in enumerate(lines, 1):
+    r = json.loads(line)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", r["ts"]), (n, r)
+    assert r["level"] and isinstance(r["msg"], str), (n, r)
+assert any(r.startswith('{"ts"') and '"msg":"dpdk: ' in r for r in lines), "no DPDK line"
+assert any('running' in json.loads(l)["msg"] for l in lines), "no start-up record"
+print(f"ok: {len(lines)} log lines, each one JSON object")
+PY
 echo "ok: straitd <-> wireguard-go"

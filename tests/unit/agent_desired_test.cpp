@@ -4,7 +4,7 @@
 
 #include "agent_test_support.hpp"
 #include "control/desired_state.hpp"
-#include "control/key_base64.hpp"
+#include "core/key_base64.hpp"
 
 namespace strait::ctl {
 namespace {
@@ -25,7 +25,7 @@ void expect_peers(const DesiredState& d, std::initializer_list<GoldenPeer> golde
     const DesiredPeer& p = d.peers[i++];
     EXPECT_EQ(p.node, g.node);
     EXPECT_EQ(p.cluster, g.cluster);
-    EXPECT_EQ(key_to_base64(p.public_key), g.key);
+    EXPECT_EQ(wg::key_to_base64(p.public_key), g.key);
     EXPECT_EQ(p.endpoint.to_string(), g.endpoint);
     ASSERT_EQ(p.allowed_ips.size(), 1u);
     EXPECT_EQ(p.allowed_ips[0].to_string(), g.allowed_ip);

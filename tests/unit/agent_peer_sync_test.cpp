@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "agent_test_support.hpp"
-#include "control/key_base64.hpp"
+#include "core/key_base64.hpp"
 #include "control/peer_sync.hpp"
 
 namespace strait::ctl {
@@ -83,7 +83,7 @@ class Fixture : public ::testing::Test {
     return *d;
   }
   const uapi::PeerState* peer(const uapi::DeviceState& s, const char* key_b64) {
-    const auto key = key_from_base64(key_b64);
+    const auto key = wg::key_from_base64(key_b64);
     for (const auto& p : s.peers) {
       if (p.public_key == *key) return &p;
     }
@@ -157,7 +157,7 @@ TEST_F(Fixture, RoamedEndpointIsLeftAlone) {
   // The device roamed b1 to the source address of its packets (the remote node's SNAT).
   uapi::DeviceState s = dev_.get();
   for (auto& p : s.peers) {
-    if (p.public_key == *key_from_base64(testing::kKeyB1)) {
+    if (p.public_key == *wg::key_from_base64(testing::kKeyB1)) {
       p.endpoint = uapi::Endpoint::v4({203, 0, 113, 7}, 40000);
     }
   }
@@ -168,7 +168,7 @@ TEST_F(Fixture, RoamedEndpointIsLeftAlone) {
   // But a lost allowed IP is restored, without touching the roamed endpoint.
   s = dev_.get();
   for (auto& p : s.peers) {
-    if (p.public_key == *key_from_base64(testing::kKeyB1)) p.allowed_ips.clear();
+    if (p.public_key == *wg::key_from_base64(testing::kKeyB1)) p.allowed_ips.clear();
   }
   dev_.set_state(s);
   plan = sync.sync(c, d, keys);
@@ -183,7 +183,7 @@ TEST_F(Fixture, RemovesOwnedPeersKeepsForeignOnes) {
   // A peer added by hand (wg set), not in the spec.
   uapi::DeviceState s;
   uapi::PeerState foreign;
-  foreign.public_key = *key_from_base64(testing::kKeyC1);
+  foreign.public_key = *wg::key_from_base64(testing::kKeyC1);
   foreign.allowed_ips = {uapi::AllowedIp::v4({172, 16, 0, 0}, 12)};
   s.peers.push_back(foreign);
   dev_.set_state(s);

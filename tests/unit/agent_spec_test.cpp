@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "agent_test_support.hpp"
-#include "control/key_base64.hpp"
+#include "core/key_base64.hpp"
 #include "control/mesh_spec.hpp"
 #include "control/prefix.hpp"
 
@@ -21,8 +21,8 @@ TEST(AgentKeyBase64, KnownKeyRoundTrip) {
   const auto key = uapi::key_from_hex(
       "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
   ASSERT_TRUE(key);
-  EXPECT_EQ(key_to_base64(*key), "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=");
-  const auto back = key_from_base64("hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=");
+  EXPECT_EQ(wg::key_to_base64(*key), "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=");
+  const auto back = wg::key_from_base64("hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=");
   ASSERT_TRUE(back);
   EXPECT_EQ(*back, *key);
 }
@@ -37,7 +37,7 @@ TEST(AgentKeyBase64, RefusesMalformed) {
       "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmp=",    // non-zero unused bits
       " SDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=",
   };
-  for (const char* b : bad) EXPECT_FALSE(key_from_base64(b)) << b;
+  for (const char* b : bad) EXPECT_FALSE(wg::key_from_base64(b)) << b;
 }
 
 TEST(AgentPrefix, ContainsOverlapAndHostBits) {
@@ -73,7 +73,7 @@ TEST(AgentSpec, ParsesTheExample) {
   ASSERT_EQ(b2->pod_subnets.size(), 1u);
   EXPECT_EQ(b2->pod_subnets[0].to_string(), "10.132.2.0/23");
   EXPECT_EQ(b2->endpoint.to_string(), "[2001:db8::2]:51821");
-  EXPECT_EQ(key_to_base64(b2->public_key), testing::kKeyB2);
+  EXPECT_EQ(wg::key_to_base64(b2->public_key), testing::kKeyB2);
   EXPECT_FALSE(b2->straitd);
   EXPECT_TRUE(spec->find_node("a1")->straitd);
   EXPECT_EQ(spec->defaults.persistent_keepalive, 15);

@@ -6,6 +6,8 @@
 #include <fstream>
 
 #include <poll.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include "agent_test_support.hpp"
@@ -89,6 +91,51 @@ TEST_F(ConfigMapDir, AgentTakesGoodSpecsAndKeepsTheLastGoodOne) {
   EXPECT_EQ(agent.desired()->peers.size(), 1u);
   EXPECT_EQ(agent.snapshot().counters.spec_generation, 2u);
   EXPECT_EQ(agent.snapshot().labels.size(), 3u);
+}
+
+// A refused spec logs one record per problem (after a summary), so that --log-format json
+// gives a log collector one event per problem.
+TEST_F(ConfigMapDir, RefusedSpecLogsOneRecordPerProblem) {
+  std::string bad = testing::kSpec2x2;
+  bad.replace(bad.find("10.128.2.0/23"), 13, "10.128.2.1/23");         // host bits set
+  bad.replace(bad.find("198.51.100.1:51820"), 18, "198.51.100.1:99999");  // bad port
+  publish("1", bad);
+  AgentOptions o;
+  o.node = "a1";
+  o.spec_path = spec_path();
+  o.profile = Profile::route;
+  o.strait_port = "strait-tap";
+  testing::ScriptedRunner runner;
+  Agent agent(o, runner);
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(16);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink));
+  EXPECT_FALSE(agent.load_spec());
+  spdlog::set_default_logger(previous);
+  const std::vector<std::string> records = sink->last_formatted();
+  ASSERT_EQ(records.size(), 3u) << "a summary and one record per problem";
+  EXPECT_NE(records[0].find("spec refused (2 problems), nothing stays in force"), std::string::npos)
+      << records[0];
+  EXPECT_NE(records[1].find("pod_subnet"), std::string::npos) << records[1];
+  EXPECT_NE(records[2].find("endpoint"), std::string::npos) << records[2];
+  for (const auto& r : records) EXPECT_EQ(std::count(r.begin(), r.end(), '\n'), 1) << r;
+}
+
+TEST(AgentOptionsTest, VersionAndLogFormat) {
+  const std::vector<std::string> version = {"--version"};
+  auto v = parse_agent_args(version, nullptr);
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_EQ(v->action, AgentAction::version);
+  const std::vector<std::string> json = {"--spec", "s.yaml", "--strait-port", "p",
+                                         "--log-format", "json"};
+  auto j = parse_agent_args(json, "n");
+  ASSERT_TRUE(j) << j.error().message;
+  EXPECT_TRUE(j->options.log_json);
+  const std::vector<std::string> bad = {"--spec", "s.yaml", "--strait-port", "p",
+                                        "--log-format=xml"};
+  auto b = parse_agent_args(bad, "n");
+  ASSERT_FALSE(b);
+  EXPECT_NE(b.error().message.find("--log-format: \"xml\" is not text or json"), std::string::npos);
 }
 
 TEST(AgentOptionsTest, ParsesFlagsAndRefusesMistakes) {

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "core/key_base64.hpp"
 #include "crypto/primitives.hpp"
 #include "straitd/node_key.hpp"
 
@@ -64,7 +65,7 @@ TEST(NodeKey, ParsesWhatWgGenkeyWrites) {
   auto k = parse_private_key(std::string(kKeyBase64) + "\n");
   ASSERT_TRUE(k.ok()) << k.error().message;
   EXPECT_EQ(k.value(), kKeyBytes);
-  EXPECT_EQ(key_to_base64(kKeyBytes), kKeyBase64);
+  EXPECT_EQ(wg::key_to_base64(kKeyBytes), kKeyBase64);
 
   auto short_key = parse_private_key("abc=");
   ASSERT_FALSE(short_key.ok());

@@ -79,7 +79,8 @@ TEST(StraitdOptions, EveryOptionIsTaken) {
                   "/k", "--wire-ip", "2001:db8::1", "--wire-gateway-mac", "02:00:00:00:00:0A",
                   "--bridge-mac-mode=fixed", "--bridge-dst-mac", "02-00-00-00-00-0b",
                   "--tunnel-mtu", "1380", "--busy-poll", "--test-rekey-after-seconds", "5",
-                  "--log-level", "debug"});
+                  "--log-level", "debug", "--metrics-listen", "127.0.0.1:9478",
+                  "--log-format", "json"});
   ASSERT_TRUE(r.ok()) << r.error().message;
   const Options& o = r.value().options;
   EXPECT_EQ(o.ifname, "s1");
@@ -101,6 +102,8 @@ TEST(StraitdOptions, EveryOptionIsTaken) {
   EXPECT_TRUE(o.busy_poll);
   EXPECT_EQ(o.test_rekey_after_seconds, 5U);
   EXPECT_EQ(o.log_level, "debug");
+  EXPECT_EQ(o.metrics_listen, "127.0.0.1:9478");
+  EXPECT_TRUE(o.log_json);
 }
 
 TEST(StraitdOptions, MssClampIsOffUnlessAsked) {
@@ -138,6 +141,7 @@ TEST(StraitdOptions, HelpAndVersionWinOverErrors) {
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(v.value().action, Action::version);
   EXPECT_THAT(version_text(), HasSubstr("straitd "));
+  EXPECT_THAT(version_text(), HasSubstr(" (commit "));
 }
 
 TEST(StraitdOptions, UsageListsEveryOption) {
@@ -172,6 +176,8 @@ TEST(StraitdOptions, ErrorMessages) {
       {8, {"--listen-port", "70000"}, true, "not a UDP port (1..65535)"},
       {9, {"--listen-port", "0"}, true, "not a UDP port"},
       {10, {"--lcores", "3-1"}, true, "--lcores '3-1' is not a list of lcore ids"},
+      {101, {"--log-format", "xml"}, true, "--log-format 'xml' must be text or json"},
+      {102, {"--metrics-listen", "9478"}, true, "--metrics-listen '9478' must be HOST:PORT"},
       {11, {"--lcores", "1,x"}, true, "is not a list of lcore ids (write 1, 1-3 or 1,3,5-6"},
       {12, {"--lcores", "0-1"}, true, "lcore 0 is both the main lcore"},
       {13, {"--main-lcore", "500"}, true, "is not an lcore id"},
