@@ -348,10 +348,10 @@ SlowPath::PeerResources& SlowPath::resources_for(wg::PeerId id, const wg::Key& p
   auto it = peers_.find(id);
   if (it != peers_.end() && it->second.public_key == public_key) return it->second;
   if (it != peers_.end()) {
-    // The id was reused for another peer: the old blocks may still be named by the
-    // published snapshot.
-    cfg_.publication->retire(it->second.activity);
-    cfg_.publication->retire(it->second.staging);
+    // The id was reused for another peer. The published snapshot still names the old blocks
+    // and workers keep using them until the snapshot being built replaces it: they are
+    // retired after that publish (republish), never before (issue 11, item 1).
+    superseded_.push_back(std::move(it->second));
     peers_.erase(it);
   }
   PeerResources r;
@@ -437,16 +437,21 @@ void SlowPath::republish() {
   if (cfg_.on_publish) cfg_.on_publish(*snapshot);
   cfg_.publication->publish(std::move(snapshot));
 
-  // What the new snapshot no longer names dies after the grace period.
+  // What the new snapshot no longer names dies after the grace period, which starts now that
+  // no worker can load a snapshot naming it any more.
   for (auto it = peers_.begin(); it != peers_.end();) {
     if (alive.count(it->first) == 0) {
-      cfg_.publication->retire(it->second.activity);
-      cfg_.publication->retire(it->second.staging);
+      superseded_.push_back(std::move(it->second));
       it = peers_.erase(it);
     } else {
       ++it;
     }
   }
+  for (PeerResources& old : superseded_) {
+    cfg_.publication->retire(std::move(old.activity));
+    cfg_.publication->retire(std::move(old.staging));
+  }
+  superseded_.clear();
   prepared_.swap(used);  // keypairs only the old snapshot named: freed with it
   for (auto& kp : released_) cfg_.publication->retire(std::move(kp));
   released_.clear();

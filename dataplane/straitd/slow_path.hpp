@@ -170,6 +170,9 @@ class SlowPath final : public wg::DeviceIo, public uapi::Handler {
   std::optional<KernelNeighbours> neighbours_;  // only without --wire-gateway-mac
 
   std::map<wg::PeerId, PeerResources> peers_;
+  // Blocks of peers that are gone (or whose id went to another peer) while the published
+  // snapshot may still name them: retired by the next publish, after its pointer store.
+  std::vector<PeerResources> superseded_;
   std::map<const wg::Keypair*, std::shared_ptr<dp::PreparedKeypair>> prepared_;
   std::map<dp::IpAddr16, NeighbourEntry> neighbour_cache_;
   std::deque<PendingDatagram> pending_;
