@@ -344,10 +344,16 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
   if (n_ops == 0) return;
   ctx.aead->seal_burst(std::span<crypto::AeadOp>(ops.data(), n_ops));
 
-  // Phase 4: outer headers, per-peer activity.
+  // Phase 4: outer headers, per-peer activity. A packet the engine did not seal may still be
+  // plaintext: it never reaches the wire (its nonce is spent, which the receiver's replay
+  // window tolerates as a gap).
   stage::ActivityTally tally;
   for (std::uint16_t k = 0; k < n_ops; ++k) {
     rte_mbuf* m = op_mbuf[k];
+    if (!ops[k].ok) [[unlikely]] {
+      stage::drop(ctx, m, DropReason::seal_failed);
+      continue;
+    }
     const PeerSlot& slot = *op_slot[k];
     stage::Activity& act = tally.of(&slot, slot.activity);
     ++act.packets;
@@ -421,6 +427,10 @@ DropReason encap_one(StageContext& ctx, const ForwardingState& state, std::uint3
   crypto::AeadOp op;
   build_message(m, len, padded, keypair, send_key, counter, op);
   ctx.aead->seal_burst(std::span<crypto::AeadOp>(&op, 1));
+  if (!op.ok) [[unlikely]] {
+    stage::drop(ctx, m, DropReason::seal_failed);
+    return DropReason::seal_failed;
+  }
   stage::ActivityTally tally;
   stage::Activity& act = tally.of(slot, slot->activity);
   act.packets = 1;

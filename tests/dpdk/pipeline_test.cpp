@@ -19,6 +19,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
@@ -419,6 +420,53 @@ TEST_F(PipelineTest, EncapOneReportsItsReasons) {
   EXPECT_EQ(a.drops(DropReason::no_endpoint), 1u);
   EXPECT_EQ(a.drops(DropReason::too_big), 1u);
   EXPECT_EQ(a.drops(DropReason::no_keypair), 1u);
+}
+
+// Issue 11 item 4: a packet the AEAD engine reports unsealed (AeadOp::ok false: a malformed
+// op, a job ipsec-mb did not complete) must never reach the wire, where it would be its inner
+// packet in clear. The engine's test hook leaves the chosen ops in plaintext with ok = false,
+// as such a failure does. PipelineTest's TearDown checks that every mbuf is back in the pool.
+TEST_F(PipelineTest, UnsealedPacketsAreDroppedNotSentInClear) {
+  for (const wg::Cipher cipher : {wg::Cipher::chacha20_poly1305, wg::Cipher::aes256_gcm}) {
+    SCOPED_TRACE(cipher == wg::Cipher::aes256_gcm ? "aes256-gcm" : "chacha20-poly1305");
+    NodeOptions o;
+    o.cipher = cipher;
+    Node a, b;
+    build_node(a, o);
+    build_node(b, side_b(o));
+    std::vector<Bytes> inners, frames;
+    for (std::size_t i = 0; i < 8; ++i) {
+      inners.push_back(inner_packet(false, 100 + i));
+      frames.push_back(bridge_frame(inners.back()));
+    }
+    a.engine.fail_next_seals_for_test(3);
+    std::vector<Bytes> wire;
+    const EncapResult r = encap(a, frames, &wire);
+    EXPECT_EQ(r.to_wire, 5u);
+    EXPECT_EQ(a.drops(DropReason::seal_failed), 3u);
+    EXPECT_EQ(a.total_drops(), 3u);
+    EXPECT_EQ(a.activity[0].counters.tx_packets.load(), 5u) << "only what was sent is counted";
+    for (const Bytes& f : wire) {
+      for (const Bytes& inner : inners) {
+        EXPECT_EQ(std::search(f.begin(), f.end(), inner.begin(), inner.end()), f.end())
+            << "an inner packet in clear on the wire";
+      }
+    }
+    // What went out is sealed: B authenticates and delivers all of it.
+    std::vector<Bytes> bridge;
+    EXPECT_EQ(decap(b, wire, &bridge).to_bridge, 5u);
+    EXPECT_EQ(b.total_drops(), 0u);
+
+    // encap_one (the slow path's staged packets and keepalives) drops it too; the hook is spent
+    // after one op, so the next packet goes out.
+    a.engine.fail_next_seals_for_test(1);
+    EXPECT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair, mbuf_of(inners[0])),
+              DropReason::seal_failed);
+    EXPECT_EQ(a.drops(DropReason::seal_failed), 4u);
+    rte_mbuf* m = mbuf_of(inners[1]);
+    ASSERT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair, m), DropReason::none);
+    rte_pktmbuf_free(m);
+  }
 }
 
 // ---- decap drops ----------------------------------------------------------------------------
