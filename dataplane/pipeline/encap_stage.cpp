@@ -156,13 +156,25 @@ inline SendKeypair send_keypair(const PeerSlot& s) noexcept {
   return {s.current, s.send_key};
 }
 
-// Hands a packet without a usable keypair to its peer's staging ring, as an inner IP packet.
-void stage_packet(StageContext& ctx, const PeerSlot& slot, rte_mbuf* m, EncapResult& r) noexcept {
+// Hands a packet without a usable keypair to its peer's staging ring, as an inner IP packet,
+// within the limit on staged packets over all peers (StagingBudget).
+void stage_packet(StageContext& ctx, const ForwardingState& state, const PeerSlot& slot,
+                  rte_mbuf* m, EncapResult& r) noexcept {
   stage::raise(slot.activity->handshake_wanted);
+  if (slot.staging == nullptr) {
+    stage::drop(ctx, m, DropReason::no_keypair);
+    return;
+  }
+  StagingBudget* budget = state.staging_budget;
+  if (budget != nullptr && !budget->try_take()) {
+    stage::drop(ctx, m, DropReason::staged_limit);
+    return;
+  }
   rte_pktmbuf_adj(m, kEthHdrLen);
-  if (slot.staging != nullptr && rte_ring_mp_enqueue(slot.staging, m) == 0) {
+  if (rte_ring_mp_enqueue(slot.staging, m) == 0) {
     ++r.staged;
   } else {
+    if (budget != nullptr) budget->give_back(1);
     stage::drop(ctx, m, DropReason::no_keypair);
   }
 }
@@ -297,7 +309,7 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
     const SendKeypair sk = send_keypair(*slot);
     const wg::Keypair* kp = sk.kp;
     if (kp == nullptr || !kp->valid_for_send(now)) {
-      stage_packet(ctx, *slot, m, r);
+      stage_packet(ctx, state, *slot, m, r);
       continue;
     }
     std::uint16_t g = 0;

@@ -67,7 +67,8 @@ inline constexpr std::uint16_t kFlowPortFirst = 49152;
 // inner length <= tunnel MTU (else as above); TCP MSS clamping of SYN segments when
 // state.path_mtu asks for it (packet/tcp_mss.hpp); enough head- and
 // tailroom for the tunnel headers, padding and tag (unsupported_mbuf); a current keypair valid
-// for sending (else staged, or no_keypair when the ring is full or absent). Then per peer once
+// for sending (else staged, or no_keypair when the ring is full or absent, staged_limit when
+// all peers together hold state.staging_budget's limit). Then per peer once
 // per burst one nonce reservation (no_keypair if the keypair is exhausted), padding to a
 // multiple of 16 (paper section 5.4.6), the data header, one AEAD seal for the whole burst
 // (a packet the engine reports unsealed is dropped as seal_failed, never sent in clear),
