@@ -78,7 +78,15 @@ const char* AeadEngine::arch_name() const {
 // AES-256-GCM through the direct single-buffer functions (the job and burst APIs only add
 // overhead around the same VAES code), ChaCha20-Poly1305 through the burst API (faster than
 // its direct init/update/finalize functions at small and MTU-sized packets).
-void AeadEngine::seal_burst(std::span<AeadOp> ops) { run(ops, Direction::seal); }
+void AeadEngine::seal_burst(std::span<AeadOp> ops) {
+  if (failing_seals_ != 0) [[unlikely]] {
+    const std::size_t k = std::min<std::size_t>(failing_seals_, ops.size());
+    for (std::size_t i = 0; i < k; ++i) ops[i].ok = false;
+    failing_seals_ -= static_cast<std::uint32_t>(k);
+    ops = ops.subspan(k);
+  }
+  run(ops, Direction::seal);
+}
 
 void AeadEngine::open_burst(std::span<AeadOp> ops) { run(ops, Direction::open); }
 

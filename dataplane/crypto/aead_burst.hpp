@@ -65,8 +65,16 @@ class AeadEngine {
   void prepare_key(AeadKey& out, wg::Cipher cipher, const std::uint8_t key[wg::kKeyLen]) const;
 
   // Fast path. Seals every op in place: data becomes ciphertext, tag is written, ok = true.
+  // An op ipsec-mb did not seal (a malformed op, a job it did not complete) gets ok = false
+  // and its data may still be plaintext: the caller must drop the packet (seal_failed).
   // Ops may mix keys and ciphers. No allocation, no exceptions, no locks.
   void seal_burst(std::span<AeadOp> ops);
+
+  // Test hook (tests/dpdk/pipeline_test.cpp, "SealFailure"): the next `n` ops given to
+  // seal_burst are left unsealed, in plaintext, with ok = false, as a failing ipsec-mb job
+  // leaves them; nothing else changes. Production code never calls it; it costs seal_burst
+  // one predictable branch per burst.
+  void fail_next_seals_for_test(std::uint32_t n) { failing_seals_ = n; }
 
   // Fast path. Opens every op in place and verifies its tag in constant time: ok = true when
   // authentic. When ok is false the bytes at data are garbage (decrypted unauthenticated data):
@@ -89,6 +97,7 @@ class AeadEngine {
   void chacha_burst(std::span<AeadOp> chunk, std::span<const std::uint32_t> which, Direction dir);
 
   IMB_MGR* mgr_ = nullptr;
+  std::uint32_t failing_seals_ = 0;  // fail_next_seals_for_test
   // Per-chunk scratch, indexed like the chunk, owned here so the fast path never allocates:
   // the nonces, and for ChaCha20-Poly1305 open the tags ipsec-mb computes (we compare them).
   std::array<std::array<std::uint8_t, kAeadNonceLen>, kChunk> nonces_{};

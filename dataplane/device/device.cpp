@@ -593,6 +593,10 @@ bool Device::seal_and_send(Peer& peer, Keypair& keypair, std::span<const std::ui
   op.len = static_cast<std::uint32_t>(padded);
   op.tag = plain + padded;
   engine_.seal_burst({&op, 1});
+  if (!op.ok) {
+    drop(&peer, DropReason::seal_failed);  // the buffer may hold plaintext: never sent
+    return true;
+  }
   const std::size_t total = kDataHeaderLen + padded + kTagLen;
   send_to_peer(peer, {buffer_.data(), total}, io);
   ++peer.tx_packets;

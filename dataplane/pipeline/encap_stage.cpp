@@ -156,13 +156,25 @@ inline SendKeypair send_keypair(const PeerSlot& s) noexcept {
   return {s.current, s.send_key};
 }
 
-// Hands a packet without a usable keypair to its peer's staging ring, as an inner IP packet.
-void stage_packet(StageContext& ctx, const PeerSlot& slot, rte_mbuf* m, EncapResult& r) noexcept {
+// Hands a packet without a usable keypair to its peer's staging ring, as an inner IP packet,
+// within the limit on staged packets over all peers (StagingBudget).
+void stage_packet(StageContext& ctx, const ForwardingState& state, const PeerSlot& slot,
+                  rte_mbuf* m, EncapResult& r) noexcept {
   stage::raise(slot.activity->handshake_wanted);
+  if (slot.staging == nullptr) {
+    stage::drop(ctx, m, DropReason::no_keypair);
+    return;
+  }
+  StagingBudget* budget = state.staging_budget;
+  if (budget != nullptr && !budget->try_take()) {
+    stage::drop(ctx, m, DropReason::staged_limit);
+    return;
+  }
   rte_pktmbuf_adj(m, kEthHdrLen);
-  if (slot.staging != nullptr && rte_ring_mp_enqueue(slot.staging, m) == 0) {
+  if (rte_ring_mp_enqueue(slot.staging, m) == 0) {
     ++r.staged;
   } else {
+    if (budget != nullptr) budget->give_back(1);
     stage::drop(ctx, m, DropReason::no_keypair);
   }
 }
@@ -297,7 +309,7 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
     const SendKeypair sk = send_keypair(*slot);
     const wg::Keypair* kp = sk.kp;
     if (kp == nullptr || !kp->valid_for_send(now)) {
-      stage_packet(ctx, *slot, m, r);
+      stage_packet(ctx, state, *slot, m, r);
       continue;
     }
     std::uint16_t g = 0;
@@ -344,10 +356,16 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
   if (n_ops == 0) return;
   ctx.aead->seal_burst(std::span<crypto::AeadOp>(ops.data(), n_ops));
 
-  // Phase 4: outer headers, per-peer activity.
+  // Phase 4: outer headers, per-peer activity. A packet the engine did not seal may still be
+  // plaintext: it never reaches the wire (its nonce is spent, which the receiver's replay
+  // window tolerates as a gap).
   stage::ActivityTally tally;
   for (std::uint16_t k = 0; k < n_ops; ++k) {
     rte_mbuf* m = op_mbuf[k];
+    if (!ops[k].ok) [[unlikely]] {
+      stage::drop(ctx, m, DropReason::seal_failed);
+      continue;
+    }
     const PeerSlot& slot = *op_slot[k];
     stage::Activity& act = tally.of(&slot, slot.activity);
     ++act.packets;
@@ -421,6 +439,10 @@ DropReason encap_one(StageContext& ctx, const ForwardingState& state, std::uint3
   crypto::AeadOp op;
   build_message(m, len, padded, keypair, send_key, counter, op);
   ctx.aead->seal_burst(std::span<crypto::AeadOp>(&op, 1));
+  if (!op.ok) [[unlikely]] {
+    stage::drop(ctx, m, DropReason::seal_failed);
+    return DropReason::seal_failed;
+  }
   stage::ActivityTally tally;
   stage::Activity& act = tally.of(slot, slot->activity);
   act.packets = 1;

@@ -67,9 +67,11 @@ inline constexpr std::uint16_t kFlowPortFirst = 49152;
 // inner length <= tunnel MTU (else as above); TCP MSS clamping of SYN segments when
 // state.path_mtu asks for it (packet/tcp_mss.hpp); enough head- and
 // tailroom for the tunnel headers, padding and tag (unsupported_mbuf); a current keypair valid
-// for sending (else staged, or no_keypair when the ring is full or absent). Then per peer once
+// for sending (else staged, or no_keypair when the ring is full or absent, staged_limit when
+// all peers together hold state.staging_budget's limit). Then per peer once
 // per burst one nonce reservation (no_keypair if the keypair is exhausted), padding to a
-// multiple of 16 (paper section 5.4.6), the data header, one AEAD seal for the whole burst,
+// multiple of 16 (paper section 5.4.6), the data header, one AEAD seal for the whole burst
+// (a packet the engine reports unsealed is dropped as seal_failed, never sent in clear),
 // the outer headers from the peer's template. Per peer once per burst: counters, last_tx_ns,
 // last_tx_data_ns, and handshake_wanted when the send-side rekey rule fires (the packet is
 // still sent on the old keypair, paper section 6.2).
@@ -91,7 +93,7 @@ EncapResult encap_burst(StageContext& ctx, const ForwardingState& state, rte_mbu
 // caller vouches for them. On DropReason::none, m is the finished wire frame. On any other
 // result m has been freed and the reason counted in ctx.counters: no_route (peer not
 // declared), no_endpoint, unsupported_mbuf, too_big, no_keypair (keypair not valid for
-// sending, or its nonces are exhausted). Updates the peer's counters and send time stamps.
+// sending, or its nonces are exhausted), seal_failed (the AEAD engine did not seal it). Updates the peer's counters and send time stamps.
 [[nodiscard]] DropReason encap_one(StageContext& ctx, const ForwardingState& state,
                                    std::uint32_t peer, wg::Keypair& keypair,
                                    const crypto::AeadKey& send_key, rte_mbuf* m) noexcept;

@@ -67,6 +67,11 @@ ForwardingStateBuilder& ForwardingStateBuilder::punt_non_tunnel(bool punt) {
   return *this;
 }
 
+ForwardingStateBuilder& ForwardingStateBuilder::staging_budget(StagingBudget* budget) {
+  state_->staging_budget = budget;
+  return *this;
+}
+
 ForwardingStateBuilder& ForwardingStateBuilder::path_mtu(const PathMtuConfig& config) {
   state_->path_mtu = config;
   return *this;

@@ -143,6 +143,31 @@ struct alignas(64) PeerActivity {
   LastSource last_source;  // roaming: written by the decap stage
 };
 
+// The count of packets staged over all peers, and its limit (issue 11 item 6): each peer's
+// ring is bounded, but a thousand peers without a session would hold a thousand rings' worth
+// of mbufs and starve forwarding of its pool. straitd sizes its mbuf pool for `limit` staged
+// packets on top of what forwarding needs (straitd/main.cpp), so staging can never take the
+// buffers forwarding uses. Owned by the slow path (shared with the staging rings' deleters);
+// workers take one unit per staged packet (encap stage_packet), the slow path gives units back
+// as it dequeues or frees staged packets. Relaxed atomics: the count is a budget, not a lock,
+// and may overshoot by at most one packet per lcore for an instant.
+struct alignas(64) StagingBudget {
+  explicit StagingBudget(std::uint32_t max) noexcept : limit(max) {}
+  // Worker: one more staged packet, unless the limit is reached.
+  [[nodiscard]] bool try_take() noexcept {
+    if (staged.fetch_add(1, std::memory_order_relaxed) >= limit) {
+      staged.fetch_sub(1, std::memory_order_relaxed);
+      return false;
+    }
+    return true;
+  }
+  // `n` staged packets left their rings (sent, dropped or freed).
+  void give_back(std::uint32_t n) noexcept { staged.fetch_sub(n, std::memory_order_relaxed); }
+
+  const std::uint32_t limit;
+  std::atomic<std::uint32_t> staged{0};
+};
+
 // A keypair with its transport keys expanded for the AEAD engine. Prepared once per keypair by
 // the slow path (prepare_keypair) and shared by every snapshot that names the keypair.
 struct PreparedKeypair {
@@ -290,6 +315,9 @@ struct ForwardingState {
   // af_packet ports the kernel handles them and the stage drops them (outer_not_tunnel /
   // outer_not_ip).
   bool punt_non_tunnel = false;
+  // The limit on staged packets over all peers (StagingBudget); null: only the per-peer rings
+  // bound them. The slow path's, outlives the snapshot.
+  StagingBudget* staging_budget = nullptr;
 
   // Owning references for the raw pointers above (see the file comment).
   std::vector<std::shared_ptr<PreparedKeypair>> keypairs_held;
@@ -331,6 +359,7 @@ class ForwardingStateBuilder {
   ForwardingStateBuilder& tunnel(std::uint16_t port_be, std::uint32_t mtu);
   ForwardingStateBuilder& bridge(const BridgeL2& l2);
   ForwardingStateBuilder& punt_non_tunnel(bool punt);
+  ForwardingStateBuilder& staging_budget(StagingBudget* budget);
   ForwardingStateBuilder& path_mtu(const PathMtuConfig& config);
 
   // Declares peer `id` (dense ids keep the slot vector small). `activity` and `staging` stay

@@ -146,7 +146,9 @@ int run(const Options& o) {
           dp::ring_descriptors(q.n_rx, kRingDescriptors, q.n_tx, kRingDescriptors);
     }
     sizing.lcores = static_cast<std::uint32_t>(workers + 1);
-    sizing.staging = kExceptionRingSize + 2 * kRelayRingSize + 64 * kStagingRingSize;
+    // Staged packets have a limit of their own (kMaxStagedPackets, slow_path.hpp), reserved
+    // here on top of what the ports and rings need, so that forwarding always has mbufs.
+    sizing.staging = kExceptionRingSize + 2 * kRelayRingSize + kMaxStagedPackets;
     auto pools = dp::PktmbufPools::create("strait_" + o.ifname, sockets, sizing);
     if (!pools) return fail(pools.error().message);
     rte_mempool* pool = pools.value()->for_socket(static_cast<int>(rte_lcore_to_socket_id(o.worker_lcores[0])));

@@ -283,6 +283,7 @@ void SlowPath::flush_staged(std::int64_t now_ns) {
     auto kp = prepared(current);
     rte_mbuf* m = nullptr;
     while (rte_ring_sc_dequeue(ring, reinterpret_cast<void**>(&m)) == 0) {
+      staging_budget_->give_back(1);
       if (dp::encap_one(stage_, *state, id, *kp, m) == DropReason::none) transmit(PortRole::wire, m);
     }
     res.staged_count = 0;
@@ -305,6 +306,7 @@ void SlowPath::expire_staged(PeerResources& res, std::int64_t now_ns) {
     dp::count_drop(*cfg_.counters, DropReason::no_keypair);
     ++n;
   }
+  staging_budget_->give_back(static_cast<std::uint32_t>(n));
   res.staged_count = 0;
   res.staged_grew_ns = dp::kNeverNs;
   spdlog::debug("{} packets staged without a session for {} s dropped", n,
@@ -348,10 +350,10 @@ SlowPath::PeerResources& SlowPath::resources_for(wg::PeerId id, const wg::Key& p
   auto it = peers_.find(id);
   if (it != peers_.end() && it->second.public_key == public_key) return it->second;
   if (it != peers_.end()) {
-    // The id was reused for another peer: the old blocks may still be named by the
-    // published snapshot.
-    cfg_.publication->retire(it->second.activity);
-    cfg_.publication->retire(it->second.staging);
+    // The id was reused for another peer. The published snapshot still names the old blocks
+    // and workers keep using them until the snapshot being built replaces it: they are
+    // retired after that publish (republish), never before (issue 11, item 1).
+    superseded_.push_back(std::move(it->second));
     peers_.erase(it);
   }
   PeerResources r;
@@ -362,9 +364,12 @@ SlowPath::PeerResources& SlowPath::resources_for(wg::PeerId id, const wg::Key& p
                                    cfg_.bridge->socket_id(), RING_F_SC_DEQ);
   if (ring == nullptr) throw std::runtime_error("rte_ring_create " + name + " failed");
   // A ring's last owner frees what it still holds.
-  r.staging = std::shared_ptr<rte_ring>(ring, [](rte_ring* g) {
+  r.staging = std::shared_ptr<rte_ring>(ring, [budget = staging_budget_](rte_ring* g) {
     rte_mbuf* m = nullptr;
-    while (rte_ring_sc_dequeue(g, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
+    while (rte_ring_sc_dequeue(g, reinterpret_cast<void**>(&m)) == 0) {
+      rte_pktmbuf_free(m);
+      budget->give_back(1);
+    }
     rte_ring_free(g);
   });
   return peers_.emplace(id, std::move(r)).first->second;
@@ -400,7 +405,8 @@ void SlowPath::republish() {
   b.routes(device_.allowed_ips())
       .tunnel(dp::cpu_to_be16(tunnel_port_), o.tunnel_mtu)
       .bridge(l2)
-      .punt_non_tunnel(is_pci_address(o.wire));
+      .punt_non_tunnel(is_pci_address(o.wire))
+      .staging_budget(staging_budget_.get());
   // ICMP too-big answers come from the original destination (no icmp_source: straitd has no
   // address on the pod network) and IPv4 without DF is fragmented (docs/STRAITD.md, "Path MTU").
   dp::PathMtuConfig pmtu;
@@ -437,16 +443,21 @@ void SlowPath::republish() {
   if (cfg_.on_publish) cfg_.on_publish(*snapshot);
   cfg_.publication->publish(std::move(snapshot));
 
-  // What the new snapshot no longer names dies after the grace period.
+  // What the new snapshot no longer names dies after the grace period, which starts now that
+  // no worker can load a snapshot naming it any more.
   for (auto it = peers_.begin(); it != peers_.end();) {
     if (alive.count(it->first) == 0) {
-      cfg_.publication->retire(it->second.activity);
-      cfg_.publication->retire(it->second.staging);
+      superseded_.push_back(std::move(it->second));
       it = peers_.erase(it);
     } else {
       ++it;
     }
   }
+  for (PeerResources& old : superseded_) {
+    cfg_.publication->retire(std::move(old.activity));
+    cfg_.publication->retire(std::move(old.staging));
+  }
+  superseded_.clear();
   prepared_.swap(used);  // keypairs only the old snapshot named: freed with it
   for (auto& kp : released_) cfg_.publication->retire(std::move(kp));
   released_.clear();
@@ -637,6 +648,7 @@ void SlowPath::drain() {
   for (auto& [id, res] : peers_) {
     while (rte_ring_sc_dequeue(res.staging.get(), reinterpret_cast<void**>(&m)) == 0) {
       rte_pktmbuf_free(m);
+      staging_budget_->give_back(1);
     }
   }
 }

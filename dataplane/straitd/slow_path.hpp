@@ -52,6 +52,12 @@ namespace strait::straitd {
 // Packets a peer's staging ring holds while it waits for a handshake (a power of two minus
 // one usable slot; Linux MAX_STAGED_PACKETS is 128).
 inline constexpr unsigned kStagingRingSize = 256;
+// Packets staged over all peers (dp::StagingBudget; beyond it: staged_limit). Without it a
+// thousand peers without a session could hold a thousand rings' worth of mbufs and leave
+// forwarding none; main.cpp reserves exactly this many in the mbuf pool on top of what the
+// ports, rings and lcore caches need, so staging can never take forwarding's buffers. 64 full
+// rings, what the pool reserved for staging before the limit existed.
+inline constexpr unsigned kMaxStagedPackets = 64 * kStagingRingSize;
 
 struct SlowPathConfig {
   const Options* options = nullptr;
@@ -169,7 +175,14 @@ class SlowPath final : public wg::DeviceIo, public uapi::Handler {
   dp::StageContext stage_;
   std::optional<KernelNeighbours> neighbours_;  // only without --wire-gateway-mac
 
+  // Shared with the staging rings' deleters, which may run after the SlowPath is gone (the
+  // Publication frees retired rings).
+  std::shared_ptr<dp::StagingBudget> staging_budget_ =
+      std::make_shared<dp::StagingBudget>(kMaxStagedPackets);
   std::map<wg::PeerId, PeerResources> peers_;
+  // Blocks of peers that are gone (or whose id went to another peer) while the published
+  // snapshot may still name them: retired by the next publish, after its pointer store.
+  std::vector<PeerResources> superseded_;
   std::map<const wg::Keypair*, std::shared_ptr<dp::PreparedKeypair>> prepared_;
   std::map<dp::IpAddr16, NeighbourEntry> neighbour_cache_;
   std::deque<PendingDatagram> pending_;

@@ -19,6 +19,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
@@ -419,6 +420,123 @@ TEST_F(PipelineTest, EncapOneReportsItsReasons) {
   EXPECT_EQ(a.drops(DropReason::no_endpoint), 1u);
   EXPECT_EQ(a.drops(DropReason::too_big), 1u);
   EXPECT_EQ(a.drops(DropReason::no_keypair), 1u);
+}
+
+// Issue 11 item 4: a packet the AEAD engine reports unsealed (AeadOp::ok false: a malformed
+// op, a job ipsec-mb did not complete) must never reach the wire, where it would be its inner
+// packet in clear. The engine's test hook leaves the chosen ops in plaintext with ok = false,
+// as such a failure does. PipelineTest's TearDown checks that every mbuf is back in the pool.
+TEST_F(PipelineTest, UnsealedPacketsAreDroppedNotSentInClear) {
+  for (const wg::Cipher cipher : {wg::Cipher::chacha20_poly1305, wg::Cipher::aes256_gcm}) {
+    SCOPED_TRACE(cipher == wg::Cipher::aes256_gcm ? "aes256-gcm" : "chacha20-poly1305");
+    NodeOptions o;
+    o.cipher = cipher;
+    Node a, b;
+    build_node(a, o);
+    build_node(b, side_b(o));
+    std::vector<Bytes> inners, frames;
+    for (std::size_t i = 0; i < 8; ++i) {
+      inners.push_back(inner_packet(false, 100 + i));
+      frames.push_back(bridge_frame(inners.back()));
+    }
+    a.engine.fail_next_seals_for_test(3);
+    std::vector<Bytes> wire;
+    const EncapResult r = encap(a, frames, &wire);
+    EXPECT_EQ(r.to_wire, 5u);
+    EXPECT_EQ(a.drops(DropReason::seal_failed), 3u);
+    EXPECT_EQ(a.total_drops(), 3u);
+    EXPECT_EQ(a.activity[0].counters.tx_packets.load(), 5u) << "only what was sent is counted";
+    for (const Bytes& f : wire) {
+      for (const Bytes& inner : inners) {
+        EXPECT_EQ(std::search(f.begin(), f.end(), inner.begin(), inner.end()), f.end())
+            << "an inner packet in clear on the wire";
+      }
+    }
+    // What went out is sealed: B authenticates and delivers all of it.
+    std::vector<Bytes> bridge;
+    EXPECT_EQ(decap(b, wire, &bridge).to_bridge, 5u);
+    EXPECT_EQ(b.total_drops(), 0u);
+
+    // encap_one (the slow path's staged packets and keepalives) drops it too; the hook is spent
+    // after one op, so the next packet goes out.
+    a.engine.fail_next_seals_for_test(1);
+    EXPECT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair, mbuf_of(inners[0])),
+              DropReason::seal_failed);
+    EXPECT_EQ(a.drops(DropReason::seal_failed), 4u);
+    rte_mbuf* m = mbuf_of(inners[1]);
+    ASSERT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair, m), DropReason::none);
+    rte_pktmbuf_free(m);
+  }
+}
+
+// Issue 11 item 6: a thousand peers without an endpoint or a session each stage what is sent to
+// them; the limit over all peers (StagingBudget) caps what they hold together while the real
+// peer keeps forwarding every packet, and the pool is back at its baseline once the slow path
+// has emptied the rings (PipelineTest's TearDown).
+TEST_F(PipelineTest, StagedPacketsOfAThousandPeersStayWithinTheGlobalLimit) {
+  constexpr std::uint32_t kPeers = 1000;
+  constexpr std::uint32_t kLimit = 300;
+  crypto::AeadEngine engine;
+  LcoreCounters counters{};
+  StageContext ctx{&engine, &counters, test::kNow};
+  StagingBudget budget(kLimit);
+  std::vector<PeerActivity> activity(kPeers + 1);
+  std::vector<rte_ring*> rings;
+  auto routes = std::make_shared<wg::AllowedIps>();
+  ASSERT_EQ(routes->insert(wg::IpPrefix::v4({10, 2, 0, 0}, 16), 0), wg::AllowedIpsError::none);
+  ForwardingStateBuilder b;
+  for (std::uint32_t p = 1; p <= kPeers; ++p) {
+    ASSERT_EQ(routes->insert(wg::IpPrefix::v4({10, 100, static_cast<std::uint8_t>(p >> 8),
+                                               static_cast<std::uint8_t>(p)}, 32), p),
+              wg::AllowedIpsError::none);
+    rings.push_back(rte_ring_create(("glim" + std::to_string(p)).c_str(), 256, SOCKET_ID_ANY,
+                                    RING_F_SC_DEQ));
+    ASSERT_NE(rings.back(), nullptr);
+    b.peer(p, wg::Cipher::chacha20_poly1305, activity[p], rings.back());
+  }
+  b.routes(routes).tunnel(cpu_to_be16(test::kPort), test::kMtu).staging_budget(&budget);
+  b.bridge(BridgeL2{test::kBridgeMacB, BridgeDstMac::pod_mac_from_ip, test::kGatewayMacB});
+  b.peer(0, wg::Cipher::chacha20_poly1305, activity[0], nullptr);
+  b.endpoint(0, test::endpoint_template(false, true));
+  b.current(0, prepare_keypair(engine, test::make_keypair(true, wg::Cipher::chacha20_poly1305)));
+  const auto state = b.build();
+
+  // Rounds of 32: 30 packets to the endpoint-less peers (each gets two over the run), 2 to
+  // the real peer, which must go out every round.
+  const Bytes to_real = bridge_frame(inner_packet(false, 64));
+  std::uint32_t next = 0, sent_to_dummies = 0;
+  for (int round = 0; round < 67; ++round) {
+    std::vector<rte_mbuf*> in, out(32), slow(32);
+    for (int i = 0; i < 30; ++i) {
+      const std::uint32_t p = 1 + (next++ % kPeers);
+      const std::string dst = "10.100." + std::to_string(p >> 8) + "." + std::to_string(p & 255);
+      in.push_back(mbuf_of(bridge_frame(inner_packet(false, 64, "10.1.0.5", dst.c_str()))));
+      ++sent_to_dummies;
+    }
+    in.push_back(mbuf_of(to_real));
+    in.push_back(mbuf_of(to_real));
+    const EncapResult r = encap_burst(ctx, *state, in.data(), 32, out.data(), slow.data());
+    ASSERT_EQ(r.to_wire, 2u) << "round " << round << ": the real peer stopped forwarding";
+    free_all(out.data(), r.to_wire);
+  }
+  EXPECT_EQ(budget.staged.load(), kLimit);
+  std::uint32_t held = 0;
+  for (rte_ring* g : rings) held += rte_ring_count(g);
+  EXPECT_EQ(held, kLimit);
+  EXPECT_EQ(counters.drops[static_cast<std::size_t>(DropReason::staged_limit)],
+            sent_to_dummies - kLimit);
+  EXPECT_EQ(counters.drops[static_cast<std::size_t>(DropReason::no_keypair)], 0u);
+
+  // The slow path empties the rings (sent after a handshake, or expired) and gives back.
+  for (rte_ring* g : rings) {
+    rte_mbuf* m = nullptr;
+    while (rte_ring_sc_dequeue(g, reinterpret_cast<void**>(&m)) == 0) {
+      rte_pktmbuf_free(m);
+      budget.give_back(1);
+    }
+    rte_ring_free(g);
+  }
+  EXPECT_EQ(budget.staged.load(), 0u);
 }
 
 // ---- decap drops ----------------------------------------------------------------------------
