@@ -307,7 +307,9 @@ for i in range(4096):
     frames.append(frame(bytes([198, 18, i >> 8, i & 255]), 50000, valid_mac1()))
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind((iface, 0))
-batch = 100
+# Small batches, evenly spaced: a token the old per-source bucket refilled (one per 50 ms)
+# was taken by the flood within 2 ms, as an evenly paced spoofer would.
+batch = 5
 interval = batch / float(rate) if float(rate) > 0 else 0
 end = time.monotonic() + float(seconds)
 next_t = time.monotonic()
