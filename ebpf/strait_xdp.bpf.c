@@ -13,11 +13,13 @@
  *       WireGuard type, reserved bytes, length          -> DROP msg_bad_type / msg_bad_length
  *       source outside allowed_srcs (flag set)          -> DROP source_not_allowed
  *       data: receiver index not live / wrong cipher    -> DROP unknown_index / cipher_mismatch
- *       handshake: per-source token bucket empty        -> DROP handshake_rate_limited
+ *       handshake: global cap on (hs_per_second) spent  -> DROP handshake_rate_limited
  *       else bpf_redirect_map(xsks_map, rx queue, fallback XDP_PASS)
  *
- * The allow-list is checked before the rate limiter so that a spoofed flood from outside it
- * cannot evict the buckets of real peers from the LRU map.
+ * No per-source limit on handshake messages here: their source address is unproven until
+ * straitd has checked a mac2 (a cookie), and a bucket keyed by it lets a spoofer drain a real
+ * peer's bucket with a few junk packets a second. straitd limits per source after mac2, under
+ * load, as WireGuard does (dataplane/device/handshake_rate_limiter.hpp).
  *
  * Checksums are not verified: transport data is authenticated by its AEAD tag and handshake
  * messages by mac1, both in straitd. */
@@ -52,11 +54,11 @@ struct {
 } live_indices SEC(".maps");
 
 struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, STRAIT_XDP_HS_BUCKETS_MAX);
-  __type(key, struct strait_xdp_source_key);
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
   __type(value, struct strait_xdp_bucket);
-} hs_buckets SEC(".maps");
+} hs_global SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -123,31 +125,29 @@ static __always_inline int pass_not_tunnel(void) {
   return XDP_PASS;
 }
 
-/* WireGuard's ratelimiter.c token bucket: credit in nanoseconds, refilled by elapsed time up to
- * HS_BURST packets, each packet costs 1/HS_PER_SECOND s; a new source starts with a full bucket
- * minus this packet. The read-modify-write is not atomic: packets of one source handled on
- * several CPUs at the same instant may each see the same credit, so a burst spread over N
- * queues can let up to N times the burst through. That bounds a flood just the same; an exact
- * limit would need a lock the LRU map cannot hold. */
-static __always_inline int handshake_allowed(const struct strait_xdp_source_key* key, __u64 now) {
-  struct strait_xdp_bucket* b = bpf_map_lookup_elem(&hs_buckets, key);
-  if (!b) {
-    struct strait_xdp_bucket fresh = {
-        .tokens_ns = STRAIT_XDP_HS_TOKEN_MAX_NS - STRAIT_XDP_HS_COST_NS,
-        .last_seen_ns = now,
-    };
-    bpf_map_update_elem(&hs_buckets, key, &fresh, BPF_ANY);
-    return 1;
-  }
+/* The coarse global cap: one token bucket for handshake messages of all sources together,
+ * credit in nanoseconds, refilled by elapsed time up to hs_burst messages, each costing
+ * 1/hs_per_second s (it starts full). It only bounds the slow path's intake; which messages
+ * win under a flood above the cap is chance, so straitd's default leaves room well above what
+ * its slow path answers (dataplane/straitd/xdp_wire.cpp). The read-modify-write is not atomic
+ * across CPUs: N queues at the same instant can let up to N bursts through. Coarse, still
+ * bounded. */
+static __always_inline int handshake_within_cap(const struct strait_xdp_config* cfg, __u64 now) {
+  if (cfg->hs_per_second == 0) return 1;
+  __u32 zero = 0;
+  struct strait_xdp_bucket* b = bpf_map_lookup_elem(&hs_global, &zero);
+  if (!b) return 1;
+  const __u64 cost = 1000000000ull / cfg->hs_per_second;
+  const __u64 max = cost * (cfg->hs_burst ? cfg->hs_burst : 1);
   __u64 tokens = b->tokens_ns;
   if (now > b->last_seen_ns) tokens += now - b->last_seen_ns;  // a clock going back adds nothing
-  if (tokens > STRAIT_XDP_HS_TOKEN_MAX_NS) tokens = STRAIT_XDP_HS_TOKEN_MAX_NS;
+  if (tokens > max) tokens = max;
   b->last_seen_ns = now;
-  if (tokens < STRAIT_XDP_HS_COST_NS) {
+  if (tokens < cost) {
     b->tokens_ns = tokens;
     return 0;
   }
-  b->tokens_ns = tokens - STRAIT_XDP_HS_COST_NS;
+  b->tokens_ns = tokens - cost;
   return 1;
 }
 
@@ -178,7 +178,6 @@ int strait_xdp(struct xdp_md* ctx) {
 
   /* ---- IP and UDP header up to the destination port: until the port says "tunnel", anything
    * odd is the kernel's business (XDP_PASS); after it, it is ours to drop. ---- */
-  struct strait_xdp_source_key source = {};  // rate-limit key: IPv4 address or IPv6 /64
   struct strait_xdp_lpm_key allow_key = {};
   struct udphdr* udp;
   __u32 ip_payload_len;
@@ -202,8 +201,6 @@ int strait_xdp(struct xdp_md* ctx) {
     if (total > l3_avail) return drop(STRAIT_XDP_DROP_outer_truncated);
     ip_payload_len = total - hlen;
 
-    source.family = 4;
-    __builtin_memcpy(source.addr, &ip->saddr, 4);
     allow_key.prefixlen = 8 + 32;
     allow_key.family = 4;
     __builtin_memcpy(allow_key.addr, &ip->saddr, 4);
@@ -221,8 +218,6 @@ int strait_xdp(struct xdp_md* ctx) {
     if (ip_payload_len + sizeof(struct ipv6hdr) > l3_avail)
       return drop(STRAIT_XDP_DROP_outer_truncated);
 
-    source.family = 6;
-    __builtin_memcpy(source.addr, &ip6->saddr, 8);  // the /64: as WireGuard's ratelimiter
     allow_key.prefixlen = 8 + 128;
     allow_key.family = 6;
     __builtin_memcpy(allow_key.addr, &ip6->saddr, 16);
@@ -274,10 +269,9 @@ int strait_xdp(struct xdp_md* ctx) {
     if (!live) return drop(STRAIT_XDP_DROP_unknown_index);
     if (live->data_type && live->data_type != type) return drop(STRAIT_XDP_DROP_cipher_mismatch);
   } else {
-    // Initiation, response and cookie reply share one bucket per source: the drop reason's
-    // "handshake messages", and each is answered by work on straitd's slow path.
+    // Initiation, response and cookie reply share the cap: each costs straitd slow-path work.
     const __u64 now = cfg->test_now_ns ? cfg->test_now_ns : bpf_ktime_get_ns();
-    if (!handshake_allowed(&source, now)) return drop(STRAIT_XDP_DROP_handshake_rate_limited);
+    if (!handshake_within_cap(cfg, now)) return drop(STRAIT_XDP_DROP_handshake_rate_limited);
   }
 
   count_verdict(STRAIT_XDP_TUNNEL_ACCEPTED);

@@ -33,7 +33,7 @@ enum strait_xdp_verdict {
 #define STRAIT_XDP_PROG_NAME "strait_xdp"
 #define STRAIT_XDP_MAP_CONFIG "config"
 #define STRAIT_XDP_MAP_LIVE_INDICES "live_indices"
-#define STRAIT_XDP_MAP_HS_BUCKETS "hs_buckets"
+#define STRAIT_XDP_MAP_HS_GLOBAL "hs_global"
 #define STRAIT_XDP_MAP_ALLOWED "allowed_srcs"
 #define STRAIT_XDP_MAP_XSKS "xsks_map"
 #define STRAIT_XDP_MAP_DROPS "drops"
@@ -48,7 +48,9 @@ struct strait_xdp_config {
   __u16 tunnel_port;  /* UDP destination port of the tunnel, host byte order; 0 = unconfigured */
   __u16 reserved;
   __u32 flags;        /* STRAIT_XDP_F_* */
-  __u64 test_now_ns;  /* tests only: if non-zero, the rate limiter's clock; 0 in production */
+  __u64 test_now_ns;  /* tests only: if non-zero, the handshake cap's clock; 0 in production */
+  __u32 hs_per_second; /* cap on handshake messages from all sources together; 0 = no cap */
+  __u32 hs_burst;      /* ... and its burst, in messages (at least 1 when the cap is on) */
 };
 
 /* live_indices: HASH, key = a receiver index as straitd allocated it (the little-endian u32 of
@@ -58,24 +60,12 @@ struct strait_xdp_live_index {
   __u8 reserved[3];
 };
 
-/* hs_buckets: LRU_HASH of token buckets for handshake messages, one per source: an IPv4 address
- * (family 4) or an IPv6 /64 (family 6, low 8 bytes zero), as WireGuard's ratelimiter.c. */
-struct strait_xdp_source_key {
-  __u8 family;
-  __u8 reserved[3];
-  __u8 addr[16];  /* IPv4: first 4 bytes */
-};
-
+/* hs_global: ARRAY of one token bucket for handshake messages of every source together (the
+ * coarse global cap; there is no per-source limit here, see strait_xdp.bpf.c). */
 struct strait_xdp_bucket {
   __u64 tokens_ns;     /* credit in nanoseconds of packet cost */
   __u64 last_seen_ns;  /* clock when tokens_ns was computed */
 };
-
-/* Rate of handshake messages per source (WireGuard's ratelimiter.c: 20 per second, burst 5). */
-#define STRAIT_XDP_HS_PER_SECOND 20ull
-#define STRAIT_XDP_HS_BURST 5ull
-#define STRAIT_XDP_HS_COST_NS (1000000000ull / STRAIT_XDP_HS_PER_SECOND)
-#define STRAIT_XDP_HS_TOKEN_MAX_NS (STRAIT_XDP_HS_COST_NS * STRAIT_XDP_HS_BURST)
 
 /* allowed_srcs: LPM_TRIE of endpoint prefixes, both families in one trie: the first key byte
  * is the family (4 or 6) and counts in prefixlen, so an IPv4 /24 is prefixlen 8 + 24 and can
@@ -88,7 +78,6 @@ struct strait_xdp_lpm_key {
 };
 
 #define STRAIT_XDP_LIVE_INDICES_MAX 65536
-#define STRAIT_XDP_HS_BUCKETS_MAX 65536
 #define STRAIT_XDP_ALLOWED_MAX 4096
 #define STRAIT_XDP_XSKS_MAX 64
 

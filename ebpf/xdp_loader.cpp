@@ -299,6 +299,8 @@ void XdpProgram::configure(const XdpConfig& c) {
   raw.tunnel_port = c.tunnel_port;
   raw.flags = c.allowlist ? STRAIT_XDP_F_ALLOWLIST : 0;
   raw.test_now_ns = c.test_now_ns;
+  raw.hs_per_second = c.handshakes_per_second;
+  raw.hs_burst = c.handshake_burst;
   const std::uint32_t key = 0;
   if (const int err = bpf_map_update_elem(map_fds_[kConfig], &key, &raw, BPF_ANY); err != 0)
     fail("writing the XDP config", err);
@@ -309,7 +311,8 @@ XdpConfig XdpProgram::config() const {
   const std::uint32_t key = 0;
   if (const int err = bpf_map_lookup_elem(map_fds_[kConfig], &key, &raw); err != 0)
     fail("reading the XDP config", err);
-  return XdpConfig{raw.tunnel_port, (raw.flags & STRAIT_XDP_F_ALLOWLIST) != 0, raw.test_now_ns};
+  return XdpConfig{raw.tunnel_port, (raw.flags & STRAIT_XDP_F_ALLOWLIST) != 0, raw.test_now_ns,
+                   raw.hs_per_second, raw.hs_burst};
 }
 
 AttachMode XdpProgram::attach(const std::string& ifname, bool allow_generic_fallback, std::string_view pin_root) {

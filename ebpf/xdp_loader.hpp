@@ -40,7 +40,11 @@ inline constexpr std::size_t kVerdictCount = STRAIT_XDP_VERDICT_COUNT;
 struct XdpConfig {
   std::uint16_t tunnel_port = 0;  // host order; 0 = unconfigured, everything passes
   bool allowlist = false;         // drop tunnel packets from sources outside the allow-list
-  std::uint64_t test_now_ns = 0;  // tests only: the rate limiter's clock; 0 = the kernel's
+  std::uint64_t test_now_ns = 0;  // tests only: the handshake cap's clock; 0 = the kernel's
+  // Coarse cap on handshake messages from all sources together (0 = none) and its burst. Never
+  // per source: a source address is unproven before straitd checks mac2 (README.md).
+  std::uint32_t handshakes_per_second = 0;
+  std::uint32_t handshake_burst = 0;
 };
 
 enum class AttachMode { native, generic };
@@ -115,9 +119,9 @@ class XdpProgram {
   [[nodiscard]] const std::string& pin_dir() const { return pin_dir_; }
 
  private:
-  enum MapSlot { kConfig, kLiveIndices, kHsBuckets, kAllowed, kXsks, kDrops, kVerdicts, kMapCount };
+  enum MapSlot { kConfig, kLiveIndices, kHsGlobal, kAllowed, kXsks, kDrops, kVerdicts, kMapCount };
   static constexpr std::array<const char*, kMapCount> kMapNames = {
-      STRAIT_XDP_MAP_CONFIG, STRAIT_XDP_MAP_LIVE_INDICES, STRAIT_XDP_MAP_HS_BUCKETS,
+      STRAIT_XDP_MAP_CONFIG, STRAIT_XDP_MAP_LIVE_INDICES, STRAIT_XDP_MAP_HS_GLOBAL,
       STRAIT_XDP_MAP_ALLOWED, STRAIT_XDP_MAP_XSKS,        STRAIT_XDP_MAP_DROPS,
       STRAIT_XDP_MAP_VERDICTS};
 

@@ -63,6 +63,7 @@ RunResult run(unsigned threads, double seconds, rte_mempool* const* pools) {
     dp::StageContext ctx{&engine, &counters, test::kNow};
     rte_mbuf* in[kBurst];
     rte_mbuf* wire[kBurst];
+    rte_mbuf* hs[kBurst];
     rte_mbuf* slow[kBurst];
     rte_mbuf* bridge[kBurst];
     std::size_t next = t;
@@ -79,9 +80,10 @@ RunResult run(unsigned threads, double seconds, rte_mempool* const* pools) {
       const dp::EncapResult er = dp::encap_burst(ctx, *a.state, in, n, wire, slow);
       test::free_all(slow, er.to_slow_path);
       // The frames "cross the wire": B's decap reads them as they are (outer headers and all).
-      const dp::DecapResult dr = dp::decap_burst(ctx, *b.state, wire, er.to_wire, bridge, slow);
+      const dp::DecapResult dr = dp::decap_burst(ctx, *b.state, wire, er.to_wire, bridge, hs, slow);
       per[t].delivered += dr.to_bridge;
       test::free_all(bridge, dr.to_bridge);
+      test::free_all(hs, dr.to_handshake);
       test::free_all(slow, dr.to_slow_path);
     }
     for (std::uint64_t d : counters.drops) per[t].dropped += d;

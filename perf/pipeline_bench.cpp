@@ -219,7 +219,8 @@ class StageBench final : public Bench {
     } else {
       for (std::uint32_t k = 0; k < kBatch; k += kBurst) {
         const dp::DecapResult r =
-            dp::decap_burst(ctx_, state_, in_.data() + k, kBurst, out_.data() + done, slow_.data());
+            dp::decap_burst(ctx_, state_, in_.data() + k, kBurst, out_.data() + done, hs_.data(),
+                            slow_.data());
         done += r.to_bridge;
       }
     }
@@ -245,7 +246,7 @@ class StageBench final : public Bench {
   std::function<void()> on_wrap_;
   std::size_t pos_ = 0;
   std::uint64_t wraps_ = 0;
-  std::array<rte_mbuf*, kBatch> in_{}, out_{}, slow_{};
+  std::array<rte_mbuf*, kBatch> in_{}, out_{}, hs_{}, slow_{};
 };
 
 // AeadEngine alone on pre-made buffers: the most the stages could reach.

@@ -295,7 +295,7 @@ void Device::receive(std::span<const std::uint8_t> bytes, const uapi::Endpoint& 
 bool Device::admit_handshake(std::span<const std::uint8_t> bytes, const uapi::Endpoint& from,
                              Time now, DeviceIo& io) {
   const SourceBytes source = source_bytes(from);
-  switch (cookie_checker_.check(bytes, source.span(), under_load_, now, rng_)) {
+  switch (cookie_checker_.check(bytes, source.span(), under_load_.under_load(), now, rng_)) {
     case MacVerdict::invalid_mac1:
       drop(nullptr, DropReason::handshake_bad_mac1);
       return false;

@@ -40,6 +40,7 @@
 #include "device/handshake_rate_limiter.hpp"
 #include "device/peer.hpp"
 #include "device/staging_queue.hpp"
+#include "device/under_load.hpp"
 #include "drop_reason.hpp"
 #include "uapi/model.hpp"
 
@@ -121,9 +122,13 @@ class Device {
   // AES-256-GCM (straitd) peers: only the address roams, the port stays the endpoint's own
   // (their data leaves from per-flow ports; docs/STRAITD.md, "Roaming").
   [[nodiscard]] bool note_endpoint(PeerId peer, const uapi::Endpoint& endpoint);
-  // Under load, handshake messages need a valid mac2 (else a cookie reply is sent) and are
-  // rate limited per source (paper section 5.3).
-  void set_under_load(bool under_load) { under_load_ = under_load; }
+  // The host's queue of handshake messages waiting for receive() holds `queued` of
+  // `capacity` at `now`: at least 1/8 full puts the device under load for one second
+  // (under_load.hpp). Under load, handshake messages need a valid mac2 (else a cookie reply is
+  // sent) and are then rate limited per source (paper section 5.3). Call it before each batch.
+  void observe_handshake_queue(std::size_t queued, std::size_t capacity, Time now) {
+    (void)under_load_.observe(queued, capacity, now);
+  }
 
   // ---- Read access (fast-path snapshot, tests).
 
@@ -139,7 +144,7 @@ class Device {
   [[nodiscard]] const StaticIdentity& identity() const { return identity_; }
   [[nodiscard]] std::uint16_t listen_port() const { return listen_port_; }
   [[nodiscard]] std::uint32_t fwmark() const { return fwmark_; }
-  [[nodiscard]] bool under_load() const { return under_load_; }
+  [[nodiscard]] bool under_load() const { return under_load_.under_load(); }
   [[nodiscard]] const DropCounters& drops() const { return drops_; }
 
  private:
@@ -203,7 +208,7 @@ class Device {
   StaticIdentity identity_;
   CookieChecker cookie_checker_;
   HandshakeRateLimiter rate_limiter_;
-  bool under_load_ = false;
+  UnderLoad under_load_;
   std::uint16_t listen_port_ = 0;
   std::uint32_t fwmark_ = 0;
 

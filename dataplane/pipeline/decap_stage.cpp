@@ -94,7 +94,8 @@ void flush_activity(stage::ActivityTally& tally, const ForwardingState& state,
 }
 
 void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkts, std::uint16_t n,
-                 rte_mbuf** out_bridge, rte_mbuf** out_slow, DecapResult& r) noexcept {
+                 rte_mbuf** out_bridge, rte_mbuf** out_handshake, rte_mbuf** out_slow,
+                 DecapResult& r) noexcept {
   const wg::Time now(ctx.now_ns);
   stage::Scratch<crypto::AeadOp, kStageChunk> ops;
   stage::Scratch<PendingOpen, kStageChunk> pending;
@@ -129,7 +130,7 @@ void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
       continue;
     }
     if (is_handshake(c.type)) {
-      out_slow[r.to_slow_path++] = m;
+      out_handshake[r.to_handshake++] = m;
       continue;
     }
     const SessionEntry* s = state.sessions.find(load_le32(msg + 4));
@@ -225,11 +226,12 @@ void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
 }  // namespace
 
 DecapResult decap_burst(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkts,
-                        std::uint16_t n, rte_mbuf** out_bridge, rte_mbuf** out_slow) noexcept {
+                        std::uint16_t n, rte_mbuf** out_bridge, rte_mbuf** out_handshake,
+                        rte_mbuf** out_slow) noexcept {
   DecapResult r;
   for (std::uint16_t base = 0; base < n; base = static_cast<std::uint16_t>(base + kStageChunk)) {
     const auto count = static_cast<std::uint16_t>(std::min<int>(kStageChunk, n - base));
-    decap_chunk(ctx, state, pkts + base, count, out_bridge, out_slow, r);
+    decap_chunk(ctx, state, pkts + base, count, out_bridge, out_handshake, out_slow, r);
   }
   return r;
 }

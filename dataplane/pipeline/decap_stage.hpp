@@ -13,20 +13,23 @@ namespace strait::dp {
 
 struct DecapResult {
   std::uint16_t to_bridge = 0;     // frames written to out_bridge
+  std::uint16_t to_handshake = 0;  // frames written to out_handshake
   std::uint16_t to_slow_path = 0;  // frames written to out_slow
 };
 
-// Takes ownership of the n mbufs in pkts and hands each one to exactly one of three places:
+// Takes ownership of the n mbufs in pkts and hands each one to exactly one of four places:
 //  - out_bridge: an authenticated, cryptokey-routed inner packet, reframed for the bridge
 //    (Ethernet header: destination per state.bridge.mode, source state.bridge.src_mac,
 //    EtherType by IP version; trimmed to the inner IP length, padding removed);
-//  - out_slow: a handshake initiation, response or cookie reply of the right length (the
-//    whole wire frame, unchanged; the slow path parses it again), or, when
-//    state.punt_non_tunnel is set, a frame that is not IP or not UDP to the tunnel port;
+//  - out_handshake: a handshake initiation, response or cookie reply of the right length (the
+//    whole wire frame, unchanged; the slow path parses it again). straitd gives these their
+//    own ring, so that no other exception traffic can crowd them out;
+//  - out_slow: when state.punt_non_tunnel is set, a frame that is not IP or not UDP to the
+//    tunnel port (ARP/ND for a PCI wire port's address);
 //  - freed: dropped, counted by DropReason in ctx.counters, or a keepalive (counted as
 //    received traffic of its peer, not forwarded).
-// out_bridge and out_slow must each have room for n pointers. Order within each output
-// follows the input.
+// out_bridge, out_handshake and out_slow must each have room for n pointers. Order within each
+// output follows the input.
 //
 // Per packet, in order: single segment (unsupported_mbuf); outer headers (parse_outer's
 // reasons); message type and length (msg_bad_type, msg_bad_length); receiver index
@@ -41,6 +44,7 @@ struct DecapResult {
 //
 // No allocation, locks, exceptions, logging or virtual calls. ctx.now_ns must be current.
 DecapResult decap_burst(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkts,
-                        std::uint16_t n, rte_mbuf** out_bridge, rte_mbuf** out_slow) noexcept;
+                        std::uint16_t n, rte_mbuf** out_bridge, rte_mbuf** out_handshake,
+                        rte_mbuf** out_slow) noexcept;
 
 }  // namespace strait::dp

@@ -3,7 +3,7 @@
 //
 // Start-up, in order, each step failing with a sentence that says what to fix:
 //   options -> key file -> UAPI socket -> EAL -> mbuf pools -> wire and bridge ports ->
-//   tunnel steering -> counters + telemetry -> RCU -> exception ring -> Device and first
+//   tunnel steering -> counters + telemetry -> RCU -> slow-path rings -> Device and first
 //   snapshot -> workers -> the slow path on this thread until SIGINT/SIGTERM.
 // Shut-down reverses it: workers stop first, so nothing reads what is freed after.
 //
@@ -51,7 +51,10 @@ namespace {
 static_assert(kMaxWorkers == dp::kMaxSteeringQueues,
               "one RX queue per worker, all named by one rte_flow RSS action");
 
-// Exception ring between the workers and the slow path: handshakes, cookie replies, ARP/ND.
+// Rings between the workers and the slow path. Handshake messages (initiations, responses,
+// cookie replies) have their own, served first, so that ARP/ND and punted traffic cannot crowd
+// them out; its fill level decides "under load" (Linux: MAX_QUEUED_INCOMING_HANDSHAKES, 4096).
+constexpr unsigned kHandshakeRingSize = 4096;
 constexpr unsigned kExceptionRingSize = 4096;
 constexpr std::uint16_t kRingDescriptors = 1024;
 // Slow-path frames for a port without a slow-path TX queue, sent by worker 0.
@@ -149,6 +152,7 @@ int run(const Options& o) {
     // Staged packets have a limit of their own (kMaxStagedPackets, slow_path.hpp), reserved
     // here on top of what the ports and rings need, so that forwarding always has mbufs.
     sizing.staging = kExceptionRingSize + 2 * kRelayRingSize + kMaxStagedPackets;
+    sizing.staging += kHandshakeRingSize;  // the slow path's own ring for handshake messages
     auto pools = dp::PktmbufPools::create("strait_" + o.ifname, sockets, sizing);
     if (!pools) return fail(pools.error().message);
     rte_mempool* pool = pools.value()->for_socket(static_cast<int>(rte_lcore_to_socket_id(o.worker_lcores[0])));
@@ -205,7 +209,7 @@ int run(const Options& o) {
       spdlog::warn("cannot register the telemetry command {}", dp::kCountersTelemetryCommand);
     }
 
-    // 8. RCU, publication, the exception ring.
+    // 8. RCU, publication, the handshake and exception rings.
     auto rcu = dp::RcuDomain::create(static_cast<unsigned>(workers));
     if (!rcu) return fail(rcu.error().message);
     auto publication = std::make_unique<Publication>(rcu.value()->qsbr());
@@ -213,6 +217,10 @@ int run(const Options& o) {
         rte_ring_create(("strait_exc_" + o.ifname).c_str(), kExceptionRingSize,
                         static_cast<int>(rte_socket_id()), RING_F_SC_DEQ));
     if (!exceptions) return fail("cannot create the exception ring (hugepage memory exhausted?)");
+    std::unique_ptr<rte_ring, RingDeleter> handshakes(
+        rte_ring_create(("strait_hs_" + o.ifname).c_str(), kHandshakeRingSize,
+                        static_cast<int>(rte_socket_id()), RING_F_SC_DEQ));
+    if (!handshakes) return fail("cannot create the handshake ring (hugepage memory exhausted?)");
     std::array<std::unique_ptr<rte_ring, RingDeleter>, dp::kPortRoleCount> relays;
     for (std::size_t r = 0; r < dp::kPortRoleCount; ++r) {
       if (queues[r].slow_path_queue) continue;
@@ -231,6 +239,7 @@ int run(const Options& o) {
     sc.bridge = bridge.get();
     sc.tx_queue = static_cast<std::uint16_t>(workers);
     sc.pool = pool;
+    sc.handshakes = handshakes.get();
     sc.exceptions = exceptions.get();
     for (std::size_t r = 0; r < dp::kPortRoleCount; ++r) sc.relay[r] = relays[r].get();
     sc.counters = &counters.block(static_cast<unsigned>(workers));
@@ -255,6 +264,7 @@ int run(const Options& o) {
       wp->stage.aead = &wp->aead;
       wp->stage.counters = &counters.block(static_cast<unsigned>(i));
       wp->state = &publication->pointer();
+      wp->handshakes = handshakes.get();
       wp->exceptions = exceptions.get();
       if (i == 0) {
         for (std::size_t r = 0; r < dp::kPortRoleCount; ++r) wp->relay[r] = relays[r].get();
@@ -327,6 +337,7 @@ int run(const Options& o) {
     wire.reset();
     xdp.reset();
     exceptions.reset();
+    handshakes.reset();
     for (auto& r : relays) r.reset();
   }
   eal.value().reset();

@@ -26,9 +26,8 @@ constexpr std::size_t kMaxPendingDatagrams = 64;
 // How long a datagram waits for ARP/ND, and how often the kernel is asked again.
 constexpr std::int64_t kPendingTimeoutNs = 3'000'000'000;
 constexpr std::int64_t kResolveIntervalNs = 20'000'000;
-constexpr std::int64_t kSolicitIntervalNs = 1'000'000'000;
-// A resolved MAC is read again from the kernel after this long (the peer's host may change).
-constexpr std::int64_t kNeighbourRefreshNs = 30'000'000'000;
+// How often idle next-hop MACs are forgotten (neighbour_cache.hpp).
+constexpr std::int64_t kNeighbourExpiryIntervalNs = 10'000'000'000;
 
 dp::IpAddr16 to_addr16(const uapi::Endpoint& e) {
   return e.family == 4 ? dp::ipv4_mapped(e.addr.data()) : e.addr;
@@ -68,6 +67,9 @@ SlowPath::SlowPath(SlowPathConfig config) : cfg_(std::move(config)), device_(rng
     auto n = KernelNeighbours::open();
     if (n) {
       neighbours_.emplace(std::move(n).value());
+      neighbour_cache_.emplace(NeighbourCache::Resolver{
+          [this](const dp::IpAddr16& dst) { return neighbours_->lookup(dst); },
+          [this](const dp::IpAddr16& dst, std::uint16_t port) { neighbours_->solicit(dst, port); }});
     } else {
       spdlog::warn("{}; outer frames need --wire-gateway-mac", n.error().message);
     }
@@ -111,6 +113,10 @@ void SlowPath::run(const std::atomic<bool>& stop) {
     if (auto d = device_.next_deadline(); d && d->count() <= t) device_.tick(wg::Time(t), *this);
     flush_staged(t);
     if (!pending_.empty() || unresolved_endpoints_) retry_pending(t);
+    if (neighbour_cache_ && t - last_neighbour_expiry_ns_ >= kNeighbourExpiryIntervalNs) {
+      last_neighbour_expiry_ns_ = t;
+      neighbour_cache_->expire(t);
+    }
     if (dirty_) {
       try {
         republish();
@@ -136,12 +142,32 @@ int SlowPath::poll_timeout_ms() const {
 }
 
 void SlowPath::drain_exceptions(std::int64_t now_ns) {
+  // Handshakes first: a flood of ARP/ND or punted frames must not delay them (issue 11).
+  const unsigned handled = drain_handshakes(now_ns) + drain_other_exceptions(now_ns);
+  busy_ = handled != 0;
+}
+
+unsigned SlowPath::drain_handshakes(std::int64_t now_ns) {
+  rte_mbuf* burst[kExceptionBurst];
+  const unsigned capacity = rte_ring_get_capacity(cfg_.handshakes);
+  unsigned total = 0;
+  while (true) {
+    // Under load (paper section 5.3; under_load.hpp): decided before every burst from what
+    // still waits, so a flood is seen within 64 messages, and held for a second.
+    device_.observe_handshake_queue(rte_ring_count(cfg_.handshakes), capacity, wg::Time(now_ns));
+    if (total >= kMaxExceptionsPerIteration) break;
+    const unsigned n = rte_ring_dequeue_burst(cfg_.handshakes, reinterpret_cast<void**>(burst),
+                                              kExceptionBurst, nullptr);
+    if (n == 0) break;
+    total += n;
+    for (unsigned i = 0; i < n; ++i) handle_wire_exception(burst[i], now_ns);
+  }
+  return total;
+}
+
+unsigned SlowPath::drain_other_exceptions(std::int64_t now_ns) {
   rte_mbuf* burst[kExceptionBurst];
   unsigned total = 0;
-  // Under load (paper section 5.3): the ring more than half full means workers hand over
-  // handshakes faster than we answer them.
-  const unsigned capacity = rte_ring_get_capacity(cfg_.exceptions);
-  device_.set_under_load(rte_ring_count(cfg_.exceptions) > capacity / 2);
   while (total < kMaxExceptionsPerIteration) {
     const unsigned n = rte_ring_dequeue_burst(cfg_.exceptions, reinterpret_cast<void**>(burst),
                                               kExceptionBurst, nullptr);
@@ -155,7 +181,7 @@ void SlowPath::drain_exceptions(std::int64_t now_ns) {
       }
     }
   }
-  busy_ = total != 0;
+  return total;
 }
 
 void SlowPath::handle_wire_exception(rte_mbuf* m, std::int64_t now_ns) {
@@ -165,8 +191,13 @@ void SlowPath::handle_wire_exception(rte_mbuf* m, std::int64_t now_ns) {
                                        dp::cpu_to_be16(tunnel_port_), info);
   if (r == DropReason::none) {
     uapi::Endpoint from = endpoint_of(info);
+    // Answers go back the way the frame came (send_datagram): a cookie reply to a spoofed
+    // source must cost no neighbour resolution and leave no cache entry (issue 11).
+    answering_.emplace(Answering{from, {}});
+    std::memcpy(answering_->l2_source.data(), frame + 6, answering_->l2_source.size());
     device_.receive(std::span<const std::uint8_t>(frame + info.payload_offset, info.payload_len),
                     from, wg::Time(now_ns), *this);
+    answering_.reset();
     rte_pktmbuf_free(m);
     return;
   }
@@ -468,28 +499,23 @@ void SlowPath::republish() {
 std::optional<dp::MacAddr> SlowPath::next_hop_mac(const dp::IpAddr16& dst, std::uint16_t port,
                                                   std::int64_t now_ns) {
   if (cfg_.options->wire_gateway_mac) return cfg_.options->wire_gateway_mac;
-  if (!neighbours_) return std::nullopt;
-  NeighbourEntry& e = neighbour_cache_[dst];
-  if (e.mac && now_ns - e.checked_ns < kNeighbourRefreshNs) return e.mac;
-  if (e.checked_ns != 0 && now_ns - e.checked_ns < kResolveIntervalNs) return e.mac;
-  e.checked_ns = now_ns;
-  auto mac = neighbours_->lookup(dst);
-  if (mac) {
-    if (e.mac != mac) {
-      dirty_ = true;  // templates carry the MAC
-    }
-    e.mac = mac;
-    return mac;
-  }
-  if (e.solicited_ns == dp::kNeverNs || now_ns - e.solicited_ns > kSolicitIntervalNs) {
-    e.solicited_ns = now_ns;
-    neighbours_->solicit(dst, port);
-  }
-  return e.mac;  // the last known one, if any, until the kernel knows better
+  if (!neighbour_cache_) return std::nullopt;
+  const NeighbourCache::Answer a = neighbour_cache_->resolve(dst, port, now_ns);
+  if (a.changed) dirty_ = true;  // templates carry the MAC
+  return a.mac;
 }
 
 std::optional<dp::OuterTemplate> SlowPath::outer_template(const uapi::Endpoint& to,
                                                           std::int64_t now_ns) {
+  const auto& src = to.family == 6 ? cfg_.options->wire_ipv6 : cfg_.options->wire_ipv4;
+  if (!src) return std::nullopt;
+  auto mac = next_hop_mac(to_addr16(to), to.port, now_ns);
+  if (!mac) return std::nullopt;
+  return outer_template_via(to, *mac);
+}
+
+std::optional<dp::OuterTemplate> SlowPath::outer_template_via(const uapi::Endpoint& to,
+                                                              const dp::MacAddr& next_hop) const {
   const Options& o = *cfg_.options;
   dp::OuterTemplateConfig c;
   c.is_ipv6 = to.family == 6;
@@ -499,9 +525,7 @@ std::optional<dp::OuterTemplate> SlowPath::outer_template(const uapi::Endpoint& 
   c.dst_addr = to_addr16(to);
   c.dst_port_be = dp::cpu_to_be16(to.port);
   c.src_mac = mac_of(*cfg_.wire);
-  auto mac = next_hop_mac(c.dst_addr, to.port, now_ns);
-  if (!mac) return std::nullopt;
-  c.dst_mac = *mac;
+  c.dst_mac = next_hop;
   return dp::OuterTemplate(c);
 }
 
@@ -534,7 +558,10 @@ void SlowPath::send_datagram(const uapi::Endpoint& to, std::span<const std::uint
     dp::count_drop(*cfg_.counters, DropReason::no_endpoint);
     return;
   }
-  auto tmpl = outer_template(to, t);
+  // An answer to the frame being received goes to that frame's Ethernet source; anything
+  // else to its resolved next hop.
+  auto tmpl = answering_ && answering_->from == to ? outer_template_via(to, answering_->l2_source)
+                                                   : outer_template(to, t);
   if (!tmpl) {
     if (pending_.size() >= kMaxPendingDatagrams) {
       pending_.pop_front();
@@ -637,8 +664,8 @@ std::optional<std::string> SlowPath::apply(const uapi::DeviceChange& change) {
 
 void SlowPath::drain() {
   rte_mbuf* m = nullptr;
-  while (rte_ring_sc_dequeue(cfg_.exceptions, reinterpret_cast<void**>(&m)) == 0) {
-    rte_pktmbuf_free(m);
+  for (rte_ring* ring : {cfg_.handshakes, cfg_.exceptions}) {
+    while (rte_ring_sc_dequeue(ring, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
   }
   for (rte_ring* relay : cfg_.relay) {
     while (relay != nullptr && rte_ring_sc_dequeue(relay, reinterpret_cast<void**>(&m)) == 0) {

@@ -5,8 +5,10 @@
 // owns what").
 //
 // Each iteration of run():
-//   1. drain the exception ring: handshake/cookie messages -> Device::receive; ARP/ND from
-//      the bridge (for routed addresses) or from a PCI wire port (for --wire-ip) -> answered
+//   1. drain the handshake ring first (strict priority; its fill level, sampled before every
+//      burst, puts the Device under load, held one second): handshake/cookie messages ->
+//      Device::receive; then the exception ring: ARP/ND from the bridge (for routed
+//      addresses) or from a PCI wire port (for --wire-ip) -> answered
 //   2. turn the workers' per-peer stamps and flags into Device notes (data received/sent,
 //      handshake wanted, next keypair confirmed)
 //   3. Device::tick when due; its datagrams go out on the slow path's own TX queue
@@ -43,6 +45,7 @@
 #include "pipeline/forwarding_state.hpp"
 #include "pipeline/stage_context.hpp"
 #include "straitd/kernel_neighbours.hpp"
+#include "straitd/neighbour_cache.hpp"
 #include "straitd/options.hpp"
 #include "straitd/publication.hpp"
 #include "uapi/server.hpp"
@@ -67,7 +70,8 @@ struct SlowPathConfig {
   // Per PortRole: non-null when the port has no slow-path TX queue; worker 0 sends from it.
   std::array<rte_ring*, dp::kPortRoleCount> relay{};
   rte_mempool* pool = nullptr;      // for the frames it builds
-  rte_ring* exceptions = nullptr;   // from the workers; single consumer: us
+  rte_ring* handshakes = nullptr;   // handshake messages from the workers; single consumer: us
+  rte_ring* exceptions = nullptr;   // other exception traffic from the workers; consumer: us
   dp::LcoreCounters* counters = nullptr;  // the slow path's own block
   const dp::CounterSet* all_counters = nullptr;  // for the UAPI's drop counters
   Publication* publication = nullptr;
@@ -96,7 +100,8 @@ class SlowPath final : public wg::DeviceIo, public uapi::Handler {
   // Runs until `stop` becomes true.
   void run(const std::atomic<bool>& stop);
 
-  // After the workers stopped: frees every mbuf still in the exception and staging rings.
+  // After the workers stopped: frees every mbuf still in the handshake, exception, relay and
+  // staging rings.
   void drain();
 
   // ---- uapi::Handler
@@ -139,14 +144,18 @@ class SlowPath final : public wg::DeviceIo, public uapi::Handler {
     std::int64_t since_ns = 0;
   };
 
-  struct NeighbourEntry {
-    std::optional<dp::MacAddr> mac;
-    std::int64_t checked_ns = 0;
-    std::int64_t solicited_ns = dp::kNeverNs;
+  // The frame whose message the Device is receiving: a datagram it sends back to that source
+  // during the call goes to the frame's Ethernet source, never through neighbour resolution.
+  struct Answering {
+    uapi::Endpoint from;
+    dp::MacAddr l2_source{};
   };
 
   [[nodiscard]] wg::Time now() const;
   void drain_exceptions(std::int64_t now_ns);
+  // One ring, at most kMaxExceptionsPerIteration mbufs; returns how many it handled.
+  unsigned drain_handshakes(std::int64_t now_ns);
+  unsigned drain_other_exceptions(std::int64_t now_ns);
   void handle_wire_exception(rte_mbuf* m, std::int64_t now_ns);
   void handle_bridge_exception(rte_mbuf* m);
   void observe_workers(std::int64_t now_ns);
@@ -163,6 +172,9 @@ class SlowPath final : public wg::DeviceIo, public uapi::Handler {
   // its next hop is not resolved yet (then resolution has been started).
   [[nodiscard]] std::optional<dp::OuterTemplate> outer_template(const uapi::Endpoint& to,
                                                                 std::int64_t now_ns);
+  // The same with a next-hop MAC already known; nothing without a source address.
+  [[nodiscard]] std::optional<dp::OuterTemplate> outer_template_via(const uapi::Endpoint& to,
+                                                                    const dp::MacAddr& next_hop) const;
   [[nodiscard]] std::optional<dp::MacAddr> next_hop_mac(const dp::IpAddr16& dst,
                                                         std::uint16_t port, std::int64_t now_ns);
   // TX on the slow path's queue of `port`; counts, frees what the queue refuses.
@@ -174,6 +186,8 @@ class SlowPath final : public wg::DeviceIo, public uapi::Handler {
   crypto::AeadEngine aead_;  // encap_one of staged packets
   dp::StageContext stage_;
   std::optional<KernelNeighbours> neighbours_;  // only without --wire-gateway-mac
+  std::optional<NeighbourCache> neighbour_cache_;  // in front of neighbours_
+  std::optional<Answering> answering_;  // set during Device::receive of a wire frame
 
   // Shared with the staging rings' deleters, which may run after the SlowPath is gone (the
   // Publication frees retired rings).
@@ -184,7 +198,6 @@ class SlowPath final : public wg::DeviceIo, public uapi::Handler {
   // snapshot may still name them: retired by the next publish, after its pointer store.
   std::vector<PeerResources> superseded_;
   std::map<const wg::Keypair*, std::shared_ptr<dp::PreparedKeypair>> prepared_;
-  std::map<dp::IpAddr16, NeighbourEntry> neighbour_cache_;
   std::deque<PendingDatagram> pending_;
   std::vector<std::shared_ptr<wg::Keypair>> released_;  // retired at the next publish
   std::uint32_t staging_rings_created_ = 0;
@@ -192,6 +205,7 @@ class SlowPath final : public wg::DeviceIo, public uapi::Handler {
   bool dirty_ = true;               // the snapshot must be rebuilt
   bool unresolved_endpoints_ = false;  // a peer's next hop was unknown at the last build
   std::int64_t last_resolve_ns_ = 0;
+  std::int64_t last_neighbour_expiry_ns_ = 0;
   bool busy_ = false;  // the last iteration had exception traffic: poll without sleeping
 };
 

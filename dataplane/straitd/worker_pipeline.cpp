@@ -30,11 +30,13 @@ void transmit(dp::LcoreCounters& c, dp::PortRole role, const dp::WorkerQueues& q
   drop_tail(c, pkts, sent, n, DropReason::tx_failed);
 }
 
-void to_slow_path(dp::LcoreCounters& c, rte_ring* ring, rte_mbuf** pkts, std::uint16_t n) noexcept {
+// `full` names the drop when the ring refuses some (handshake_ring_full, exception_ring_full).
+void to_slow_path(dp::LcoreCounters& c, rte_ring* ring, rte_mbuf** pkts, std::uint16_t n,
+                  DropReason full) noexcept {
   if (n == 0) return;
   const unsigned queued =
       rte_ring_enqueue_burst(ring, reinterpret_cast<void* const*>(pkts), n, nullptr);
-  if (queued < n) drop_tail(c, pkts, static_cast<std::uint16_t>(queued), n, DropReason::exception_ring_full);
+  if (queued < n) drop_tail(c, pkts, static_cast<std::uint16_t>(queued), n, full);
 }
 
 }  // namespace
@@ -64,6 +66,7 @@ std::uint32_t worker_poll(dp::WorkerContext& ctx) {
   // Room for the IPv4 fragments encap may add (encap_stage.hpp, kEncapFragmentRoom).
   rte_mbuf* out[kRxBurst + dp::kEncapFragmentRoom];
   rte_mbuf* slow[kRxBurst];
+  rte_mbuf* handshakes[kRxBurst];
   rte_mbuf* back[kRxBurst];  // encap's ICMP too-big answers, back into the bridge
 
   const std::uint16_t n_wire = rte_eth_rx_burst(wire.port_id, wire.rx_queue, in, kRxBurst);
@@ -73,9 +76,10 @@ std::uint32_t worker_poll(dp::WorkerContext& ctx) {
     if (state == nullptr) {
       drop_tail(c, in, 0, n_wire, DropReason::unknown_index);
     } else {
-      const dp::DecapResult r = dp::decap_burst(wp.stage, *state, in, n_wire, out, slow);
+      const dp::DecapResult r = dp::decap_burst(wp.stage, *state, in, n_wire, out, handshakes, slow);
       transmit(c, dp::PortRole::bridge, bridge, out, r.to_bridge);
-      to_slow_path(c, wp.exceptions, slow, r.to_slow_path);
+      to_slow_path(c, wp.handshakes, handshakes, r.to_handshake, DropReason::handshake_ring_full);
+      to_slow_path(c, wp.exceptions, slow, r.to_slow_path, DropReason::exception_ring_full);
     }
   }
 
@@ -88,7 +92,7 @@ std::uint32_t worker_poll(dp::WorkerContext& ctx) {
     } else {
       const dp::EncapResult r = dp::encap_burst(wp.stage, *state, in, n_bridge, out, slow, back);
       transmit(c, dp::PortRole::wire, wire, out, r.to_wire);
-      to_slow_path(c, wp.exceptions, slow, r.to_slow_path);
+      to_slow_path(c, wp.exceptions, slow, r.to_slow_path, DropReason::exception_ring_full);
       transmit(c, dp::PortRole::bridge, bridge, back, r.to_bridge);
     }
   }

@@ -3,14 +3,17 @@
 // the per-lcore objects it works with (docs/STRAITD.md, "The fast path").
 //
 //   wire RX ──> decap_burst ──> bridge TX           (refused by TX: freed, tx_failed)
-//                    └──> exception ring ──> slow path  (ring full: freed, exception_ring_full)
+//                    ├──> handshake ring ──> slow path  (ring full: freed, handshake_ring_full)
+//                    └──> exception ring ──> slow path  (punted ARP/ND of a PCI wire port;
+//                                                        ring full: freed, exception_ring_full)
 //   bridge RX ─> encap_burst ─> wire TX             (refused by TX: freed, tx_failed)
 //                    ├──> exception ring (ARP/ND from the bridge side)
 //                    └──> bridge TX (ICMP too-big answers to oversized packets)
 //   relay ring (worker 0, net_tap ports) ──> TX   (the slow path's frames)
 //
 // Threads: a WorkerPipeline belongs to its lcore (its AEAD engine, its StageContext); the
-// publication pointer and the exception ring are shared (acquire load; multi-producer ring).
+// publication pointer and the two rings to the slow path are shared (acquire load;
+// multi-producer rings).
 
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -33,7 +36,8 @@ struct WorkerPipeline {
   crypto::AeadEngine aead;  // this lcore's ipsec-mb manager
   dp::StageContext stage;   // aead and counters point at this lcore's own
   const std::atomic<const dp::ForwardingState*>* state = nullptr;  // Publication::pointer()
-  rte_ring* exceptions = nullptr;  // to the slow path, multi-producer single-consumer
+  rte_ring* handshakes = nullptr;  // handshake messages to the slow path (MPSC), served first
+  rte_ring* exceptions = nullptr;  // other exception traffic to the slow path (MPSC)
   // Worker 0 only, per PortRole: frames the slow path wants sent on a port that has no
   // slow-path TX queue (net_tap, options.hpp port_queues). Single producer, single consumer.
   std::array<rte_ring*, dp::kPortRoleCount> relay{};

@@ -38,6 +38,13 @@ struct XdpWire::Impl {
 
 namespace {
 
+// The program's coarse cap on handshake messages of all sources together (ebpf/README.md):
+// about what one slow-path thread can examine (a mac1 check each; cookie replies under load
+// cost more, and the exception ring absorbs the difference). Well above any real mesh's
+// handshake rate (one initiation per peer per REKEY_AFTER_TIME), so it only bites a flood.
+constexpr std::uint32_t kHandshakesPerSecond = 100'000;
+constexpr std::uint32_t kHandshakeBurst = 10'000;
+
 // The object straitd hands the PMD by default: the installed one, else the build tree's.
 std::string default_object() {
   for (const char* p : {STRAIT_XDP_OBJECT_INSTALLED, STRAIT_XDP_OBJECT_BUILT}) {
@@ -82,6 +89,8 @@ bool XdpWire::adopt(std::uint16_t tunnel_port) {
     impl_->program.emplace(ebpf::XdpProgram::adopt(impl_->iface));
     impl_->config.tunnel_port = tunnel_port;
     impl_->config.allowlist = false;
+    impl_->config.handshakes_per_second = kHandshakesPerSecond;
+    impl_->config.handshake_burst = kHandshakeBurst;
     impl_->program->configure(impl_->config);
     spdlog::info("xdp: strait_xdp on {} steers UDP port {}; maps pinned under {}", impl_->iface,
                  tunnel_port, impl_->program->pin_dir());

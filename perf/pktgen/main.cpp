@@ -272,17 +272,19 @@ class Generator {
       auto& b = buckets_[p];
       if (b.empty()) continue;
       rte_mbuf* plain[kBurst];
-      rte_mbuf* slow[kBurst];
+      rte_mbuf* hs[kBurst];
+      rte_mbuf* slow[kBurst];  // nothing is punted: punt_non_tunnel is off
       const dp::DecapResult r = dp::decap_burst(ctx_, peers_[p]->state(), b.data(),
-                                                static_cast<std::uint16_t>(b.size()), plain, slow);
+                                                static_cast<std::uint16_t>(b.size()), plain, hs, slow);
       for (std::uint16_t i = 0; i < r.to_bridge; ++i) {
         on_plain_frame(plain[i]);
         rte_pktmbuf_free(plain[i]);
       }
-      for (std::uint16_t i = 0; i < r.to_slow_path; ++i) {
-        on_handshake_frame(*peers_[p], slow[i]);
-        rte_pktmbuf_free(slow[i]);
+      for (std::uint16_t i = 0; i < r.to_handshake; ++i) {
+        on_handshake_frame(*peers_[p], hs[i]);
+        rte_pktmbuf_free(hs[i]);
       }
+      for (std::uint16_t i = 0; i < r.to_slow_path; ++i) rte_pktmbuf_free(slow[i]);
     }
   }
 

@@ -327,39 +327,58 @@ TEST_F(XdpProgramTest, LiveIndicesFollowTheLoader) {
   check("multi-byte index", f, kAccepted);
 }
 
-// WireGuard's ratelimiter: 20 per second per source, burst 5; IPv6 sources by /64. The clock is
-// injected (config.test_now_ns), so this is exact and not timing-dependent.
-TEST_F(XdpProgramTest, HandshakeRateLimitPerSource) {
+// Handshake messages carry no proof of their source address (only mac2 does, checked in
+// straitd), so the program must not limit them per source: ~20 junk packets a second carrying
+// a victim peer's address would drain its bucket and block its real handshakes (issue 11,
+// item 3). A flood from one address, of every handshake type, all goes through to straitd.
+TEST_F(XdpProgramTest, SpoofedHandshakeFloodFromOneAddressIsNotLimitedPerSource) {
   SKIP_UNLESS_ABLE();
-  const auto init = [](const char* src) { return v4(src).wg_initiation_shaped().build(); };
-  const Expect limited = dropped(DropReason::handshake_rate_limited);
-  for (int i = 1; i <= 5; ++i) check("flood packet " + std::to_string(i), init("192.0.2.10"), kAccepted);
-  for (int i = 6; i <= 10; ++i) check("flood packet " + std::to_string(i), init("192.0.2.10"), limited);
-  check("another source", init("192.0.2.11"), kAccepted);
-  check("response, same source: same bucket", v4("192.0.2.10").wg_response_shaped().build(), limited);
-  check("cookie reply, same source: same bucket", v4("192.0.2.10").wg_cookie_shaped().build(), limited);
-  check("data, same source: not rate limited", data(kLiveIndex, test::kWgData, v4("192.0.2.10")), kAccepted);
-
-  prog_->configure({kPort, false, kT0 + 49 * kMs});
-  check("49 ms later: still empty", init("192.0.2.10"), limited);
-  prog_->configure({kPort, false, kT0 + 50 * kMs});
-  check("50 ms later: one token", init("192.0.2.10"), kAccepted);
-  check("and only one", init("192.0.2.10"), limited);
-  prog_->configure({kPort, false, kT0 + 60'000 * kMs});
-  for (int i = 1; i <= 5; ++i) check("a minute later, burst " + std::to_string(i), init("192.0.2.10"), kAccepted);
-  check("burst capped at 5", init("192.0.2.10"), limited);
-  prog_->configure({kPort, false, kT0});
-  check("clock going back adds nothing", init("192.0.2.10"), limited);
+  for (int i = 1; i <= 100; ++i)
+    check("initiation " + std::to_string(i) + " from the victim's address",
+          v4("192.0.2.10").wg_initiation_shaped().build(), kAccepted);
+  check("response from the same address", v4("192.0.2.10").wg_response_shaped().build(), kAccepted);
+  check("cookie reply from the same address", v4("192.0.2.10").wg_cookie_shaped().build(), kAccepted);
+  for (int i = 1; i <= 20; ++i)
+    check("IPv6 initiation " + std::to_string(i) + " from one /64",
+          v6("2001:db8:1::1").wg_initiation_shaped().build(), kAccepted);
 }
 
-TEST_F(XdpProgramTest, HandshakeRateLimitAggregatesIpv6Slash64) {
+// The coarse global cap (config hs_per_second, hs_burst): one bucket for handshake messages of
+// every source together; data is never capped. The clock is injected (config.test_now_ns), so
+// this is exact and not timing-dependent.
+TEST_F(XdpProgramTest, HandshakeGlobalCap) {
   SKIP_UNLESS_ABLE();
-  const auto init = [](const char* src) { return v6(src).wg_initiation_shaped().build(); };
-  for (int i = 1; i <= 5; ++i) check("2001:db8:1::1 #" + std::to_string(i), init("2001:db8:1::1"), kAccepted);
-  check("same /64, other host", init("2001:db8:1::ffff:2"), dropped(DropReason::handshake_rate_limited));
-  check("same /64, other host", init("2001:db8:1:0:8000::1"), dropped(DropReason::handshake_rate_limited));
-  check("next /64", init("2001:db8:1:1::1"), kAccepted);
-  check("IPv4 source unaffected", v4("192.0.2.1").wg_initiation_shaped().build(), kAccepted);
+  XdpConfig c{kPort, false, kT0, 20, 3};  // 50 ms per message, burst 3
+  prog_->configure(c);
+  EXPECT_EQ(prog_->config().handshakes_per_second, 20u);
+  EXPECT_EQ(prog_->config().handshake_burst, 3u);
+  const auto init = [](const char* src) { return v4(src).wg_initiation_shaped().build(); };
+  const Expect capped = dropped(DropReason::handshake_rate_limited);
+  check("burst 1: initiation from A", init("192.0.2.10"), kAccepted);
+  check("burst 2: response from B", v4("192.0.2.11").wg_response_shaped().build(), kAccepted);
+  check("burst 3: IPv6 initiation", v6("2001:db8:1::1").wg_initiation_shaped().build(), kAccepted);
+  check("burst spent: another source is capped too", init("192.0.2.12"), capped);
+  check("cookie reply: capped", v4("192.0.2.13").wg_cookie_shaped().build(), capped);
+  check("data is never capped", data(kLiveIndex), kAccepted);
+
+  c.test_now_ns = kT0 + 49 * kMs;
+  prog_->configure(c);
+  check("49 ms later: still spent", init("192.0.2.10"), capped);
+  c.test_now_ns = kT0 + 50 * kMs;
+  prog_->configure(c);
+  check("50 ms later: one message", init("192.0.2.14"), kAccepted);
+  check("and only one", init("192.0.2.15"), capped);
+  c.test_now_ns = kT0 + 60'000 * kMs;
+  prog_->configure(c);
+  for (int i = 1; i <= 3; ++i) check("a minute later, burst " + std::to_string(i), init("192.0.2.10"), kAccepted);
+  check("burst capped at 3", init("192.0.2.10"), capped);
+  c.test_now_ns = kT0;
+  prog_->configure(c);
+  check("clock going back adds nothing", init("192.0.2.10"), capped);
+
+  c.handshakes_per_second = 0;
+  prog_->configure(c);
+  for (int i = 1; i <= 10; ++i) check("cap off " + std::to_string(i), init("192.0.2.10"), kAccepted);
 }
 
 TEST_F(XdpProgramTest, AllowList) {
@@ -381,14 +400,7 @@ TEST_F(XdpProgramTest, AllowList) {
   check("IPv4-mapped-looking IPv6 source is not IPv4", data(kLiveIndex, test::kWgData, v6("::ffff:192.0.2.1")), outside);
   check("non-tunnel traffic from outside still passes", PacketBuilder().eth().ipv4("198.18.0.1", "198.51.100.1").udp(1, 53).payload(8).build(), kNotTunnel);
 
-  // A flood from outside must not take buckets in the LRU map from real peers.
-  for (int i = 0; i < 8; ++i) check("initiation from outside", v4("198.18.0.2").wg_initiation_shaped().build(), outside);
-  strait_xdp_source_key key{};
-  key.family = 4;
-  const Bytes a = test::parse_ipv4("198.18.0.2");
-  std::copy(a.begin(), a.end(), key.addr);
-  strait_xdp_bucket bucket{};
-  EXPECT_NE(bpf_map_lookup_elem(prog_->map_fd(STRAIT_XDP_MAP_HS_BUCKETS), &key, &bucket), 0);
+  check("initiation from outside", v4("198.18.0.2").wg_initiation_shaped().build(), outside);
 
   prog_->disallow_prefix(EndpointPrefix::parse("192.0.2.99/24"));  // host bits ignored
   check("after removing the /24", data(kLiveIndex, test::kWgData, v4("192.0.2.200")), outside);

@@ -205,11 +205,12 @@ TEST_F(MulticoreTest, FlowPortIgnoresPayloadAndCoversIpv6) {
 
 // B's decap of `wire` on B's own context; returns how many reached the bridge.
 std::uint16_t decap_all(test::Node& b, const std::vector<Bytes>& wire) {
-  std::vector<rte_mbuf*> in, out(wire.size()), slow(wire.size());
+  std::vector<rte_mbuf*> in, out(wire.size()), hs(wire.size()), slow(wire.size());
   for (const Bytes& f : wire) in.push_back(mbuf_of(f));
-  const DecapResult r = decap_burst(b.ctx, *b.state, in.data(),
-                                    static_cast<std::uint16_t>(in.size()), out.data(), slow.data());
+  const DecapResult r = decap_burst(b.ctx, *b.state, in.data(), static_cast<std::uint16_t>(in.size()),
+                                    out.data(), hs.data(), slow.data());
   test::free_all(out.data(), r.to_bridge);
+  test::free_all(hs.data(), r.to_handshake);
   test::free_all(slow.data(), r.to_slow_path);
   return r.to_bridge;
 }
@@ -278,16 +279,17 @@ SplitResult decap_on_two_threads(test::Node& b, const std::vector<Bytes>& wire, 
     crypto::AeadEngine engine;
     LcoreCounters counters{};
     StageContext ctx{&engine, &counters, test::kNow};
-    std::vector<rte_mbuf*> in, out(kBurst), slow(kBurst);
+    std::vector<rte_mbuf*> in, out(kBurst), hs(kBurst), slow(kBurst);
     for (std::size_t round = 0; round < rounds; ++round) {
       in.clear();
       for (std::size_t i = round * kBurst; i < std::min(wire.size(), (round + 1) * kBurst); ++i)
         if (pick(t, i)) in.push_back(mbuf_of(wire[i]));
       const DecapResult r = decap_burst(ctx, *b.state, in.data(),
                                         static_cast<std::uint16_t>(in.size()), out.data(),
-                                        slow.data());
+                                        hs.data(), slow.data());
       res.delivered[t] += r.to_bridge;
       test::free_all(out.data(), r.to_bridge);
+      test::free_all(hs.data(), r.to_handshake);
       test::free_all(slow.data(), r.to_slow_path);
       sync.arrive_and_wait();
     }

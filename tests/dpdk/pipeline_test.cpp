@@ -135,14 +135,17 @@ EncapResult encap(Node& a, const std::vector<Bytes>& frames, std::vector<Bytes>*
 }
 
 DecapResult decap(Node& b, const std::vector<Bytes>& frames, std::vector<Bytes>* bridge,
-                  std::vector<Bytes>* slow = nullptr) {
-  std::vector<rte_mbuf*> in, out(frames.size()), to_slow(frames.size());
+                  std::vector<Bytes>* slow = nullptr, std::vector<Bytes>* handshakes = nullptr) {
+  std::vector<rte_mbuf*> in, out(frames.size()), to_hs(frames.size()), to_slow(frames.size());
   for (const Bytes& f : frames) in.push_back(mbuf_of(f));
   const DecapResult r =
       decap_burst(b.ctx, *b.state, in.data(), static_cast<std::uint16_t>(in.size()), out.data(),
-                  to_slow.data());
+                  to_hs.data(), to_slow.data());
   for (std::uint16_t i = 0; i < r.to_bridge; ++i)
     if (bridge != nullptr) bridge->push_back(bytes_of(out[i]));
+  for (std::uint16_t i = 0; i < r.to_handshake; ++i)
+    if (handshakes != nullptr) handshakes->push_back(bytes_of(to_hs[i]));
+  free_all(to_hs.data(), r.to_handshake);
   for (std::uint16_t i = 0; i < r.to_slow_path; ++i)
     if (slow != nullptr) slow->push_back(bytes_of(to_slow[i]));
   free_all(out.data(), r.to_bridge);
@@ -700,13 +703,16 @@ TEST_F(DecapDropTest, MultiSegmentMbuf) {
   rte_mbuf* tail = mbuf_of(Bytes(wire.begin() + static_cast<long>(half), wire.end()));
   ASSERT_EQ(rte_pktmbuf_chain(head, tail), 0);
   rte_mbuf* out[1];
+  rte_mbuf* hs[1];
   rte_mbuf* slow[1];
-  const DecapResult r = decap_burst(b.ctx, *b.state, &head, 1, out, slow);
-  EXPECT_EQ(r.to_bridge + r.to_slow_path, 0);
+  const DecapResult r = decap_burst(b.ctx, *b.state, &head, 1, out, hs, slow);
+  EXPECT_EQ(r.to_bridge + r.to_handshake + r.to_slow_path, 0);
   EXPECT_EQ(b.drops(DropReason::unsupported_mbuf), 1u);
   EXPECT_EQ(b.total_drops(), 1u);
 }
 
+// Handshake messages have their own output (straitd's handshake ring), apart from punted
+// traffic, so that no other exception traffic can crowd them out.
 TEST_F(PipelineTest, HandshakeMessagesGoToTheSlowPathWhole) {
   Node b;
   build_node(b, side_b(NodeOptions{}));
@@ -724,18 +730,19 @@ TEST_F(PipelineTest, HandshakeMessagesGoToTheSlowPathWhole) {
           .wg_initiation_shaped()
           .build(),
   };
-  std::vector<Bytes> bridge, slow;
-  const DecapResult r = decap(b, frames, &bridge, &slow);
+  std::vector<Bytes> bridge, slow, handshakes;
+  const DecapResult r = decap(b, frames, &bridge, &slow, &handshakes);
   EXPECT_EQ(r.to_bridge, 0u);
-  EXPECT_EQ(r.to_slow_path, 4u);
-  EXPECT_EQ(slow, frames);  // unchanged, in order
+  EXPECT_EQ(r.to_slow_path, 0u);
+  EXPECT_EQ(r.to_handshake, 4u);
+  EXPECT_EQ(handshakes, frames);  // unchanged, in order
   EXPECT_EQ(b.total_drops(), 0u);
 
   // One byte short: not a handshake message.
   Bytes short_init = to_tunnel().wg_initiation_shaped().build();
   short_init = to_tunnel().payload(Bytes(short_init.end() - 148, short_init.end() - 1)).build();
   const DecapResult r2 = decap(b, {short_init}, nullptr, nullptr);
-  EXPECT_EQ(r2.to_slow_path, 0u);
+  EXPECT_EQ(r2.to_handshake, 0u);
   EXPECT_EQ(b.drops(DropReason::msg_bad_length), 1u);
 }
 
@@ -764,6 +771,7 @@ TEST_F(PipelineTest, NonTunnelFramesAreDroppedOrPunted) {
     std::vector<Bytes> slow;
     const DecapResult r = decap(b, frames, nullptr, &slow);
     EXPECT_EQ(r.to_slow_path, 2u);
+    EXPECT_EQ(r.to_handshake, 0u);
     EXPECT_EQ(slow, frames);
     EXPECT_EQ(b.total_drops(), 0u);
   }

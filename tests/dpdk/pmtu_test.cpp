@@ -123,12 +123,13 @@ EncapOut encap(Node& a, const std::vector<Bytes>& frames) {
 std::vector<Bytes> decap(Node& b, const std::vector<Bytes>& frames) {
   std::vector<rte_mbuf*> in;
   for (const Bytes& f : frames) in.push_back(mbuf_of(f));
-  std::vector<rte_mbuf*> out(in.size()), slow(in.size());
-  const DecapResult r = decap_burst(b.ctx, *b.state, in.data(),
-                                    static_cast<std::uint16_t>(in.size()), out.data(), slow.data());
+  std::vector<rte_mbuf*> out(in.size()), hs(in.size()), slow(in.size());
+  const DecapResult r = decap_burst(b.ctx, *b.state, in.data(), static_cast<std::uint16_t>(in.size()),
+                                    out.data(), hs.data(), slow.data());
   std::vector<Bytes> bridge;
   for (std::uint16_t i = 0; i < r.to_bridge; ++i) bridge.push_back(test::bytes_of(out[i]));
   test::free_all(out.data(), r.to_bridge);
+  test::free_all(hs.data(), r.to_handshake);
   test::free_all(slow.data(), r.to_slow_path);
   return bridge;
 }

@@ -7,7 +7,11 @@
 #      handshake_bad_mac2), established sessions keep forwarding;
 #  (b) garbage: random bytes (msg_bad_type / msg_bad_length), data headers with unknown
 #      receiver indexes (unknown_index), and replays of captured A -> B transport messages
-#      (replay).
+#      (replay);
+#  (c) an ARP flood into B's tap (requests for A's pod addresses, which B's slow path answers)
+#      plus a non-tunnel UDP flood to B's wire address, while A makes a new handshake with B:
+#      handshake messages have their own ring, served first (issue 11), so the handshake
+#      completes; the floods are counted by reason (outer_not_tunnel, exception_ring_full).
 # Asserts: every iperf3 run completes, the drop counters by reason grew, straitd is still
 # running and answers `wg show`. Prints the throughput during each flood next to the
 # throughput without one (no assertion on speed). Suite 'system'. Needs root, wg, iperf3, ip,
@@ -290,6 +294,80 @@ for r in msg_bad_type msg_bad_length unknown_index replay exception_ring_full; d
   fi
 done
 echo "ok: garbage dropped by reason"
+
+# (c) ARP + non-tunnel UDP floods while A makes a new handshake with B.
+declare -A pre
+for r in outer_not_tunnel exception_ring_full handshake_ring_full; do pre[$r]=$(drop_count "$IFB" "$r"); done
+rm -f "$work/stop"
+arp_flood() {
+  ip netns exec "$NSB" python3 - "$TB" "$work/stop" <<'PYEOF'
+import os, socket, struct, sys, time
+iface, stop = sys.argv[1:3]
+mac = bytes.fromhex(open(f"/sys/class/net/{iface}/address").read().strip().replace(":", ""))
+frames = []
+for i in range(2, 254):
+    arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, mac, bytes([10, 98, 2, 1]), bytes(6),
+                      bytes([10, 98, 1, i]))
+    frames.append(b"\xff" * 6 + mac + b"\x08\x06" + arp)
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((iface, 0))
+end = time.monotonic() + 60
+while not os.path.exists(stop) and time.monotonic() < end:
+    for f in frames:
+        try:
+            s.send(f)
+        except OSError:
+            pass
+PYEOF
+}
+udp_flood() {
+  ip netns exec "$NSC" python3 - "$work/stop" <<'PYEOF'
+import os, socket, sys, time
+stop = sys.argv[1]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setblocking(False)
+end = time.monotonic() + 60
+while not os.path.exists(stop) and time.monotonic() < end:
+    for port in range(9000, 9100):
+        try:
+            s.sendto(b"not a tunnel packet" * 4, ("192.168.78.2", port))
+        except OSError:
+            pass
+PYEOF
+}
+arp_flood &
+arp_pid=$!
+udp_flood &
+udp_pid=$!
+sleep 1
+# A forgets its session with B: the next packet needs a new handshake.
+uapi "/var/run/wireguard/$IFA.sock" "set=1
+public_key=$b_hex
+remove=true" | grep -q "errno=0" || fail "removing B from A"
+uapi "/var/run/wireguard/$IFA.sock" "set=1
+public_key=$b_hex
+endpoint=192.168.78.2:51820
+allowed_ip=10.98.2.0/24
+strait_cipher=aes256-gcm" | grep -q "errno=0" || fail "adding B to A again"
+rekeyed=
+start=$(date +%s)
+while [ $(($(date +%s) - start)) -lt 30 ]; do
+  if ip netns exec "$NSA" ping -c 1 -W 1 10.98.2.1 >/dev/null 2>&1; then
+    rekeyed=$(($(date +%s) - start))
+    break
+  fi
+done
+touch "$work/stop"
+wait "$arp_pid" "$udp_pid" || true
+for r in outer_not_tunnel exception_ring_full handshake_ring_full; do
+  echo "  $r: +$(($(drop_count "$IFB" "$r") - pre[$r]))"
+done
+[ -n "$rekeyed" ] || fail "A's new handshake with B did not complete during the ARP and UDP floods"
+echo "ok: a new handshake completed in ${rekeyed} s during the ARP and non-tunnel UDP floods"
+[ $(($(drop_count "$IFB" outer_not_tunnel) - pre[outer_not_tunnel])) -gt 0 ] ||
+  fail "the non-tunnel UDP flood was not counted (outer_not_tunnel)"
+[ $(($(drop_count "$IFB" handshake_ring_full) - pre[handshake_ring_full])) -eq 0 ] ||
+  fail "handshakes were dropped as handshake_ring_full during floods of other traffic"
 
 kill -0 "$pid_b" 2>/dev/null || fail "straitd B died"
 ip netns exec "$NSB" wg show "$IFB" >/dev/null || fail "straitd B does not answer wg show"

@@ -2,7 +2,11 @@
 # straitd with its WIRE port on net_af_xdp, sharing the veth with the kernel of its namespace,
 # against wireguard-go: the XDP program strait_xdp (ebpf/) steers the tunnel port to straitd,
 # passes everything else to the kernel and drops garbage sent to the tunnel port before it
-# reaches the AF_XDP socket. Suite 'system'. Needs root, wireguard-go, wg, ip, nsenter,
+# reaches the AF_XDP socket; and a spoofed handshake flood carrying wireguard-go's own address
+# (plus valid-mac1 initiations from spoofed addresses off the link) does not stop wireguard-go
+# from completing a new handshake (issue 11: no per-source limit in XDP), and straitd's cookie
+# replies to the spoofed sources go back to the Ethernet source of the flood without any
+# neighbour resolution (no datagram waits for ARP, none is dropped as no_endpoint). Suite 'system'. Needs root, wireguard-go, wg, ip, nsenter,
 # python3, bpftool, a bpffs on /sys/fs/bpf.
 #
 #   netns A                                               netns B (wireguard-go)
@@ -136,7 +140,7 @@ ip netns exec "$NSB" ethtool -K "$VB" tx off rx off >/dev/null 2>&1 || true
 a_pub=$(wg pubkey <"$work/a.key")
 b_pub=$(wg pubkey <"$work/b.key")
 
-ip netns exec "$NSB" env WG_PROCESS_FOREGROUND=1 wireguard-go "$WG" >"$work/wggo.log" 2>&1 &
+ip netns exec "$NSB" env WG_PROCESS_FOREGROUND=1 LOG_LEVEL=debug wireguard-go "$WG" >"$work/wggo.log" 2>&1 &
 wggo_pid=$!
 wait_for "wireguard-go's socket" test -S "/var/run/wireguard/$WG.sock"
 ip netns exec "$NSB" wg set "$WG" private-key "$work/b.key" listen-port 51820 \
@@ -232,6 +236,142 @@ echo "ok: the flood is dropped in XDP and shows in strait_drop_*"
 # ---- the tunnel still works after the flood
 ip netns exec "$NSA" ping -c 2 -W 5 10.99.2.1 >"$work/ping_after.log" 2>&1 ||
   { cat "$work/ping_after.log"; fail "ping through the tunnel after the flood"; }
+
+# ---- a spoofed handshake flood while wireguard-go rekeys (issue 11, items 2 and 3)
+# Raw frames from B's veth to A's: initiations with a valid mac1 (the flooder knows A's public
+# key) and junk initiations (bad mac1), all carrying B's own address 192.168.77.2 (the victim's),
+# and valid-mac1 initiations from 4096 spoofed addresses in 198.18.0.0/16, which A's kernel has
+# no route to. Phase 1, while wireguard-go makes a new handshake: paced at 3,000 frames a
+# second (a flood beyond what the worker and slow path take drops real handshakes with the
+# rest, in straitd as in Linux, so the test stays below it on this shared machine); phase 2:
+# as fast as the flooder can for 4 s, which puts straitd under load (cookie replies). Before the fix the XDP program's per-source bucket for 192.168.77.2 stayed empty
+# and wireguard-go's initiations never reached straitd; cookie replies to the spoofed sources
+# waited for a neighbour resolution that never came (no_endpoint).
+uapi_drop() { uapi_get | awk -F= -v k="strait_drop_$1" '$1 == k { n += $2 } END { print n + 0 }'; }
+no_endpoint_before=$(uapi_drop no_endpoint)
+redirected_before=$(xdp_counter verdicts 3)
+mac_a=$(ip netns exec "$NSA" cat "/sys/class/net/$VA/address")
+rm -f "$work/stop" "$work/stop.sniffer"
+ip netns exec "$NSB" python3 - "$VB" "$work/stop.sniffer" "$work/cookies.txt" <<'PY' &
+# The sniffer: cookie replies (type 3) from A's tunnel port to the spoofed sources, and the
+# Ethernet destination they carry (B's veth MAC: the flood's Ethernet source).
+import socket, sys, os
+iface, stop, out = sys.argv[1:4]
+mine = bytes.fromhex(open(f"/sys/class/net/{iface}/address").read().strip().replace(":", ""))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+s.bind((iface, 0))
+s.settimeout(0.2)
+spoofed = other_mac = 0
+while not os.path.exists(stop):
+    try:
+        f = s.recv(2048)
+    except socket.timeout:
+        continue
+    if len(f) < 42 + 1 or f[23] != 17 or f[26:30] != bytes([192, 168, 77, 1]):
+        continue
+    udp = 14 + (f[14] & 15) * 4
+    if f[udp:udp + 2] != (51820).to_bytes(2, "big") or f[udp + 8] != 3 or f[30:32] != bytes([198, 18]):
+        continue
+    if f[0:6] == mine:
+        spoofed += 1
+    else:
+        other_mac += 1
+open(out, "w").write(f"{spoofed} {other_mac}\n")
+PY
+sniff_pid=$!
+flood_hs() {
+  # flood_hs STOPFILE RATE (frames/s; 0 = as fast as it can) SECONDS (at most)
+  ip netns exec "$NSB" python3 - "$VB" "$mac_a" "$a_pub" "$1" "$2" "$3" "$work/flood_sent.txt" <<'PY'
+import base64, hashlib, os, socket, struct, sys, time
+iface, dst_mac, a_pub, stop, rate, seconds, sent_file = sys.argv[1:8]
+src = bytes.fromhex(open(f"/sys/class/net/{iface}/address").read().strip().replace(":", ""))
+dst = bytes.fromhex(dst_mac.replace(":", ""))
+key = hashlib.blake2s(b"mac1----" + base64.b64decode(a_pub)).digest()
+def csum(b):
+    n = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    n = (n >> 16) + (n & 0xFFFF)
+    return ~(n + (n >> 16)) & 0xFFFF
+def frame(saddr, sport, msg):
+    udp = struct.pack("!HHHH", sport, 51820, 8 + len(msg), 0) + msg
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, saddr, bytes([192, 168, 77, 1]))
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    return dst + src + b"\x08\x00" + ip + udp
+def valid_mac1():
+    body = b"\x01\x00\x00\x00" + os.urandom(112)
+    return body + hashlib.blake2s(body, key=key, digest_size=16).digest() + bytes(16)
+victim = bytes([192, 168, 77, 2])
+frames = []
+for i in range(4096):
+    frames.append(frame(victim, 40000 + i % 1000, valid_mac1()))
+    frames.append(frame(victim, 41000 + i % 1000, b"\x01\x00\x00\x00" + os.urandom(144)))
+    frames.append(frame(bytes([198, 18, i >> 8, i & 255]), 50000, valid_mac1()))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((iface, 0))
+# Small batches, evenly spaced: a token the old per-source bucket refilled (one per 50 ms)
+# was taken by the flood within 2 ms, as an evenly paced spoofer would.
+batch = 5
+interval = batch / float(rate) if float(rate) > 0 else 0
+end = time.monotonic() + float(seconds)
+next_t = time.monotonic()
+i = 0
+while not os.path.exists(stop) and time.monotonic() < end:
+    for _ in range(batch):
+        try:
+            s.send(frames[i % len(frames)])
+        except OSError:
+            pass
+        i += 1
+    next_t += interval
+    if next_t > time.monotonic():
+        time.sleep(next_t - time.monotonic())
+open(sent_file, "a").write(f"{i} ")
+PY
+}
+flood_hs "$work/stop" 3000 60 &
+flood_pid=$!
+sleep 1
+# wireguard-go forgets its session: the next packet needs a new handshake from 192.168.77.2.
+ip netns exec "$NSB" wg set "$WG" peer "$a_pub" remove
+ip netns exec "$NSB" wg set "$WG" peer "$a_pub" allowed-ips 10.99.1.0/24 endpoint 192.168.77.1:51820
+rekeyed=
+start=$(date +%s)
+while [ $(($(date +%s) - start)) -lt 30 ]; do
+  if ip netns exec "$NSB" ping -c 1 -W 1 10.99.1.1 >/dev/null 2>&1; then
+    rekeyed=$(($(date +%s) - start))
+    break
+  fi
+done
+touch "$work/stop"
+wait "$flood_pid" || true
+# Phase 2: the same frames as fast as the flooder can for 4 s, beyond what the slow path
+# answers with a full handshake: straitd goes under load and answers with cookie replies.
+flood_hs /nonexistent 0 4 || true
+sleep 1  # cookie replies still on their way
+touch "$work/stop.sniffer"
+wait "$sniff_pid" || true
+read -r cookies_spoofed cookies_other_mac <"$work/cookies.txt" || { cookies_spoofed=0; cookies_other_mac=0; }
+no_endpoint=$(($(uapi_drop no_endpoint) - no_endpoint_before))
+echo "spoofed flood: $(cat "$work/flood_sent.txt" 2>/dev/null)frames sent (phase 1, 2)," \
+  "$(($(xdp_counter verdicts 3) - redirected_before)) tunnel packets redirected to straitd"
+if [ -n "$rekeyed" ]; then outcome="done after $rekeyed s"; else outcome="NOT done"; fi
+echo "spoofed flood: wireguard-go's new handshake $outcome (30 s allowed);" \
+  "cookie replies to spoofed sources seen: $cookies_spoofed (to another MAC: $cookies_other_mac);" \
+  "no_endpoint +$no_endpoint; straitd drops: handshake_bad_mac1 $(uapi_drop handshake_bad_mac1)," \
+  "handshake_bad_mac2 $(uapi_drop handshake_bad_mac2), handshake_invalid $(uapi_drop handshake_invalid)," \
+  "handshake_rate_limited $(uapi_drop handshake_rate_limited), handshake_ring_full $(uapi_drop handshake_ring_full)"
+problems=
+[ -n "$rekeyed" ] || problems+=" wireguard-go's handshake did not complete under a flood carrying its address;"
+[ "$(uapi_drop handshake_bad_mac2)" -gt 0 ] || problems+=" the flood never put straitd under load (no cookie replies);"
+[ "$cookies_spoofed" -gt 0 ] || problems+=" no cookie reply reached the spoofed sources' Ethernet source;"
+[ "$cookies_other_mac" -eq 0 ] || problems+=" cookie replies went to another MAC than the flood's;"
+[ "$no_endpoint" -eq 0 ] || problems+=" $no_endpoint datagrams waited for a neighbour and were dropped (no_endpoint);"
+if [ -n "$problems" ]; then
+  ip netns exec "$NSB" wg show "$WG"
+  ip netns exec "$NSA" wg show "$IFN"
+  tail -n 30 "$work/wggo.log"
+  fail "$problems"
+fi
+echo "ok: a spoofed flood from wireguard-go's address does not block its handshake; cookie replies to spoofed sources need no neighbour resolution"
 
 # ---- clean exit: the program is detached and the pins removed
 kill -TERM "$straitd_pid"

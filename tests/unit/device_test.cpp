@@ -28,6 +28,7 @@
 #include "common/packet_builder.hpp"
 #include "core/messages.hpp"
 #include "device/handshake_rate_limiter.hpp"
+#include "device/under_load.hpp"
 
 namespace strait::wg {
 namespace {
@@ -569,7 +570,8 @@ TEST_F(DeviceTest, KeysExpireAndAreZeroedAfterRejectAfterTimeTimesThree) {
 
 TEST_F(DeviceTest, CookieReplyUnderLoadThenHandshakeCompletesWithMac2) {
   configure();
-  b_.device.set_under_load(true);
+  b_.device.observe_handshake_queue(512, 4096, now_);  // 1/8 full: under load
+  ASSERT_TRUE(b_.device.under_load());
   a_.device.send(ping(a_, b_, 1), now_, a_.io);
   std::vector<std::uint8_t> types;
   lose = [&](const Node&, const Datagram& d) {
@@ -591,7 +593,7 @@ TEST_F(DeviceTest, CookieReplyUnderLoadThenHandshakeCompletesWithMac2) {
 
 TEST_F(DeviceTest, UnderLoadHandshakesAreRateLimitedPerSource) {
   configure();
-  b_.device.set_under_load(true);
+  b_.device.observe_handshake_queue(4096, 4096, now_);
   // A stranger C knows B's public key (mac1) and earns a cookie for its address (mac2), then
   // floods B with initiations from that address. B is not configured with C's key.
   Node c(3, uapi::Endpoint::v4({192, 0, 2, 3}, 51820), "10.0.0.3", &now_);
@@ -617,8 +619,10 @@ TEST_F(DeviceTest, UnderLoadHandshakesAreRateLimitedPerSource) {
     }
     c.io.out.clear();
   }
-  // All at once: a burst of five gets through the rate limiter (and fails later: C is no peer
-  // of B), the rest is refused before any public-key operation.
+  // All at once, while B's queue is still full: a burst of five gets through the rate limiter
+  // (and fails later: C is no peer of B), the rest is refused before any public-key operation.
+  b_.device.observe_handshake_queue(4096, 4096, now_);
+  ASSERT_TRUE(b_.device.under_load());
   for (const Bytes& m : inits) b_.device.receive(m, c.source, now_, b_.io);
   EXPECT_EQ(drops(b_, DropReason::handshake_invalid), 5u);
   EXPECT_EQ(drops(b_, DropReason::handshake_rate_limited), 3u);
@@ -1067,6 +1071,42 @@ TEST_F(DeviceTest, CipherChangeDropsSessions) {
 
 // ---------------------------------------------------------------------------------------------
 // The handshake rate limiter alone (Linux ratelimiter.c: 20/s, burst 5, per IPv4 / IPv6 /64).
+
+// Under load as Linux decides it: the handshake queue at least 1/8 full, held one second after
+// the last such observation. Each row is one observation, in order, on one UnderLoad.
+TEST(UnderLoadTest, OneEighthFullAndHeldForOneSecond) {
+  struct Row {
+    int at_ms;
+    std::size_t queued;
+    std::size_t capacity;
+    bool want;
+    const char* why;
+  };
+  const Row rows[] = {
+      {0, 0, 4096, false, "1. empty queue"},
+      {10, 511, 4096, false, "2. just below 1/8"},
+      {20, 512, 4096, true, "3. exactly 1/8: under load"},
+      {30, 0, 4096, true, "4. queue drained 10 ms later: still held"},
+      {1019, 0, 4096, true, "5. 999 ms after the last load: held"},
+      {1020, 0, 4096, false, "6. one second after the last load: released"},
+      {1021, 0, 4096, false, "7. stays released"},
+      {2000, 4096, 4096, true, "8. full queue"},
+      {2500, 600, 4096, true, "9. still 1/8 full renews the hold"},
+      {3499, 1, 4096, true, "10. 999 ms after the renewal: held"},
+      {3500, 1, 4096, false, "11. one second after the renewal: released"},
+      {4000, 7, 8, true, "12. a tiny queue: 1/8 of 8 is 1"},
+      {5000, 0, 8, false, "13. and released a second later"},
+      {6000, 3, 3, true, "14. a queue below 8 slots: full is under load"},
+      {7000, 2, 3, false, "15. not full, a second later"},
+      {8000, 0, 0, false, "16. no queue at all is never under load"},
+  };
+  UnderLoad u;
+  for (const Row& r : rows) {
+    SCOPED_TRACE(r.why);
+    EXPECT_EQ(u.observe(r.queued, r.capacity, Time(milliseconds(r.at_ms))), r.want);
+    EXPECT_EQ(u.under_load(), r.want);
+  }
+}
 
 TEST(HandshakeRateLimiterTest, BurstThenRefillPerSource) {
   HandshakeRateLimiter rl(4);
