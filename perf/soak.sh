@@ -308,13 +308,24 @@ report = {
     "samples": samples,
 }
 json.dump(report, open(os.path.join(out, "soak.json"), "w"), indent=1)
+# Per sample: pings lost so far (by the final count: a late answer is not a loss) and the
+# largest round trip of the pings answered since the sample before.
+rtts = []
+for line in open(os.path.join(out, "ping.txt")):
+    if line.startswith("[") and "time=" in line:
+        rtts.append((float(line[1:line.index("]")]) - start,
+                     float(line.split("time=")[1].split()[0])))
 with open(os.path.join(out, "soak.dat"), "w") as f:
-    f.write("# t_min rss_a_mib rss_b_mib mbufs_a mbufs_b drops_a drops_b ping_lost\n")
+    f.write("# t_min rss_a_mib rss_b_mib mbufs_a mbufs_b drops_a drops_b ping_lost max_rtt_ms\n")
+    prev = float("-inf")
     for s in samples:
-        f.write("%.2f %.2f %.2f %d %d %d %d %d\n" % (
+        lost_so_far = sum(1 for l in lost if l["t"] is not None and l["t"] <= s["t"])
+        window = [r for t, r in rtts if prev < t <= s["t"]]
+        prev = s["t"]
+        f.write("%.2f %.2f %.2f %d %d %d %d %d %.2f\n" % (
             s["t"] / 60, s["rss_kib_a"] / 1024, s["rss_kib_b"] / 1024, s["mbufs_in_use_a"],
             s["mbufs_in_use_b"], sum(s["drops_a"].values()), sum(s["drops_b"].values()),
-            s["ping_sent"] - s["ping_answered"]))
+            lost_so_far, max(window) if window else 0))
 print(json.dumps({k: report[k] for k in ("verdict", "growth", "rekeys", "iperf3", "churn")},
                  indent=1))
 print("ping: %d sent, %d lost (%d explained by a rekey, %d unexplained)" % (
