@@ -19,11 +19,6 @@ Mac mac(std::span<const std::uint8_t> key, std::span<const std::uint8_t> input) 
   return out;
 }
 
-template <class T>
-void wipe(T& secret) {
-  crypto::secure_zero(std::span<std::uint8_t>(secret.data(), secret.size()));
-}
-
 // "birth + age <= now" as in Linux's wg_birthdate_has_expired.
 bool expired(Time birth, Time age, Time now) { return birth + age <= now; }
 
@@ -50,7 +45,7 @@ const char* describe(CookieReplyError e) {
 
 // ---- CookieChecker ----
 
-CookieChecker::~CookieChecker() { wipe(secret_); }
+CookieChecker::~CookieChecker() { wipe_secret(secret_); }
 
 void CookieChecker::set_identity(const StaticIdentity& local) {
   mac1_key_ = local.mac1_key;
@@ -79,7 +74,7 @@ MacVerdict CookieChecker::check(std::span<const std::uint8_t> msg,
 
   Mac cookie = cookie_for(source, now, rng);
   const Mac mac2 = mac(cookie, msg.first(mac2_at));
-  wipe(cookie);
+  wipe_secret(cookie);
   return crypto::equal_ct(mac2, msg.subspan(mac2_at, kMacLen)) ? MacVerdict::valid_mac2
                                                                : MacVerdict::invalid_mac2;
 }
@@ -95,18 +90,18 @@ bool CookieChecker::make_reply(MessageCookieReply& out, std::span<const std::uin
   crypto::xchacha20poly1305_seal(out.encrypted_cookie, cookie,
                                  msg.subspan(msg.size() - kMacsLen, kMacLen), out.nonce,
                                  cookie_key_);
-  wipe(cookie);
+  wipe_secret(cookie);
   return true;
 }
 
 // ---- CookieMaker ----
 
-CookieMaker::~CookieMaker() { wipe(cookie_); }
+CookieMaker::~CookieMaker() { wipe_secret(cookie_); }
 
 void CookieMaker::set_remote(const Key& remote_static) {
   mac1_key_ = mac1_key_for(remote_static);
   cookie_key_ = cookie_key_for(remote_static);
-  wipe(cookie_);
+  wipe_secret(cookie_);
   has_cookie_ = false;
   has_sent_mac1_ = false;
 }
@@ -143,7 +138,7 @@ CookieReplyError CookieMaker::consume_reply(const MessageCookieReply& reply, Tim
     return CookieReplyError::decrypt_failed;
   }
   cookie_ = cookie;
-  wipe(cookie);
+  wipe_secret(cookie);
   cookie_birth_ = now;
   has_cookie_ = true;
   has_sent_mac1_ = false;

@@ -40,10 +40,10 @@ struct alignas(64) Keypair {
         we_initiated(keys.we_initiated) {}
 
   // Keys must not outlive the session (paper section 6.1: forward secrecy relies on erasing
-  // them). A volatile store loop, so that the compiler cannot drop the stores as dead.
+  // them).
   ~Keypair() {
-    zero(send_key);
-    zero(recv_key);
+    wipe_secret(send_key);
+    wipe_secret(recv_key);
   }
 
   Keypair(const Keypair&) = delete;
@@ -142,12 +142,6 @@ struct alignas(64) Keypair {
     if (!replay.commit(counter)) return false;
     if (counter == kRejectAfterMessages - 1) recv_valid.store(false, std::memory_order_relaxed);
     return true;
-  }
-
- private:
-  static void zero(Key& key) noexcept {
-    volatile std::uint8_t* p = key.data();
-    for (std::size_t i = 0; i < key.size(); ++i) p[i] = 0;
   }
 };
 

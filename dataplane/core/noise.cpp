@@ -21,11 +21,6 @@ std::span<const std::uint8_t> as_bytes(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
 
-template <class T>
-void wipe(T& secret) {
-  crypto::secure_zero(std::span<std::uint8_t>(secret.data(), secret.size()));
-}
-
 // HASH(a || b), BLAKE2s-256.
 Hash hash2(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) {
   crypto::Blake2s h(kHashLen);
@@ -64,8 +59,8 @@ struct Symmetric {
   }
   Symmetric(const Hash& h, const Key& ck) : hash(h), chaining_key(ck) {}
   ~Symmetric() {
-    wipe(hash);
-    wipe(chaining_key);
+    wipe_secret(hash);
+    wipe_secret(chaining_key);
   }
   Symmetric(const Symmetric&) = delete;
   Symmetric& operator=(const Symmetric&) = delete;
@@ -77,7 +72,7 @@ struct Symmetric {
     Key ck{};
     crypto::kdf(ck, {}, {}, chaining_key, input);
     chaining_key = ck;
-    wipe(ck);
+    wipe_secret(ck);
   }
 
   // ck, key = KDF2(ck, input).
@@ -85,14 +80,14 @@ struct Symmetric {
     Key ck{};
     crypto::kdf(ck, key, {}, chaining_key, input);
     chaining_key = ck;
-    wipe(ck);
+    wipe_secret(ck);
   }
 
   // ck, key = KDF2(ck, DH(priv, pub)) (or KDF1 when key is null). False on a low-order point.
   [[nodiscard]] bool mix_dh(const Key& priv, const Key& pub, Key* key) {
     Key dh{};
     if (!crypto::x25519(dh, priv, pub)) {
-      wipe(dh);
+      wipe_secret(dh);
       return false;
     }
     if (key != nullptr) {
@@ -100,7 +95,7 @@ struct Symmetric {
     } else {
       mix_key(dh);
     }
-    wipe(dh);
+    wipe_secret(dh);
     return true;
   }
 
@@ -111,8 +106,8 @@ struct Symmetric {
     crypto::kdf(ck, tau, key, chaining_key, psk);
     chaining_key = ck;
     mix_hash(tau);
-    wipe(ck);
-    wipe(tau);
+    wipe_secret(ck);
+    wipe_secret(tau);
   }
 
   // dst = AEAD(key, 0, plain, h); h = HASH(h || dst).
@@ -135,8 +130,8 @@ struct Symmetric {
     crypto::kdf(first, second, {}, chaining_key, {});
     keys.send_key = initiator ? first : second;
     keys.recv_key = initiator ? second : first;
-    wipe(first);
-    wipe(second);
+    wipe_secret(first);
+    wipe_secret(second);
   }
 };
 
@@ -177,15 +172,15 @@ StaticIdentity StaticIdentity::from_private(const Key& private_key) {
 bool StaticIdentity::has_key() const { return !is_zero(private_key); }
 
 void StaticIdentity::clear() {
-  wipe(private_key);
+  wipe_secret(private_key);
   public_key = {};
   mac1_key = {};
   cookie_key = {};
 }
 
 void PendingInitiation::clear() {
-  wipe(hash);
-  wipe(chaining_key);
+  wipe_secret(hash);
+  wipe_secret(chaining_key);
   initiator_static = {};
   initiator_ephemeral = {};
   encrypted_timestamp = {};
@@ -226,7 +221,7 @@ HandshakeResult<PendingInitiation> decrypt_initiation_static(const StaticIdentit
     return r;
   }
   const bool opened = s.open(r.value.initiator_static, msg.encrypted_static, key);
-  wipe(key);
+  wipe_secret(key);
   if (!opened) {
     r.value.clear();
     r.error = HandshakeError::decrypt_static_failed;
@@ -246,8 +241,8 @@ Handshake::Handshake(const StaticIdentity& local, const Key& remote_static, cons
 
 Handshake::~Handshake() {
   zero_secrets();
-  wipe(precomputed_static_static_);
-  wipe(preshared_key_);
+  wipe_secret(precomputed_static_static_);
+  wipe_secret(preshared_key_);
 }
 
 void Handshake::configure(const StaticIdentity& local, const Key& remote_static, const Key& psk) {
@@ -261,7 +256,7 @@ void Handshake::configure(const StaticIdentity& local, const Key& remote_static,
   local_has_key_ = local.has_key();
   static_static_ok_ = local_has_key_ &&
                       crypto::x25519(precomputed_static_static_, local.private_key, remote_static);
-  if (!static_static_ok_) wipe(precomputed_static_static_);
+  if (!static_static_ok_) wipe_secret(precomputed_static_static_);
 }
 
 void Handshake::set_preshared_key(const Key& psk) { preshared_key_ = psk; }
@@ -273,9 +268,9 @@ HandshakeError Handshake::usable() const {
 }
 
 void Handshake::zero_secrets() {
-  wipe(hash_);
-  wipe(chaining_key_);
-  wipe(ephemeral_private_);
+  wipe_secret(hash_);
+  wipe_secret(chaining_key_);
+  wipe_secret(ephemeral_private_);
   remote_ephemeral_ = {};
 }
 
@@ -305,7 +300,7 @@ HandshakeError Handshake::create_initiation(MessageInitiation& out, const Static
   // es
   Key key{};
   if (!s.mix_dh(ephemeral, remote_static_, &key)) {
-    wipe(ephemeral);
+    wipe_secret(ephemeral);
     return HandshakeError::bad_remote_static;
   }
   s.seal(out.encrypted_static, local.public_key, key);
@@ -313,12 +308,12 @@ HandshakeError Handshake::create_initiation(MessageInitiation& out, const Static
   // ss, precomputed
   s.mix_key2(precomputed_static_static_, key);
   s.seal(out.encrypted_timestamp, now_ts, key);
-  wipe(key);
+  wipe_secret(key);
 
   hash_ = s.hash;
   chaining_key_ = s.chaining_key;
   ephemeral_private_ = ephemeral;
-  wipe(ephemeral);
+  wipe_secret(ephemeral);
   local_index_ = local_index;
   state_ = State::created_initiation;
   return HandshakeError::ok;
@@ -353,7 +348,7 @@ HandshakeResult<SessionKeys> Handshake::consume_response(const MessageResponse& 
   s.mix_psk(preshared_key_, key);
   std::array<std::uint8_t, 0> nothing{};
   const bool opened = s.open(nothing, msg.encrypted_nothing, key);
-  wipe(key);
+  wipe_secret(key);
   if (!opened) {
     r.error = HandshakeError::decrypt_response_failed;
     return r;
@@ -378,7 +373,7 @@ HandshakeError Handshake::accept_initiation(const PendingInitiation& pending, Ti
   s.mix_key2(precomputed_static_static_, key);  // ss
   Tai64n timestamp{};
   const bool opened = s.open(timestamp, pending.encrypted_timestamp, key);
-  wipe(key);
+  wipe_secret(key);
   if (!opened) return HandshakeError::decrypt_timestamp_failed;
 
   // Paper 5.1: a replayed initiation must not make us drop the current session, hence the
@@ -427,7 +422,7 @@ HandshakeResult<SessionKeys> Handshake::create_response(MessageResponse& out,
   // decrypt_initiation_static, its static by configure()), so these only fail on a bug.
   const bool dh_ok = s.mix_dh(ephemeral, remote_ephemeral_, nullptr) &&
                      s.mix_dh(ephemeral, remote_static_, nullptr);
-  wipe(ephemeral);
+  wipe_secret(ephemeral);
   if (!dh_ok) {
     out = MessageResponse{};
     r.error = HandshakeError::low_order_point;
@@ -436,7 +431,7 @@ HandshakeResult<SessionKeys> Handshake::create_response(MessageResponse& out,
   Key key{};
   s.mix_psk(preshared_key_, key);
   s.seal(out.encrypted_nothing, {}, key);
-  wipe(key);
+  wipe_secret(key);
 
   s.derive_transport(r.value, /*initiator=*/false);
   r.value.local_index = local_index;

@@ -2,10 +2,13 @@
 // Basic types and protocol constants shared by the whole protocol core.
 // The core has no clock of its own: every function that needs the time takes a Time.
 
+#include <string.h>  // explicit_bzero
+
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 namespace strait::wg {
 
@@ -17,6 +20,21 @@ inline constexpr std::size_t kMacLen = 16;   // mac1, mac2, cookie
 using Key = std::array<std::uint8_t, kKeyLen>;
 using Hash = std::array<std::uint8_t, kHashLen>;
 using Mac = std::array<std::uint8_t, kMacLen>;
+
+// Erases a secret (keys, PSKs, chaining keys, key schedules) so that the stores survive
+// optimisation: a memset just before an object's lifetime ends is a dead store the compiler may
+// drop (GCC does, -flifetime-dse). Forward secrecy relies on keys not outliving their use (paper
+// section 6.1), so every type that holds one wipes it in its destructor with this. The one way
+// to do it in the data plane (crypto::secure_zero is this for spans).
+inline void wipe_secret(void* p, std::size_t n) noexcept { explicit_bzero(p, n); }
+template <std::size_t N>
+inline void wipe_secret(std::array<std::uint8_t, N>& secret) noexcept {
+  wipe_secret(secret.data(), secret.size());
+}
+template <std::size_t N>
+inline void wipe_secret(std::optional<std::array<std::uint8_t, N>>& secret) noexcept {
+  if (secret.has_value()) wipe_secret(*secret);
+}
 
 // A peer's handle in the forwarding state (what allowed-IPs lookups and receiver indices yield).
 using PeerId = std::uint32_t;
@@ -53,6 +71,13 @@ struct SessionKeys {
   std::uint32_t local_index = 0;   // our sender index: peers put it in their receiver field
   std::uint32_t remote_index = 0;  // the peer's sender index: we put it in our receiver field
   bool we_initiated = false;
+
+  // Copies live on the stack of the handshake code and in the keypair rotation's hands: each
+  // one erases its keys when it goes (still an aggregate: a destructor is allowed).
+  ~SessionKeys() {
+    wipe_secret(send_key);
+    wipe_secret(recv_key);
+  }
 };
 
 }  // namespace strait::wg

@@ -42,7 +42,7 @@ bool tags_equal(const std::uint8_t* a, const std::uint8_t* b) {
 
 }  // namespace
 
-AeadKey::~AeadKey() { explicit_bzero(static_cast<void*>(this), sizeof(*this)); }
+AeadKey::~AeadKey() { wg::wipe_secret(static_cast<void*>(this), sizeof(*this)); }
 
 AeadEngine::AeadEngine() {
   mgr_ = alloc_mb_mgr(0);

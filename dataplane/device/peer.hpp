@@ -25,6 +25,7 @@ struct Peer {
        std::size_t staging_capacity);
   Peer(const Peer&) = delete;
   Peer& operator=(const Peer&) = delete;
+  ~Peer() { wipe_secret(preshared_key); }
 
   // --- Identity and configuration (UAPI set=1).
   const PeerId id;

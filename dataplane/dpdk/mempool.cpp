@@ -2,10 +2,51 @@
 
 #include <rte_errno.h>
 #include <rte_mbuf.h>
+#include <rte_telemetry.h>
 
 #include <algorithm>
+#include <mutex>
 
 namespace strait::dp {
+
+namespace {
+
+// The live pools of the process, for the "/strait/mempools" telemetry command (DPDK's own
+// /mempool/info has no counts in 22.11). The telemetry thread reads under the mutex; create
+// and the destructor change the list under it, so a pool is never read after it was freed.
+std::mutex g_pools_mutex;
+std::vector<rte_mempool*> g_pools;  // guarded by g_pools_mutex
+bool g_pools_registered = false;    // guarded by g_pools_mutex
+
+// {"<pool>_size": N, "<pool>_in_use": N} per pool; in use as mempool_in_use counts it.
+int mempools_telemetry(const char* /*cmd*/, const char* /*params*/, rte_tel_data* d) {
+  rte_tel_data_start_dict(d);
+  std::lock_guard lock(g_pools_mutex);
+  for (const rte_mempool* mp : g_pools) {
+    const std::string name(mp->name);
+    rte_tel_data_add_dict_u64(d, (name + "_size").c_str(), mp->size);
+    rte_tel_data_add_dict_u64(d, (name + "_in_use").c_str(), mempool_in_use(mp));
+  }
+  return 0;
+}
+
+void track_pool(rte_mempool* mp) {
+  std::lock_guard lock(g_pools_mutex);
+  g_pools.push_back(mp);
+  if (!g_pools_registered) {
+    // Fails only without the EAL's telemetry (--no-telemetry): then there is nothing to serve.
+    g_pools_registered = rte_telemetry_register_cmd(
+        "/strait/mempools", mempools_telemetry,
+        "Mbufs in use and pool size of each straitd packet pool. No parameters") == 0;
+  }
+}
+
+void untrack_pool(rte_mempool* mp) {
+  std::lock_guard lock(g_pools_mutex);
+  g_pools.erase(std::remove(g_pools.begin(), g_pools.end(), mp), g_pools.end());
+}
+
+}  // namespace
 
 std::uint32_t ring_descriptors(std::uint16_t n_rx, std::uint16_t rx_ring, std::uint16_t n_tx,
                                std::uint16_t tx_ring) {
@@ -52,12 +93,16 @@ Result<std::unique_ptr<PktmbufPools>> PktmbufPools::create(const std::string& na
                    " (more hugepages on that socket, or -m/--socket-mem)"};
     }
     pools->pools_.emplace_back(socket, mp);
+    track_pool(mp);
   }
   return pools;
 }
 
 PktmbufPools::~PktmbufPools() {
-  for (auto& [socket, mp] : pools_) rte_mempool_free(mp);
+  for (auto& [socket, mp] : pools_) {
+    untrack_pool(mp);
+    rte_mempool_free(mp);
+  }
 }
 
 rte_mempool* PktmbufPools::for_socket(int socket) const {

@@ -2,7 +2,8 @@
 // Packet buffer pools: one rte_pktmbuf pool per NUMA socket that has ports or worker lcores,
 // sized so that every descriptor ring can be full, every lcore cache can be full, and the
 // pipeline can still hold its staged packets. Owned by straitd's main thread; the pools must
-// outlive the ports that receive into them.
+// outlive the ports that receive into them. The DPDK telemetry command "/strait/mempools" reports
+// each live pool's size and mbufs in use (perf/soak.sh samples it).
 
 #include <rte_mbuf.h>
 #include <rte_mempool.h>

@@ -123,6 +123,7 @@ struct PeerChange {
   std::vector<AllowedIp> allowed_ips;        // added, in order
   std::optional<Cipher> cipher;              // strait extension key strait_cipher=
   friend bool operator==(const PeerChange&, const PeerChange&) = default;
+  ~PeerChange() { wg::wipe_secret(preshared_key); }  // every copy erases its secret
 };
 
 struct DeviceChange {
@@ -132,6 +133,7 @@ struct DeviceChange {
   bool replace_peers = false;           // remove every peer before applying `peers`
   std::vector<PeerChange> peers;        // in request order
   friend bool operator==(const DeviceChange&, const DeviceChange&) = default;
+  ~DeviceChange() { wg::wipe_secret(private_key); }
 };
 
 // ---- get=1: the state ----
@@ -154,6 +156,7 @@ struct PeerState {
   std::uint64_t tx_packets = 0;               // strait_tx_packets
   DropCounters drops;                         // strait_drop_<reason>
   friend bool operator==(const PeerState&, const PeerState&) = default;
+  ~PeerState() { wg::wipe_secret(preshared_key); }
 };
 
 struct DeviceState {
@@ -163,6 +166,7 @@ struct DeviceState {
   std::vector<PeerState> peers;
   DropCounters drops;  // device-wide, strait_drop_<reason>
   friend bool operator==(const DeviceState&, const DeviceState&) = default;
+  ~DeviceState() { wg::wipe_secret(private_key); }
 };
 
 // Applies `change` to `state` with the semantics of the xplatform spec (and wireguard-go):
