@@ -81,6 +81,12 @@ SlowPath::~SlowPath() = default;
 wg::Time SlowPath::now() const { return wg::Time(monotonic_ns()); }
 
 dp::Result<void> SlowPath::start(const std::optional<wg::Key>& private_key) {
+  if (cfg_.options == nullptr || cfg_.wire == nullptr || cfg_.bridge == nullptr ||
+      cfg_.pool == nullptr || cfg_.handshakes == nullptr || cfg_.exceptions == nullptr ||
+      cfg_.counters == nullptr || cfg_.all_counters == nullptr || cfg_.publication == nullptr) {
+    return dp::Error{"the slow path needs its options, both ports, a mempool, the handshake and "
+                     "exception rings, its counters and a publication"};
+  }
   uapi::DeviceChange initial;
   initial.listen_port = cfg_.options->listen_port;
   if (private_key) initial.private_key = *private_key;

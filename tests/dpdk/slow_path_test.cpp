@@ -160,6 +160,8 @@ class SlowPathRig {
     publication_ = std::make_unique<Publication>(rcu_->qsbr());
     exceptions_ = rte_ring_create("spt_exc", 1024, 0, RING_F_SC_DEQ);
     if (exceptions_ == nullptr) throw std::runtime_error("exception ring");
+    handshakes_ = rte_ring_create("spt_hs", 1024, 0, RING_F_SC_DEQ);
+    if (handshakes_ == nullptr) throw std::runtime_error("handshake ring");
 
     SlowPathConfig sc;
     sc.options = &options_;
@@ -167,6 +169,7 @@ class SlowPathRig {
     sc.bridge = bridge_.get();
     sc.tx_queue = 1;
     sc.pool = pool_;
+    sc.handshakes = handshakes_;
     sc.exceptions = exceptions_;
     sc.counters = &counters_.block(1);
     sc.all_counters = &counters_;
@@ -189,6 +192,7 @@ class SlowPathRig {
     bridge_.reset();
     wire_.reset();
     rte_ring_free(exceptions_);
+    rte_ring_free(handshakes_);
   }
 
   void start_worker(Traffic& traffic) {
@@ -199,6 +203,7 @@ class SlowPathRig {
     pipeline_->stage.aead = &pipeline_->aead;
     pipeline_->stage.counters = &counters_.block(0);
     pipeline_->state = &publication_->pointer();
+    pipeline_->handshakes = handshakes_;
     pipeline_->exceptions = exceptions_;
     dp::WorkerContext c;
     c.lcore_id = 1;
@@ -262,6 +267,7 @@ class SlowPathRig {
   std::unique_ptr<dp::RcuDomain> rcu_;
   std::unique_ptr<Publication> publication_;
   rte_ring* exceptions_ = nullptr;
+  rte_ring* handshakes_ = nullptr;
   std::unique_ptr<SlowPath> slow_;
   std::unique_ptr<WorkerPipeline> pipeline_;
   std::unique_ptr<dp::WorkerGroup> group_;
