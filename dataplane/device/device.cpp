@@ -242,6 +242,8 @@ uapi::DeviceState Device::state() const {
   s.listen_port = listen_port_;
   s.fwmark = fwmark_;
   s.drops = drops_.to_uapi();
+  s.handshakes = handshakes_;
+  s.under_load = under_load_.under_load();
   for (const auto& p : peers_) {
     uapi::PeerState ps;
     ps.public_key = p->public_key;
@@ -275,12 +277,15 @@ void Device::receive(std::span<const std::uint8_t> bytes, const uapi::Endpoint& 
   } else {
     switch (c.type) {
       case MessageType::initiation:
+        ++handshakes_.initiations_received;
         receive_initiation(bytes, from, now, io);
         break;
       case MessageType::response:
+        ++handshakes_.responses_received;
         receive_response(bytes, from, now, io);
         break;
       case MessageType::cookie_reply:
+        ++handshakes_.cookie_replies_received;
         receive_cookie_reply(bytes, now);
         break;
       case MessageType::data:
@@ -302,8 +307,10 @@ bool Device::admit_handshake(std::span<const std::uint8_t> bytes, const uapi::En
     case MacVerdict::invalid_mac2: {
       // Under load: make the sender prove its address first (paper section 5.4.7).
       MessageCookieReply reply;
-      if (cookie_checker_.make_reply(reply, bytes, source.span(), now, rng_))
+      if (cookie_checker_.make_reply(reply, bytes, source.span(), now, rng_)) {
         io.send_datagram(from, bytes_of(reply));
+        ++handshakes_.cookie_replies_sent;
+      }
       drop(nullptr, DropReason::handshake_bad_mac2);
       return false;
     }
@@ -634,6 +641,7 @@ void Device::send_initiation(Peer& peer, Time now, DeviceIo& io) {
   peer.timers.on_any_authenticated_packet_sent(now);
   peer.timers.on_handshake_initiated(now);
   send_to_peer(peer, bytes_of(msg), io);
+  ++handshakes_.initiations_sent;
 }
 
 void Device::send_response(Peer& peer, Time now, DeviceIo& io) {
@@ -655,7 +663,8 @@ void Device::send_response(Peer& peer, Time now, DeviceIo& io) {
   peer.timers.on_session_derived(now);
   peer.timers.on_any_authenticated_packet_traversal(now);
   peer.timers.on_any_authenticated_packet_sent(now);
-  send_to_peer(peer, bytes_of(msg), io);
+  send_to_peer(peer, bytes_of(msg), io);  // the initiation just set the endpoint
+  ++handshakes_.responses_sent;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -695,6 +704,7 @@ void Device::install_session(Peer& peer, const SessionKeys& keys, Time now) {
 void Device::handshake_complete(Peer& peer) {
   // Linux timers.c wg_timers_handshake_complete also stamps the wall-clock handshake time.
   peer.last_handshake = wall_clock_();
+  ++handshakes_.completed;
   mark_changed(peer);
 }
 

@@ -229,6 +229,7 @@ class Device {
   std::vector<std::uint8_t> buffer_;
 
   DropCounters drops_;
+  uapi::HandshakeCounters handshakes_;
 
   // Notifications waiting for a DeviceIo (apply() and note_* have none).
   std::vector<std::shared_ptr<Keypair>> pending_releases_;

@@ -3,6 +3,7 @@
 #include <rte_ethdev.h>
 
 #include <map>
+#include <tuple>
 
 #include "observability/build_version.hpp"
 #include "observability/metric_families.hpp"
@@ -147,6 +148,33 @@ std::vector<MetricFamily> DataplaneMetrics::Collect() const {
                "Peers with at least one completed handshake since they were configured.",
                MetricType::Gauge),
         {}, handshaken);
+
+    // Handshake and cookie messages of the slow path's device (uapi/model.hpp
+    // HandshakeCounters): a responder flooded with initiations, or answering with cookies
+    // (under load), shows here before its peers' sessions expire.
+    const uapi::HandshakeCounters& h = device->handshakes;
+    auto& msgs = add_family(out, "strait_handshake_messages_total",
+                            "Handshake messages the device received (valid or not) and sent, "
+                            "by type.",
+                            MetricType::Counter);
+    for (const auto& [direction, type, n] : {
+             std::tuple{"received", "initiation", h.initiations_received},
+             std::tuple{"sent", "initiation", h.initiations_sent},
+             std::tuple{"received", "response", h.responses_received},
+             std::tuple{"sent", "response", h.responses_sent},
+             std::tuple{"received", "cookie_reply", h.cookie_replies_received},
+             std::tuple{"sent", "cookie_reply", h.cookie_replies_sent},
+         }) {
+      add_series(msgs, {{"direction", direction}, {"type", type}}, static_cast<double>(n));
+    }
+    add_series(add_family(out, "strait_handshakes_completed_total",
+                          "Handshakes completed (a session both ends hold keys for).",
+                          MetricType::Counter),
+               {}, static_cast<double>(h.completed));
+    add_series(add_family(out, "strait_under_load",
+                          "1 while the handshake queue is under load (initiations need a cookie).",
+                          MetricType::Gauge),
+               {}, device->under_load ? 1 : 0);
   }
   return out;
 }

@@ -159,12 +159,29 @@ struct PeerState {
   ~PeerState() { wg::wipe_secret(preshared_key); }
 };
 
+// Handshake messages the device took in and sent, device-wide, since it started
+// (strait_handshake_<rx|tx>_<type>, strait_handshakes_completed). Received counts every message
+// of the type that reached the device, valid or not (the invalid ones are also counted by drop
+// reason); a completed handshake is a session both sides hold keys for.
+struct HandshakeCounters {
+  std::uint64_t initiations_received = 0;
+  std::uint64_t initiations_sent = 0;
+  std::uint64_t responses_received = 0;
+  std::uint64_t responses_sent = 0;
+  std::uint64_t cookie_replies_received = 0;
+  std::uint64_t cookie_replies_sent = 0;
+  std::uint64_t completed = 0;
+  friend bool operator==(const HandshakeCounters&, const HandshakeCounters&) = default;
+};
+
 struct DeviceState {
   std::optional<Key> private_key;  // absent = none configured
   std::uint16_t listen_port = 0;
   std::uint32_t fwmark = 0;
   std::vector<PeerState> peers;
   DropCounters drops;  // device-wide, strait_drop_<reason>
+  HandshakeCounters handshakes;  // strait_handshake_*, strait_handshakes_completed
+  bool under_load = false;       // strait_under_load: handshakes need a cookie (mac2) now
   friend bool operator==(const DeviceState&, const DeviceState&) = default;
   ~DeviceState() { wg::wipe_secret(private_key); }
 };

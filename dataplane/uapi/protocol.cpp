@@ -1,5 +1,7 @@
 #include "uapi/protocol.hpp"
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstdlib>
 
@@ -81,6 +83,21 @@ void append_line(std::string& out, std::string_view key, std::string_view value)
   out.append(value);
   out.push_back('\n');
 }
+
+// The device-wide handshake counters by UAPI key, in reply order.
+struct HandshakeKey {
+  std::string_view key;
+  std::uint64_t HandshakeCounters::*field;
+};
+constexpr std::array<HandshakeKey, 7> kHandshakeKeys{{
+    {"strait_handshake_rx_initiation", &HandshakeCounters::initiations_received},
+    {"strait_handshake_tx_initiation", &HandshakeCounters::initiations_sent},
+    {"strait_handshake_rx_response", &HandshakeCounters::responses_received},
+    {"strait_handshake_tx_response", &HandshakeCounters::responses_sent},
+    {"strait_handshake_rx_cookie_reply", &HandshakeCounters::cookie_replies_received},
+    {"strait_handshake_tx_cookie_reply", &HandshakeCounters::cookie_replies_sent},
+    {"strait_handshakes_completed", &HandshakeCounters::completed},
+}};
 
 void append_drops(std::string& out, const DropCounters& drops) {
   for (const auto& [name, count] : drops) {
@@ -234,6 +251,10 @@ std::string render_get(const DeviceState& state) {
   append_line(out, "listen_port", std::to_string(state.listen_port));
   if (state.fwmark != 0) append_line(out, "fwmark", std::to_string(state.fwmark));
   append_drops(out, state.drops);
+  for (const HandshakeKey& h : kHandshakeKeys) {
+    append_line(out, h.key, std::to_string(state.handshakes.*h.field));
+  }
+  append_line(out, "strait_under_load", state.under_load ? "1" : "0");
   for (const PeerState& p : state.peers) {
     append_line(out, "public_key", key_to_hex(p.public_key));
     append_line(out, "preshared_key", key_to_hex(p.preshared_key));
@@ -310,6 +331,13 @@ Result<DeviceState> parse_get(std::string_view reply) {
         std::uint64_t count = 0;
         if (!u64(count)) return bad("not a counter");
         state.drops.emplace_back(std::string(key.substr(kDropPrefix.size())), count);
+      } else if (key == "strait_under_load") {
+        if (value != "0" && value != "1") return bad("not 0 or 1");
+        state.under_load = value == "1";
+      } else if (auto h = std::find_if(kHandshakeKeys.begin(), kHandshakeKeys.end(),
+                                       [&](const HandshakeKey& hk) { return hk.key == key; });
+                 h != kHandshakeKeys.end()) {
+        if (!u64(state.handshakes.*h->field)) return bad("not a counter");
       }
       // other keys: skipped, as wg(8) does
     } else if (key == "preshared_key") {

@@ -197,7 +197,16 @@ awk -v a="$wire_rx0" -v b="$wire_rx1" 'BEGIN { exit !(b > a + 1000) }' ||
 busy=$(metric 'strait_lcore_busy_ratio{lcore="1",role="worker"}')
 awk -v b="$busy" 'BEGIN { exit !(b != "" && b >= 0 && b <= 1) }' ||
   fail "strait_lcore_busy_ratio of the worker is not a fraction: '$busy'"
-echo "ok: straitd /metrics: wire rx packets $wire_rx0 -> $wire_rx1, worker busy $busy"
+# The handshake A initiated with wireguard-go is in straitd's message counters.
+hs_sent=$(metric 'strait_handshake_messages_total{direction="sent",type="initiation"}')
+hs_answered=$(metric 'strait_handshake_messages_total{direction="received",type="response"}')
+hs_done=$(metric 'strait_handshakes_completed_total')
+for v in "$hs_sent" "$hs_answered" "$hs_done"; do
+  awk -v v="$v" 'BEGIN { exit !(v != "" && v >= 1) }' ||
+    fail "straitd's /metrics counts no handshake (initiations sent '$hs_sent', responses received '$hs_answered', completed '$hs_done')"
+done
+[ "$(metric strait_under_load)" = 0 ] || fail "strait_under_load is not 0 on an idle device"
+echo "ok: straitd /metrics: wire rx packets $wire_rx0 -> $wire_rx1, worker busy $busy, handshakes $hs_sent sent / $hs_done completed"
 
 # ---- strait-ctl: the strait_ keys wg(8) skips (dataplane/uapi/UAPI.md, "strait-ctl")
 if [ -n "$STRAIT_CTL" ]; then

@@ -252,6 +252,20 @@ TEST_F(DeviceTest, FirstSendMakesHandshakeAndDataFlowsBothWaysChaCha) {
   EXPECT_EQ(a_.device.drops().total(), 0u);
   EXPECT_EQ(b_.device.drops().total(), 0u);
   EXPECT_GT(a_.io.session_changes, 0);
+
+  // One handshake each way in the message counters: A initiated, B answered, and both count
+  // it completed (A on the response, B on the first data under the new keys).
+  uapi::HandshakeCounters a_expected;
+  a_expected.initiations_sent = 1;
+  a_expected.responses_received = 1;
+  a_expected.completed = 1;
+  EXPECT_EQ(sa.handshakes, a_expected);
+  uapi::HandshakeCounters b_expected;
+  b_expected.initiations_received = 1;
+  b_expected.responses_sent = 1;
+  b_expected.completed = 1;
+  EXPECT_EQ(b_.device.state().handshakes, b_expected);
+  EXPECT_FALSE(b_.device.state().under_load);
 }
 
 TEST_F(DeviceTest, DataBothWaysAesGcmUsesItsOwnMessageType) {
@@ -584,6 +598,11 @@ TEST_F(DeviceTest, CookieReplyUnderLoadThenHandshakeCompletesWithMac2) {
   EXPECT_EQ(drops(b_, DropReason::handshake_bad_mac2), 1u);
   EXPECT_EQ(drops(a_, DropReason::cookie_invalid), 0u);
   EXPECT_TRUE(peer_state(a_, b_).cookie_maker.has_fresh_cookie(now_));
+  EXPECT_TRUE(b_.device.state().under_load);
+  EXPECT_EQ(b_.device.state().handshakes.initiations_received, 1u);
+  EXPECT_EQ(b_.device.state().handshakes.cookie_replies_sent, 1u);
+  EXPECT_EQ(b_.device.state().handshakes.responses_sent, 0u);
+  EXPECT_EQ(a_.device.state().handshakes.cookie_replies_received, 1u);
   // The retransmission carries mac2 and goes through.
   run_for(seconds(6));
   ASSERT_EQ(b_.io.delivered.size(), 1u);

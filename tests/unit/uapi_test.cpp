@@ -369,6 +369,10 @@ TEST(UapiGet, RenderExactFormat) {
   s.private_key = key_filled(0x01);
   s.listen_port = 51820;
   s.drops = {{"replay", 3}};
+  s.handshakes.initiations_sent = 4;
+  s.handshakes.cookie_replies_sent = 6;
+  s.handshakes.completed = 2;
+  s.under_load = true;
   PeerState p;
   p.public_key = key_filled(0x02);
   p.endpoint = Endpoint::v4({127, 0, 0, 1}, 51820);
@@ -389,6 +393,14 @@ TEST(UapiGet, RenderExactFormat) {
       "private_key=" + ones + "\n"
       "listen_port=51820\n"
       "strait_drop_replay=3\n"
+      "strait_handshake_rx_initiation=0\n"
+      "strait_handshake_tx_initiation=4\n"
+      "strait_handshake_rx_response=0\n"
+      "strait_handshake_tx_response=0\n"
+      "strait_handshake_rx_cookie_reply=0\n"
+      "strait_handshake_tx_cookie_reply=6\n"
+      "strait_handshakes_completed=2\n"
+      "strait_under_load=1\n"
       "public_key=0202020202020202020202020202020202020202020202020202020202020202\n"
       "preshared_key=" + std::string(64, '0') + "\n"
       "protocol_version=1\n"
@@ -412,6 +424,8 @@ TEST(UapiGet, RoundTrip) {
   s.listen_port = 1;
   s.fwmark = 77;
   s.drops = {{"no_route", 1}, {"tx_failed", 0}};
+  s.handshakes = {1, 2, 3, 4, 5, 6, UINT64_MAX};
+  s.under_load = true;
   for (int i = 0; i < 3; ++i) {
     PeerState p;
     p.public_key = key_filled(static_cast<std::uint8_t>(i + 1));
@@ -452,6 +466,10 @@ TEST(UapiGet, ErrorsAndUnknownKeys) {
   EXPECT_THAT(parse_get("listen_port=x\n").error().message, HasSubstr("line 1: invalid listen_port"));
   EXPECT_THAT(parse_get("public_key=" + std::string(64, 'b') + "\ntx_bytes=-1\n").error().message,
               HasSubstr("line 2: invalid tx_bytes"));
+  EXPECT_THAT(parse_get("strait_under_load=2\n").error().message,
+              HasSubstr("line 1: invalid strait_under_load"));
+  EXPECT_THAT(parse_get("listen_port=5\nstrait_handshakes_completed=x\n").error().message,
+              HasSubstr("line 2: invalid strait_handshakes_completed"));
   EXPECT_EQ(parse_get("garbage\n").error().code, EPROTO);
   EXPECT_EQ(render_errno(0), "errno=0\n\n");
   EXPECT_EQ(render_errno(EINVAL), "errno=-22\n\n");
