@@ -11,9 +11,10 @@
 // ends or two prefixes diverge), nodes kept in a vector and linked by 32-bit indices. Walking
 // the trie alone costs one dependent cache miss per node, about 20 at a million random
 // routes; so once a family holds 64 routes (kFirstLevelFrom) it also keeps a first-level table
-// indexed by the address's top 16 bits (65,536 slots of 8 bytes). A slot holds the best
-// match among the prefixes of at most 16 bits covering it, and the first trie node of 16 or
-// more bits inside it, from which the walk resumes (none if no longer prefix lies inside).
+// indexed by the address's top 16 bits (65,536 slots of 8 bytes), widened to the top 20 bits
+// (1,048,576 slots, 8 MiB) from 2^18 routes (kWideFrom). A slot holds the best match among
+// the prefixes no longer than the slot's bits covering it, and the first trie node at least
+// that long inside it, from which the walk resumes (none if no longer prefix lies inside).
 // A lookup is then one slot read plus the few nodes below it (perf/ALLOWED_IPS.md). Smaller
 // tables skip the first level: their few nodes stay in L1 and their copies stay small.
 // Lookup touches no lock, allocates nothing and never writes. Mutations allocate and are
@@ -22,8 +23,8 @@
 // Threads: none of its own. The class is a plain value (copyable): the slow path copies the
 // published table, changes the copy, and publishes the copy by pointer swap (RCU); lcores call
 // only the const lookups. Copying is the node vectors (about 20 bytes per IPv4 route and
-// 32 per IPv6 route, times less than two nodes per route) plus 512 KiB per family that has a
-// first level.
+// 32 per IPv6 route, times less than two nodes per route) plus the first level of each family
+// that has one (512 KiB, or 8 MiB once widened).
 
 #include <array>
 #include <bit>

@@ -39,8 +39,8 @@ inline void wipe_secret(std::optional<std::array<std::uint8_t, N>>& secret) noex
 // A peer's handle in the forwarding state (what allowed-IPs lookups and receiver indices yield).
 using PeerId = std::uint32_t;
 
-// Monotonic time since an arbitrary origin chosen by the caller (the fast path feeds
-// rte_get_tsc_cycles converted to ns, tests feed a fake clock). Never wall-clock.
+// Monotonic time since an arbitrary origin chosen by the caller (straitd feeds CLOCK_MONOTONIC
+// in ns, straitd/worker_pipeline.cpp monotonic_ns; tests feed a fake clock). Never wall-clock.
 using Time = std::chrono::nanoseconds;
 
 // Timer constants, WireGuard paper section 6.1 (and the Linux module's messages.h).

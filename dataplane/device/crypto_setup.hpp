@@ -1,7 +1,7 @@
 #pragma once
 // libsodium must be initialised once per process before the handshake uses it
 // (crypto::init). The Device does it itself, so that its users need not include
-// crypto/primitives.hpp next to crypto/aead_burst.hpp (both define crypto::kAeadNonceLen).
+// crypto/primitives.hpp (libsodium's wrappers) for that alone.
 
 namespace strait::wg {
 

@@ -1,9 +1,11 @@
 #pragma once
 // RcuDomain: the quiescent-state tracker through which the slow path publishes configuration
-// to the worker lcores (DESIGN.md section 4): the slow path swaps a pointer, calls
-// synchronize(), then frees the old object. Workers report a quiescent state once per loop
-// iteration and go offline while they sleep (worker.hpp), so synchronize() never waits for a
-// sleeping worker. Created by the main thread before the workers start.
+// to the worker lcores (DESIGN.md section 4): the slow path swaps a pointer and retires the
+// old object, which is freed once every worker has reported a quiescent state since; the
+// grace period is polled, never waited for (straitd/publication.hpp). Workers report a
+// quiescent state once per loop iteration and go offline while they sleep (worker.hpp), so a
+// sleeping worker holds no grace period open. Created by the main thread before the workers
+// start.
 
 #include <rte_rcu_qsbr.h>
 
@@ -25,7 +27,8 @@ class RcuDomain {
   [[nodiscard]] unsigned max_threads() const { return max_threads_; }
 
   // Returns once every registered, online thread has passed a quiescent state after the call.
-  // Called by a thread that does not report itself (the slow path). Blocks: slow path only.
+  // Called by a thread that does not report itself. Blocks, so the slow path never calls it
+  // (it polls, publication.hpp); tests use it to prove a grace period ends.
   void synchronize() const;
 
  private:

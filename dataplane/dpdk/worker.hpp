@@ -110,7 +110,7 @@ void run_worker_loop(WorkerContext& ctx, Poll&& poll) {
     if (ctx.rcu != nullptr) rte_rcu_qsbr_quiescent(ctx.rcu, id);
     std::uint32_t sleep_us = backoff.after_poll(packets);
     if (sleep_us != 0) {
-      // Offline while asleep: the slow path's synchronize() does not wait for us.
+      // Offline while asleep: no grace period waits for a sleeping worker.
       if (ctx.rcu != nullptr) rte_rcu_qsbr_thread_offline(ctx.rcu, id);
       rte_delay_us_sleep(sleep_us);
       if (ctx.rcu != nullptr) rte_rcu_qsbr_thread_online(ctx.rcu, id);
