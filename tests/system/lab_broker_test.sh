@@ -64,6 +64,9 @@ diagnose() {
     echo "--- controller $c"
     tail -n 15 "$BROKER/controller-$c.log" 2>&1 || true
     cat "$BROKER/controller-$c.status" 2>&1 || true
+    echo "--- controller $c: /metrics (curl exit status last)"
+    ip netns exec broker curl -s --max-time 3 \
+      "http://127.0.0.1:$((9480 + $(lab_cluster_index "$c")))/metrics" 2>&1; echo "curl: $?"
   done
 }
 fail() { printf 'FAIL  %s\n' "$*"; diagnose; exit 1; }
@@ -278,7 +281,9 @@ section "5. the whole broker stopped for $outage s"
 for node in $(lab_nodes); do conf0[$node]=$(peer_config "$node"); done
 spec_a0=$(cat "$LAB_RUN/spec-a.yaml"); spec_b0=$(cat "$LAB_RUN/spec-b.yaml")
 "$lab/broker.sh" stop
-wait_for 20 "both controllers say strait_controller_broker_up 0" broker_up_is 00
+# Generous: a controller notices on its next round, after the members it was talking to time
+# out one by one (2 s each), on a machine that may be busy with other tests.
+wait_for 60 "both controllers say strait_controller_broker_up 0" broker_up_is 00
 check "controller a's status says why" grep -q "no broker member answered" "$BROKER/controller-a.status"
 end=$((SECONDS + outage))
 while [ "$SECONDS" -lt "$end" ]; do
