@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "control/desired_state.hpp"
-#include "uapi/server.hpp"
+#include "uapi/client.hpp"
 
 namespace strait::ctl {
 

@@ -7,7 +7,7 @@
 
 #include "observability/build_version.hpp"
 #include "observability/metric_families.hpp"
-#include "uapi/server.hpp"
+#include "uapi/client.hpp"
 
 namespace strait::straitd {
 

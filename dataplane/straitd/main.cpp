@@ -36,8 +36,10 @@
 #include "core/key_base64.hpp"
 #include "straitd/node_key.hpp"
 #include "observability/json_log.hpp"
+#include "packet/address_text.hpp"
 #include "straitd/dataplane_metrics.hpp"
 #include "straitd/dpdk_log.hpp"
+#include "straitd/eal_plan.hpp"
 #include "straitd/options.hpp"
 #include "straitd/publication.hpp"
 #include "straitd/slow_path.hpp"
@@ -82,7 +84,7 @@ int fail(const std::string& message) {
 std::string mac_text(const rte_ether_addr& a) {
   dp::MacAddr m{};
   std::copy(a.addr_bytes, a.addr_bytes + m.size(), m.begin());
-  return format_mac(m);
+  return dp::format_mac(m);
 }
 
 struct RingDeleter {

@@ -1,40 +1,30 @@
 #include "straitd/options.hpp"
 
-#include "observability/version.hpp"
-
-#include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <cctype>
-#include <charconv>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <sstream>
 
+#include "core/decimal_text.hpp"
+#include "observability/version.hpp"
+#include "packet/address_text.hpp"
+#include "straitd/eal_plan.hpp"
+
 namespace strait::straitd {
 namespace {
 
-// ---- small parsers ----
+// ---- small parsers (numbers and addresses: core/decimal_text.hpp, packet/address_text.hpp) ----
 
 std::string_view trim(std::string_view s) {
   const auto first = s.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos) return {};
   const auto last = s.find_last_not_of(" \t\r\n");
   return s.substr(first, last - first + 1);
-}
-
-template <class T>
-std::optional<T> parse_uint(std::string_view s, T max) {
-  std::uint64_t v = 0;
-  if (s.empty()) return std::nullopt;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || ptr != s.data() + s.size() || v > max) return std::nullopt;
-  return static_cast<T>(v);
 }
 
 std::optional<bool> parse_bool(std::string_view s) {
@@ -63,20 +53,18 @@ struct OptionDef {
 };
 
 std::optional<std::string> set_wire_ip(Options& o, std::string_view v) {
-  const std::string s(v);
-  std::array<std::uint8_t, 16> a{};
-  if (inet_pton(AF_INET, s.c_str(), a.data()) == 1) {
+  if (auto v4 = dp::parse_ipv4_address(v)) {
     if (o.wire_ipv4) return "--wire-ip given twice for IPv4 (one IPv4 and one IPv6 address at most)";
-    o.wire_ipv4 = dp::ipv4_mapped(a.data());
+    o.wire_ipv4 = dp::ipv4_mapped(v4->data());
     return std::nullopt;
   }
-  if (inet_pton(AF_INET6, s.c_str(), a.data()) == 1) {
+  if (auto v6 = dp::parse_ipv6_address(v)) {
     if (o.wire_ipv6) return "--wire-ip given twice for IPv6 (one IPv4 and one IPv6 address at most)";
-    o.wire_ipv6 = a;
+    o.wire_ipv6 = *v6;
     return std::nullopt;
   }
-  return "--wire-ip '" + s + "' is not an IPv4 or IPv6 address (write 192.0.2.1 or 2001:db8::1, "
-         "no prefix length)";
+  return "--wire-ip '" + std::string(v) +
+         "' is not an IPv4 or IPv6 address (write 192.0.2.1 or 2001:db8::1, no prefix length)";
 }
 
 const std::vector<OptionDef>& option_table() {
@@ -125,7 +113,7 @@ const std::vector<OptionDef>& option_table() {
       {"main-lcore", 0, Kind::value, "N",
        "the EAL main lcore, which runs the slow path (default 0); not among --lcores",
        [](Options& o, std::string_view v) -> std::optional<std::string> {
-         auto n = parse_uint<unsigned>(v, kMaxLcoreId);
+         auto n = wg::parse_decimal<unsigned>(v, kMaxLcoreId);
          if (!n) return "--main-lcore '" + std::string(v) + "' is not an lcore id (0.." +
                         std::to_string(kMaxLcoreId) + ")";
          o.main_lcore = *n;
@@ -153,7 +141,7 @@ const std::vector<OptionDef>& option_table() {
       {"memory", 'm', Kind::value, "MB",
        "EAL -m: memory to reserve in megabytes (default: EAL's; 256 with --no-huge)",
        [](Options& o, std::string_view v) -> std::optional<std::string> {
-         auto n = parse_uint<unsigned>(v, 1U << 24);
+         auto n = wg::parse_decimal<unsigned>(v, 1U << 24);
          if (!n || *n == 0) return "-m/--memory '" + std::string(v) + "' is not a number of megabytes";
          o.memory_mb = *n;
          return std::nullopt;
@@ -168,7 +156,7 @@ const std::vector<OptionDef>& option_table() {
       {"listen-port", 0, Kind::value, "PORT",
        "tunnel UDP port (default 51820; the UAPI's listen_port changes it)",
        [](Options& o, std::string_view v) -> std::optional<std::string> {
-         auto n = parse_uint<std::uint16_t>(v, 65535);
+         auto n = wg::parse_decimal<std::uint16_t>(v, 65535);
          if (!n || *n == 0) return "--listen-port '" + std::string(v) + "' is not a UDP port (1..65535)";
          o.listen_port = *n;
          return std::nullopt;
@@ -200,7 +188,7 @@ const std::vector<OptionDef>& option_table() {
        "next-hop MAC of every outer frame; required with a PCI wire port; without it the "
        "kernel's neighbour table is read (af_packet/af_xdp/tap ports)",
        [](Options& o, std::string_view v) -> std::optional<std::string> {
-         auto m = parse_mac(v);
+         auto m = dp::parse_mac(v);
          if (!m) return "--wire-gateway-mac '" + std::string(v) + "' is not a MAC address (write 02:00:00:00:00:01)";
          o.wire_gateway_mac = *m;
          return std::nullopt;
@@ -222,7 +210,7 @@ const std::vector<OptionDef>& option_table() {
        "the destination MAC with --bridge-mac-mode fixed; with pod, for IPv6 destinations "
        "(default ff:ff:ff:ff:ff:ff)",
        [](Options& o, std::string_view v) -> std::optional<std::string> {
-         auto m = parse_mac(v);
+         auto m = dp::parse_mac(v);
          if (!m) return "--bridge-dst-mac '" + std::string(v) + "' is not a MAC address (write 02:00:00:00:00:01)";
          o.bridge_dst_mac = *m;
          return std::nullopt;
@@ -230,7 +218,7 @@ const std::vector<OptionDef>& option_table() {
       {"tunnel-mtu", 0, Kind::value, "BYTES",
        "largest inner IP packet (default 1420); larger ones get ICMP too-big",
        [](Options& o, std::string_view v) -> std::optional<std::string> {
-         auto n = parse_uint<std::uint16_t>(v, 9000);
+         auto n = wg::parse_decimal<std::uint16_t>(v, 9000);
          if (!n || *n < 576) return "--tunnel-mtu '" + std::string(v) + "' must be 576..9000 bytes";
          o.tunnel_mtu = *n;
          return std::nullopt;
@@ -268,7 +256,7 @@ const std::vector<OptionDef>& option_table() {
       {"test-rekey-after-seconds", 0, Kind::value, "SECONDS",
        "TESTS ONLY: rekey after SECONDS instead of 120 (breaks the protocol's timing)",
        [](Options& o, std::string_view v) -> std::optional<std::string> {
-         auto n = parse_uint<std::uint32_t>(v, 120);
+         auto n = wg::parse_decimal<std::uint32_t>(v, 120);
          if (!n || *n == 0) return "--test-rekey-after-seconds '" + std::string(v) + "' must be 1..120";
          o.test_rekey_after_seconds = *n;
          return std::nullopt;
@@ -364,9 +352,9 @@ Result<std::vector<unsigned>> parse_lcore_list(std::string_view text) {
     if (comma == std::string_view::npos) comma = text.size();
     std::string_view item = text.substr(pos, comma - pos);
     std::size_t dash = item.find('-');
-    auto lo = parse_uint<unsigned>(item.substr(0, dash), kMaxLcoreId);
+    auto lo = wg::parse_decimal<unsigned>(item.substr(0, dash), kMaxLcoreId);
     auto hi = dash == std::string_view::npos ? lo
-                                             : parse_uint<unsigned>(item.substr(dash + 1), kMaxLcoreId);
+                                             : wg::parse_decimal<unsigned>(item.substr(dash + 1), kMaxLcoreId);
     if (!lo || !hi || *hi < *lo) return Error{bad};
     for (unsigned i = *lo; i <= *hi; ++i) out.push_back(i);
     pos = comma + 1;
@@ -374,55 +362,6 @@ Result<std::vector<unsigned>> parse_lcore_list(std::string_view text) {
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
-}
-
-std::optional<dp::MacAddr> parse_mac(std::string_view text) {
-  dp::MacAddr mac{};
-  if (text.size() != 17) return std::nullopt;
-  for (std::size_t i = 0; i < 6; ++i) {
-    if (i > 0 && text[i * 3 - 1] != ':' && text[i * 3 - 1] != '-') return std::nullopt;
-    std::uint8_t v = 0;
-    auto sv = text.substr(i * 3, 2);
-    auto [ptr, ec] = std::from_chars(sv.data(), sv.data() + 2, v, 16);
-    if (ec != std::errc() || ptr != sv.data() + 2) return std::nullopt;
-    mac[i] = v;
-  }
-  return mac;
-}
-
-std::string format_mac(const dp::MacAddr& mac) {
-  char buf[18];
-  std::snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
-                mac[4], mac[5]);
-  return buf;
-}
-
-bool is_pci_address(std::string_view devargs) {
-  std::string_view name = devargs.substr(0, devargs.find(','));
-  auto hex = [](std::string_view s) {
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
-  };
-  // [domain:]bus:device.function, e.g. 0000:3b:00.1 or 3b:00.1 (DPDK's PCI address syntax).
-  const std::size_t dot = name.rfind('.');
-  if (dot == std::string_view::npos || dot + 2 != name.size() || name[dot + 1] < '0' ||
-      name[dot + 1] > '7') {
-    return false;
-  }
-  std::string_view head = name.substr(0, dot);
-  std::vector<std::string_view> parts;
-  std::size_t pos = 0;
-  while (true) {
-    std::size_t c = head.find(':', pos);
-    parts.push_back(head.substr(pos, c == std::string_view::npos ? std::string_view::npos : c - pos));
-    if (c == std::string_view::npos) break;
-    pos = c + 1;
-  }
-  if (parts.size() == 2) return parts[0].size() == 2 && hex(parts[0]) && parts[1].size() == 2 && hex(parts[1]);
-  if (parts.size() == 3) {
-    return parts[0].size() == 4 && hex(parts[0]) && parts[1].size() == 2 && hex(parts[1]) &&
-           parts[2].size() == 2 && hex(parts[2]);
-  }
-  return false;
 }
 
 // ---- config files ----
@@ -656,71 +595,5 @@ std::string usage_text() {
 }
 
 std::string version_text() { return observe::version_line("straitd"); }
-
-// ---- DPDK ----
-
-std::string eal_log_level(std::string_view level) {
-  // DPDK is chatty at its info/debug levels; ours map one step quieter.
-  if (level == "trace") return "*:debug";
-  if (level == "debug") return "*:info";
-  if (level == "info") return "*:notice";
-  if (level == "warn") return "*:warning";
-  if (level == "error") return "*:error";
-  if (level == "critical") return "*:critical";
-  return "*:emergency";
-}
-
-std::vector<std::string> eal_arguments(const Options& o) {
-  std::vector<std::string> a = {"straitd"};
-  std::string lcores = std::to_string(o.main_lcore);
-  for (unsigned w : o.worker_lcores) lcores += "," + std::to_string(w);
-  a.insert(a.end(), {"-l", lcores, "--main-lcore", std::to_string(o.main_lcore), "--file-prefix",
-                     o.effective_file_prefix()});
-  if (o.no_huge) {
-    a.emplace_back("--no-huge");
-    a.insert(a.end(), {"-m", std::to_string(o.memory_mb != 0 ? o.memory_mb : 256)});
-  } else {
-    // Hugepage files are unlinked once mapped: a crashed straitd leaves none behind.
-    a.emplace_back("--huge-unlink");
-    if (o.memory_mb != 0) a.insert(a.end(), {"-m", std::to_string(o.memory_mb)});
-    if (!o.socket_mem.empty()) a.insert(a.end(), {"--socket-mem", o.socket_mem});
-  }
-  // PCI ports go on the allow list (with their devargs), so that the EAL probes only them;
-  // vdevs are hot-plugged by Port::open.
-  bool any_pci = false;
-  for (const std::string* dev : {&o.wire, &o.bridge}) {
-    if (is_pci_address(*dev)) {
-      a.insert(a.end(), {"-a", *dev});
-      any_pci = true;
-    }
-  }
-  if (!any_pci) a.emplace_back("--no-pci");
-  a.insert(a.end(), {"--log-level", eal_log_level(o.log_level)});
-  return a;
-}
-
-bool needs_equal_queue_counts(std::string_view devargs) {
-  for (std::string_view driver : {"net_tap", "net_tun", "net_af_packet", "net_af_xdp"}) {
-    if (devargs.rfind(driver, 0) == 0) return true;
-  }
-  return false;
-}
-
-PortQueues port_queues(std::size_t workers, std::string_view devargs) {
-  const auto w = static_cast<std::uint16_t>(workers);
-  if (needs_equal_queue_counts(devargs)) return {w, w, false};
-  return {w, static_cast<std::uint16_t>(w + 1), true};
-}
-
-std::string explain_port_error(std::string_view message, std::size_t workers) {
-  std::string m(message);
-  if (m.find(" queues, straitd needs ") != std::string::npos) {
-    m += "; straitd needs " + std::to_string(workers) + " RX and " +
-         std::to_string(workers + 1) +
-         " TX queues per port (one each per worker lcore, plus a TX queue for the slow path): "
-         "use fewer --lcores or a device with more queues";
-  }
-  return m;
-}
 
 }  // namespace strait::straitd

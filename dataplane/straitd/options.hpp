@@ -1,8 +1,8 @@
 #pragma once
 // straitd's command line and configuration file (README.md in this directory lists every
 // option). Parsing is pure: it reads nothing but the --config file, so that every error message
-// is unit-tested (tests/unit/straitd_options_test.cpp). No DPDK here: the EAL arguments are
-// built as strings. Main thread only, before anything starts.
+// is unit-tested (tests/unit/straitd_options_test.cpp). No DPDK here: what the options mean for
+// the EAL and the ports is eal_plan.hpp. Main thread only, before anything starts.
 
 #include <cstdint>
 #include <optional>
@@ -107,38 +107,5 @@ struct CommandLine {
 
 // "1", "1-3", "1,3,5-6" -> sorted, without duplicates.
 [[nodiscard]] Result<std::vector<unsigned>> parse_lcore_list(std::string_view text);
-// "02:00:00:aa:bb:cc" (also '-' separated).
-[[nodiscard]] std::optional<dp::MacAddr> parse_mac(std::string_view text);
-[[nodiscard]] std::string format_mac(const dp::MacAddr& mac);
-// True for a PCI address, optionally with devargs: "0000:3b:00.1", "3b:00.1,arg=x".
-[[nodiscard]] bool is_pci_address(std::string_view devargs);
-
-// ---- what the options mean for DPDK ----
-
-// rte_eal_init's argv: program name, -l main,workers, --main-lcore, --file-prefix, memory,
-// the allow list for PCI ports or --no-pci, --log-level.
-[[nodiscard]] std::vector<std::string> eal_arguments(const Options& o);
-
-// EAL/DPDK log level for our spdlog level name ("info" -> "*:notice", ...).
-[[nodiscard]] std::string eal_log_level(std::string_view level);
-
-// The queues straitd asks of each port: one RX queue per worker, and one TX queue per worker
-// plus one for the slow path (handshakes, keepalives, staged packets; queue index = workers).
-// Drivers whose queues come in RX/TX pairs that all receive (net_tap: one kernel queue per
-// pair, and it refuses unequal counts; net_af_packet: one fanout socket per pair, qpairs=;
-// net_af_xdp: one socket per NIC queue, queue_count=) get one pair per worker only, since an
-// RX queue nobody polls would lose the packets steered to it. The slow path's frames for such
-// a port go through a relay ring that worker 0 transmits from.
-struct PortQueues {
-  std::uint16_t n_rx = 0;
-  std::uint16_t n_tx = 0;
-  bool slow_path_queue = true;  // false: relay through worker 0
-};
-[[nodiscard]] PortQueues port_queues(std::size_t workers, std::string_view devargs);
-// net_tap, net_tun, net_af_packet, net_af_xdp: see PortQueues.
-[[nodiscard]] bool needs_equal_queue_counts(std::string_view devargs);
-
-// Port::open's message, with what straitd needs said in full when a port lacked queues.
-[[nodiscard]] std::string explain_port_error(std::string_view message, std::size_t workers);
 
 }  // namespace strait::straitd

@@ -12,6 +12,7 @@
 #include "packet/outer_parse.hpp"
 #include "packet/tcp_mss.hpp"
 #include "pipeline/encap_stage.hpp"
+#include "straitd/eal_plan.hpp"
 #include "straitd/slow_path_frames.hpp"
 #include "straitd/worker_pipeline.hpp"
 

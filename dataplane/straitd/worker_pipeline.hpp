@@ -39,7 +39,7 @@ struct WorkerPipeline {
   rte_ring* handshakes = nullptr;  // handshake messages to the slow path (MPSC), served first
   rte_ring* exceptions = nullptr;  // other exception traffic to the slow path (MPSC)
   // Worker 0 only, per PortRole: frames the slow path wants sent on a port that has no
-  // slow-path TX queue (net_tap, options.hpp port_queues). Single producer, single consumer.
+  // slow-path TX queue (net_tap, eal_plan.hpp port_queues). Single producer, single consumer.
   std::array<rte_ring*, dp::kPortRoleCount> relay{};
 };
 

@@ -5,11 +5,9 @@
 // UapiServer is non-blocking and owned by one thread, the caller's (in straitd: the slow-path
 // thread). That thread polls fd() and calls service(), which accepts clients, reads requests
 // that may arrive in pieces, answers complete ones through the Handler and writes replies
-// without blocking. Nothing here is shared with the fast path.
-//
-// UapiClient is blocking, for strait-agent and tests.
+// without blocking. Nothing here is shared with the fast path. The blocking client that talks
+// to it is client.hpp.
 
-#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <map>
@@ -20,6 +18,7 @@
 
 #include "uapi/model.hpp"
 #include "uapi/protocol.hpp"
+#include "uapi/unix_socket.hpp"
 
 namespace strait::uapi {
 
@@ -38,9 +37,6 @@ struct ServerOptions {
   std::size_t max_request_bytes = kMaxRequestBytes;  // a larger request drops its client
   std::size_t max_clients = 64;                      // further connections are closed at once
 };
-
-// "/var/run/wireguard/<ifname>.sock"
-[[nodiscard]] std::string socket_path_for(std::string_view ifname);
 
 class UapiServer {
  public:
@@ -89,30 +85,6 @@ class UapiServer {
   std::uint64_t dev_ = 0, ino_ = 0;  // identity of the socket file we bound
   std::map<int, Client> clients_;
   std::function<void(std::string_view)> sink_;
-};
-
-class UapiClient {
- public:
-  // Connects to a UAPI socket. Each call below blocks for at most `timeout` per read/write.
-  [[nodiscard]] static Result<UapiClient> connect(
-      const std::string& path, std::chrono::milliseconds timeout = std::chrono::seconds(5));
-  UapiClient(UapiClient&& other) noexcept;
-  UapiClient& operator=(UapiClient&& other) noexcept;
-  UapiClient(const UapiClient&) = delete;
-  UapiClient& operator=(const UapiClient&) = delete;
-  ~UapiClient();
-
-  // get=1, parsed.
-  [[nodiscard]] Result<DeviceState> get();
-  // set=1 with render_set(change); an error carries the device's errno.
-  [[nodiscard]] Result<void> set(const DeviceChange& change);
-  // Sends request text as is and returns the reply up to and including its empty line.
-  [[nodiscard]] Result<std::string> request(std::string_view text);
-
- private:
-  explicit UapiClient(int fd) : fd_(fd) {}
-  int fd_ = -1;
-  std::string pending_;  // bytes read past the end of the last reply
 };
 
 }  // namespace strait::uapi

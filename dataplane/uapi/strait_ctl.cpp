@@ -15,7 +15,7 @@
 
 #include "core/key_base64.hpp"
 #include "observability/version.hpp"
-#include "uapi/server.hpp"
+#include "uapi/client.hpp"
 
 namespace {
 

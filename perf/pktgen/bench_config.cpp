@@ -1,14 +1,13 @@
 #include "bench_config.hpp"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <fstream>
 #include <random>
 #include <sstream>
 
+#include "core/key_base64.hpp"
+#include "packet/address_text.hpp"
 #include "straitd/node_key.hpp"
-#include "straitd/options.hpp"
 
 namespace strait::pktgen {
 namespace {
@@ -18,12 +17,6 @@ std::string trim(std::string_view s) {
   if (b == std::string_view::npos) return {};
   const auto e = s.find_last_not_of(" \t\r");
   return std::string(s.substr(b, e - b + 1));
-}
-
-std::optional<std::array<std::uint8_t, 4>> parse_ipv4(const std::string& s) {
-  std::array<std::uint8_t, 4> a{};
-  if (::inet_pton(AF_INET, s.c_str(), a.data()) != 1) return std::nullopt;
-  return a;
 }
 
 // "64:7,576:4,1420:1" or "1420".
@@ -68,7 +61,7 @@ ConfigResult parse_bench_config(std::string_view text, const std::string& base_d
     const std::string key = trim(line.substr(0, eq));
     const std::string value = trim(line.substr(eq + 1));
     auto ip = [&](std::array<std::uint8_t, 4>& dst) {
-      auto a = parse_ipv4(value);
+      auto a = dp::parse_ipv4_address(value);
       if (a) dst = *a;
       return a.has_value();
     };
@@ -99,7 +92,7 @@ ConfigResult parse_bench_config(std::string_view text, const std::string& base_d
     } else if (key == "target") {
       if (!(have_target = ip(c.target))) return fail("target is an IPv4 address");
     } else if (key == "dut_mac" || key == "bridge_dst_mac") {
-      auto mac = straitd::parse_mac(value);
+      auto mac = dp::parse_mac(value);
       if (!mac) return fail(key + " is a MAC address");
       (key == "dut_mac" ? c.dut_mac : c.bridge_dst_mac) = *mac;
       have_dut_mac = have_dut_mac || key == "dut_mac";
@@ -108,9 +101,10 @@ ConfigResult parse_bench_config(std::string_view text, const std::string& base_d
     } else if (key == "port_base") {
       if (!number(c.port_base, 1, 65000)) return fail("port_base is 1..65000");
     } else if (key == "dut_public_key") {
-      auto k = straitd::parse_private_key(value);  // same encoding as any WireGuard key
-      if (!k.ok()) return fail("dut_public_key: " + k.error().message);
-      c.dut_public_key = k.value();
+      std::string why;
+      auto k = wg::key_from_base64(value, &why);
+      if (!k) return fail("dut_public_key: " + why);
+      c.dut_public_key = *k;
       have_dut_key = true;
     } else if (key == "cipher") {
       if (value == "aes256-gcm") c.cipher = wg::Cipher::aes256_gcm;
@@ -123,7 +117,7 @@ ConfigResult parse_bench_config(std::string_view text, const std::string& base_d
       if (!file.empty() && file[0] != '/') file = base_dir + "/" + file;
       auto k = straitd::load_private_key_file(file);
       if (!k.ok()) return fail(k.error().message);
-      auto a = parse_ipv4(addr);
+      auto a = dp::parse_ipv4_address(addr);
       if (!a) return fail("peer inner address is an IPv4 address");
       c.peers.push_back({k.value(), *a});
     } else if (key == "rate_pps") {

@@ -26,6 +26,7 @@
 #include "agent_test_support.hpp"
 #include "control/agent.hpp"
 #include "control/ovs_flows.hpp"
+#include "uapi/server.hpp"
 
 namespace strait::ctl {
 namespace {

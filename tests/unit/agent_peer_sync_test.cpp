@@ -13,6 +13,7 @@
 #include "agent_test_support.hpp"
 #include "core/key_base64.hpp"
 #include "control/peer_sync.hpp"
+#include "uapi/server.hpp"
 
 namespace strait::ctl {
 namespace {

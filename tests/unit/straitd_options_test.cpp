@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "packet/address_text.hpp"
+#include "straitd/eal_plan.hpp"
 #include "straitd/options.hpp"
 
 namespace strait::straitd {
@@ -95,9 +97,9 @@ TEST(StraitdOptions, EveryOptionIsTaken) {
   EXPECT_EQ((*o.wire_ipv6)[15], 1);
   ASSERT_TRUE(o.wire_ipv4.has_value());  // base_args' IPv4, plus the IPv6 here
   ASSERT_TRUE(o.wire_gateway_mac.has_value());
-  EXPECT_EQ(format_mac(*o.wire_gateway_mac), "02:00:00:00:00:0a");
+  EXPECT_EQ(dp::format_mac(*o.wire_gateway_mac), "02:00:00:00:00:0a");
   EXPECT_EQ(o.bridge_mac_mode, BridgeMacMode::fixed);
-  EXPECT_EQ(format_mac(*o.bridge_dst_mac), "02:00:00:00:00:0b");
+  EXPECT_EQ(dp::format_mac(*o.bridge_dst_mac), "02:00:00:00:00:0b");
   EXPECT_EQ(o.tunnel_mtu, 1380);
   EXPECT_TRUE(o.busy_poll);
   EXPECT_EQ(o.test_rekey_after_seconds, 5U);

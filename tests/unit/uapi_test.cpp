@@ -22,6 +22,7 @@
 
 #include "uapi/model.hpp"
 #include "uapi/protocol.hpp"
+#include "uapi/client.hpp"
 #include "uapi/server.hpp"
 
 namespace strait::uapi {
