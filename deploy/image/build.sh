@@ -64,7 +64,7 @@ install -D -m 0755 "$here/entrypoints/straitd-entrypoint" "$stage/usr/lib/strait
 install -D -m 0755 "$here/entrypoints/agent-entrypoint" "$stage/usr/lib/strait/agent-entrypoint"
 install -D -m 0755 "$here/entrypoints/key-publisher-entrypoint" "$stage/usr/lib/strait/key-publisher-entrypoint"
 # strait-mesh (the controller, key-publisher, join/status): python modules and a launcher.
-for f in strait_mesh.py broker.py controller.py kube_watch.py mesh_ops.py; do
+for f in strait_mesh.py broker.py controller.py kube_watch.py mesh_ops.py node_services.py; do
   install -D -m 0644 "$root/deploy/mesh/$f" "$stage/usr/lib/strait/mesh/$f"
 done
 printf '#!/bin/sh\nexec python3 /usr/lib/strait/mesh/strait_mesh.py "$@"\n' > "$stage/usr/bin/strait-mesh"

@@ -2,7 +2,9 @@
 
   1. reads its cluster as strait_mesh reads `kubectl -o json`: Nodes, the per-node Services'
      LoadBalancer addresses, pod subnets, and the nodes' public keys (the Node annotation
-     strait.io/public-key, published by the node itself: private keys never leave it);
+     strait.io/public-key, published by the node itself: private keys never leave it); with
+     --manage-services it also makes a new node's VIP Service and removes a departed one's
+     (node_services.py);
   2. publishes its cluster's records to the broker (broker.py), writing only what changed;
   3. reads every cluster's records, refuses stale or conflicting ones (named, counted), and
      renders the merged mesh spec with strait_mesh.render_spec_yaml into the spec the agents
@@ -301,12 +303,14 @@ class ConfigMapTarget:
 class Controller:
     def __init__(self, cluster, cluster_id, source, broker, target, ttl=86400.0,
                  heartbeat=60.0, interval=2.0, max_backoff=30.0, keepalive=None,
-                 status_file=None, clock=time.time):
+                 status_file=None, clock=time.time, services=None):
         self.cluster, self.cluster_id = cluster, cluster_id
         self.source, self.broker, self.target = source, broker, target
         self.ttl, self.heartbeat, self.interval = ttl, heartbeat, interval
         self.max_backoff, self.keepalive = max_backoff, keepalive
         self.status_file, self.clock = status_file, clock
+        self.services = services  # node_services.ServiceReconciler, or None (--manage-services)
+        self.service_problems = []
         self.lock = threading.Lock()  # the round thread vs the metrics thread
         self.broker_up = 0
         self.last_ok = 0.0
@@ -330,6 +334,12 @@ class Controller:
         except sm.InputError as e:
             cluster, complete = None, False
             self._set(problems=list(e.problems))
+        if cluster is not None and self.services is not None:
+            # Before the broker: a node's VIP does not wait for the broker to be reachable.
+            problems = self.services.reconcile(cluster.nodes, cluster.services, complete)
+            for p in set(problems) - set(self.service_problems):
+                print(f"strait-mesh controller: {p}", file=sys.stderr, flush=True)
+            self._set(service_problems=problems)
         try:
             entries = self.broker.read_all()
             if cluster is not None:
@@ -428,6 +438,9 @@ class Controller:
                     "broker_up": self.broker_up, "last_ok": self.last_ok, "error": self.error,
                     "spec_generation": self.generation, "spec_nodes": self.rendered_nodes,
                     "problems": self.problems,
+                    "service_problems": list(self.service_problems),
+                    "services_created": self.services.created if self.services else 0,
+                    "services_deleted": self.services.deleted if self.services else 0,
                     "refused": sorted(r.text for r in self.refusals),
                     "refused_total": dict(self.refused_total),
                     "spec_writes": self.spec_writes, "broker_writes": self.broker_writes,
@@ -457,6 +470,19 @@ class Controller:
             "# HELP strait_controller_node_problems own nodes left out (no VIP, key, subnet)",
             "# TYPE strait_controller_node_problems gauge",
             f'strait_controller_node_problems{{cluster="{self.cluster}"}} {len(s["problems"])}',
+            "# HELP strait_controller_vip_problems nodes whose VIP Service the controller could "
+            "not make or remove (--manage-services)",
+            "# TYPE strait_controller_vip_problems gauge",
+            f'strait_controller_vip_problems{{cluster="{self.cluster}"}} '
+            f'{len(s["service_problems"])}',
+            "# HELP strait_controller_vip_services_created_total per-node VIP Services made",
+            "# TYPE strait_controller_vip_services_created_total counter",
+            f'strait_controller_vip_services_created_total{{cluster="{self.cluster}"}} '
+            f'{s["services_created"]}',
+            "# HELP strait_controller_vip_services_deleted_total VIP Services of nodes that left",
+            "# TYPE strait_controller_vip_services_deleted_total counter",
+            f'strait_controller_vip_services_deleted_total{{cluster="{self.cluster}"}} '
+            f'{s["services_deleted"]}',
             "# HELP strait_controller_spec_writes_total times the spec text changed",
             "# TYPE strait_controller_spec_writes_total counter",
             f'strait_controller_spec_writes_total{{cluster="{self.cluster}"}} {s["spec_writes"]}',
@@ -525,6 +551,12 @@ def add_parser(sub):
                    help="OpenShift SDN: pod subnets from HostSubnets")
     c.add_argument("--pod-cidrs", required=True, help="this cluster's pod CIDRs, CIDR[;CIDR]")
     c.add_argument("--selector", help="only nodes with these labels (k=v,k=v)")
+    c.add_argument("--manage-services", action="store_true",
+                   help="with --kubernetes: make each selected node's VIP Service and "
+                   "EndpointSlice when it has none, remove those of nodes that left "
+                   "(node_services.py)")
+    c.add_argument("--port", type=int, default=sm.DEFAULT_PORT,
+                   help="tunnel UDP port of the Services --manage-services makes (51820)")
     out = c.add_mutually_exclusive_group(required=True)
     out.add_argument("--spec-file", help="write the merged spec to this file (the lab)")
     out.add_argument("--configmap", action="store_true",
@@ -563,11 +595,21 @@ def main(a):
     source = (InventorySource(a.cluster, a.inventory, cidrs, selector) if a.inventory
               else KubeSource(a.cluster, api_client, cidrs, selector, a.hostsubnets))
     target = FileTarget(a.spec_file) if a.spec_file else ConfigMapTarget(api_client)
+    services = None
+    if a.manage_services:
+        if not a.kubernetes:
+            raise SystemExit("strait-mesh controller: --manage-services needs --kubernetes "
+                             "(the lab's inventory has its VIPs already)")
+        import kubernetes
+        import node_services
+        services = node_services.ServiceReconciler(
+            kubernetes.client.CoreV1Api(api_client), kubernetes.client.DiscoveryV1Api(api_client),
+            a.port)
     b = brk.Broker(a.broker.split(","), a.broker_ca, a.broker_cert, a.broker_key,
                    timeout=a.broker_timeout)
     ctl = Controller(a.cluster, cluster_id, source, b, target, ttl=a.ttl,
                      heartbeat=a.heartbeat, interval=a.interval, max_backoff=a.max_backoff,
-                     keepalive=a.keepalive, status_file=a.status_file)
+                     keepalive=a.keepalive, status_file=a.status_file, services=services)
     if a.once:
         ctl.round()
         return 0 if ctl.broker_up else 1

@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "deploy", "mesh"))
 import broker as brk  # noqa: E402
 import controller as ctl  # noqa: E402
 import mesh_ops  # noqa: E402
+import node_services  # noqa: E402
 import strait_mesh as sm  # noqa: E402
 
 KEYS = {"a1": "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=",
@@ -265,6 +266,126 @@ class RoundTest(unittest.TestCase):
         c.round()
         self.assertIn('strait_controller_refused_total{cluster="a",reason="cidr-conflict"} 1',
                       c.metrics())
+
+
+class ApiError(Exception):
+    """What kubernetes.client.ApiException carries that the reconciler reads."""
+
+    def __init__(self, status, reason):
+        super().__init__(f"({status}) {reason}")
+        self.status, self.reason = status, reason
+
+
+class FakeApi:
+    """CoreV1Api's and DiscoveryV1Api's create/delete calls for Services and EndpointSlices,
+    recorded in order; `fail[(verb, kind, name)]` makes that call raise."""
+
+    def __init__(self):
+        self.calls, self.fail = [], {}
+
+    def _do(self, verb, kind, name, namespace):
+        self.calls.append((verb, kind, name, namespace))
+        err = self.fail.get((verb, kind, name))
+        if err:
+            raise err
+
+    def create_namespaced_service(self, namespace, body):
+        self.last_service = body
+        self._do("create", "Service", body["metadata"]["name"], namespace)
+
+    def create_namespaced_endpoint_slice(self, namespace, body):
+        self.last_slice = body
+        self._do("create", "EndpointSlice", body["metadata"]["name"], namespace)
+
+    def delete_namespaced_service(self, name, namespace):
+        self._do("delete", "Service", name, namespace)
+
+    def delete_namespaced_endpoint_slice(self, name, namespace):
+        self._do("delete", "EndpointSlice", name, namespace)
+
+    def patch_namespaced_endpoint_slice(self, name, namespace, body):
+        self.last_slice = body
+        self._do("patch", "EndpointSlice", name, namespace)
+
+
+def k8s_node(name, ip):
+    return {"metadata": {"name": name, "annotations": {}},
+            "status": {"addresses": [{"type": "InternalIP", "address": ip}] if ip else []}}
+
+
+def vip_service(node, ours=True):
+    labels = {"app.kubernetes.io/part-of": "strait"} if ours else {}
+    return {"metadata": {"name": f"strait-{node}", "labels": labels,
+                         "annotations": {"strait.io/node": node}}}
+
+
+class ServiceReconcilerTest(unittest.TestCase):
+    def setUp(self):
+        self.api = FakeApi()
+        self.r = node_services.ServiceReconciler(self.api, self.api, 51820)
+
+    def test_a_new_node_gets_its_endpointslice_then_its_service(self):
+        problems = self.r.reconcile([k8s_node("a1", "192.0.2.1"), k8s_node("a3", "192.0.2.3")],
+                                    [vip_service("a1")], complete=True)
+        self.assertEqual(problems, [])
+        self.assertEqual(self.api.calls, [("create", "EndpointSlice", "strait-a3", sm.NAMESPACE),
+                                          ("create", "Service", "strait-a3", sm.NAMESPACE)])
+        svc, eps = self.api.last_service, self.api.last_slice
+        self.assertEqual(svc["spec"]["type"], "LoadBalancer")
+        self.assertNotIn("selector", svc["spec"])
+        self.assertEqual(svc["metadata"]["labels"]["app.kubernetes.io/part-of"], "strait")
+        self.assertEqual(svc["metadata"]["annotations"], {"strait.io/node": "a3"})
+        self.assertEqual(svc["spec"]["ports"][0]["port"], 51820)
+        self.assertEqual(eps["endpoints"], [{"addresses": ["192.0.2.3"], "nodeName": "a3",
+                                             "conditions": {"ready": True}}])
+        self.assertEqual(self.r.created, 1)
+
+    def test_a_departed_nodes_vip_goes_only_on_a_complete_view_and_only_if_ours(self):
+        services = [vip_service("a1"), vip_service("gone"), vip_service("by-hand", ours=False)]
+        nodes = [k8s_node("a1", "192.0.2.1")]
+        self.assertEqual(self.r.reconcile(nodes, services, complete=False), [])
+        self.assertEqual(self.api.calls, [])  # a partial list never looks like nodes that left
+        self.assertEqual(self.r.reconcile(nodes, services, complete=True), [])
+        self.assertEqual(self.api.calls, [("delete", "Service", "strait-gone", sm.NAMESPACE),
+                                          ("delete", "EndpointSlice", "strait-gone", sm.NAMESPACE)])
+        self.assertEqual(self.r.deleted, 1)
+
+    def test_api_refusals_are_named_per_node_and_the_others_go_on(self):
+        self.api.fail[("create", "EndpointSlice", "strait-a2")] = ApiError(409, "AlreadyExists")
+        self.api.fail[("create", "EndpointSlice", "strait-a3")] = ApiError(403, "Forbidden")
+        self.api.fail[("delete", "Service", "strait-old")] = ApiError(404, "NotFound")
+        problems = self.r.reconcile(
+            [k8s_node("a2", "192.0.2.2"), k8s_node("a3", "192.0.2.3"), k8s_node("a4", None),
+             k8s_node("a5", "192.0.2.5")], [vip_service("old")], complete=True)
+        self.assertEqual(len(problems), 2, problems)
+        self.assertIn("VIP for node a3: cannot create Service strait-system/strait-a3: "
+                      "HTTP 403 Forbidden", problems)
+        self.assertTrue(any(p.startswith("VIP for node a4: node a4: no InternalIP")
+                            for p in problems), problems)
+        created = [c[2] for c in self.api.calls if c[:2] == ("create", "Service")]
+        self.assertEqual(created, ["strait-a2", "strait-a5"])  # 409: it exists; a5 still made
+        # The EndpointSlice that existed for a2 (its Service deleted by hand) is rewritten with
+        # a2's address now, not left naming an old one.
+        self.assertIn(("patch", "EndpointSlice", "strait-a2", sm.NAMESPACE), self.api.calls)
+        self.assertIn(("delete", "EndpointSlice", "strait-old", sm.NAMESPACE), self.api.calls)
+
+    def test_the_controller_makes_vips_even_with_the_broker_away_and_reports_them(self):
+        cluster = sm.ClusterInput("a")
+        cluster.pod_cidrs = ["10.128.0.0/14"]
+        cluster.nodes = [k8s_node("a1", "192.0.2.1")]
+        self.api.fail[("create", "Service", "strait-a1")] = ApiError(403, "Forbidden")
+        broker = MemoryBroker()
+        broker.up = False
+        with tempfile.TemporaryDirectory() as tmp:
+            c = ctl.Controller("a", "id-a", Source(cluster), broker,
+                               ctl.FileTarget(os.path.join(tmp, "spec.yaml")), interval=1,
+                               clock=lambda: NOW, services=self.r)
+            c.round()
+        self.assertEqual(c.broker_up, 0)
+        self.assertEqual(self.api.calls[-1], ("create", "Service", "strait-a1", sm.NAMESPACE))
+        self.assertEqual(len(c.status()["service_problems"]), 1)
+        self.assertIn('strait_controller_vip_problems{cluster="a"} 1', c.metrics())
+        self.assertIn('strait_controller_vip_services_created_total{cluster="a"} 0', c.metrics())
 
 
 class AgentStateTest(unittest.TestCase):

@@ -356,7 +356,10 @@ class ManifestTest(unittest.TestCase):
                     {"apiGroups": [""], "resources": ["namespaces"],
                      "resourceNames": ["kube-system"], "verbs": ["get"]}])
                 self.assertEqual(self.rules(r, "Role", "strait-controller"), [
-                    {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "watch"]},
+                    {"apiGroups": [""], "resources": ["services"],
+                     "verbs": ["get", "list", "watch", "create", "delete"]},
+                    {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"],
+                     "verbs": ["create", "patch", "delete"]},
                     {"apiGroups": [""], "resources": ["configmaps"],
                      "resourceNames": ["strait-mesh-spec"], "verbs": ["get", "patch"]}])
                 for kind in ("ClusterRoleBinding", "RoleBinding"):
@@ -381,6 +384,7 @@ class ManifestTest(unittest.TestCase):
                                  "strait-controller")
                 self.assertEqual(c["command"], ["strait-mesh", "controller"])
                 self.assertEqual("--hostsubnets" in c["args"], "openshift" in name)
+                self.assertIn("--manage-services", c["args"])
                 self.assertEqual(c["readinessProbe"]["httpGet"]["path"], "/readyz")
                 vols = dep["spec"]["template"]["spec"]["volumes"]
                 self.assertEqual(vols, [{"name": "broker", "secret": {"secretName": "strait-broker",
