@@ -5,24 +5,22 @@
 // traffic concurrently over one ForwardingState.
 
 #include <gtest/gtest.h>
-#include <rte_eal.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
 #include <array>
 #include <barrier>
 #include <cstring>
-#include <memory>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/eal_environment.hpp"
 #include "common/packet_builder.hpp"
 #include "common/pipeline_fixture.hpp"
 #include "crypto/aead_burst.hpp"
 #include "dpdk/counters.hpp"
-#include "dpdk/eal.hpp"
 #include "packet/headers.hpp"
 #include "packet/outer_parse.hpp"
 #include "pipeline/decap_stage.hpp"
@@ -32,41 +30,9 @@ namespace strait::dp {
 namespace {
 
 using Bytes = std::vector<std::uint8_t>;
+using test::mbuf_of;
 using test::NodeOptions;
 using test::PacketBuilder;
-
-rte_mempool* g_pool = nullptr;
-
-class EalEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    auto eal = EalSession::init({"dpdk_multicore_test", "-l", "0", "--no-pci", "--no-huge", "-m",
-                                 "512", "--file-prefix", "strait_dpdk_multicore_test",
-                                 "--log-level", "*:warning"});
-    ASSERT_TRUE(eal.ok()) << eal.error().message;
-    eal_ = std::move(eal).value();
-    // No cache: the in-use count is exact, and threads that are not EAL lcores may use it.
-    g_pool =
-        rte_pktmbuf_pool_create("mc_test", 8191, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-    ASSERT_NE(g_pool, nullptr);
-  }
-  void TearDown() override {
-    rte_mempool_free(g_pool);
-    g_pool = nullptr;
-    eal_.reset();
-  }
-
- private:
-  std::unique_ptr<EalSession> eal_;
-};
-
-rte_mbuf* mbuf_of(const Bytes& b) {
-  rte_mbuf* m = rte_pktmbuf_alloc(g_pool);
-  if (m == nullptr) return nullptr;
-  char* p = rte_pktmbuf_append(m, static_cast<std::uint16_t>(b.size()));
-  if (p != nullptr && !b.empty()) std::memcpy(p, b.data(), b.size());
-  return m;
-}
 
 // A's encap of `inners` (each as a bridge frame); returns the wire frames.
 std::vector<Bytes> encap_all(test::Node& a, const std::vector<Bytes>& inners) {
@@ -98,16 +64,7 @@ Bytes udp_packet(std::uint16_t sport, std::uint16_t dport, std::size_t payload =
   return PacketBuilder().ipv4("10.1.0.5", "10.2.0.7").udp(sport, dport).payload(payload).build();
 }
 
-class MulticoreTest : public ::testing::Test {
- protected:
-  void SetUp() override { baseline_ = rte_mempool_in_use_count(g_pool); }
-  void TearDown() override {
-    EXPECT_EQ(rte_mempool_in_use_count(g_pool), baseline_) << "mbuf leak";
-  }
-
- private:
-  unsigned baseline_ = 0;
-};
+using MulticoreTest = test::MbufLeakCheck;
 
 // ---- outer source ports ------------------------------------------------------------------
 
@@ -350,6 +307,8 @@ TEST_F(MulticoreTest, TwoWorkersRacingOnTheSameFramesAcceptEachCounterOnce) {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  ::testing::AddGlobalTestEnvironment(new strait::dp::EalEnvironment);
+  // No cache: the in-use count is exact, and threads that are not EAL lcores may use the pool.
+  ::testing::AddGlobalTestEnvironment(new strait::test::EalEnvironment(
+      {.program = "dpdk_multicore_test"}, strait::test::PlainPool{8191}));
   return RUN_ALL_TESTS();
 }

@@ -14,7 +14,6 @@
 // checking that it returned to where it started (no mbuf leaked or double-freed).
 
 #include <gtest/gtest.h>
-#include <rte_eal.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_ring.h>
@@ -29,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "common/eal_environment.hpp"
 #include "common/packet_builder.hpp"
 #include "common/pipeline_fixture.hpp"
 #include "core/allowed_ips.hpp"
@@ -36,7 +36,6 @@
 #include "core/messages.hpp"
 #include "crypto/aead_burst.hpp"
 #include "dpdk/counters.hpp"
-#include "dpdk/eal.hpp"
 #include "packet/headers.hpp"
 #include "packet/outer_parse.hpp"
 #include "pipeline/decap_stage.hpp"
@@ -48,31 +47,6 @@ namespace {
 
 using test::PacketBuilder;
 using Bytes = std::vector<std::uint8_t>;
-
-rte_mempool* g_pool = nullptr;
-
-class EalEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    auto eal = EalSession::init({"dpdk_pipeline_test", "-l", "0", "--no-pci", "--no-huge", "-m",
-                                 "512", "--file-prefix", "strait_dpdk_pipeline_test", "--log-level",
-                                 "*:warning"});
-    ASSERT_TRUE(eal.ok()) << eal.error().message;
-    eal_ = std::move(eal).value();
-    // No cache: the in-use count is exact at every moment.
-    g_pool =
-        rte_pktmbuf_pool_create("pipe_test", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-    ASSERT_NE(g_pool, nullptr);
-  }
-  void TearDown() override {
-    rte_mempool_free(g_pool);
-    g_pool = nullptr;
-    eal_.reset();
-  }
-
- private:
-  std::unique_ptr<EalSession> eal_;
-};
 
 // ---- helpers ------------------------------------------------------------------------------
 // The nodes, keypairs, routes and packets are tests/common/pipeline_fixture.hpp's, shared with
@@ -95,22 +69,11 @@ using test::kNow;
 using test::kPort;
 using test::make_keypair;
 using test::make_routes;
+using test::mbuf_of;
 using test::Node;
 using test::NodeOptions;
 using test::Route;
 using test::side_b;
-
-rte_mbuf* mbuf_of(const Bytes& b) {
-  rte_mbuf* m = rte_pktmbuf_alloc(g_pool);
-  EXPECT_NE(m, nullptr);
-  if (m == nullptr) return nullptr;
-  // Garbage behind the data, so that padding the stages should write is not zero by luck.
-  std::memset(rte_pktmbuf_mtod(m, void*), 0xa5, rte_pktmbuf_tailroom(m));
-  char* p = rte_pktmbuf_append(m, static_cast<std::uint16_t>(b.size()));
-  EXPECT_NE(p, nullptr);
-  if (p != nullptr && !b.empty()) std::memcpy(p, b.data(), b.size());
-  return m;
-}
 
 struct Burst {
   std::vector<rte_mbuf*> out;
@@ -172,16 +135,7 @@ OuterInfo outer_of(const Bytes& frame) {
   return info;
 }
 
-class PipelineTest : public ::testing::Test {
- protected:
-  void SetUp() override { baseline_ = rte_mempool_in_use_count(g_pool); }
-  void TearDown() override {
-    EXPECT_EQ(rte_mempool_in_use_count(g_pool), baseline_) << "mbuf leak";
-  }
-
- private:
-  unsigned baseline_ = 0;
-};
+using PipelineTest = test::MbufLeakCheck;
 
 // ---- round trip -----------------------------------------------------------------------------
 
@@ -991,6 +945,8 @@ TEST(SessionTable, FindsEveryIndexAndNothingElse) {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  ::testing::AddGlobalTestEnvironment(new strait::dp::EalEnvironment());
+  // No cache: the in-use count is exact at every moment.
+  ::testing::AddGlobalTestEnvironment(new strait::test::EalEnvironment(
+      {.program = "dpdk_pipeline_test"}, strait::test::PlainPool{2047}));
   return RUN_ALL_TESTS();
 }
