@@ -173,7 +173,7 @@ struct NodeOptions {
   std::int64_t birth_ns = kNow - 1'000'000'000;
   unsigned staging_size = 0;  // 0: no staging ring
   bool punt_non_tunnel = false;
-  std::shared_ptr<wg::Keypair> keypair;  // instead of make_keypair()
+  std::shared_ptr<wg::Keypair> keypair{};  // instead of make_keypair()
 };
 
 inline NodeOptions side_b(NodeOptions o) {
