@@ -6,11 +6,9 @@
 
 #include <gtest/gtest.h>
 #include <rte_mbuf.h>
-#include <rte_mempool.h>
 
 #include <array>
 #include <barrier>
-#include <cstring>
 #include <set>
 #include <string>
 #include <thread>
@@ -19,6 +17,7 @@
 #include "common/eal_environment.hpp"
 #include "common/packet_builder.hpp"
 #include "common/pipeline_fixture.hpp"
+#include "common/stage_bursts.hpp"
 #include "crypto/aead_burst.hpp"
 #include "dpdk/counters.hpp"
 #include "packet/headers.hpp"
@@ -34,20 +33,14 @@ using test::mbuf_of;
 using test::NodeOptions;
 using test::PacketBuilder;
 
-// A's encap of `inners` (each as a bridge frame); returns the wire frames.
+// A's encap of `inners` (each as a bridge frame) in bursts of 32; returns the wire frames.
 std::vector<Bytes> encap_all(test::Node& a, const std::vector<Bytes>& inners) {
   std::vector<Bytes> wire;
   for (std::size_t base = 0; base < inners.size(); base += 32) {
-    std::vector<rte_mbuf*> in, out(32 + kEncapFragmentRoom), slow(32);
+    std::vector<Bytes> frames;
     for (std::size_t i = base; i < std::min(inners.size(), base + 32); ++i)
-      in.push_back(mbuf_of(test::bridge_frame(inners[i])));
-    const EncapResult r = encap_burst(a.ctx, *a.state, in.data(),
-                                      static_cast<std::uint16_t>(in.size()), out.data(), slow.data());
-    for (std::uint16_t i = 0; i < r.to_wire; ++i) {
-      wire.push_back(test::bytes_of(out[i]));
-      rte_pktmbuf_free(out[i]);
-    }
-    test::free_all(slow.data(), r.to_slow_path);
+      frames.push_back(test::bridge_frame(inners[i]));
+    test::encap(a, frames, &wire);
   }
   return wire;
 }
@@ -162,14 +155,7 @@ TEST_F(MulticoreTest, FlowPortIgnoresPayloadAndCoversIpv6) {
 
 // B's decap of `wire` on B's own context; returns how many reached the bridge.
 std::uint16_t decap_all(test::Node& b, const std::vector<Bytes>& wire) {
-  std::vector<rte_mbuf*> in, out(wire.size()), hs(wire.size()), slow(wire.size());
-  for (const Bytes& f : wire) in.push_back(mbuf_of(f));
-  const DecapResult r = decap_burst(b.ctx, *b.state, in.data(), static_cast<std::uint16_t>(in.size()),
-                                    out.data(), hs.data(), slow.data());
-  test::free_all(out.data(), r.to_bridge);
-  test::free_all(hs.data(), r.to_handshake);
-  test::free_all(slow.data(), r.to_slow_path);
-  return r.to_bridge;
+  return test::decap(b, wire, nullptr).to_bridge;
 }
 
 TEST_F(MulticoreTest, DecapReportsTheAuthenticatedSourceForRoaming) {

@@ -15,7 +15,6 @@
 
 #include <gtest/gtest.h>
 #include <rte_mbuf.h>
-#include <rte_mempool.h>
 #include <rte_ring.h>
 
 #include <algorithm>
@@ -23,7 +22,6 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
-#include <numeric>
 #include <span>
 #include <string>
 #include <vector>
@@ -31,6 +29,7 @@
 #include "common/eal_environment.hpp"
 #include "common/packet_builder.hpp"
 #include "common/pipeline_fixture.hpp"
+#include "common/stage_bursts.hpp"
 #include "core/allowed_ips.hpp"
 #include "core/keypair.hpp"
 #include "core/messages.hpp"
@@ -56,6 +55,8 @@ using test::addr16;
 using test::bridge_frame;
 using test::build_node;
 using test::bytes_of;
+using test::decap;
+using test::encap;
 using test::endpoint_template;
 using test::free_all;
 using test::inner_packet;
@@ -74,47 +75,6 @@ using test::Node;
 using test::NodeOptions;
 using test::Route;
 using test::side_b;
-
-struct Burst {
-  std::vector<rte_mbuf*> out;
-  std::vector<rte_mbuf*> slow;
-};
-
-// Runs A's encap over frames; returns the wire frames' bytes (and frees them) plus the result.
-EncapResult encap(Node& a, const std::vector<Bytes>& frames, std::vector<Bytes>* wire,
-                  std::vector<Bytes>* slow = nullptr) {
-  std::vector<rte_mbuf*> in, out(frames.size()), to_slow(frames.size());
-  for (const Bytes& f : frames) in.push_back(mbuf_of(f));
-  const EncapResult r =
-      encap_burst(a.ctx, *a.state, in.data(), static_cast<std::uint16_t>(in.size()), out.data(),
-                  to_slow.data());
-  for (std::uint16_t i = 0; i < r.to_wire; ++i)
-    if (wire != nullptr) wire->push_back(bytes_of(out[i]));
-  for (std::uint16_t i = 0; i < r.to_slow_path; ++i)
-    if (slow != nullptr) slow->push_back(bytes_of(to_slow[i]));
-  free_all(out.data(), r.to_wire);
-  free_all(to_slow.data(), r.to_slow_path);
-  return r;
-}
-
-DecapResult decap(Node& b, const std::vector<Bytes>& frames, std::vector<Bytes>* bridge,
-                  std::vector<Bytes>* slow = nullptr, std::vector<Bytes>* handshakes = nullptr) {
-  std::vector<rte_mbuf*> in, out(frames.size()), to_hs(frames.size()), to_slow(frames.size());
-  for (const Bytes& f : frames) in.push_back(mbuf_of(f));
-  const DecapResult r =
-      decap_burst(b.ctx, *b.state, in.data(), static_cast<std::uint16_t>(in.size()), out.data(),
-                  to_hs.data(), to_slow.data());
-  for (std::uint16_t i = 0; i < r.to_bridge; ++i)
-    if (bridge != nullptr) bridge->push_back(bytes_of(out[i]));
-  for (std::uint16_t i = 0; i < r.to_handshake; ++i)
-    if (handshakes != nullptr) handshakes->push_back(bytes_of(to_hs[i]));
-  free_all(to_hs.data(), r.to_handshake);
-  for (std::uint16_t i = 0; i < r.to_slow_path; ++i)
-    if (slow != nullptr) slow->push_back(bytes_of(to_slow[i]));
-  free_all(out.data(), r.to_bridge);
-  free_all(to_slow.data(), r.to_slow_path);
-  return r;
-}
 
 // One wire frame carrying `inner` from A (built with options o) to B.
 Bytes one_wire_frame(const NodeOptions& o, const Bytes& inner) {

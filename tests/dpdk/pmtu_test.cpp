@@ -11,10 +11,8 @@
 
 #include <gtest/gtest.h>
 #include <rte_mbuf.h>
-#include <rte_mempool.h>
 
 #include <algorithm>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
@@ -24,6 +22,7 @@
 #include "common/eal_environment.hpp"
 #include "common/packet_builder.hpp"
 #include "common/pipeline_fixture.hpp"
+#include "common/stage_bursts.hpp"
 #include "packet/headers.hpp"
 #include "packet/inner_parse.hpp"
 #include "packet/tcp_mss.hpp"
@@ -68,33 +67,17 @@ struct EncapOut {
   std::vector<Bytes> wire, bridge;
 };
 
-// A's encap over frames with a way back to the bridge; frees every output.
+// A's encap over frames with a way back to the bridge; every output kept.
 EncapOut encap(Node& a, const std::vector<Bytes>& frames) {
-  std::vector<rte_mbuf*> in;
-  for (const Bytes& f : frames) in.push_back(mbuf_of(f));
-  std::vector<rte_mbuf*> wire(in.size() + kEncapFragmentRoom), slow(in.size()), back(in.size());
   EncapOut o;
-  o.r = encap_burst(a.ctx, *a.state, in.data(), static_cast<std::uint16_t>(in.size()),
-                    wire.data(), slow.data(), back.data());
-  for (std::uint16_t i = 0; i < o.r.to_wire; ++i) o.wire.push_back(test::bytes_of(wire[i]));
-  for (std::uint16_t i = 0; i < o.r.to_bridge; ++i) o.bridge.push_back(test::bytes_of(back[i]));
-  test::free_all(wire.data(), o.r.to_wire);
-  test::free_all(slow.data(), o.r.to_slow_path);
-  test::free_all(back.data(), o.r.to_bridge);
+  o.r = test::encap(a, frames, &o.wire, nullptr, &o.bridge);
   return o;
 }
 
+// What B's decap delivers to the bridge.
 std::vector<Bytes> decap(Node& b, const std::vector<Bytes>& frames) {
-  std::vector<rte_mbuf*> in;
-  for (const Bytes& f : frames) in.push_back(mbuf_of(f));
-  std::vector<rte_mbuf*> out(in.size()), hs(in.size()), slow(in.size());
-  const DecapResult r = decap_burst(b.ctx, *b.state, in.data(), static_cast<std::uint16_t>(in.size()),
-                                    out.data(), hs.data(), slow.data());
   std::vector<Bytes> bridge;
-  for (std::uint16_t i = 0; i < r.to_bridge; ++i) bridge.push_back(test::bytes_of(out[i]));
-  test::free_all(out.data(), r.to_bridge);
-  test::free_all(hs.data(), r.to_handshake);
-  test::free_all(slow.data(), r.to_slow_path);
+  test::decap(b, frames, &bridge);
   return bridge;
 }
 
