@@ -29,7 +29,8 @@
 //
 // Scale curves (AES-256-GCM, 64 B, where per-packet work weighs most):
 //  - peers: 1 .. 100,000 peers in the state, each with its own keypair, session-table entry,
-//    /28 of allowed IPs and endpoint; packets spread over the peers in a random order;
+//    /28 of allowed IPs and endpoint (the mesh of tests/common/mesh_fixture.hpp); packets
+//    spread over the peers in a random order;
 //  - routes: 1 .. 1,000,000 random IPv4 allowed-IP prefixes (one peer), inner addresses drawn
 //    at random from them: the longest-prefix match on the destination (encap) and the source
 //    check (decap) walk a deep trie that no longer fits the caches.
@@ -66,6 +67,7 @@
 #include <vector>
 
 #include "common/packet_builder.hpp"
+#include "common/mesh_fixture.hpp"
 #include "common/pipeline_fixture.hpp"
 #include "core/allowed_ips.hpp"
 #include "crypto/aead_burst.hpp"
@@ -365,89 +367,11 @@ class Cell {
   std::vector<Sample> samples_;
 };
 
-// ---- scale fixtures: many peers, many routes ------------------------------------------------
-
-// murmur3's 32-bit finaliser: a bijection, so distinct inputs give distinct receiver indices.
-std::uint32_t fmix32(std::uint32_t h) {
-  h ^= h >> 16;
-  h *= 0x85ebca6bU;
-  h ^= h >> 13;
-  h *= 0xc2b2ae35U;
-  h ^= h >> 16;
-  return h;
-}
-
-std::uint32_t mesh_index(std::uint32_t peer, bool side_a) {
-  return fmix32(peer | (side_a ? 0U : 0x80000000U));
-}
-
-// Direction 0: A -> B, 1: B -> A.
-wg::Key mesh_key(std::uint32_t peer, int direction) {
-  std::mt19937_64 rng(peer * 2ULL + static_cast<unsigned>(direction) + 1);
-  wg::Key k;
-  for (std::size_t i = 0; i < k.size(); i += 8) {
-    const std::uint64_t v = rng();
-    std::memcpy(k.data() + i, &v, 8);
-  }
-  return k;
-}
+// ---- scale fixtures: many peers (tests/common/mesh_fixture.hpp), many routes --------------
 
 std::string ipv4_text(std::uint32_t a) {
   return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 0xff) + "." +
          std::to_string((a >> 8) & 0xff) + "." + std::to_string(a & 0xff);
-}
-
-// A node with `peers` peers, each with a current keypair whose indices and keys match the
-// same peer on the other side, and an endpoint. Side A sends (encap), side B receives (decap).
-struct MeshNode {
-  crypto::AeadEngine engine;
-  dp::LcoreCounters counters{};
-  StageContext ctx{&engine, &counters, kNow};
-  std::unique_ptr<dp::PeerActivity[]> activity;
-  std::vector<std::shared_ptr<dp::PreparedKeypair>> keypairs;
-  std::unique_ptr<const dp::ForwardingState> state;
-
-  void reset_replay_windows() {
-    for (auto& kp : keypairs) kp->keypair->replay.reset();
-  }
-};
-
-std::unique_ptr<MeshNode> build_mesh(bool side_a, std::uint32_t peers, wg::Cipher cipher,
-                                     std::shared_ptr<const wg::AllowedIps> routes) {
-  auto node = std::make_unique<MeshNode>();
-  node->activity.reset(new dp::PeerActivity[peers]);
-  dp::ForwardingStateBuilder b;
-  b.routes(std::move(routes));
-  b.tunnel(dp::cpu_to_be16(kPort), test::kMtu);
-  b.bridge(dp::BridgeL2{test::kBridgeMacB, dp::BridgeDstMac::pod_mac_from_ip, test::kGatewayMacB});
-  for (std::uint32_t p = 0; p < peers; ++p) {
-    b.peer(p, cipher, node->activity[p], nullptr);
-    dp::OuterTemplateConfig c;
-    c.src_mac = {0x02, 0, 0, 0, 0x77, 0xa0};
-    c.dst_mac = {0x02, 0, 0, 0, 0x77, 0xb0};
-    const std::uint32_t them = 0x64400000 + p;  // 100.64.0.0/10, one endpoint per peer
-    const std::uint8_t us_b[4] = {192, 0, 2, 1};
-    const std::uint8_t them_b[4] = {static_cast<std::uint8_t>(them >> 24),
-                                    static_cast<std::uint8_t>(them >> 16),
-                                    static_cast<std::uint8_t>(them >> 8),
-                                    static_cast<std::uint8_t>(them)};
-    c.src_addr = dp::ipv4_mapped(us_b);
-    c.dst_addr = dp::ipv4_mapped(them_b);
-    c.dst_port_be = dp::cpu_to_be16(kPort);
-    b.endpoint(p, dp::OuterTemplate(c));
-    wg::SessionKeys k;
-    k.send_key = mesh_key(p, side_a ? 0 : 1);
-    k.recv_key = mesh_key(p, side_a ? 1 : 0);
-    k.local_index = mesh_index(p, side_a);
-    k.remote_index = mesh_index(p, !side_a);
-    k.we_initiated = side_a;
-    auto kp = dp::prepare_keypair(
-        node->engine, std::make_shared<wg::Keypair>(k, cipher, wg::Time(kNow - 1'000'000'000)));
-    node->keypairs.push_back(kp);
-    b.current(p, kp);
-  }
-  node->state = b.build();
-  return node;
 }
 
 // Bridge frames of `inner`-byte packets from src to dst (host-order IPv4 addresses).
@@ -578,18 +502,17 @@ ScaleRow run_scale(std::uint32_t n, std::uint32_t peers,
   ScaleRow row{n, {}, {}, 0, 0};
   FrameRing wire;
   {
-    auto a = build_mesh(true, peers, wg::Cipher::aes256_gcm, routes);
+    auto a = test::build_mesh(true, peers, wg::Cipher::aes256_gcm, routes);
     wire = seal_ring(a->ctx, *a->state, bridge);
     StageBench encap(StageBench::Kind::encap, a->ctx, *a->state, std::move(bridge));
     Cell cell;
     encap.batch();
     for (int rep = 0; rep < plan.reps; ++rep) cell.add(measure(encap, plan.seconds));
     row.encap = cell.result();
-    if (std::accumulate(a->counters.drops.begin(), a->counters.drops.end(), 0ULL) != 0)
-      fail("encap dropped packets in a scale run");
+    if (a->total_drops() != 0) fail("encap dropped packets in a scale run");
   }
-  auto b = build_mesh(false, peers, wg::Cipher::aes256_gcm, routes);
-  MeshNode* bp = b.get();
+  auto b = test::build_mesh(false, peers, wg::Cipher::aes256_gcm, routes);
+  test::MeshNode* bp = b.get();
   StageBench decap(StageBench::Kind::decap, b->ctx, *b->state, std::move(wire),
                    [bp] { bp->reset_replay_windows(); });
   Cell cell;
@@ -597,8 +520,7 @@ ScaleRow run_scale(std::uint32_t n, std::uint32_t peers,
   for (int rep = 0; rep < plan.reps; ++rep) cell.add(measure(decap, plan.seconds));
   row.decap = cell.result();
   row.replay_resets = decap.wraps();
-  if (std::accumulate(b->counters.drops.begin(), b->counters.drops.end(), 0ULL) != 0)
-    fail("decap dropped packets in a scale run");
+  if (b->total_drops() != 0) fail("decap dropped packets in a scale run");
   row.setup_seconds =
       setup_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return row;
@@ -608,16 +530,7 @@ ScaleRow run_scale(std::uint32_t n, std::uint32_t peers,
 // peers in a random order (every peer once per round).
 ScaleRow run_peers(std::uint32_t peers, const Plan& plan) {
   const auto t0 = std::chrono::steady_clock::now();
-  auto table = std::make_shared<wg::AllowedIps>();
-  for (std::uint32_t p = 0; p < peers; ++p) {
-    const std::uint32_t a = 0x0a000000U + p * 16;
-    const auto prefix = wg::IpPrefix::v4({static_cast<std::uint8_t>(a >> 24),
-                                          static_cast<std::uint8_t>(a >> 16),
-                                          static_cast<std::uint8_t>(a >> 8),
-                                          static_cast<std::uint8_t>(a)},
-                                         28);
-    if (table->insert(prefix, p) != wg::AllowedIpsError::none) fail("route refused");
-  }
+  auto table = test::mesh_routes(peers);
   std::vector<std::uint32_t> order(peers);
   std::iota(order.begin(), order.end(), 0U);
   std::mt19937 rng(11);
@@ -625,7 +538,7 @@ ScaleRow run_peers(std::uint32_t peers, const Plan& plan) {
   FrameRing bridge;
   const std::size_t n = ring_size_for(std::max<std::size_t>(plan.decap_ring, peers));
   for (std::size_t i = 0; i < n; ++i) {
-    const std::uint32_t block = 0x0a000000U + order[i % peers] * 16;
+    const std::uint32_t block = test::mesh_pod_block(order[i % peers]);
     add_bridge_frame(bridge, block + 5, block + 7, 64);
   }
   const double setup = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -118,7 +118,8 @@ inline dp::IpAddr16 addr16(const char* text) {
   return a;
 }
 
-inline dp::OuterTemplate endpoint_template(bool outer_v6, bool from_a) {
+// The outer headers from one node to the other (the dotted line of the picture above).
+inline dp::OuterTemplateConfig endpoint_config(bool outer_v6, bool from_a) {
   dp::OuterTemplateConfig c;
   c.src_mac = {0x02, 0, 0, 0, 0x77, from_a ? std::uint8_t{0xa0} : std::uint8_t{0xb0}};
   c.dst_mac = {0x02, 0, 0, 0, 0x77, from_a ? std::uint8_t{0xb0} : std::uint8_t{0xa0}};
@@ -128,38 +129,49 @@ inline dp::OuterTemplate endpoint_template(bool outer_v6, bool from_a) {
   c.src_addr = addr16(from_a ? a : b);
   c.dst_addr = addr16(from_a ? b : a);
   c.dst_port_be = dp::cpu_to_be16(kPort);
-  return dp::OuterTemplate(c);
+  return c;
+}
+
+inline dp::OuterTemplate endpoint_template(bool outer_v6, bool from_a) {
+  return dp::OuterTemplate(endpoint_config(outer_v6, from_a));
 }
 
 // ---- one node -------------------------------------------------------------------------------
 
-// One node: its forwarding state with one remote peer (id 0), that peer's activity block and
-// staging ring, and the thread context the stages run with.
-struct Node {
+// The lcore a node's stages run on: its AEAD engine, its drop counters and the StageContext
+// over them (the clock stands at kNow). Not copyable: the context points into it.
+struct NodeLcore {
   crypto::AeadEngine engine;
   dp::LcoreCounters counters{};
   dp::StageContext ctx{&engine, &counters, kNow};
-  std::array<dp::PeerActivity, 2> activity{};
-  rte_ring* staging = nullptr;
-  std::shared_ptr<dp::PreparedKeypair> keypair;
-  std::unique_ptr<const dp::ForwardingState> state;
 
-  Node() = default;
-  Node(const Node&) = delete;
-  Node& operator=(const Node&) = delete;
-  ~Node() {
-    if (staging != nullptr) {
-      rte_mbuf* m = nullptr;
-      while (rte_ring_sc_dequeue(staging, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
-      rte_ring_free(staging);
-    }
-  }
+  NodeLcore() = default;
+  NodeLcore(const NodeLcore&) = delete;
+  NodeLcore& operator=(const NodeLcore&) = delete;
 
   [[nodiscard]] std::uint64_t drops(DropReason r) const {
     return counters.drops[static_cast<std::size_t>(r)];
   }
   [[nodiscard]] std::uint64_t total_drops() const {
     return std::accumulate(counters.drops.begin(), counters.drops.end(), std::uint64_t{0});
+  }
+};
+
+// One node: its forwarding state with one remote peer (id 0), that peer's activity block and
+// staging ring, and the lcore the stages run on.
+struct Node : NodeLcore {
+  std::array<dp::PeerActivity, 2> activity{};
+  rte_ring* staging = nullptr;
+  std::shared_ptr<dp::PreparedKeypair> keypair;
+  std::unique_ptr<const dp::ForwardingState> state;
+
+  Node() = default;
+  ~Node() {
+    if (staging != nullptr) {
+      rte_mbuf* m = nullptr;
+      while (rte_ring_sc_dequeue(staging, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
+      rte_ring_free(staging);
+    }
   }
 };
 
@@ -173,7 +185,7 @@ struct NodeOptions {
   std::int64_t birth_ns = kNow - 1'000'000'000;
   unsigned staging_size = 0;  // 0: no staging ring
   bool punt_non_tunnel = false;
-  std::shared_ptr<wg::Keypair> keypair;  // instead of make_keypair()
+  std::shared_ptr<wg::Keypair> keypair{};  // instead of make_keypair()
 };
 
 inline NodeOptions side_b(NodeOptions o) {

@@ -5,24 +5,21 @@
 // traffic concurrently over one ForwardingState.
 
 #include <gtest/gtest.h>
-#include <rte_eal.h>
 #include <rte_mbuf.h>
-#include <rte_mempool.h>
 
 #include <array>
 #include <barrier>
-#include <cstring>
-#include <memory>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/eal_environment.hpp"
 #include "common/packet_builder.hpp"
 #include "common/pipeline_fixture.hpp"
+#include "common/stage_bursts.hpp"
 #include "crypto/aead_burst.hpp"
 #include "dpdk/counters.hpp"
-#include "dpdk/eal.hpp"
 #include "packet/headers.hpp"
 #include "packet/outer_parse.hpp"
 #include "pipeline/decap_stage.hpp"
@@ -32,56 +29,18 @@ namespace strait::dp {
 namespace {
 
 using Bytes = std::vector<std::uint8_t>;
+using test::mbuf_of;
 using test::NodeOptions;
 using test::PacketBuilder;
 
-rte_mempool* g_pool = nullptr;
-
-class EalEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    auto eal = EalSession::init({"dpdk_multicore_test", "-l", "0", "--no-pci", "--no-huge", "-m",
-                                 "512", "--file-prefix", "strait_dpdk_multicore_test",
-                                 "--log-level", "*:warning"});
-    ASSERT_TRUE(eal.ok()) << eal.error().message;
-    eal_ = std::move(eal).value();
-    // No cache: the in-use count is exact, and threads that are not EAL lcores may use it.
-    g_pool =
-        rte_pktmbuf_pool_create("mc_test", 8191, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-    ASSERT_NE(g_pool, nullptr);
-  }
-  void TearDown() override {
-    rte_mempool_free(g_pool);
-    g_pool = nullptr;
-    eal_.reset();
-  }
-
- private:
-  std::unique_ptr<EalSession> eal_;
-};
-
-rte_mbuf* mbuf_of(const Bytes& b) {
-  rte_mbuf* m = rte_pktmbuf_alloc(g_pool);
-  if (m == nullptr) return nullptr;
-  char* p = rte_pktmbuf_append(m, static_cast<std::uint16_t>(b.size()));
-  if (p != nullptr && !b.empty()) std::memcpy(p, b.data(), b.size());
-  return m;
-}
-
-// A's encap of `inners` (each as a bridge frame); returns the wire frames.
+// A's encap of `inners` (each as a bridge frame) in bursts of 32; returns the wire frames.
 std::vector<Bytes> encap_all(test::Node& a, const std::vector<Bytes>& inners) {
   std::vector<Bytes> wire;
   for (std::size_t base = 0; base < inners.size(); base += 32) {
-    std::vector<rte_mbuf*> in, out(32 + kEncapFragmentRoom), slow(32);
+    std::vector<Bytes> frames;
     for (std::size_t i = base; i < std::min(inners.size(), base + 32); ++i)
-      in.push_back(mbuf_of(test::bridge_frame(inners[i])));
-    const EncapResult r = encap_burst(a.ctx, *a.state, in.data(),
-                                      static_cast<std::uint16_t>(in.size()), out.data(), slow.data());
-    for (std::uint16_t i = 0; i < r.to_wire; ++i) {
-      wire.push_back(test::bytes_of(out[i]));
-      rte_pktmbuf_free(out[i]);
-    }
-    test::free_all(slow.data(), r.to_slow_path);
+      frames.push_back(test::bridge_frame(inners[i]));
+    test::encap(a, frames, &wire);
   }
   return wire;
 }
@@ -98,16 +57,7 @@ Bytes udp_packet(std::uint16_t sport, std::uint16_t dport, std::size_t payload =
   return PacketBuilder().ipv4("10.1.0.5", "10.2.0.7").udp(sport, dport).payload(payload).build();
 }
 
-class MulticoreTest : public ::testing::Test {
- protected:
-  void SetUp() override { baseline_ = rte_mempool_in_use_count(g_pool); }
-  void TearDown() override {
-    EXPECT_EQ(rte_mempool_in_use_count(g_pool), baseline_) << "mbuf leak";
-  }
-
- private:
-  unsigned baseline_ = 0;
-};
+using MulticoreTest = test::MbufLeakCheck;
 
 // ---- outer source ports ------------------------------------------------------------------
 
@@ -205,14 +155,7 @@ TEST_F(MulticoreTest, FlowPortIgnoresPayloadAndCoversIpv6) {
 
 // B's decap of `wire` on B's own context; returns how many reached the bridge.
 std::uint16_t decap_all(test::Node& b, const std::vector<Bytes>& wire) {
-  std::vector<rte_mbuf*> in, out(wire.size()), hs(wire.size()), slow(wire.size());
-  for (const Bytes& f : wire) in.push_back(mbuf_of(f));
-  const DecapResult r = decap_burst(b.ctx, *b.state, in.data(), static_cast<std::uint16_t>(in.size()),
-                                    out.data(), hs.data(), slow.data());
-  test::free_all(out.data(), r.to_bridge);
-  test::free_all(hs.data(), r.to_handshake);
-  test::free_all(slow.data(), r.to_slow_path);
-  return r.to_bridge;
+  return test::decap(b, wire, nullptr).to_bridge;
 }
 
 TEST_F(MulticoreTest, DecapReportsTheAuthenticatedSourceForRoaming) {
@@ -350,6 +293,8 @@ TEST_F(MulticoreTest, TwoWorkersRacingOnTheSameFramesAcceptEachCounterOnce) {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  ::testing::AddGlobalTestEnvironment(new strait::dp::EalEnvironment);
+  // No cache: the in-use count is exact, and threads that are not EAL lcores may use the pool.
+  ::testing::AddGlobalTestEnvironment(new strait::test::EalEnvironment(
+      {.program = "dpdk_multicore_test"}, strait::test::PlainPool{8191}));
   return RUN_ALL_TESTS();
 }

@@ -10,21 +10,19 @@
 // pool's in-use count back at its baseline (the pool has no per-lcore cache).
 
 #include <gtest/gtest.h>
-#include <rte_eal.h>
 #include <rte_mbuf.h>
-#include <rte_mempool.h>
 
 #include <algorithm>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/eal_environment.hpp"
 #include "common/packet_builder.hpp"
 #include "common/pipeline_fixture.hpp"
-#include "dpdk/eal.hpp"
+#include "common/stage_bursts.hpp"
 #include "packet/headers.hpp"
 #include "packet/inner_parse.hpp"
 #include "packet/tcp_mss.hpp"
@@ -40,49 +38,14 @@ using test::build_node;
 using test::kBridgeMacB;
 using test::kMtu;
 using test::kNow;
+using test::mbuf_of;
 using test::Node;
 using test::NodeOptions;
 using test::PacketBuilder;
 
-rte_mempool* g_pool = nullptr;
-
-class EalEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    auto eal = EalSession::init({"dpdk_pmtu_test", "-l", "0", "--no-pci", "--no-huge", "-m",
-                                 "512", "--file-prefix", "strait_dpdk_pmtu_test", "--log-level",
-                                 "*:warning"});
-    ASSERT_TRUE(eal.ok()) << eal.error().message;
-    eal_ = std::move(eal).value();
-    // No cache: the in-use count is exact at every moment.
-    g_pool =
-        rte_pktmbuf_pool_create("pmtu_test", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-    ASSERT_NE(g_pool, nullptr);
-  }
-  void TearDown() override {
-    rte_mempool_free(g_pool);
-    g_pool = nullptr;
-    eal_.reset();
-  }
-
- private:
-  std::unique_ptr<EalSession> eal_;
-};
-
 // ---- helpers --------------------------------------------------------------------------------
 
 const Bytes kPodMacA = test::parse_mac("02:00:00:00:00:a0");  // bridge_frame()'s source MAC
-
-rte_mbuf* mbuf_of(const Bytes& b) {
-  rte_mbuf* m = rte_pktmbuf_alloc(g_pool);
-  EXPECT_NE(m, nullptr);
-  if (m == nullptr) return nullptr;
-  std::memset(rte_pktmbuf_mtod(m, void*), 0xa5, rte_pktmbuf_tailroom(m));
-  char* p = rte_pktmbuf_append(m, static_cast<std::uint16_t>(b.size()));
-  EXPECT_NE(p, nullptr);
-  if (p != nullptr && !b.empty()) std::memcpy(p, b.data(), b.size());
-  return m;
-}
 
 // The node's snapshot with other path-MTU settings (a copy: the keypairs and activity blocks
 // it names stay the node's).
@@ -104,33 +67,17 @@ struct EncapOut {
   std::vector<Bytes> wire, bridge;
 };
 
-// A's encap over frames with a way back to the bridge; frees every output.
+// A's encap over frames with a way back to the bridge; every output kept.
 EncapOut encap(Node& a, const std::vector<Bytes>& frames) {
-  std::vector<rte_mbuf*> in;
-  for (const Bytes& f : frames) in.push_back(mbuf_of(f));
-  std::vector<rte_mbuf*> wire(in.size() + kEncapFragmentRoom), slow(in.size()), back(in.size());
   EncapOut o;
-  o.r = encap_burst(a.ctx, *a.state, in.data(), static_cast<std::uint16_t>(in.size()),
-                    wire.data(), slow.data(), back.data());
-  for (std::uint16_t i = 0; i < o.r.to_wire; ++i) o.wire.push_back(test::bytes_of(wire[i]));
-  for (std::uint16_t i = 0; i < o.r.to_bridge; ++i) o.bridge.push_back(test::bytes_of(back[i]));
-  test::free_all(wire.data(), o.r.to_wire);
-  test::free_all(slow.data(), o.r.to_slow_path);
-  test::free_all(back.data(), o.r.to_bridge);
+  o.r = test::encap(a, frames, &o.wire, nullptr, &o.bridge);
   return o;
 }
 
+// What B's decap delivers to the bridge.
 std::vector<Bytes> decap(Node& b, const std::vector<Bytes>& frames) {
-  std::vector<rte_mbuf*> in;
-  for (const Bytes& f : frames) in.push_back(mbuf_of(f));
-  std::vector<rte_mbuf*> out(in.size()), hs(in.size()), slow(in.size());
-  const DecapResult r = decap_burst(b.ctx, *b.state, in.data(), static_cast<std::uint16_t>(in.size()),
-                                    out.data(), hs.data(), slow.data());
   std::vector<Bytes> bridge;
-  for (std::uint16_t i = 0; i < r.to_bridge; ++i) bridge.push_back(test::bytes_of(out[i]));
-  test::free_all(out.data(), r.to_bridge);
-  test::free_all(hs.data(), r.to_handshake);
-  test::free_all(slow.data(), r.to_slow_path);
+  test::decap(b, frames, &bridge);
   return bridge;
 }
 
@@ -173,16 +120,7 @@ bool l4_checksum_ok(const Bytes& ip, std::uint8_t proto) {
 
 Bytes strip_eth(const Bytes& frame) { return Bytes(frame.begin() + kEthHdrLen, frame.end()); }
 
-class PmtuTest : public ::testing::Test {
- protected:
-  void SetUp() override { baseline_ = rte_mempool_in_use_count(g_pool); }
-  void TearDown() override {
-    EXPECT_EQ(rte_mempool_in_use_count(g_pool), baseline_) << "mbuf leak";
-  }
-
- private:
-  unsigned baseline_ = 0;
-};
+using PmtuTest = test::MbufLeakCheck;
 
 // ---- ICMP "fragmentation needed" / "packet too big" -----------------------------------------
 
@@ -669,6 +607,7 @@ TEST_F(PmtuTest, ClampingOffLeavesSynAlone) {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  ::testing::AddGlobalTestEnvironment(new strait::dp::EalEnvironment());
+  ::testing::AddGlobalTestEnvironment(new strait::test::EalEnvironment(
+      {.program = "dpdk_pmtu_test"}, strait::test::PlainPool{2047}));
   return RUN_ALL_TESTS();
 }

@@ -30,9 +30,9 @@
 #include <thread>
 #include <vector>
 
+#include "common/eal_environment.hpp"
 #include "common/packet_builder.hpp"
 #include "dpdk/counters.hpp"
-#include "dpdk/eal.hpp"
 #include "dpdk/mempool.hpp"
 #include "dpdk/port.hpp"
 #include "dpdk/rcu.hpp"
@@ -46,36 +46,6 @@ namespace strait::straitd {
 namespace {
 
 using Bytes = std::vector<std::uint8_t>;
-
-dp::PktmbufPools* g_pools = nullptr;
-
-class EalEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    auto eal = dp::EalSession::init({"dpdk_slow_path_test", "-l", "0,1", "--no-pci", "--no-huge",
-                                     "-m", "512", "--file-prefix", "strait_dpdk_slow_path_test",
-                                     "--log-level", "*:warning"});
-    ASSERT_TRUE(eal.ok()) << eal.error().message;
-    eal_ = std::move(eal).value();
-    dp::MempoolSizing sizing;
-    sizing.ring_descriptors = 2 * 4 * 256;
-    sizing.lcores = 2;
-    sizing.staging = 4096;
-    auto pools = dp::PktmbufPools::create("strait_spt", {0}, sizing);
-    ASSERT_TRUE(pools.ok()) << pools.error().message;
-    pools_ = std::move(pools).value();
-    g_pools = pools_.get();
-  }
-  void TearDown() override {
-    g_pools = nullptr;
-    pools_.reset();
-    eal_.reset();
-  }
-
- private:
-  std::unique_ptr<dp::EalSession> eal_;
-  std::unique_ptr<dp::PktmbufPools> pools_;
-};
 
 wg::Key random_key(std::uint32_t seed) {
   wg::Key k;
@@ -153,7 +123,7 @@ class SlowPathRig {
     options_.wire_gateway_mac = dp::MacAddr{0x02, 0, 0, 0, 0, 0xfe};
     options_.bridge_mac_mode = BridgeMacMode::fixed;
     options_.bridge_dst_mac = dp::MacAddr{0x02, 0, 0, 0, 0, 0xb1};
-    pool_ = g_pools->for_socket(0);
+    pool_ = test::mbuf_pool();
     wire_ = open("wire", options_.wire);
     bridge_ = open("bridge", options_.bridge);
     rcu_ = std::move(dp::RcuDomain::create(1)).value();
@@ -293,7 +263,7 @@ bool eventually(Pred pred) {
 // SlowPath::run. Retired any earlier, the blocks are freed under that poll.
 TEST(SlowPath, PeerIdReusedWhileTheWorkerForwardsToIt) {
   constexpr int kChanges = 200;
-  rte_mempool* pool = g_pools->for_socket(0);
+  rte_mempool* pool = test::mbuf_pool();
   const unsigned baseline = rte_mempool_avail_count(pool);
   {
     SlowPathRig rig;
@@ -351,6 +321,11 @@ TEST(SlowPath, PeerIdReusedWhileTheWorkerForwardsToIt) {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  ::testing::AddGlobalTestEnvironment(new strait::straitd::EalEnvironment);
+  strait::dp::MempoolSizing sizing;
+  sizing.ring_descriptors = 2 * 4 * 256;
+  sizing.lcores = 2;
+  sizing.staging = 4096;
+  ::testing::AddGlobalTestEnvironment(new strait::test::EalEnvironment(
+      {.program = "dpdk_slow_path_test", .lcores = "0,1"}, strait::test::StraitdPools{sizing}));
   return RUN_ALL_TESTS();
 }

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "common/eal_environment.hpp"
 #include "dpdk/counters.hpp"
 #include "dpdk/eal.hpp"
 #include "dpdk/flow_steering.hpp"
@@ -35,36 +36,6 @@
 namespace strait::dp {
 namespace {
 
-PktmbufPools* g_pools = nullptr;
-
-class EalEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    auto eal = EalSession::init({"dpdk_vdev_test", "-l", "0,1", "--no-pci", "-m", "256",
-                                 "--file-prefix", "strait_dpdk_vdev_test", "--huge-unlink",
-                                 "--log-level", "*:warning"});
-    ASSERT_TRUE(eal.ok()) << eal.error().message;
-    eal_ = std::move(eal).value();
-    MempoolSizing sizing;
-    sizing.ring_descriptors = 8 * 256;
-    sizing.lcores = 2;
-    sizing.staging = 512;
-    auto pools = PktmbufPools::create("strait_test", {0}, sizing);
-    ASSERT_TRUE(pools.ok()) << pools.error().message;
-    pools_ = std::move(pools).value();
-    g_pools = pools_.get();
-  }
-  void TearDown() override {
-    g_pools = nullptr;
-    pools_.reset();
-    eal_.reset();
-  }
-
- private:
-  std::unique_ptr<EalSession> eal_;
-  std::unique_ptr<PktmbufPools> pools_;
-};
-
 PortSpec ring_spec(const std::string& devargs, std::uint16_t queues) {
   PortSpec s;
   s.name = "wire";
@@ -73,7 +44,7 @@ PortSpec ring_spec(const std::string& devargs, std::uint16_t queues) {
   s.n_tx_queues = queues;
   s.rx_ring_size = 256;
   s.tx_ring_size = 256;
-  s.mempool = g_pools->for_socket(0);
+  s.mempool = test::mbuf_pool();
   return s;
 }
 
@@ -213,7 +184,7 @@ TEST(Worker, ForwardsBetweenTwoRingPortsWithoutLeakingMbufs) {
   ASSERT_TRUE(b.ok()) << b.error().message;
   const std::uint16_t pa = a.value()->port_id();
   const std::uint16_t pb = b.value()->port_id();
-  rte_mempool* pool = g_pools->for_socket(0);
+  rte_mempool* pool = test::mbuf_pool();
 
   auto rcu = RcuDomain::create(1);
   ASSERT_TRUE(rcu.ok()) << rcu.error().message;
@@ -364,6 +335,12 @@ TEST(Telemetry, CountersCommandReturnsTheSumWithDropsByName) {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  ::testing::AddGlobalTestEnvironment(new strait::dp::EalEnvironment());
+  strait::dp::MempoolSizing sizing;
+  sizing.ring_descriptors = 8 * 256;
+  sizing.lcores = 2;
+  sizing.staging = 512;
+  ::testing::AddGlobalTestEnvironment(new strait::test::EalEnvironment(
+      {.program = "dpdk_vdev_test", .lcores = "0,1", .memory_mb = 256, .hugepages = true},
+      strait::test::StraitdPools{sizing}));
   return RUN_ALL_TESTS();
 }
