@@ -12,7 +12,7 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   std::uint64_t n = 0;
   const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
   if (ec != std::errc() || p == text.data()) {
-    return invalid(fmt::format("\"{}\" is not a duration (5s, 500ms, 1m)", text));
+    return Error{fmt::format("\"{}\" is not a duration (5s, 500ms, 1m)", text)};
   }
   const std::string_view unit(p, static_cast<std::size_t>(text.data() + text.size() - p));
   std::uint64_t ms = 0;
@@ -23,9 +23,9 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   } else if (unit == "m") {
     ms = n * 60000;
   } else {
-    return invalid(fmt::format("\"{}\": unknown unit \"{}\" (ms, s, m)", text, unit));
+    return Error{fmt::format("\"{}\": unknown unit \"{}\" (ms, s, m)", text, unit)};
   }
-  if (ms < 100 || ms > 3600000) return invalid(fmt::format("\"{}\": must be 100ms..1h", text));
+  if (ms < 100 || ms > 3600000) return Error{fmt::format("\"{}\": must be 100ms..1h", text)};
   return std::chrono::milliseconds(ms);
 }
 
@@ -74,11 +74,11 @@ Result<AgentCommand> parse_agent_args(std::span<const std::string> args, const c
     }
     const auto value = [&]() -> Result<std::string> {
       if (inline_value) return *inline_value;
-      if (i + 1 >= args.size()) return invalid(flag + ": needs a value");
+      if (i + 1 >= args.size()) return Error{flag + ": needs a value"};
       return args[++i];
     };
     const auto boolean = [&](bool& target) -> Result<void> {
-      if (inline_value) return invalid(flag + " takes no value");
+      if (inline_value) return Error{flag + " takes no value"};
       target = true;
       return {};
     };
@@ -100,7 +100,7 @@ Result<AgentCommand> parse_agent_args(std::span<const std::string> args, const c
                flag != "--strait-port" && flag != "--metrics-listen" && flag != "--ovn-nb" &&
                flag != "--ovn-switch" && flag != "--ovn-router" &&
                flag != "--resync-interval" && flag != "--log-level" && flag != "--log-format") {
-      return invalid("unknown option \"" + flag + "\" (see --help)");
+      return Error{"unknown option \"" + flag + "\" (see --help)"};
     } else {
       auto v = value();
       if (!v) return v.error();
@@ -115,8 +115,8 @@ Result<AgentCommand> parse_agent_args(std::span<const std::string> args, const c
       } else if (flag == "--profile") {
         auto p = profile_from_name(*v);
         if (!p) {
-          return invalid("--profile: \"" + *v +
-                         "\" is not openshift-sdn, generic, route or ovn-kubernetes");
+          return Error{"--profile: \"" + *v +
+                         "\" is not openshift-sdn, generic, route or ovn-kubernetes"};
         }
         o.profile = *p;
       } else if (flag == "--bridge") {
@@ -133,33 +133,33 @@ Result<AgentCommand> parse_agent_args(std::span<const std::string> args, const c
         o.metrics_listen = *v == "off" ? "" : *v;
       } else if (flag == "--resync-interval") {
         auto d = parse_duration(*v);
-        if (!d) return invalid("--resync-interval: " + d.error().message);
+        if (!d) return Error{"--resync-interval: " + d.error().message};
         o.resync_interval = *d;
       } else if (flag == "--log-format") {
         if (*v != "text" && *v != "json") {
-          return invalid("--log-format: \"" + *v + "\" is not text or json");
+          return Error{"--log-format: \"" + *v + "\" is not text or json"};
         }
         o.log_json = *v == "json";
       } else {  // --log-level
         static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn",
                                                        "error", "critical", "off"};
         if (std::find(std::begin(kLevels), std::end(kLevels), *v) == std::end(kLevels)) {
-          return invalid("--log-level: \"" + *v + "\" is not trace, debug, info, warn or error");
+          return Error{"--log-level: \"" + *v + "\" is not trace, debug, info, warn or error"};
         }
         o.log_level = *v;
       }
     }
     if (!ok) return ok.error();
   }
-  if (o.spec_path.empty()) return invalid("--spec FILE is required");
-  if (o.node.empty()) return invalid("no node name: pass --node or set NODE_NAME");
+  if (o.spec_path.empty()) return Error{"--spec FILE is required"};
+  if (o.node.empty()) return Error{"no node name: pass --node or set NODE_NAME"};
   if (o.strait_port.empty()) {
-    return invalid("--strait-port is required: straitd's OVS port name (or its tap for route)");
+    return Error{"--strait-port is required: straitd's OVS port name (or its tap for route)"};
   }
   if (o.ifname.empty() || o.ifname.size() > 15 || o.ifname.find('/') != std::string::npos) {
-    return invalid("--ifname: 1..15 characters, no '/'");
+    return Error{"--ifname: 1..15 characters, no '/'"};
   }
-  if (o.once && o.cleanup) return invalid("--once and --cleanup exclude each other");
+  if (o.once && o.cleanup) return Error{"--once and --cleanup exclude each other"};
   return cmd;
 }
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "control/ovs_flows.hpp"
-#include "control/result.hpp"
+#include "base/result.hpp"
 
 namespace strait::ctl {
 

@@ -48,7 +48,7 @@ std::string describe_failure(const CommandOutput& out) {
 
 Result<CommandOutput> ProcessRunner::run(const std::vector<std::string>& argv,
                                          const std::string& stdin_text) {
-  if (argv.empty()) return invalid("empty command");
+  if (argv.empty()) return Error{"empty command"};
   Pipe in, out, err;
   if (::pipe2(in.fd, O_CLOEXEC) != 0 || ::pipe2(out.fd, O_CLOEXEC) != 0 ||
       ::pipe2(err.fd, O_CLOEXEC) != 0) {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "control/result.hpp"
+#include "base/result.hpp"
 
 namespace strait::ctl {
 

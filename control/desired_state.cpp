@@ -9,8 +9,8 @@ namespace strait::ctl {
 Result<DesiredState> compute_desired_state(const MeshSpec& spec, std::string_view local_node) {
   const Node* self = spec.find_node(local_node);
   if (self == nullptr) {
-    return invalid(fmt::format("spec: this node \"{}\" (--node / NODE_NAME) is not in nodes",
-                               local_node));
+    return Error{fmt::format("spec: this node \"{}\" (--node / NODE_NAME) is not in nodes",
+                               local_node)};
   }
   DesiredState d;
   d.node = self->name;

@@ -20,7 +20,7 @@ Result<std::vector<KernelRoute>> parse_routes(std::string_view text, int family)
     if (!(words >> dst)) continue;
     if (dst.find('/') == std::string::npos) dst += family == 4 ? "/32" : "/128";
     auto prefix = Prefix::parse(dst);
-    if (!prefix) return invalid(fmt::format("ip route: cannot read \"{}\"", line));
+    if (!prefix) return Error{fmt::format("ip route: cannot read \"{}\"", line)};
     KernelRoute r{*prefix, ""};
     while (words >> word) {
       if (word == "dev") words >> r.dev;

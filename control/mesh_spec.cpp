@@ -333,10 +333,10 @@ Result<MeshSpec> parse_mesh_spec(std::string_view yaml_text) {
   try {
     root = YAML::Load(std::string(yaml_text));
   } catch (const YAML::Exception& e) {
-    return invalid(fmt::format("spec (line {}, column {}): YAML syntax error: {}",
-                               e.mark.line + 1, e.mark.column + 1, e.msg));
+    return Error{fmt::format("spec (line {}, column {}): YAML syntax error: {}",
+                               e.mark.line + 1, e.mark.column + 1, e.msg)};
   }
-  if (!root.IsMap()) return invalid("spec: must be a mapping with clusters and nodes");
+  if (!root.IsMap()) return Error{"spec: must be a mapping with clusters and nodes"};
 
   Problems p;
   MeshSpec spec;
@@ -349,7 +349,7 @@ Result<MeshSpec> parse_mesh_spec(std::string_view yaml_text) {
     // Wrong node kinds (a list where a mapping belongs) surface as exceptions in yaml-cpp.
     p.add("spec", YAML::Node(), fmt::format("line {}: {}", e.mark.line + 1, e.msg));
   }
-  if (!p.empty()) return invalid(p.joined());
+  if (!p.empty()) return Error{p.joined()};
   return spec;
 }
 

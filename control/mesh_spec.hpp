@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "control/prefix.hpp"
-#include "control/result.hpp"
+#include "base/result.hpp"
 #include "core/types.hpp"
 #include "uapi/model.hpp"
 

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "control/result.hpp"
+#include "base/result.hpp"
 #include "observability/http_endpoint.hpp"
 #include "uapi/model.hpp"
 

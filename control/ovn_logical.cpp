@@ -69,8 +69,8 @@ Result<OvnRows> render_ovn_rows(const OvnInputs& in) {
     if (hop.empty()) hop = ovn_nexthop(s);
   }
   if (v4.empty() && v6.empty()) {
-    return invalid(fmt::format("ovn-kubernetes: node {} has no pod subnet with room for "
-                               "straitd's address (pod_subnets of the spec)", in.node));
+    return Error{fmt::format("ovn-kubernetes: node {} has no pod subnet with room for "
+                               "straitd's address (pod_subnets of the spec)", in.node)};
   }
   rows.port.addresses = in.mac;
   if (!v4.empty()) rows.port.addresses += " " + v4;
@@ -131,7 +131,7 @@ Result<std::vector<std::vector<std::string>>> parse_nbctl_csv(std::string_view t
       any = true;
     }
   }
-  if (in_quotes) return invalid("ovn-nbctl CSV: unterminated quoted field");
+  if (in_quotes) return Error{"ovn-nbctl CSV: unterminated quoted field"};
   if (any || !field.empty()) {
     row.push_back(std::move(field));
     rows.push_back(std::move(row));
@@ -145,15 +145,15 @@ Result<std::vector<OvnPolicy>> parse_ovn_policies(std::string_view csv) {
   std::vector<OvnPolicy> out;
   for (const auto& r : *rows) {
     if (r.size() != 4) {
-      return invalid(fmt::format("ovn-nbctl find Logical_Router_Policy: {} columns, want 4 "
-                                 "(_uuid,priority,match,nexthops)", r.size()));
+      return Error{fmt::format("ovn-nbctl find Logical_Router_Policy: {} columns, want 4 "
+                                 "(_uuid,priority,match,nexthops)", r.size())};
     }
     OvnPolicy p;
     p.uuid = r[0];
     try {
       p.priority = std::stoi(r[1]);
     } catch (const std::exception&) {
-      return invalid("ovn-nbctl find Logical_Router_Policy: priority \"" + r[1] + "\"");
+      return Error{"ovn-nbctl find Logical_Router_Policy: priority \"" + r[1] + "\""};
     }
     p.match = r[2];
     p.nexthop = r[3];  // one next hop (bare); several would never equal a rendered one
@@ -171,8 +171,8 @@ Result<OvnPort> parse_ovn_port(std::string_view csv) {
   if (rows->empty()) return port;
   const auto& r = rows->front();
   if (rows->size() != 1 || r.size() != 3) {
-    return invalid("ovn-nbctl find Logical_Switch_Port: want one row of 3 columns "
-                   "(name,addresses,external_ids)");
+    return Error{"ovn-nbctl find Logical_Switch_Port: want one row of 3 columns "
+                   "(name,addresses,external_ids)"};
   }
   port.name = r[0];
   port.addresses = r[1];

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "control/prefix.hpp"
-#include "control/result.hpp"
+#include "base/result.hpp"
 
 namespace strait::ctl {
 

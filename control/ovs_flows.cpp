@@ -128,7 +128,7 @@ Result<std::vector<Flow>> parse_dump_flows(std::string_view text) {
     // " cookie=0x.., duration=1s, table=0, n_packets=0, n_bytes=0, priority=1,ip actions=x"
     const auto actions_at = line.find(" actions=");
     if (actions_at == std::string_view::npos) {
-      return invalid(fmt::format("dump-flows: not a flow: \"{}\"", line));
+      return Error{fmt::format("dump-flows: not a flow: \"{}\"", line)};
     }
     Flow f;
     f.actions = std::string(trim(line.substr(actions_at + 9)));
@@ -159,7 +159,7 @@ Result<std::vector<Flow>> parse_dump_flows(std::string_view text) {
           match.push_back(field);
         }
       } catch (const std::exception&) {
-        return invalid(fmt::format("dump-flows: bad {} in \"{}\"", key, line));
+        return Error{fmt::format("dump-flows: bad {} in \"{}\"", key, line)};
       }
     }
     (void)have_priority;

@@ -32,8 +32,8 @@ Result<Prefix> parse_prefix(std::string_view text) {
       for (unsigned b = masked.cidr; b < bits; ++b) {
         clean.addr[b / 8] &= static_cast<std::uint8_t>(~(1u << (7 - b % 8)));
       }
-      return invalid("host bits set beyond /" + std::to_string(masked.cidr) + " (did you mean " +
-                     clean.to_string() + "?)");
+      return Error{"host bits set beyond /" + std::to_string(masked.cidr) + " (did you mean " +
+                     clean.to_string() + "?)"};
     }
   }
   return masked;

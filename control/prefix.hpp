@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "control/result.hpp"
+#include "base/result.hpp"
 #include "uapi/model.hpp"
 
 namespace strait::ctl {

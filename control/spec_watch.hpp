@@ -9,7 +9,7 @@
 
 #include <string>
 
-#include "control/result.hpp"
+#include "base/result.hpp"
 
 namespace strait::ctl {
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "dpdk/result.hpp"
+#include "base/result.hpp"
 
 namespace strait::dp {
 

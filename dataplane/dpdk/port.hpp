@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "dpdk/result.hpp"
+#include "base/result.hpp"
 
 struct rte_device;
 

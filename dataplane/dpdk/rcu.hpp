@@ -11,7 +11,7 @@
 
 #include <memory>
 
-#include "dpdk/result.hpp"
+#include "base/result.hpp"
 
 namespace strait::dp {
 

@@ -17,7 +17,7 @@
 
 #include "dpdk/counters.hpp"
 #include "dpdk/port_role.hpp"
-#include "dpdk/result.hpp"
+#include "base/result.hpp"
 
 namespace strait::dp {
 

@@ -20,9 +20,9 @@ std::mutex registry_mu;
 std::map<std::uint16_t, HttpEndpoint*> registry;  // guarded by registry_mu
 
 // Accepts HOST:PORT with a numeric IPv4 host or a bracketed numeric IPv6 host.
-uapi::Result<std::uint16_t> parse_listen(const std::string& listen, const std::string& what) {
+Result<std::uint16_t> parse_listen(const std::string& listen, const std::string& what) {
   const auto colon = listen.rfind(':');
-  if (colon == std::string::npos) return uapi::Error{EINVAL, what + ": expected HOST:PORT"};
+  if (colon == std::string::npos) return Error{EINVAL, what + ": expected HOST:PORT"};
   const std::string host = listen.substr(0, colon);
   const std::string port_text = listen.substr(colon + 1);
   int port = -1;
@@ -33,15 +33,15 @@ uapi::Result<std::uint16_t> parse_listen(const std::string& listen, const std::s
   } catch (const std::exception&) {
   }
   if (port < 0 || port > 65535) {
-    return uapi::Error{EINVAL, what + ": bad port \"" + port_text + "\""};
+    return Error{EINVAL, what + ": bad port \"" + port_text + "\""};
   }
   unsigned char addr[16];
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), addr) != 1) {
-      return uapi::Error{EINVAL, what + ": bad IPv6 address " + host};
+      return Error{EINVAL, what + ": bad IPv6 address " + host};
     }
   } else if (inet_pton(AF_INET, host.c_str(), addr) != 1) {
-    return uapi::Error{EINVAL, what + ": bad IPv4 address " + host + " (numeric, or [IPv6])"};
+    return Error{EINVAL, what + ": bad IPv4 address " + host + " (numeric, or [IPv6])"};
   }
   return static_cast<std::uint16_t>(port);
 }
@@ -70,7 +70,7 @@ int answer_health(mg_connection* conn) {
   return 200;
 }
 
-uapi::Result<std::unique_ptr<HttpEndpoint>> HttpEndpoint::start(const std::string& listen,
+Result<std::unique_ptr<HttpEndpoint>> HttpEndpoint::start(const std::string& listen,
                                                                 HealthCheck health,
                                                                 const std::string& what) {
   const auto parsed = parse_listen(listen, what);
@@ -89,7 +89,7 @@ uapi::Result<std::unique_ptr<HttpEndpoint>> HttpEndpoint::start(const std::strin
                                  "enable_keep_alive", "no"},
         &callbacks);
   } catch (const std::exception& ex) {
-    return uapi::Error{EADDRNOTAVAIL, what + " " + listen + ": cannot listen (" + ex.what() +
+    return Error{EADDRNOTAVAIL, what + " " + listen + ": cannot listen (" + ex.what() +
                                           "; in use, or not an address of this host?)"};
   }
   const auto ports = e->exposer_->GetListeningPorts();

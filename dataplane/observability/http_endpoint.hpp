@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include "uapi/model.hpp"
+#include "base/result.hpp"
 
 struct mg_connection;
 
@@ -33,7 +33,7 @@ class HttpEndpoint {
  public:
   // Listens on "127.0.0.1:9477" or "[::1]:9477" (port 0 picks a free one: see port()).
   // `what` names the option in error messages ("--metrics-listen").
-  [[nodiscard]] static uapi::Result<std::unique_ptr<HttpEndpoint>> start(
+  [[nodiscard]] static Result<std::unique_ptr<HttpEndpoint>> start(
       const std::string& listen, HealthCheck health, const std::string& what = "--metrics-listen");
   ~HttpEndpoint();
   HttpEndpoint(const HttpEndpoint&) = delete;

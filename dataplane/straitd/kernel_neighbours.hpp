@@ -11,7 +11,7 @@
 #include <optional>
 #include <string>
 
-#include "dpdk/result.hpp"
+#include "base/result.hpp"
 #include "packet/headers.hpp"
 
 namespace strait::straitd {
@@ -19,7 +19,7 @@ namespace strait::straitd {
 class KernelNeighbours {
  public:
   // Opens the rtnetlink socket; an error names the errno.
-  [[nodiscard]] static dp::Result<KernelNeighbours> open();
+  [[nodiscard]] static strait::Result<KernelNeighbours> open();
   KernelNeighbours(KernelNeighbours&& other) noexcept;
   KernelNeighbours& operator=(KernelNeighbours&&) = delete;
   KernelNeighbours(const KernelNeighbours&) = delete;

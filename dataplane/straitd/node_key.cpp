@@ -16,8 +16,8 @@
 namespace strait::straitd {
 namespace {
 
-using dp::Error;
-using dp::Result;
+using strait::Error;
+using strait::Result;
 
 // A key file holds 44 characters and a newline; anything longer is not a key file (and is
 // never read into memory that would then need wiping).

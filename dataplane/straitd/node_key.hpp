@@ -10,26 +10,26 @@
 #include <string_view>
 
 #include "core/types.hpp"
-#include "dpdk/result.hpp"
+#include "base/result.hpp"
 
 namespace strait::straitd {
 
 // A WireGuard private key as `wg genkey` writes it: 44 characters of standard base64 with
 // one '=' of padding, surrounding whitespace allowed (the one decoder, core/key_base64).
-[[nodiscard]] dp::Result<wg::Key> parse_private_key(std::string_view text);
+[[nodiscard]] strait::Result<wg::Key> parse_private_key(std::string_view text);
 
 // Reads and parses a key file. Refuses a file that is not a regular file or that the group or
 // others may read or write (the message says `chmod 600 FILE`). The file's text is wiped from
 // memory before returning. Errors name the file and say why (straitd exits kExitStartup).
-[[nodiscard]] dp::Result<wg::Key> load_private_key_file(const std::string& path);
+[[nodiscard]] strait::Result<wg::Key> load_private_key_file(const std::string& path);
 
 // Makes a new private key in `path` (mode 0600, written beside and renamed into place, so that
 // a crash never leaves half a key). Refuses to replace an existing file.
-[[nodiscard]] dp::Result<wg::Key> create_private_key_file(const std::string& path);
+[[nodiscard]] strait::Result<wg::Key> create_private_key_file(const std::string& path);
 
 // Writes `public_key` in base64 with a newline to `path` (mode 0644, renamed into place: a
 // reader never sees half a key).
-[[nodiscard]] dp::Result<void> write_public_key_file(const std::string& path,
+[[nodiscard]] strait::Result<void> write_public_key_file(const std::string& path,
                                                      const wg::Key& public_key);
 
 // straitd's start: load `path`, or when it does not exist and `create` is set, make it.
@@ -38,6 +38,6 @@ struct NodeKey {
   wg::Key public_key{};
   bool created = false;  // made by this call
 };
-[[nodiscard]] dp::Result<NodeKey> load_or_create_node_key(const std::string& path, bool create);
+[[nodiscard]] strait::Result<NodeKey> load_or_create_node_key(const std::string& path, bool create);
 
 }  // namespace strait::straitd

@@ -12,13 +12,13 @@
 #include <vector>
 
 #include "core/types.hpp"
-#include "dpdk/result.hpp"
+#include "base/result.hpp"
 #include "packet/headers.hpp"
 
 namespace strait::straitd {
 
-using dp::Error;
-using dp::Result;
+using strait::Error;
+using strait::Result;
 
 // Exit codes of straitd (documented in README.md).
 inline constexpr int kExitOk = 0;

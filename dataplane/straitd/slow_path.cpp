@@ -81,18 +81,18 @@ SlowPath::~SlowPath() = default;
 
 wg::Time SlowPath::now() const { return wg::Time(monotonic_ns()); }
 
-dp::Result<void> SlowPath::start(const std::optional<wg::Key>& private_key) {
+strait::Result<void> SlowPath::start(const std::optional<wg::Key>& private_key) {
   if (cfg_.options == nullptr || cfg_.wire == nullptr || cfg_.bridge == nullptr ||
       cfg_.pool == nullptr || cfg_.handshakes == nullptr || cfg_.exceptions == nullptr ||
       cfg_.counters == nullptr || cfg_.all_counters == nullptr || cfg_.publication == nullptr) {
-    return dp::Error{"the slow path needs its options, both ports, a mempool, the handshake and "
+    return strait::Error{"the slow path needs its options, both ports, a mempool, the handshake and "
                      "exception rings, its counters and a publication"};
   }
   uapi::DeviceChange initial;
   initial.listen_port = cfg_.options->listen_port;
   if (private_key) initial.private_key = *private_key;
   if (auto err = device_.apply(initial, now())) {
-    return dp::Error{"the initial configuration was refused: " + *err};
+    return strait::Error{"the initial configuration was refused: " + *err};
   }
   tunnel_port_ = device_.listen_port();
   if (private_key) {
@@ -104,7 +104,7 @@ dp::Result<void> SlowPath::start(const std::optional<wg::Key>& private_key) {
   try {
     republish();
   } catch (const std::exception& e) {
-    return dp::Error{std::string("cannot build the first forwarding state: ") + e.what()};
+    return strait::Error{std::string("cannot build the first forwarding state: ") + e.what()};
   }
   return {};
 }

@@ -40,7 +40,7 @@
 #include "device/device.hpp"
 #include "dpdk/counters.hpp"
 #include "dpdk/port.hpp"
-#include "dpdk/result.hpp"
+#include "base/result.hpp"
 #include "packet/outer_template.hpp"
 #include "pipeline/forwarding_state.hpp"
 #include "pipeline/stage_context.hpp"
@@ -95,7 +95,7 @@ class SlowPath final : public wg::DeviceIo, public uapi::Handler {
 
   // The configuration from the command line (key, listen port), then the first snapshot.
   // Before the workers start.
-  [[nodiscard]] dp::Result<void> start(const std::optional<wg::Key>& private_key);
+  [[nodiscard]] strait::Result<void> start(const std::optional<wg::Key>& private_key);
 
   // Runs until `stop` becomes true.
   void run(const std::atomic<bool>& stop);

@@ -17,53 +17,13 @@
 
 #include <sys/socket.h>
 
+#include "base/result.hpp"
 #include "core/types.hpp"
 
 namespace strait::uapi {
 
 using strait::wg::Cipher;
 using strait::wg::Key;
-
-// What went wrong, as the errno the UAPI reports (positive, from errno.h) and a sentence for
-// humans (which the wire protocol cannot carry: it is for logs and for UapiClient callers).
-struct Error {
-  int code = EINVAL;
-  std::string message;
-};
-
-// A value or an Error. (std::expected is C++23; g++ 12 in C++20 mode does not have it.)
-template <class T>
-class [[nodiscard]] Result {
- public:
-  Result(T value) : v_(std::move(value)) {}       // NOLINT: implicit by design
-  Result(Error error) : v_(std::move(error)) {}   // NOLINT: implicit by design
-  [[nodiscard]] bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-  [[nodiscard]] T& value() & { return std::get<0>(v_); }
-  [[nodiscard]] const T& value() const& { return std::get<0>(v_); }
-  [[nodiscard]] T&& value() && { return std::get<0>(std::move(v_)); }
-  [[nodiscard]] const Error& error() const { return std::get<1>(v_); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-
- private:
-  std::variant<T, Error> v_;
-};
-
-template <>
-class [[nodiscard]] Result<void> {
- public:
-  Result() = default;
-  Result(Error error) : error_(std::move(error)) {}  // NOLINT: implicit by design
-  [[nodiscard]] bool ok() const { return !error_.has_value(); }
-  explicit operator bool() const { return ok(); }
-  [[nodiscard]] const Error& error() const { return *error_; }
-
- private:
-  std::optional<Error> error_;
-};
 
 // ---- keys and ciphers in their UAPI text form ----
 
