@@ -206,7 +206,7 @@ rig_start_straitd() {
   RIG_PID=$!
   RIG_PIDS+=("$RIG_PID")
   RIG_SOCKETS+=("/var/run/wireguard/$ifn.sock")
-  RIG_STRAITDS+=("$ifn")
+  [[ " ${RIG_STRAITDS[*]} " == *" $ifn "* ]] || RIG_STRAITDS+=("$ifn")  # a restart: once
   rig_log "$RIG_WORK/straitd_$ifn.log"
   # The socket file appears at bind(), a moment before straitd listens: wait for an answer.
   rig_wait_for "straitd $ifn's UAPI" rig_uapi_get "$ifn"
