@@ -53,6 +53,9 @@ rig_on_fail() { RIG_DIAGNOSTICS+=("$(printf '%q ' "$@")"); }
 # rig_remove PATH: removed (rm -rf) by rig_cleanup, e.g. BPF pins a test leaves when it fails.
 rig_remove() { RIG_PATHS+=("$1"); }
 
+# rig_fail MESSAGE: prints it, the end of every registered log, each running straitd's UAPI
+# state and the registered diagnostics (all on stderr, so that a failure inside $(...) still
+# shows them), and exits 1.
 rig_fail() {
   set +e
   echo "FAIL${RIG_CASE:+ [$RIG_CASE]}: $*" >&2
