@@ -73,10 +73,11 @@ free_huge_mb=$(awk '/HugePages_Free/ {f = $2} /Hugepagesize/ {s = $2} END {print
 [ "$free_huge_mb" -ge 1024 ] && export STRAIT_RIG_HUGE=1
 
 RIG_WORK=$(mktemp -d /tmp/strait_e2e.XXXXXX)
-. tests/system/tunnel_rig.sh
+. tests/system/lib/rig.sh
 raw=$out/e2e_raw
 mkdir -p "$raw"
-trap 'rig_cleanup; rm -rf "$RIG_WORK"' EXIT
+trap rig_exit EXIT
+rig_log "$RIG_WORK/iperf_s.log"
 
 tag=e$$
 NSA=${tag}a

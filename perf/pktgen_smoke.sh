@@ -26,8 +26,9 @@ for t in ip wg python3; do
   command -v "$t" >/dev/null || { echo "SKIP: $t is not installed"; exit 77; }
 done
 
-. "$(dirname "$0")/../tests/system/tunnel_rig.sh"
-trap 'rig_cleanup; rm -rf "$RIG_WORK"' EXIT
+. "$(dirname "$0")/../tests/system/lib/rig.sh"
+trap rig_exit EXIT
+rig_log "$RIG_WORK/pktgen.log"
 
 tag=g$$
 NSG=${tag}g
@@ -47,13 +48,14 @@ dut_mac=$(ip -n "$NSD" -o link show "$VD" | sed -n 's/.*link\/ether \([0-9a-f:]*
 rig_start_straitd "$NSD" "$IFN" "$VD" "$TAP" 192.168.96.2 "$tap_mac" "$RIG_WORK/dut.key" 0 1
 rig_inner_up "$NSD" "$TAP" "$tap_mac" 10.96.1.1/24 10.96.2.0/24 1420
 # No endpoints: straitd learns them from the generator's handshakes.
-rig_uapi "/var/run/wireguard/$IFN.sock" "set=1
+rig_uapi_set "$IFN" <<EOF || rig_fail "configuring straitd's peers"
 public_key=$(rig_hex_of "$p0_pub")
 allowed_ip=10.96.2.1/32
 strait_cipher=aes256-gcm
 public_key=$(rig_hex_of "$p1_pub")
 allowed_ip=10.96.2.2/32
-strait_cipher=aes256-gcm" | grep -q "errno=0" || rig_fail "configuring straitd's peers"
+strait_cipher=aes256-gcm
+EOF
 
 cat >"$RIG_WORK/bench.conf" <<EOF
 wire = net_af_packet_$tag,iface=$VG,qpairs=1

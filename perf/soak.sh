@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Soak (perf/README.md, "Soak"; not in CI): a straitd pair on the namespace rig of
-# tests/system/tunnel_rig.sh (as perf/e2e.sh builds it), with shortened rekey timers, carrying
+# tests/system/lib/rig.sh (as perf/e2e.sh builds it), with shortened rekey timers, carrying
 # a steady iperf3 TCP stream and a ping every 200 ms for --minutes, while `wg set` adds and
 # removes unrelated peers on A every few seconds. Samples, every --sample seconds:
 #   - RSS of both straitd processes (/proc/PID/status VmRSS),
@@ -64,8 +64,9 @@ fi
 export STRAITD=$repo/$build/dataplane/straitd/straitd
 
 RIG_WORK=$(mktemp -d /tmp/strait_soak.XXXXXX)
-. tests/system/tunnel_rig.sh
-trap 'rig_cleanup; rm -rf "$RIG_WORK"' EXIT
+. tests/system/lib/rig.sh
+trap rig_exit EXIT
+for log in iperf_s iperf_c churn; do rig_log "$RIG_WORK/$log.log"; done
 
 tag=s$$
 NSA=${tag}a
@@ -131,21 +132,9 @@ python3 - "$RIG_WORK" "$out" "$IFA" "$IFB" "$PID_A" "$PID_B" "$PING_PID" "$sampl
 import json, os, socket, sys, time
 work, out, ifa, ifb, pid_a, pid_b, ping_pid, every, start = sys.argv[1:]
 every, start = float(every), float(start)
+sys.path.insert(0, "tests/system/lib")
+from uapi import get_pairs as uapi_get
 sides = {"a": (ifa, int(pid_a)), "b": (ifb, int(pid_b))}
-
-def uapi_get(ifn):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(5)
-    s.connect("/var/run/wireguard/%s.sock" % ifn)
-    s.sendall(b"get=1\n\n")
-    reply = b""
-    while not reply.endswith(b"\n\n"):
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        reply += chunk
-    s.close()
-    return [l.split("=", 1) for l in reply.decode().splitlines() if "=" in l]
 
 def telemetry(ifn, cmd):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)

@@ -2,7 +2,7 @@
 # Two straitd nodes on AES-256-GCM (strait_cipher, DESIGN.md section 3), each in its own network
 # namespace, in the variants straitd_pair.sh does not cover, and the failure cases of the issue
 # "straitd: the DPDK poll-mode data plane". Suite 'system'. Needs root, wg, iperf3, ip,
-# python3, ping.
+# python3, ping. Built with the rig of tests/system/lib/rig.sh.
 #
 #   netns A                                        netns B
 #   ┌──────────────────────────────────┐          ┌──────────────────────────────────┐
@@ -29,96 +29,29 @@
 # usage: straitd_pair_matrix.sh /path/to/straitd [case...]
 set -euo pipefail
 
-STRAITD=${1:?usage: $0 /path/to/straitd [case...]}
+export STRAITD=${1:?usage: $0 /path/to/straitd [case...]}
 shift
 CASES=("$@")
 [ ${#CASES[@]} -gt 0 ] || CASES=(v4-tap v6-tap v4-xdp v6-xdp rekey restart)
-for tool in ip wg iperf3 ping python3; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "SKIP: $tool not installed"
-    exit 77
-  fi
-done
+RIG_WORK=$(mktemp -d /tmp/straitd_matrix.XXXXXX)
+. "$(dirname "$0")/lib/rig.sh"
+trap rig_exit EXIT
+rig_require ip wg iperf3 ping python3
 
-tag=m$$
+tag=mx$$
 NSA=${tag}a
 NSB=${tag}b
 VA=${tag}va
 VB=${tag}vb
 IFA=${tag}sa
 IFB=${tag}sb
-work=$(mktemp -d /tmp/straitd_matrix.XXXXXX)
 pid_a=
 pid_b=
-current=
+rig_on_fail ip -n "$NSA" neigh
+rig_on_fail ip -n "$NSB" neigh
 
-stop_all() {
-  [ -n "$pid_a" ] && kill -TERM "$pid_a" 2>/dev/null && wait "$pid_a" 2>/dev/null
-  [ -n "$pid_b" ] && kill -TERM "$pid_b" 2>/dev/null && wait "$pid_b" 2>/dev/null
-  pid_a=
-  pid_b=
-  ip netns pids "$NSA" 2>/dev/null | xargs -r kill 2>/dev/null
-  ip netns pids "$NSB" 2>/dev/null | xargs -r kill 2>/dev/null
-  ip netns del "$NSA" 2>/dev/null
-  ip netns del "$NSB" 2>/dev/null
-  rm -f "/var/run/wireguard/$IFA.sock" "/var/run/wireguard/$IFB.sock"
-  return 0
-}
-cleanup() {
-  set +e
-  stop_all
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-uapi() {
-  python3 - "$1" "$2" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(sys.argv[2].encode() + b"\n\n")
-reply = b""
-while not reply.endswith(b"\n\n"):
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    reply += chunk
-print(reply.decode(), end="")
-EOF
-}
-hex_of() { python3 -c 'import base64,sys; print(base64.b64decode(sys.argv[1]).hex())' "$1"; }
-drop_count() { uapi "/var/run/wireguard/$1.sock" "get=1" | awk -F= -v k="strait_drop_$2" '$1 == k { n += $2 } END { print n + 0 }'; }
-
-fail() {
-  set +e
-  echo "FAIL [$current]: $*"
-  for n in a b; do
-    echo "---- straitd $n log (last lines)"
-    tail -n 40 "$work/straitd_$n.log" 2>/dev/null
-  done
-  echo "---- UAPI A"
-  uapi "/var/run/wireguard/$IFA.sock" "get=1" 2>&1
-  echo "---- UAPI B"
-  uapi "/var/run/wireguard/$IFB.sock" "get=1" 2>&1
-  echo "---- neighbours A, B"
-  ip -n "$NSA" neigh 2>&1
-  ip -n "$NSB" neigh 2>&1
-  exit 1
-}
-
-wait_for() {
-  local what=$1
-  shift
-  for _ in $(seq 1 150); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.2
-  done
-  fail "timed out waiting for $what"
-}
-
-(umask 077; wg genkey >"$work/a.key"; wg genkey >"$work/b.key")
-a_hex=$(hex_of "$(wg pubkey <"$work/a.key")")
-b_hex=$(hex_of "$(wg pubkey <"$work/b.key")")
+a_pub=$(rig_keypair a)
+b_pub=$(rig_keypair b)
 
 # Per-variant settings, set by setup().
 FAMILY=
@@ -135,78 +68,48 @@ pod_mac() { if [ "$1" = a ]; then echo 02:00:00:97:01:01; else echo 02:00:00:97:
 
 # start N: straitd of node N in the background, its pid in pid_N.
 start() {
-  local n=$1 ns ifn veth ip bridge
+  local n=$1 ns ifn veth ip pmd=tap
   if [ "$n" = a ]; then ns=$NSA ifn=$IFA veth=$VA ip=$wire_a; else ns=$NSB ifn=$IFB veth=$VB ip=$wire_b; fi
-  if [ "$BRIDGE" = tap ]; then
-    bridge="net_tap_$ifn,iface=$(bridge_if "$n")"
-  else
-    bridge="net_af_xdp_$ifn,iface=$(bridge_if "$n"),start_queue=0,queue_count=1"
-  fi
+  [ "$BRIDGE" = tap ] || pmd=af_xdp
   local extra=()
   [ -n "$REKEY" ] && extra=(--test-rekey-after-seconds "$REKEY")
-  ip netns exec "$ns" "$STRAITD" --ifname "$ifn" --file-prefix "$ifn" --no-huge -m 512 \
-    --lcores 1 --main-lcore 0 --wire "net_af_packet_$ifn,iface=$veth,qpairs=1" \
-    --bridge "$bridge" --wire-ip "$ip" --private-key-file "$work/$n.key" \
-    --bridge-mac-mode fixed --bridge-dst-mac "$(pod_mac "$n")" "${extra[@]}" \
-    >>"$work/straitd_$n.log" 2>&1 &
-  if [ "$n" = a ]; then pid_a=$!; else pid_b=$!; fi
-  wait_for "straitd $n's UAPI" test -S "/var/run/wireguard/$ifn.sock"
+  RIG_BRIDGE_PMD=$pmd rig_start_straitd "$ns" "$ifn" "$veth" "$(bridge_if "$n")" "$ip" \
+    "$(pod_mac "$n")" "$RIG_WORK/$n.key" 0 1 "${extra[@]}"
+  if [ "$n" = a ]; then pid_a=$RIG_PID; else pid_b=$RIG_PID; fi
 }
 
-# pod_up N: the pod side of node N, once straitd runs (a tap exists only then).
+# pod_up N: the pod side of node N, once straitd runs (a tap exists only then). straitd gives
+# its bridge port the tunnel MTU (1420); the pod end of a veth must match, or the veth drops
+# the pod's full-size frames towards straitd (a tap is the pod side itself).
 pod_up() {
   local n=$1 ns inner other
   if [ "$n" = a ]; then ns=$NSA inner=10.97.1.1 other=10.97.2.0/24; else ns=$NSB inner=10.97.2.1 other=10.97.1.0/24; fi
-  wait_for "pod side of $n" ip -n "$ns" link show "$(pod_if "$n")"
-  ip -n "$ns" link set "$(pod_if "$n")" address "$(pod_mac "$n")"
-  # straitd gives its bridge port the tunnel MTU (1420); the pod end of a veth must match, or
-  # the veth drops the pod's full-size frames towards straitd (a tap is the pod side itself).
-  [ "$BRIDGE" = xdp ] && ip -n "$ns" link set "$(pod_if "$n")" mtu 1420
-  ip -n "$ns" addr add "$inner/24" dev "$(pod_if "$n")"
-  ip -n "$ns" link set "$(pod_if "$n")" up
-  ip -n "$ns" route add "$other" dev "$(pod_if "$n")"
+  rig_wait_for "pod side of $n" ip -n "$ns" link show "$(pod_if "$n")"
+  rig_inner_up "$ns" "$(pod_if "$n")" "$(pod_mac "$n")" "$inner/24" "$other" 1420
 }
 
 # configure N: the peer of node N, as strait-agent (or wg set plus strait_cipher) would.
 configure() {
-  local n=$1 sock peer endpoint allowed
-  if [ "$n" = a ]; then
-    sock=/var/run/wireguard/$IFA.sock peer=$b_hex allowed=10.97.2.0/24
-    endpoint=$wire_b
-  else
-    sock=/var/run/wireguard/$IFB.sock peer=$a_hex allowed=10.97.1.0/24
-    endpoint=$wire_a
-  fi
+  local n=$1 endpoint
+  if [ "$n" = a ]; then endpoint=$wire_b; else endpoint=$wire_a; fi
   [ "$FAMILY" = 6 ] && endpoint="[$endpoint]"
-  uapi "$sock" "set=1
-public_key=$peer
-endpoint=$endpoint:51820
-allowed_ip=$allowed
-strait_cipher=aes256-gcm" | grep -q "errno=0" || fail "configuring $n"
+  if [ "$n" = a ]; then
+    rig_straitd_peer "$IFA" "$b_pub" "$endpoint:51820" 10.97.2.0/24 aes256-gcm
+  else
+    rig_straitd_peer "$IFB" "$a_pub" "$endpoint:51820" 10.97.1.0/24 aes256-gcm
+  fi
 }
 
 # setup FAMILY BRIDGE [REKEY]: fresh namespaces, both straitd running and configured.
 setup() {
   FAMILY=$1 BRIDGE=$2 REKEY=${3:-}
-  : >"$work/straitd_a.log"
-  : >"$work/straitd_b.log"
-  ip netns add "$NSA"
-  ip netns add "$NSB"
-  ip link add "$VA" type veth peer name "$VB"
-  ip link set "$VA" netns "$NSA"
-  ip link set "$VB" netns "$NSB"
-  for ns in "$NSA" "$NSB"; do ip -n "$ns" link set lo up; done
   if [ "$FAMILY" = 6 ]; then
     wire_a=fd00:79::1 wire_b=fd00:79::2
-    ip -n "$NSA" addr add "$wire_a/64" dev "$VA" nodad
-    ip -n "$NSB" addr add "$wire_b/64" dev "$VB" nodad
+    rig_netns_pair "$NSA" "$NSB" "$VA" "$VB" "$wire_a/64" "$wire_b/64"
   else
     wire_a=192.168.79.1 wire_b=192.168.79.2
-    ip -n "$NSA" addr add "$wire_a/24" dev "$VA"
-    ip -n "$NSB" addr add "$wire_b/24" dev "$VB"
+    rig_netns_pair "$NSA" "$NSB" "$VA" "$VB" "$wire_a/24" "$wire_b/24"
   fi
-  ip -n "$NSA" link set "$VA" up
-  ip -n "$NSB" link set "$VB" up
   if [ "$BRIDGE" = xdp ]; then
     # The bridge port is one end of a veth pair given to straitd over AF_XDP; the other end is
     # the pod (or OVS) side. Offloads off on the pod end: AF_XDP sees the frames as the kernel
@@ -232,39 +135,37 @@ check_no_auth_drops() {
   for ifn in "$IFA" "$IFB"; do
     for reason in cipher_mismatch auth_failed; do
       local d
-      d=$(drop_count "$ifn" "$reason")
-      [ "$d" -eq 0 ] || fail "$ifn counted $d $reason drops"
+      d=$(rig_drop_count "$ifn" "$reason")
+      [ "$d" -eq 0 ] || rig_fail "$ifn counted $d $reason drops"
     done
   done
 }
 
+# stop_clean: both straitd stop cleanly (exit 0 on SIGTERM), then the namespaces go.
 stop_clean() {
+  local p
   for p in "$pid_a" "$pid_b"; do
-    [ -n "$p" ] || continue
-    kill -TERM "$p"
-    local rc=0
-    wait "$p" || rc=$?
-    [ "$rc" -eq 0 ] || fail "straitd exited with $rc on SIGTERM"
+    [ -z "$p" ] || rig_stop_straitd "$p"
   done
   pid_a=
   pid_b=
-  stop_all
+  rig_cleanup
 }
 
 iperf_one() { # FROM_NS TO_NS TO_ADDR LABEL
-  ip netns exec "$2" iperf3 -s -1 -B "$3" >"$work/iperf_s.log" 2>&1 &
-  wait_for "iperf3 server" ip netns exec "$2" sh -c "ss -ltn | grep -q '$3:5201'"
-  ip netns exec "$1" iperf3 -c "$3" -t 2 >"$work/iperf_c.log" 2>&1 ||
-    { cat "$work/iperf_c.log"; fail "iperf3 $4"; }
-  grep -E "receiver" "$work/iperf_c.log" | sed "s/^/  $4 /"
+  ip netns exec "$2" iperf3 -s -1 -B "$3" >"$RIG_WORK/iperf_s.log" 2>&1 &
+  rig_wait_for "iperf3 server" ip netns exec "$2" sh -c "ss -ltn | grep -q '$3:5201'"
+  ip netns exec "$1" iperf3 -c "$3" -t 2 >"$RIG_WORK/iperf_c.log" 2>&1 ||
+    { cat "$RIG_WORK/iperf_c.log"; rig_fail "iperf3 $4"; }
+  grep -E "receiver" "$RIG_WORK/iperf_c.log" | sed "s/^/  $4 /"
   # iperf3 exits 0 when the control connection works but no data arrived.
-  grep -E "receiver" "$work/iperf_c.log" | grep -qv " 0.00 Bytes" || fail "iperf3 $4 moved no data"
+  grep -E "receiver" "$RIG_WORK/iperf_c.log" | grep -qv " 0.00 Bytes" || rig_fail "iperf3 $4 moved no data"
 }
 
 case_variant() { # FAMILY BRIDGE
   setup "$1" "$2"
-  ip netns exec "$NSA" ping -c 3 -W 5 10.97.2.1 >/dev/null || fail "ping A -> B"
-  ip netns exec "$NSB" ping -c 3 -W 5 10.97.1.1 >/dev/null || fail "ping B -> A"
+  ip netns exec "$NSA" ping -c 3 -W 5 10.97.2.1 >/dev/null || rig_fail "ping A -> B"
+  ip netns exec "$NSB" ping -c 3 -W 5 10.97.1.1 >/dev/null || rig_fail "ping B -> A"
   iperf_one "$NSA" "$NSB" 10.97.2.1 "A -> B"
   iperf_one "$NSB" "$NSA" 10.97.1.1 "B -> A"
   check_no_auth_drops
@@ -273,40 +174,41 @@ case_variant() { # FAMILY BRIDGE
 
 case_rekey() {
   setup 4 tap 3
-  ip netns exec "$NSA" ping -c 3 -W 5 10.97.2.1 >/dev/null || fail "first ping A -> B"
+  ip netns exec "$NSA" ping -c 3 -W 5 10.97.2.1 >/dev/null || rig_fail "first ping A -> B"
   local first
   first=$(ip netns exec "$NSA" wg show "$IFA" latest-handshakes | awk '{ print $2 }')
   # 300 echo requests every 50 ms: 15 s, five rekey intervals. A reply may come late while a
   # handshake completes (staged), so -W is generous; only a lost packet fails.
   # At the same time B pings A, so both ends send data when their rekey timers fire and the
   # handshakes may cross.
-  ip netns exec "$NSB" ping -q -c 150 -i 0.1 -W 5 10.97.1.1 >"$work/ping_ba.log" 2>&1 &
+  ip netns exec "$NSB" ping -q -c 150 -i 0.1 -W 5 10.97.1.1 >"$RIG_WORK/ping_ba.log" 2>&1 &
   local ping_ba=$!
-  ip netns exec "$NSA" ping -q -c 300 -i 0.05 -W 5 10.97.2.1 >"$work/ping.log" 2>&1 || true
+  ip netns exec "$NSA" ping -q -c 300 -i 0.05 -W 5 10.97.2.1 >"$RIG_WORK/ping.log" 2>&1 || true
   wait "$ping_ba" || true
-  grep transmitted "$work/ping.log" | sed 's/^/  A -> B /'
-  grep transmitted "$work/ping_ba.log" | sed 's/^/  B -> A /'
-  grep -q "300 packets transmitted, 300 received" "$work/ping.log" ||
-    fail "packets lost across rekeys A -> B: $(grep transmitted "$work/ping.log")"
-  grep -q "150 packets transmitted, 150 received" "$work/ping_ba.log" ||
-    fail "packets lost across rekeys B -> A: $(grep transmitted "$work/ping_ba.log")"
+  grep transmitted "$RIG_WORK/ping.log" | sed 's/^/  A -> B /'
+  grep transmitted "$RIG_WORK/ping_ba.log" | sed 's/^/  B -> A /'
+  grep -q "300 packets transmitted, 300 received" "$RIG_WORK/ping.log" ||
+    rig_fail "packets lost across rekeys A -> B: $(grep transmitted "$RIG_WORK/ping.log")"
+  grep -q "150 packets transmitted, 150 received" "$RIG_WORK/ping_ba.log" ||
+    rig_fail "packets lost across rekeys B -> A: $(grep transmitted "$RIG_WORK/ping_ba.log")"
   local last
   last=$(ip netns exec "$NSA" wg show "$IFA" latest-handshakes | awk '{ print $2 }')
   # Handshake times have one-second resolution: two rekeys 3 s apart move it by >= 3.
-  [ "$last" -ge $((first + 3)) ] || fail "fewer than two rekeys during the ping ($first -> $last)"
+  [ "$last" -ge $((first + 3)) ] || rig_fail "fewer than two rekeys during the ping ($first -> $last)"
   check_no_auth_drops
   stop_clean
 }
 
 case_restart() {
   setup 4 tap
-  ip netns exec "$NSA" ping -c 2 -W 5 10.97.2.1 >/dev/null || fail "ping A -> B before the restart"
+  ip netns exec "$NSA" ping -c 2 -W 5 10.97.2.1 >/dev/null || rig_fail "ping A -> B before the restart"
   local before
   before=$(ip netns exec "$NSA" wg show "$IFA" latest-handshakes | awk '{ print $2 }')
   # Handshake times are whole seconds: make the new one distinguishable.
   sleep 1.2
   kill -KILL "$pid_b"
   wait "$pid_b" 2>/dev/null || true
+  rig_forget "$pid_b"
   pid_b=
   # A stale socket file stays behind after kill -9; straitd must start anyway.
   start b
@@ -319,15 +221,15 @@ case_restart() {
   # answered, within one REKEY_TIMEOUT (5 s) plus a generous margin.
   local t0 t1
   t0=$(date +%s%N)
-  ip netns exec "$NSB" ping -c 1 -W 10 10.97.1.1 >"$work/ping_r.log" 2>&1 ||
-    { cat "$work/ping_r.log"; fail "the restarted side's first packet got no reply within 10 s"; }
+  ip netns exec "$NSB" ping -c 1 -W 10 10.97.1.1 >"$RIG_WORK/ping_r.log" 2>&1 ||
+    { cat "$RIG_WORK/ping_r.log"; rig_fail "the restarted side's first packet got no reply within 10 s"; }
   t1=$(date +%s%N)
   echo "  first reply after the restart: $(((t1 - t0) / 1000000)) ms"
-  uapi "/var/run/wireguard/$IFB.sock" "get=1" | grep "strait_drop" | sed "s/^/  B /"
-  ip netns exec "$NSA" ping -c 3 -W 5 10.97.2.1 >/dev/null || fail "ping A -> B after the restart"
+  rig_uapi_get "$IFB" | grep "strait_drop" | sed "s/^/  B /"
+  ip netns exec "$NSA" ping -c 3 -W 5 10.97.2.1 >/dev/null || rig_fail "ping A -> B after the restart"
   local after
   after=$(ip netns exec "$NSA" wg show "$IFA" latest-handshakes | awk '{ print $2 }')
-  [ "$after" -gt "$before" ] || fail "A shows no newer handshake ($before -> $after)"
+  [ "$after" -gt "$before" ] || rig_fail "A shows no newer handshake ($before -> $after)"
   echo "  handshake on A: $before -> $after"
   check_no_auth_drops
   stop_clean
@@ -339,24 +241,25 @@ case_expire() {
   setup 4 tap
   kill -TERM "$pid_b"
   wait "$pid_b" || true
+  rig_forget "$pid_b"
   pid_b=
   local d0 d
-  d0=$(drop_count "$IFA" no_keypair)
-  ip netns exec "$NSA" ping -c 5 -i 0.2 -W 1 10.97.2.1 >/dev/null 2>&1 && fail "ping through a dead peer"
-  d=$(drop_count "$IFA" no_keypair)
-  [ "$d" -eq "$d0" ] || fail "staged packets dropped at once ($d0 -> $d)"
+  d0=$(rig_drop_count "$IFA" no_keypair)
+  ip netns exec "$NSA" ping -c 5 -i 0.2 -W 1 10.97.2.1 >/dev/null 2>&1 && rig_fail "ping through a dead peer"
+  d=$(rig_drop_count "$IFA" no_keypair)
+  [ "$d" -eq "$d0" ] || rig_fail "staged packets dropped at once ($d0 -> $d)"
   for _ in $(seq 1 120); do
-    d=$(drop_count "$IFA" no_keypair)
+    d=$(rig_drop_count "$IFA" no_keypair)
     [ "$d" -ge $((d0 + 5)) ] && break
     sleep 1
   done
-  [ "$d" -ge $((d0 + 5)) ] || fail "staged packets not expired after 120 s ($d0 -> $d)"
+  [ "$d" -ge $((d0 + 5)) ] || rig_fail "staged packets not expired after 120 s ($d0 -> $d)"
   echo "  no_keypair drops: $d0 -> $d"
   stop_clean
 }
 
 for c in "${CASES[@]}"; do
-  current=$c
+  RIG_CASE=$c
   case "$c" in
     v4-tap) case_variant 4 tap ;;
     v6-tap) case_variant 6 tap ;;

@@ -2,7 +2,7 @@
 # `wg syncconf` with a changed peer list, 200 times, while ping flows to the peer that stays
 # (issue 11 item 1: a change that removes one peer and adds another hands the removed peer's
 # id to the new one; the slow path must not free the old peer's blocks under a worker).
-# straitd (A) against wireguard-go (B), set up with tests/system/tunnel_rig.sh. Each change
+# straitd (A) against wireguard-go (B), set up with tests/system/lib/rig.sh. Each change
 # drops the oldest of three dummy peers and adds a new one; traffic also goes to the dummies
 # (staged: they have no endpoint). Asserts: straitd survives, no ping to B is lost, the final
 # configuration is the last file's. Suite 'system'. Needs root, wg, wireguard-go, ping, python3.
@@ -15,17 +15,11 @@
 set -euo pipefail
 
 export STRAITD=${1:?usage: $0 /path/to/straitd}
-for tool in ip wg wireguard-go ping python3; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "SKIP: $tool not installed"
-    exit 77
-  fi
-done
 CHANGES=${CHANGES:-200}
-
 RIG_WORK=$(mktemp -d /tmp/straitd_churn.XXXXXX)
-. "$(dirname "$0")/tunnel_rig.sh"
-trap 'rig_cleanup; rm -rf "$RIG_WORK"' EXIT
+. "$(dirname "$0")/lib/rig.sh"
+trap rig_exit EXIT
+rig_require ip wg wireguard-go ping python3
 
 tag=c$$
 NSA=${tag}a
@@ -99,9 +93,5 @@ have=$(ip netns exec "$NSA" wg show "$IFA" peers | wc -l)
 for k in $(awk '/PublicKey/ { print $3 }' "$RIG_WORK/conf$CHANGES"); do
   ip netns exec "$NSA" wg show "$IFA" peers | grep -qx "$k" || rig_fail "peer $k missing"
 done
-kill -TERM "$RIG_PID"
-rc=0
-wait "$RIG_PID" || rc=$?
-
-[ "$rc" -eq 0 ] || rig_fail "straitd exited with $rc on SIGTERM"
+rig_stop_straitd "$RIG_PID"
 echo "ok: $CHANGES peer-list changes under traffic, no loss to the peer that stays"

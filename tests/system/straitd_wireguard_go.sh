@@ -19,14 +19,12 @@
 # usage: straitd_wireguard_go.sh /path/to/straitd [/path/to/strait-ctl]
 set -euo pipefail
 
-STRAITD=${1:?usage: $0 /path/to/straitd [/path/to/strait-ctl]}
+export STRAITD=${1:?usage: $0 /path/to/straitd [/path/to/strait-ctl]}
 STRAIT_CTL=${2:-}
-for tool in ip wg wireguard-go iperf3 ping curl; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "SKIP: $tool not installed"
-    exit 77
-  fi
-done
+RIG_WORK=$(mktemp -d /tmp/straitd_system.XXXXXX)
+. "$(dirname "$0")/lib/rig.sh"
+trap rig_exit EXIT
+rig_require ip wg wireguard-go iperf3 ping curl
 
 tag=s$$
 NSA=${tag}a
@@ -36,98 +34,27 @@ VB=${tag}vb
 TAP=${tag}tap
 IFN=${tag}sd
 WG=${tag}wg
-work=$(mktemp -d /tmp/straitd_system.XXXXXX)
-straitd_pid=
-wggo_pid=
+rig_on_fail ip netns exec "$NSA" wg show "$IFN"
+rig_on_fail ip netns exec "$NSB" wg show "$WG"
+rig_on_fail ip netns exec "$NSA" ip neigh
 
-cleanup() {
-  set +e
-  [ -n "$straitd_pid" ] && kill -TERM "$straitd_pid" 2>/dev/null && wait "$straitd_pid" 2>/dev/null
-  [ -n "$wggo_pid" ] && kill "$wggo_pid" 2>/dev/null
-  ip netns pids "$NSB" 2>/dev/null | xargs -r kill 2>/dev/null
-  ip netns del "$NSA" 2>/dev/null
-  ip netns del "$NSB" 2>/dev/null
-  rm -f "/var/run/wireguard/$WG.sock"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*"
-  echo "---- straitd log"
-  cat "$work/straitd.log" 2>/dev/null
-  echo "---- wireguard-go log (last lines)"
-  tail -n 30 "$work/wggo.log" 2>/dev/null
-  echo "---- wg show (straitd)"
-  ip netns exec "$NSA" wg show "$IFN" 2>&1
-  echo "---- wg show (wireguard-go)"
-  ip netns exec "$NSB" wg show "$WG" 2>&1
-  echo "---- straitd's UAPI (strait_ counters)"
-  if command -v python3 >/dev/null; then
-    python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"get=1\n\n"); print(s.recv(65536).decode())' \
-      "/var/run/wireguard/$IFN.sock" 2>&1 | grep strait_
-  fi
-  echo "---- neighbours of A"
-  ip netns exec "$NSA" ip neigh 2>&1
-  exit 1
-}
-
-# Waits (bounded, not a timing assertion) until the command succeeds.
-wait_for() {
-  local what=$1
-  shift
-  for _ in $(seq 1 150); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.2
-  done
-  fail "timed out waiting for $what"
-}
-
-# ---- namespaces and the veth between them
-ip netns add "$NSA"
-ip netns add "$NSB"
-ip link add "$VA" type veth peer name "$VB"
-ip link set "$VA" netns "$NSA"
-ip link set "$VB" netns "$NSB"
-ip -n "$NSA" link set lo up
-ip -n "$NSB" link set lo up
-ip -n "$NSA" addr add 192.168.77.1/24 dev "$VA"
-ip -n "$NSB" addr add 192.168.77.2/24 dev "$VB"
-ip -n "$NSA" link set "$VA" up
-ip -n "$NSB" link set "$VB" up
-
-# ---- keys
-(umask 077; wg genkey >"$work/a.key"; wg genkey >"$work/b.key")
-a_pub=$(wg pubkey <"$work/a.key")
-b_pub=$(wg pubkey <"$work/b.key")
+rig_netns_pair "$NSA" "$NSB" "$VA" "$VB" 192.168.77.1/24 192.168.77.2/24
+a_pub=$(rig_keypair a)
+b_pub=$(rig_keypair b)
 
 # ---- B: wireguard-go
-ip netns exec "$NSB" env WG_PROCESS_FOREGROUND=1 LOG_LEVEL=verbose wireguard-go "$WG" >"$work/wggo.log" 2>&1 &
-wggo_pid=$!
-wait_for "wireguard-go's socket" test -S "/var/run/wireguard/$WG.sock"
-ip netns exec "$NSB" wg set "$WG" private-key "$work/b.key" listen-port 51820 \
+rig_start_wireguard_go "$NSB" "$WG" "" verbose
+ip netns exec "$NSB" wg set "$WG" private-key "$RIG_WORK/b.key" listen-port 51820 \
   peer "$a_pub" allowed-ips 10.99.1.0/24 endpoint 192.168.77.1:51820
-ip -n "$NSB" addr add 10.99.2.1/24 dev "$WG"
-ip -n "$NSB" link set "$WG" up
-ip -n "$NSB" route add 10.99.1.0/24 dev "$WG"
+rig_inner_up "$NSB" "$WG" - 10.99.2.1/24 10.99.1.0/24 1420
 
 # ---- A: straitd. The tap's kernel side gets a fixed MAC that straitd writes as the
 # destination of decrypted packets (--bridge-mac-mode fixed).
 tap_mac=02:00:00:99:01:01
-ip netns exec "$NSA" "$STRAITD" --ifname "$IFN" --file-prefix "$tag" --no-huge -m 512 \
-  --lcores 1 --main-lcore 0 \
-  --wire "net_af_packet_${tag},iface=$VA,qpairs=1" \
-  --bridge "net_tap_${tag},iface=$TAP" \
-  --wire-ip 192.168.77.1 --listen-port 51820 --private-key-file "$work/a.key" \
-  --bridge-mac-mode fixed --bridge-dst-mac "$tap_mac" --log-level debug \
-  --metrics-listen 127.0.0.1:9478 --log-format json \
-  >"$work/straitd.log" 2>&1 &
-straitd_pid=$!
-wait_for "straitd's UAPI" ip netns exec "$NSA" wg show "$IFN"
-ip -n "$NSA" link set "$TAP" address "$tap_mac"
-ip -n "$NSA" addr add 10.99.1.1/24 dev "$TAP"
-ip -n "$NSA" link set "$TAP" up
-ip -n "$NSA" route add 10.99.2.0/24 dev "$TAP"
+rig_start_straitd "$NSA" "$IFN" "$VA" "$TAP" 192.168.77.1 "$tap_mac" "$RIG_WORK/a.key" 0 1 \
+  --listen-port 51820 --log-level debug --metrics-listen 127.0.0.1:9478 --log-format json
+straitd_pid=$RIG_PID
+rig_inner_up "$NSA" "$TAP" "$tap_mac" 10.99.1.1/24 10.99.2.0/24 1420
 ip netns exec "$NSA" wg set "$IFN" peer "$b_pub" allowed-ips 10.99.2.0/24 \
   endpoint 192.168.77.2:51820
 
@@ -135,110 +62,106 @@ ip netns exec "$NSA" wg set "$IFN" peer "$b_pub" allowed-ips 10.99.2.0/24 \
 scrape() { ip netns exec "$NSA" curl -s --max-time 5 "http://127.0.0.1:9478$1"; }
 # metric NAME{LABELS}: the value of that exact series
 metric() { scrape /metrics | awk -v m="$1" '$1 == m {print $2}'; }
-wait_for "straitd's /healthz to answer ok" sh -c "ip netns exec $NSA curl -sf --max-time 5 http://127.0.0.1:9478/healthz | grep -qx ok"
-scrape /metrics >"$work/metrics0.txt"
+rig_wait_for "straitd's /healthz to answer ok" sh -c "ip netns exec $NSA curl -sf --max-time 5 http://127.0.0.1:9478/healthz | grep -qx ok"
+scrape /metrics >"$RIG_WORK/metrics0.txt"
 for series in 'strait_build_info{component="straitd",version=' 'strait_port_rx_packets_total{port="wire"}' \
     'strait_port_tx_packets_total{port="bridge"}' 'strait_port_rx_missed_total{port="wire"}' \
     'strait_port_rx_nombuf_total{port="wire"}' 'strait_lcore_polls_total{lcore="1",role="worker"}' \
     'strait_mempool_mbufs_in_use{' 'strait_drops_total{reason="no_route"}' \
     'strait_drops_total{reason="replay"}' 'strait_uapi_up 1'; do
-  grep -qF "$series" "$work/metrics0.txt" || { cat "$work/metrics0.txt"; fail "straitd's /metrics has no $series"; }
+  grep -qF "$series" "$RIG_WORK/metrics0.txt" || { cat "$RIG_WORK/metrics0.txt"; rig_fail "straitd's /metrics has no $series"; }
 done
 echo "ok: straitd /healthz and /metrics"
 wire_rx0=$(metric 'strait_port_rx_packets_total{port="wire"}')
 
 # ---- ping both ways (A initiates the handshake, then B answers on the session)
-ip netns exec "$NSA" ping -c 3 -W 5 10.99.2.1 >"$work/ping_ab.log" 2>&1 ||
-  { cat "$work/ping_ab.log"; fail "ping A -> B through the tunnel"; }
-ip netns exec "$NSB" ping -c 3 -W 5 10.99.1.1 >"$work/ping_ba.log" 2>&1 ||
-  { cat "$work/ping_ba.log"; fail "ping B -> A through the tunnel"; }
+ip netns exec "$NSA" ping -c 3 -W 5 10.99.2.1 >"$RIG_WORK/ping_ab.log" 2>&1 ||
+  { cat "$RIG_WORK/ping_ab.log"; rig_fail "ping A -> B through the tunnel"; }
+ip netns exec "$NSB" ping -c 3 -W 5 10.99.1.1 >"$RIG_WORK/ping_ba.log" 2>&1 ||
+  { cat "$RIG_WORK/ping_ba.log"; rig_fail "ping B -> A through the tunnel"; }
 echo "ok: ping both ways"
 
 # ---- the handshake is visible to wg(8) on both sides
 ip netns exec "$NSA" wg show "$IFN" latest-handshakes | grep -q "$b_pub"$'\t'"[1-9]" ||
-  fail "straitd reports no handshake with wireguard-go"
+  rig_fail "straitd reports no handshake with wireguard-go"
 ip netns exec "$NSB" wg show "$WG" latest-handshakes | grep -q "$a_pub"$'\t'"[1-9]" ||
-  fail "wireguard-go reports no handshake with straitd"
+  rig_fail "wireguard-go reports no handshake with straitd"
 
 # ---- wg show on straitd: the peer, a recent handshake (seconds since the epoch, within the
 # last REJECT_AFTER_TIME of 180 s), and the transfer counters read before the traffic below
-ip netns exec "$NSA" wg show "$IFN" | grep -q "peer: $b_pub" || fail "wg show lists no peer"
+ip netns exec "$NSA" wg show "$IFN" | grep -q "peer: $b_pub" || rig_fail "wg show lists no peer"
 hs=$(ip netns exec "$NSA" wg show "$IFN" latest-handshakes | awk -v k="$b_pub" '$1 == k { print $2 }')
 now=$(date +%s)
 [ -n "$hs" ] && [ "$hs" -gt $((now - 180)) ] && [ "$hs" -le $((now + 1)) ] ||
-  fail "straitd's latest handshake ($hs) is not recent (now $now)"
+  rig_fail "straitd's latest handshake ($hs) is not recent (now $now)"
 read -r rx0 tx0 < <(ip netns exec "$NSA" wg show "$IFN" transfer | awk -v k="$b_pub" '$1 == k { print $2, $3 }')
 
 # ---- iperf3 both ways (a few seconds of TCP; throughput is perf/'s business, not asserted)
-ip netns exec "$NSB" iperf3 -s -1 -B 10.99.2.1 >"$work/iperf_s1.log" 2>&1 &
-wait_for "iperf3 server in B" ip netns exec "$NSB" sh -c "ss -ltn | grep -q 10.99.2.1:5201"
-ip netns exec "$NSA" iperf3 -c 10.99.2.1 -t 3 >"$work/iperf_ab.log" 2>&1 ||
-  { cat "$work/iperf_ab.log"; fail "iperf3 A -> B"; }
-grep -E "sender|receiver" "$work/iperf_ab.log"
-ip netns exec "$NSA" iperf3 -s -1 -B 10.99.1.1 >"$work/iperf_s2.log" 2>&1 &
-wait_for "iperf3 server in A" ip netns exec "$NSA" sh -c "ss -ltn | grep -q 10.99.1.1:5201"
-ip netns exec "$NSB" iperf3 -c 10.99.1.1 -t 3 >"$work/iperf_ba.log" 2>&1 ||
-  { cat "$work/iperf_ba.log"; fail "iperf3 B -> A"; }
-grep -E "sender|receiver" "$work/iperf_ba.log"
+ip netns exec "$NSB" iperf3 -s -1 -B 10.99.2.1 >"$RIG_WORK/iperf_s1.log" 2>&1 &
+rig_wait_for "iperf3 server in B" ip netns exec "$NSB" sh -c "ss -ltn | grep -q 10.99.2.1:5201"
+ip netns exec "$NSA" iperf3 -c 10.99.2.1 -t 3 >"$RIG_WORK/iperf_ab.log" 2>&1 ||
+  { cat "$RIG_WORK/iperf_ab.log"; rig_fail "iperf3 A -> B"; }
+grep -E "sender|receiver" "$RIG_WORK/iperf_ab.log"
+ip netns exec "$NSA" iperf3 -s -1 -B 10.99.1.1 >"$RIG_WORK/iperf_s2.log" 2>&1 &
+rig_wait_for "iperf3 server in A" ip netns exec "$NSA" sh -c "ss -ltn | grep -q 10.99.1.1:5201"
+ip netns exec "$NSB" iperf3 -c 10.99.1.1 -t 3 >"$RIG_WORK/iperf_ba.log" 2>&1 ||
+  { cat "$RIG_WORK/iperf_ba.log"; rig_fail "iperf3 B -> A"; }
+grep -E "sender|receiver" "$RIG_WORK/iperf_ba.log"
 echo "ok: iperf3 both ways"
 
 # ---- transfer counters grew on straitd's side across the iperf3 runs (both directions carried
 # megabytes; the workers' counts are summed in, dataplane/straitd/README.md "Observing it")
 read -r rx1 tx1 < <(ip netns exec "$NSA" wg show "$IFN" transfer | awk -v k="$b_pub" '$1 == k { print $2, $3 }')
 [ "$rx1" -gt $((rx0 + 1000000)) ] && [ "$tx1" -gt $((tx0 + 1000000)) ] ||
-  fail "straitd's transfer counters did not grow with the traffic (rx $rx0 -> $rx1, tx $tx0 -> $tx1)"
+  rig_fail "straitd's transfer counters did not grow with the traffic (rx $rx0 -> $rx1, tx $tx0 -> $tx1)"
 echo "ok: wg show: recent handshake, transfer rx $rx0 -> $rx1, tx $tx0 -> $tx1"
 
 # ---- straitd's /metrics moved with the traffic: the wire port's packets, the worker's busy
 # fraction is a fraction (a second scrape has a previous one to measure against)
 wire_rx1=$(metric 'strait_port_rx_packets_total{port="wire"}')
 awk -v a="$wire_rx0" -v b="$wire_rx1" 'BEGIN { exit !(b > a + 1000) }' ||
-  fail "strait_port_rx_packets_total{port=\"wire\"} did not grow ($wire_rx0 -> $wire_rx1)"
+  rig_fail "strait_port_rx_packets_total{port=\"wire\"} did not grow ($wire_rx0 -> $wire_rx1)"
 busy=$(metric 'strait_lcore_busy_ratio{lcore="1",role="worker"}')
 awk -v b="$busy" 'BEGIN { exit !(b != "" && b >= 0 && b <= 1) }' ||
-  fail "strait_lcore_busy_ratio of the worker is not a fraction: '$busy'"
+  rig_fail "strait_lcore_busy_ratio of the worker is not a fraction: '$busy'"
 # The handshake A initiated with wireguard-go is in straitd's message counters.
 hs_sent=$(metric 'strait_handshake_messages_total{direction="sent",type="initiation"}')
 hs_answered=$(metric 'strait_handshake_messages_total{direction="received",type="response"}')
 hs_done=$(metric 'strait_handshakes_completed_total')
 for v in "$hs_sent" "$hs_answered" "$hs_done"; do
   awk -v v="$v" 'BEGIN { exit !(v != "" && v >= 1) }' ||
-    fail "straitd's /metrics counts no handshake (initiations sent '$hs_sent', responses received '$hs_answered', completed '$hs_done')"
+    rig_fail "straitd's /metrics counts no handshake (initiations sent '$hs_sent', responses received '$hs_answered', completed '$hs_done')"
 done
-[ "$(metric strait_under_load)" = 0 ] || fail "strait_under_load is not 0 on an idle device"
+[ "$(metric strait_under_load)" = 0 ] || rig_fail "strait_under_load is not 0 on an idle device"
 echo "ok: straitd /metrics: wire rx packets $wire_rx0 -> $wire_rx1, worker busy $busy, handshakes $hs_sent sent / $hs_done completed"
 
 # ---- strait-ctl: the strait_ keys wg(8) skips (dataplane/uapi/UAPI.md, "strait-ctl")
 if [ -n "$STRAIT_CTL" ]; then
-  "$STRAIT_CTL" "$IFN" show >"$work/ctl_show.txt" || fail "strait-ctl show"
-  grep -qx "peer: $b_pub" "$work/ctl_show.txt" && grep -qx "  cipher: chacha20-poly1305" "$work/ctl_show.txt" ||
-    { cat "$work/ctl_show.txt"; fail "strait-ctl show: no peer $b_pub with cipher chacha20-poly1305"; }
-  grep -qE "^  packets: [1-9][0-9]* received, [1-9][0-9]* sent$" "$work/ctl_show.txt" ||
-    { cat "$work/ctl_show.txt"; fail "strait-ctl show: no packet counts"; }
-  "$STRAIT_CTL" "$IFN" drops --all >"$work/ctl_drops.txt" || fail "strait-ctl drops"
-  grep -qP '^no_route\t[0-9]+$' "$work/ctl_drops.txt" || { cat "$work/ctl_drops.txt"; fail "strait-ctl drops --all: no no_route line"; }
-  "$STRAIT_CTL" "$IFN" set-cipher "$b_pub" aes256-gcm || fail "strait-ctl set-cipher"
-  "$STRAIT_CTL" "$IFN" show | grep -qx "  cipher: aes256-gcm" || fail "strait-ctl set-cipher did not change strait_cipher"
+  "$STRAIT_CTL" "$IFN" show >"$RIG_WORK/ctl_show.txt" || rig_fail "strait-ctl show"
+  grep -qx "peer: $b_pub" "$RIG_WORK/ctl_show.txt" && grep -qx "  cipher: chacha20-poly1305" "$RIG_WORK/ctl_show.txt" ||
+    { cat "$RIG_WORK/ctl_show.txt"; rig_fail "strait-ctl show: no peer $b_pub with cipher chacha20-poly1305"; }
+  grep -qE "^  packets: [1-9][0-9]* received, [1-9][0-9]* sent$" "$RIG_WORK/ctl_show.txt" ||
+    { cat "$RIG_WORK/ctl_show.txt"; rig_fail "strait-ctl show: no packet counts"; }
+  "$STRAIT_CTL" "$IFN" drops --all >"$RIG_WORK/ctl_drops.txt" || rig_fail "strait-ctl drops"
+  grep -qP '^no_route\t[0-9]+$' "$RIG_WORK/ctl_drops.txt" || { cat "$RIG_WORK/ctl_drops.txt"; rig_fail "strait-ctl drops --all: no no_route line"; }
+  "$STRAIT_CTL" "$IFN" set-cipher "$b_pub" aes256-gcm || rig_fail "strait-ctl set-cipher"
+  "$STRAIT_CTL" "$IFN" show | grep -qx "  cipher: aes256-gcm" || rig_fail "strait-ctl set-cipher did not change strait_cipher"
   unknown=$(wg genkey | wg pubkey)
   rc=0
-  "$STRAIT_CTL" "$IFN" set-cipher "$unknown" aes256-gcm 2>"$work/ctl_err.txt" || rc=$?
-  [ "$rc" -eq 1 ] && grep -q "no peer $unknown" "$work/ctl_err.txt" ||
-    fail "strait-ctl set-cipher of an unknown peer: exit $rc, $(cat "$work/ctl_err.txt")"
-  ip netns exec "$NSA" wg show "$IFN" peers | grep -qx "$b_pub" || fail "the peer is gone after set-cipher"
+  "$STRAIT_CTL" "$IFN" set-cipher "$unknown" aes256-gcm 2>"$RIG_WORK/ctl_err.txt" || rc=$?
+  [ "$rc" -eq 1 ] && grep -q "no peer $unknown" "$RIG_WORK/ctl_err.txt" ||
+    rig_fail "strait-ctl set-cipher of an unknown peer: exit $rc, $(cat "$RIG_WORK/ctl_err.txt")"
+  ip netns exec "$NSA" wg show "$IFN" peers | grep -qx "$b_pub" || rig_fail "the peer is gone after set-cipher"
   echo "ok: strait-ctl show, drops, set-cipher"
 fi
 
 # ---- clean stop
-kill -TERM "$straitd_pid"
-rc=0
-wait "$straitd_pid" || rc=$?
-straitd_pid=
-[ "$rc" -eq 0 ] || fail "straitd exited with $rc on SIGTERM"
-[ ! -e "/var/run/wireguard/$IFN.sock" ] || fail "straitd left its socket behind"
+rig_stop_straitd "$straitd_pid"
+[ ! -e "/var/run/wireguard/$IFN.sock" ] || rig_fail "straitd left its socket behind"
 
 # ---- --log-format json: every line straitd wrote (DPDK's included) is one JSON object with
 # an ISO 8601 UTC timestamp, a level and a message
-python3 - "$work/straitd.log" <<'PY' || fail "straitd's log is not one JSON object per line"
+python3 - "$RIG_WORK/straitd_$IFN.log" <<'PY' || rig_fail "straitd's log is not one JSON object per line"
 import json, re, sys
 lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
 assert lines, "empty log"

@@ -27,14 +27,12 @@
 # usage: straitd_xdp.sh /path/to/straitd
 set -euo pipefail
 
-STRAITD=${1:?usage: $0 /path/to/straitd}
+export STRAITD=${1:?usage: $0 /path/to/straitd}
 here=$(cd "$(dirname "$0")" && pwd)
-for tool in ip wg wireguard-go ping nsenter python3 bpftool; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "SKIP: $tool not installed"
-    exit 77
-  fi
-done
+RIG_WORK=$(mktemp -d /tmp/straitd_xdp.XXXXXX)
+. "$here/lib/rig.sh"
+trap rig_exit EXIT
+rig_require ip wg wireguard-go ping nsenter python3 bpftool
 if ! mount | grep -q ' /sys/fs/bpf type bpf'; then
   echo "SKIP: no bpffs on /sys/fs/bpf"
   exit 77
@@ -49,28 +47,12 @@ TAP=${tag}tap
 IFN=${tag}sd
 WG=${tag}wg
 PIN=/sys/fs/bpf/strait/$VA
-work=$(mktemp -d /tmp/straitd_xdp.XXXXXX)
-straitd_pid=
-wggo_pid=
-tcp_pid=
-
-cleanup() {
-  set +e
-  [ -n "$straitd_pid" ] && kill -TERM "$straitd_pid" 2>/dev/null && wait "$straitd_pid" 2>/dev/null
-  [ -n "$wggo_pid" ] && kill "$wggo_pid" 2>/dev/null
-  [ -n "$tcp_pid" ] && kill "$tcp_pid" 2>/dev/null
-  ip netns pids "$NSB" 2>/dev/null | xargs -r kill 2>/dev/null
-  ip netns del "$NSA" 2>/dev/null
-  ip netns del "$NSB" 2>/dev/null
-  rm -f "/var/run/wireguard/$WG.sock"
-  rm -rf "$PIN" "$work"
-}
-trap cleanup EXIT
-
-uapi_get() {
-  python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"get=1\n\n"); print(s.recv(65536).decode())' \
-    "/var/run/wireguard/$IFN.sock"
-}
+rig_remove "$PIN"
+rig_on_fail bpftool map dump pinned "$PIN/drops"
+rig_on_fail bpftool map dump pinned "$PIN/verdicts"
+rig_on_fail ip -n "$NSA" link show "$VA"
+rig_on_fail ip netns exec "$NSA" wg show "$IFN"
+rig_on_fail ip netns exec "$NSB" wg show "$WG"
 
 # Sum over CPUs of entry `index` of the pinned per-CPU array `map`.
 xdp_counter() {
@@ -99,100 +81,50 @@ print(names.index(sys.argv[1]))
 PY
 }
 
-fail() {
-  echo "FAIL: $*"
-  echo "---- straitd log"
-  cat "$work/straitd.log" 2>/dev/null
-  echo "---- straitd's UAPI (strait_ counters)"
-  uapi_get 2>&1 | grep strait_
-  echo "---- XDP maps"
-  bpftool map dump pinned "$PIN/drops" 2>&1 | head -40
-  bpftool map dump pinned "$PIN/verdicts" 2>&1 | head -40
-  ip -n "$NSA" link show "$VA"
-  exit 1
-}
-
-wait_for() {
-  local what=$1
-  shift
-  for _ in $(seq 1 150); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.2
-  done
-  fail "timed out waiting for $what"
-}
-
-ip netns add "$NSA"
-ip netns add "$NSB"
-ip link add "$VA" type veth peer name "$VB"
-ip link set "$VA" netns "$NSA"
-ip link set "$VB" netns "$NSB"
-ip -n "$NSA" link set lo up
-ip -n "$NSB" link set lo up
-ip -n "$NSA" addr add 192.168.77.1/24 dev "$VA"
-ip -n "$NSB" addr add 192.168.77.2/24 dev "$VB"
-ip -n "$NSA" link set "$VA" up
-ip -n "$NSB" link set "$VB" up
+rig_netns_pair "$NSA" "$NSB" "$VA" "$VB" 192.168.77.1/24 192.168.77.2/24
 # AF_XDP sees the frames as the kernel built them: no checksum left for an offload to fill.
 ip netns exec "$NSB" ethtool -K "$VB" tx off rx off >/dev/null 2>&1 || true
+a_pub=$(rig_keypair a)
+b_pub=$(rig_keypair b)
 
-(umask 077; wg genkey >"$work/a.key"; wg genkey >"$work/b.key")
-a_pub=$(wg pubkey <"$work/a.key")
-b_pub=$(wg pubkey <"$work/b.key")
-
-ip netns exec "$NSB" env WG_PROCESS_FOREGROUND=1 LOG_LEVEL=debug wireguard-go "$WG" >"$work/wggo.log" 2>&1 &
-wggo_pid=$!
-wait_for "wireguard-go's socket" test -S "/var/run/wireguard/$WG.sock"
-ip netns exec "$NSB" wg set "$WG" private-key "$work/b.key" listen-port 51820 \
+rig_start_wireguard_go "$NSB" "$WG" "" debug
+ip netns exec "$NSB" wg set "$WG" private-key "$RIG_WORK/b.key" listen-port 51820 \
   peer "$a_pub" allowed-ips 10.99.1.0/24 endpoint 192.168.77.1:51820
-ip -n "$NSB" addr add 10.99.2.1/24 dev "$WG"
-ip -n "$NSB" link set "$WG" up
-ip -n "$NSB" route add 10.99.1.0/24 dev "$WG"
+rig_inner_up "$NSB" "$WG" - 10.99.2.1/24 10.99.1.0/24 1420
 
 tap_mac=02:00:00:99:01:01
-nsenter --net="/run/netns/$NSA" "$STRAITD" --ifname "$IFN" --file-prefix "$tag" --no-huge -m 512 \
-  --lcores 1 --main-lcore 0 \
-  --wire "net_af_xdp_${tag},iface=$VA,start_queue=0,queue_count=1" \
-  --bridge "net_tap_${tag},iface=$TAP" \
-  --wire-ip 192.168.77.1 --listen-port 51820 --private-key-file "$work/a.key" \
-  --bridge-mac-mode fixed --bridge-dst-mac "$tap_mac" --log-level debug \
-  >"$work/straitd.log" 2>&1 &
-straitd_pid=$!
-wait_for "straitd's UAPI" ip netns exec "$NSA" wg show "$IFN"
-grep -q "strait_xdp on $VA steers UDP port 51820" "$work/straitd.log" ||
-  fail "straitd did not adopt and configure the XDP program"
-test -e "$PIN/drops" || fail "no maps pinned under $PIN"
-ip -n "$NSA" link show "$VA" | grep -q "prog/xdp" || fail "no XDP program on $VA"
-ip -n "$NSA" link set "$TAP" address "$tap_mac"
-ip -n "$NSA" addr add 10.99.1.1/24 dev "$TAP"
-ip -n "$NSA" link set "$TAP" up
-ip -n "$NSA" route add 10.99.2.0/24 dev "$TAP"
+RIG_WIRE_PMD=af_xdp RIG_NSENTER=1 rig_start_straitd "$NSA" "$IFN" "$VA" "$TAP" 192.168.77.1 \
+  "$tap_mac" "$RIG_WORK/a.key" 0 1 --listen-port 51820 --log-level debug
+straitd_pid=$RIG_PID
+grep -q "strait_xdp on $VA steers UDP port 51820" "$RIG_WORK/straitd_$IFN.log" ||
+  rig_fail "straitd did not adopt and configure the XDP program"
+test -e "$PIN/drops" || rig_fail "no maps pinned under $PIN"
+ip -n "$NSA" link show "$VA" | grep -q "prog/xdp" || rig_fail "no XDP program on $VA"
+rig_inner_up "$NSA" "$TAP" "$tap_mac" 10.99.1.1/24 10.99.2.0/24 1420
 ip netns exec "$NSA" wg set "$IFN" peer "$b_pub" allowed-ips 10.99.2.0/24 \
   endpoint 192.168.77.2:51820
 
 # ---- the kernel of A still has its veth: ping and a TCP connection pass the program
-ip netns exec "$NSB" ping -c 2 -W 5 192.168.77.1 >"$work/ping_kernel.log" 2>&1 ||
-  { cat "$work/ping_kernel.log"; fail "ping B -> A's kernel on the shared veth"; }
+ip netns exec "$NSB" ping -c 2 -W 5 192.168.77.1 >"$RIG_WORK/ping_kernel.log" 2>&1 ||
+  { cat "$RIG_WORK/ping_kernel.log"; rig_fail "ping B -> A's kernel on the shared veth"; }
 ip netns exec "$NSA" python3 -c '
 import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("192.168.77.1", 7777)); s.listen(1)
 c, _ = s.accept(); data = c.recv(100); c.sendall(data.upper()); c.close()' &
-tcp_pid=$!
 sleep 0.5
 reply=$(ip netns exec "$NSB" python3 -c '
 import socket
 s = socket.create_connection(("192.168.77.1", 7777), timeout=5)
-s.sendall(b"strait-xdp"); print(s.recv(100).decode())') || fail "TCP to A's kernel on the shared veth"
-[ "$reply" = STRAIT-XDP ] || fail "TCP reply '$reply'"
-tcp_pid=
+s.sendall(b"strait-xdp"); print(s.recv(100).decode())') || rig_fail "TCP to A's kernel on the shared veth"
+[ "$reply" = STRAIT-XDP ] || rig_fail "TCP reply '$reply'"
 echo "ok: the kernel of A answers ping and TCP on the veth straitd's AF_XDP socket uses"
 
 # ---- the tunnel
-ip netns exec "$NSA" ping -c 3 -W 5 10.99.2.1 >"$work/ping_ab.log" 2>&1 ||
-  { cat "$work/ping_ab.log"; fail "ping A -> B through the tunnel"; }
-ip netns exec "$NSB" ping -c 3 -W 5 10.99.1.1 >"$work/ping_ba.log" 2>&1 ||
-  { cat "$work/ping_ba.log"; fail "ping B -> A through the tunnel"; }
+ip netns exec "$NSA" ping -c 3 -W 5 10.99.2.1 >"$RIG_WORK/ping_ab.log" 2>&1 ||
+  { cat "$RIG_WORK/ping_ab.log"; rig_fail "ping A -> B through the tunnel"; }
+ip netns exec "$NSB" ping -c 3 -W 5 10.99.1.1 >"$RIG_WORK/ping_ba.log" 2>&1 ||
+  { cat "$RIG_WORK/ping_ba.log"; rig_fail "ping B -> A through the tunnel"; }
 echo "ok: ping both ways through the tunnel"
 
 # ---- a flood of garbage to the tunnel port, dropped in XDP
@@ -223,19 +155,19 @@ d_redirected=$((redirected_after - redirected_before))
 echo "flood: $sent pairs sent; XDP dropped unknown_index +$d_unknown, msg_bad_type +$d_badtype;" \
   "tunnel packets redirected to straitd +$d_redirected"
 # Every flood packet crosses the veth (no loss on a veth), so each is counted once.
-[ "$d_unknown" -ge "$sent" ] || fail "XDP unknown_index grew by $d_unknown, $sent sent"
-[ "$d_badtype" -ge "$sent" ] || fail "XDP msg_bad_type grew by $d_badtype, $sent sent"
+[ "$d_unknown" -ge "$sent" ] || rig_fail "XDP unknown_index grew by $d_unknown, $sent sent"
+[ "$d_badtype" -ge "$sent" ] || rig_fail "XDP msg_bad_type grew by $d_badtype, $sent sent"
 [ "$d_redirected" -lt $((sent / 10 + 10)) ] ||
-  fail "$d_redirected tunnel packets reached straitd during a flood of $sent garbage pairs"
+  rig_fail "$d_redirected tunnel packets reached straitd during a flood of $sent garbage pairs"
 # The UAPI's device-wide counters include the program's drops.
-uapi_unknown=$(uapi_get | awk -F= '$1 == "strait_drop_unknown_index" { print $2 }')
+uapi_unknown=$(rig_drop_count "$IFN" unknown_index)
 [ -n "$uapi_unknown" ] && [ "$uapi_unknown" -ge "$d_unknown" ] ||
-  fail "UAPI strait_drop_unknown_index '$uapi_unknown' lacks the XDP drops ($d_unknown)"
+  rig_fail "UAPI strait_drop_unknown_index '$uapi_unknown' lacks the XDP drops ($d_unknown)"
 echo "ok: the flood is dropped in XDP and shows in strait_drop_*"
 
 # ---- the tunnel still works after the flood
-ip netns exec "$NSA" ping -c 2 -W 5 10.99.2.1 >"$work/ping_after.log" 2>&1 ||
-  { cat "$work/ping_after.log"; fail "ping through the tunnel after the flood"; }
+ip netns exec "$NSA" ping -c 2 -W 5 10.99.2.1 >"$RIG_WORK/ping_after.log" 2>&1 ||
+  { cat "$RIG_WORK/ping_after.log"; rig_fail "ping through the tunnel after the flood"; }
 
 # ---- a spoofed handshake flood while wireguard-go rekeys (issue 11, items 2 and 3)
 # Raw frames from B's veth to A's: initiations with a valid mac1 (the flooder knows A's public
@@ -247,12 +179,12 @@ ip netns exec "$NSA" ping -c 2 -W 5 10.99.2.1 >"$work/ping_after.log" 2>&1 ||
 # as fast as the flooder can for 4 s, which puts straitd under load (cookie replies). Before the fix the XDP program's per-source bucket for 192.168.77.2 stayed empty
 # and wireguard-go's initiations never reached straitd; cookie replies to the spoofed sources
 # waited for a neighbour resolution that never came (no_endpoint).
-uapi_drop() { uapi_get | awk -F= -v k="strait_drop_$1" '$1 == k { n += $2 } END { print n + 0 }'; }
+uapi_drop() { rig_drop_count "$IFN" "$1"; }
 no_endpoint_before=$(uapi_drop no_endpoint)
 redirected_before=$(xdp_counter verdicts 3)
 mac_a=$(ip netns exec "$NSA" cat "/sys/class/net/$VA/address")
-rm -f "$work/stop" "$work/stop.sniffer"
-ip netns exec "$NSB" python3 - "$VB" "$work/stop.sniffer" "$work/cookies.txt" <<'PY' &
+rm -f "$RIG_WORK/stop" "$RIG_WORK/stop.sniffer"
+ip netns exec "$NSB" python3 - "$VB" "$RIG_WORK/stop.sniffer" "$RIG_WORK/cookies.txt" <<'PY' &
 # The sniffer: cookie replies (type 3) from A's tunnel port to the spoofed sources, and the
 # Ethernet destination they carry (B's veth MAC: the flood's Ethernet source).
 import socket, sys, os
@@ -281,7 +213,7 @@ PY
 sniff_pid=$!
 flood_hs() {
   # flood_hs STOPFILE RATE (frames/s; 0 = as fast as it can) SECONDS (at most)
-  ip netns exec "$NSB" python3 - "$VB" "$mac_a" "$a_pub" "$1" "$2" "$3" "$work/flood_sent.txt" <<'PY'
+  ip netns exec "$NSB" python3 - "$VB" "$mac_a" "$a_pub" "$1" "$2" "$3" "$RIG_WORK/flood_sent.txt" <<'PY'
 import base64, hashlib, os, socket, struct, sys, time
 iface, dst_mac, a_pub, stop, rate, seconds, sent_file = sys.argv[1:8]
 src = bytes.fromhex(open(f"/sys/class/net/{iface}/address").read().strip().replace(":", ""))
@@ -327,7 +259,7 @@ while not os.path.exists(stop) and time.monotonic() < end:
 open(sent_file, "a").write(f"{i} ")
 PY
 }
-flood_hs "$work/stop" 3000 60 &
+flood_hs "$RIG_WORK/stop" 3000 60 &
 flood_pid=$!
 sleep 1
 # wireguard-go forgets its session: the next packet needs a new handshake from 192.168.77.2.
@@ -341,17 +273,17 @@ while [ $(($(date +%s) - start)) -lt 30 ]; do
     break
   fi
 done
-touch "$work/stop"
+touch "$RIG_WORK/stop"
 wait "$flood_pid" || true
 # Phase 2: the same frames as fast as the flooder can for 4 s, beyond what the slow path
 # answers with a full handshake: straitd goes under load and answers with cookie replies.
 flood_hs /nonexistent 0 4 || true
 sleep 1  # cookie replies still on their way
-touch "$work/stop.sniffer"
+touch "$RIG_WORK/stop.sniffer"
 wait "$sniff_pid" || true
-read -r cookies_spoofed cookies_other_mac <"$work/cookies.txt" || { cookies_spoofed=0; cookies_other_mac=0; }
+read -r cookies_spoofed cookies_other_mac <"$RIG_WORK/cookies.txt" || { cookies_spoofed=0; cookies_other_mac=0; }
 no_endpoint=$(($(uapi_drop no_endpoint) - no_endpoint_before))
-echo "spoofed flood: $(cat "$work/flood_sent.txt" 2>/dev/null)frames sent (phase 1, 2)," \
+echo "spoofed flood: $(cat "$RIG_WORK/flood_sent.txt" 2>/dev/null)frames sent (phase 1, 2)," \
   "$(($(xdp_counter verdicts 3) - redirected_before)) tunnel packets redirected to straitd"
 if [ -n "$rekeyed" ]; then outcome="done after $rekeyed s"; else outcome="NOT done"; fi
 echo "spoofed flood: wireguard-go's new handshake $outcome (30 s allowed);" \
@@ -365,19 +297,12 @@ problems=
 [ "$cookies_spoofed" -gt 0 ] || problems+=" no cookie reply reached the spoofed sources' Ethernet source;"
 [ "$cookies_other_mac" -eq 0 ] || problems+=" cookie replies went to another MAC than the flood's;"
 [ "$no_endpoint" -eq 0 ] || problems+=" $no_endpoint datagrams waited for a neighbour and were dropped (no_endpoint);"
-if [ -n "$problems" ]; then
-  ip netns exec "$NSB" wg show "$WG"
-  ip netns exec "$NSA" wg show "$IFN"
-  tail -n 30 "$work/wggo.log"
-  fail "$problems"
-fi
+[ -z "$problems" ] || rig_fail "$problems"
 echo "ok: a spoofed flood from wireguard-go's address does not block its handshake; cookie replies to spoofed sources need no neighbour resolution"
 
 # ---- clean exit: the program is detached and the pins removed
-kill -TERM "$straitd_pid"
-wait "$straitd_pid" || fail "straitd exited with $?"
-straitd_pid=
-ip -n "$NSA" link show "$VA" | grep -q "prog/xdp" && fail "XDP program left on $VA after exit"
-[ -e "$PIN" ] && fail "pins left under $PIN after exit"
+rig_stop_straitd "$straitd_pid"
+ip -n "$NSA" link show "$VA" | grep -q "prog/xdp" && rig_fail "XDP program left on $VA after exit"
+[ -e "$PIN" ] && rig_fail "pins left under $PIN after exit"
 echo "ok: straitd removed its XDP program and pins on exit"
 echo "PASS"
