@@ -45,8 +45,8 @@ struct Fixture {
   std::uint8_t* data(int i) { return bufs_.data() + static_cast<std::size_t>(i) * len_; }
   std::uint8_t* tag(int i) { return tags_.data() + static_cast<std::size_t>(i) * kTag; }
 
-  void fill_job(IMB_JOB* job, int i, strait::wg::Cipher cipher) {
-    const bool gcm = cipher == strait::wg::Cipher::aes256_gcm;
+  void fill_job(IMB_JOB* job, int i, strait::Cipher cipher) {
+    const bool gcm = cipher == strait::Cipher::aes256_gcm;
     job->cipher_mode = gcm ? IMB_CIPHER_GCM : IMB_CIPHER_CHACHA20_POLY1305;
     job->hash_alg = gcm ? IMB_AUTH_AES_GMAC : IMB_AUTH_CHACHA20_POLY1305;
     job->cipher_direction = IMB_DIR_ENCRYPT;
@@ -87,7 +87,7 @@ void report(benchmark::State& state, std::size_t len) {
   state.SetBytesProcessed(state.iterations() * kBurst * static_cast<int64_t>(len));
 }
 
-void seal_job_api(benchmark::State& state, strait::wg::Cipher cipher) {
+void seal_job_api(benchmark::State& state, strait::Cipher cipher) {
   const auto len = static_cast<std::size_t>(state.range(0));
   Fixture f(len);
   for (auto _ : state) {
@@ -105,7 +105,7 @@ void seal_job_api(benchmark::State& state, strait::wg::Cipher cipher) {
   report(state, len);
 }
 
-void seal_burst_api(benchmark::State& state, strait::wg::Cipher cipher) {
+void seal_burst_api(benchmark::State& state, strait::Cipher cipher) {
   const auto len = static_cast<std::size_t>(state.range(0));
   Fixture f(len);
   std::array<IMB_JOB*, kBurst> jobs{};
@@ -124,12 +124,12 @@ void seal_burst_api(benchmark::State& state, strait::wg::Cipher cipher) {
   report(state, len);
 }
 
-void seal_direct_api(benchmark::State& state, strait::wg::Cipher cipher) {
+void seal_direct_api(benchmark::State& state, strait::Cipher cipher) {
   const auto len = static_cast<std::size_t>(state.range(0));
   Fixture f(len);
   for (auto _ : state) {
     for (int i = 0; i < kBurst; ++i) {
-      if (cipher == strait::wg::Cipher::aes256_gcm) {
+      if (cipher == strait::Cipher::aes256_gcm) {
         gcm_context_data ctx;
         IMB_AES256_GCM_ENC(f.mgr_, &f.gcm_key_, &ctx, f.data(i), f.data(i), len, f.ivs_[i].data(),
                            nullptr, 0, f.tag(i), kTag);
@@ -146,7 +146,7 @@ void seal_direct_api(benchmark::State& state, strait::wg::Cipher cipher) {
 }
 
 // The engine, on the same bursts.
-void engine(benchmark::State& state, strait::wg::Cipher cipher, bool open) {
+void engine(benchmark::State& state, strait::Cipher cipher, bool open) {
   const auto len = static_cast<std::size_t>(state.range(0));
   Fixture f(len);
   strait::crypto::AeadEngine engine;
@@ -189,7 +189,7 @@ void sizes(benchmark::internal::Benchmark* b) {
   for (int len : {64, 128, 256, 512, 1024, 1420}) b->Arg(len);
 }
 
-using strait::wg::Cipher;
+using strait::Cipher;
 BENCHMARK_CAPTURE(seal_job_api, aes256_gcm, Cipher::aes256_gcm)->Apply(sizes);
 BENCHMARK_CAPTURE(seal_burst_api, aes256_gcm, Cipher::aes256_gcm)->Apply(sizes);
 BENCHMARK_CAPTURE(seal_direct_api, aes256_gcm, Cipher::aes256_gcm)->Apply(sizes);

@@ -43,7 +43,7 @@ struct RunResult {
 
 RunResult run(unsigned threads, double seconds, rte_mempool* const* pools) {
   test::NodeOptions o;
-  o.cipher = wg::Cipher::aes256_gcm;
+  o.cipher = strait::Cipher::aes256_gcm;
   test::Node a, b;
   test::build_node(a, o);
   test::build_node(b, test::side_b(o));

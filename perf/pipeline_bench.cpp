@@ -100,8 +100,8 @@ double g_tsc_hz = 0;
   std::exit(1);
 }
 
-const char* cipher_name(wg::Cipher c) {
-  return c == wg::Cipher::aes256_gcm ? "aes256_gcm" : "chacha20_poly1305";
+const char* cipher_name(strait::Cipher c) {
+  return c == strait::Cipher::aes256_gcm ? "aes256_gcm" : "chacha20_poly1305";
 }
 
 std::string size_name(std::uint32_t size) { return size == kImix ? "imix" : std::to_string(size); }
@@ -254,14 +254,14 @@ class StageBench final : public Bench {
 // AeadEngine alone on pre-made buffers: the most the stages could reach.
 class CeilingBench final : public Bench {
  public:
-  CeilingBench(bool seal, wg::Cipher cipher, const std::vector<std::uint32_t>& sizes)
+  CeilingBench(bool seal, strait::Cipher cipher, const std::vector<std::uint32_t>& sizes)
       : seal_(seal) {
-    std::uint8_t raw[wg::kKeyLen];
+    std::uint8_t raw[strait::kKeyLen];
     for (std::size_t i = 0; i < sizeof raw; ++i) raw[i] = static_cast<std::uint8_t>(0x40 + i);
     engine_.prepare_key(key_, cipher, raw);
     std::size_t stride = 0;
     for (std::uint32_t i = 0; i < kBatch; ++i)
-      stride = std::max<std::size_t>(stride, padded(sizes[i % sizes.size()]) + wg::kTagLen);
+      stride = std::max<std::size_t>(stride, padded(sizes[i % sizes.size()]) + strait::kTagLen);
     stride = (stride + 63) / 64 * 64;
     buffers_.assign(stride * kBatch + 64, 0x5a);
     for (std::uint32_t i = 0; i < kBatch; ++i) {
@@ -429,7 +429,7 @@ Plan plan_for(const Options& o) {
 // ---- the size sweep -------------------------------------------------------------------------
 
 struct SizeRow {
-  wg::Cipher cipher;
+  strait::Cipher cipher;
   std::uint32_t size;
   double inner_avg;
   Result decap, encap, open, seal;
@@ -443,7 +443,7 @@ struct SizeCell {
   std::unique_ptr<CeilingBench> seal, open;
   double inner_avg = 0;
 
-  SizeCell(wg::Cipher cipher, std::uint32_t size, std::size_t decap_ring) {
+  SizeCell(strait::Cipher cipher, std::uint32_t size, std::size_t decap_ring) {
     test::NodeOptions o;
     o.cipher = cipher;
     test::build_node(a, o);
@@ -466,7 +466,7 @@ struct SizeCell {
   }
 };
 
-SizeRow run_size(wg::Cipher cipher, std::uint32_t size, const Plan& plan) {
+SizeRow run_size(strait::Cipher cipher, std::uint32_t size, const Plan& plan) {
   SizeCell cell(cipher, size, plan.decap_ring);
   Cell decap, encap, open, seal;
   // Warm-up: one batch each (page faults, first-touch of the keys).
@@ -502,7 +502,7 @@ ScaleRow run_scale(std::uint32_t n, std::uint32_t peers,
   ScaleRow row{n, {}, {}, 0, 0};
   FrameRing wire;
   {
-    auto a = test::build_mesh(true, peers, wg::Cipher::aes256_gcm, routes);
+    auto a = test::build_mesh(true, peers, strait::Cipher::aes256_gcm, routes);
     wire = seal_ring(a->ctx, *a->state, bridge);
     StageBench encap(StageBench::Kind::encap, a->ctx, *a->state, std::move(bridge));
     Cell cell;
@@ -511,7 +511,7 @@ ScaleRow run_scale(std::uint32_t n, std::uint32_t peers,
     row.encap = cell.result();
     if (a->total_drops() != 0) fail("encap dropped packets in a scale run");
   }
-  auto b = test::build_mesh(false, peers, wg::Cipher::aes256_gcm, routes);
+  auto b = test::build_mesh(false, peers, strait::Cipher::aes256_gcm, routes);
   test::MeshNode* bp = b.get();
   StageBench decap(StageBench::Kind::decap, b->ctx, *b->state, std::move(wire),
                    [bp] { bp->reset_replay_windows(); });
@@ -643,7 +643,7 @@ int profile(const Options& o) {
     start = colon + 1;
   }
   if (f.size() < 3) fail("--profile wants kind:cipher:size[:seconds]");
-  const wg::Cipher cipher = f[1] == "aes256_gcm" ? wg::Cipher::aes256_gcm : wg::Cipher::chacha20_poly1305;
+  const strait::Cipher cipher = f[1] == "aes256_gcm" ? strait::Cipher::aes256_gcm : strait::Cipher::chacha20_poly1305;
   const std::uint32_t size = f[2] == "imix" ? kImix : static_cast<std::uint32_t>(std::stoul(f[2]));
   const double seconds = f.size() > 3 ? std::stod(f[3]) : 10.0;
   SizeCell cell(cipher, size, 65536);
@@ -674,7 +674,7 @@ int run(const Options& o, bool huge) {
               "", "Mpps", "", "", "", "Mpps", "Mpps");
 
   std::vector<SizeRow> rows;
-  for (wg::Cipher c : {wg::Cipher::aes256_gcm, wg::Cipher::chacha20_poly1305}) {
+  for (strait::Cipher c : {strait::Cipher::aes256_gcm, strait::Cipher::chacha20_poly1305}) {
     for (std::uint32_t s : plan.sizes) {
       const SizeRow r = run_size(c, s, plan);
       std::printf("%-18s %5s | %7.2f %7.2f %6.0f %5.2f | %7.2f %7.2f %6.0f %5.2f | %7.2f %7.2f\n",

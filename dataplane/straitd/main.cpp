@@ -100,7 +100,7 @@ int run(const Options& o) {
   if (!o.config_file.empty()) spdlog::info("options from {}", o.config_file);
 
   // 1. The key file, before any resource is taken.
-  std::optional<wg::Key> private_key;
+  std::optional<strait::Key> private_key;
   if (!o.private_key_file.empty()) {
     auto k = load_or_create_node_key(o.private_key_file, o.create_private_key);
     if (!k) return fail(k.error().message);

@@ -81,7 +81,7 @@ SlowPath::~SlowPath() = default;
 
 wg::Time SlowPath::now() const { return wg::Time(monotonic_ns()); }
 
-strait::Result<void> SlowPath::start(const std::optional<wg::Key>& private_key) {
+strait::Result<void> SlowPath::start(const std::optional<strait::Key>& private_key) {
   if (cfg_.options == nullptr || cfg_.wire == nullptr || cfg_.bridge == nullptr ||
       cfg_.pool == nullptr || cfg_.handshakes == nullptr || cfg_.exceptions == nullptr ||
       cfg_.counters == nullptr || cfg_.all_counters == nullptr || cfg_.publication == nullptr) {
@@ -384,7 +384,7 @@ void SlowPath::retry_pending(std::int64_t now_ns) {
 
 // ---- the snapshot ----
 
-SlowPath::PeerResources& SlowPath::resources_for(wg::PeerId id, const wg::Key& public_key) {
+SlowPath::PeerResources& SlowPath::resources_for(wg::PeerId id, const strait::Key& public_key) {
   auto it = peers_.find(id);
   if (it != peers_.end() && it->second.public_key == public_key) return it->second;
   if (it != peers_.end()) {

@@ -95,7 +95,7 @@ class SlowPath final : public wg::DeviceIo, public uapi::Handler {
 
   // The configuration from the command line (key, listen port), then the first snapshot.
   // Before the workers start.
-  [[nodiscard]] strait::Result<void> start(const std::optional<wg::Key>& private_key);
+  [[nodiscard]] strait::Result<void> start(const std::optional<strait::Key>& private_key);
 
   // Runs until `stop` becomes true.
   void run(const std::atomic<bool>& stop);
@@ -120,7 +120,7 @@ class SlowPath final : public wg::DeviceIo, public uapi::Handler {
   // What the fast path writes about one peer, owned here (stable addresses, freed after the
   // last snapshot naming them is reclaimed).
   struct PeerResources {
-    wg::Key public_key{};
+    strait::Key public_key{};
     std::shared_ptr<dp::PeerActivity> activity;
     std::shared_ptr<rte_ring> staging;
     // The stamps already turned into Device notes.
@@ -166,7 +166,7 @@ class SlowPath final : public wg::DeviceIo, public uapi::Handler {
   void republish();
   int poll_timeout_ms() const;
 
-  PeerResources& resources_for(wg::PeerId id, const wg::Key& public_key);
+  PeerResources& resources_for(wg::PeerId id, const strait::Key& public_key);
   std::shared_ptr<dp::PreparedKeypair> prepared(const std::shared_ptr<wg::Keypair>& keypair);
   // The outer headers towards `to`; nothing when we have no source address of its family or
   // its next hop is not resolved yet (then resolution has been started).

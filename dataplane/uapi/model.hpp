@@ -22,8 +22,6 @@
 
 namespace strait::uapi {
 
-using strait::wg::Cipher;
-using strait::wg::Key;
 
 // ---- keys and ciphers in their UAPI text form ----
 
@@ -83,7 +81,7 @@ struct PeerChange {
   std::vector<AllowedIp> allowed_ips;        // added, in order
   std::optional<Cipher> cipher;              // strait extension key strait_cipher=
   friend bool operator==(const PeerChange&, const PeerChange&) = default;
-  ~PeerChange() { wg::wipe_secret(preshared_key); }  // every copy erases its secret
+  ~PeerChange() { strait::wipe_secret(preshared_key); }  // every copy erases its secret
 };
 
 struct DeviceChange {
@@ -93,7 +91,7 @@ struct DeviceChange {
   bool replace_peers = false;           // remove every peer before applying `peers`
   std::vector<PeerChange> peers;        // in request order
   friend bool operator==(const DeviceChange&, const DeviceChange&) = default;
-  ~DeviceChange() { wg::wipe_secret(private_key); }
+  ~DeviceChange() { strait::wipe_secret(private_key); }
 };
 
 // ---- get=1: the state ----
@@ -116,7 +114,7 @@ struct PeerState {
   std::uint64_t tx_packets = 0;               // strait_tx_packets
   DropCounters drops;                         // strait_drop_<reason>
   friend bool operator==(const PeerState&, const PeerState&) = default;
-  ~PeerState() { wg::wipe_secret(preshared_key); }
+  ~PeerState() { strait::wipe_secret(preshared_key); }
 };
 
 // Handshake messages the device took in and sent, device-wide, since it started
@@ -143,7 +141,7 @@ struct DeviceState {
   HandshakeCounters handshakes;  // strait_handshake_*, strait_handshakes_completed
   bool under_load = false;       // strait_under_load: handshakes need a cookie (mac2) now
   friend bool operator==(const DeviceState&, const DeviceState&) = default;
-  ~DeviceState() { wg::wipe_secret(private_key); }
+  ~DeviceState() { strait::wipe_secret(private_key); }
 };
 
 // Applies `change` to `state` with the semantics of the xplatform spec (and wireguard-go):

@@ -107,8 +107,8 @@ ConfigResult parse_bench_config(std::string_view text, const std::string& base_d
       c.dut_public_key = *k;
       have_dut_key = true;
     } else if (key == "cipher") {
-      if (value == "aes256-gcm") c.cipher = wg::Cipher::aes256_gcm;
-      else if (value == "chacha20-poly1305") c.cipher = wg::Cipher::chacha20_poly1305;
+      if (value == "aes256-gcm") c.cipher = strait::Cipher::aes256_gcm;
+      else if (value == "chacha20-poly1305") c.cipher = strait::Cipher::chacha20_poly1305;
       else return fail("cipher is aes256-gcm or chacha20-poly1305");
     } else if (key == "peer") {
       std::istringstream words(value);

@@ -42,7 +42,7 @@ namespace strait::pktgen {
 enum class Direction : std::uint8_t { loop, decap, encap };
 
 struct PeerConfig {
-  wg::Key private_key{};
+  strait::Key private_key{};
   std::array<std::uint8_t, 4> inner_ip{};
 };
 
@@ -54,8 +54,8 @@ struct BenchConfig {
   std::array<std::uint8_t, 4> dut_ip{};
   dp::MacAddr dut_mac{};
   std::uint16_t dut_port = 51820;
-  wg::Key dut_public_key{};
-  wg::Cipher cipher = wg::Cipher::chacha20_poly1305;
+  strait::Key dut_public_key{};
+  strait::Cipher cipher = strait::Cipher::chacha20_poly1305;
   std::uint16_t port_base = 52000;
   std::vector<PeerConfig> peers;
   std::array<std::uint8_t, 4> target{};

@@ -131,8 +131,8 @@ class XdpProgramTest : public ::testing::Test {
     prog_.emplace(XdpProgram::load(kObject));
     prog_->configure({kPort, false, kT0});
     prog_->add_live_index(kLiveIndex);
-    prog_->add_live_index(kLiveChacha, wg::Cipher::chacha20_poly1305);
-    prog_->add_live_index(kLiveAesGcm, wg::Cipher::aes256_gcm);
+    prog_->add_live_index(kLiveChacha, strait::Cipher::chacha20_poly1305);
+    prog_->add_live_index(kLiveAesGcm, strait::Cipher::aes256_gcm);
   }
 
   struct Run {

@@ -41,9 +41,9 @@ inline std::uint32_t mesh_index(std::uint32_t peer, bool side_a) {
 }
 
 // The key of peer p's session in one direction (0: A -> B, 1: B -> A).
-inline wg::Key mesh_key(std::uint32_t peer, int direction) {
+inline strait::Key mesh_key(std::uint32_t peer, int direction) {
   std::mt19937_64 rng(peer * 2ULL + static_cast<unsigned>(direction) + 1);
-  wg::Key k;
+  strait::Key k;
   for (std::size_t i = 0; i < k.size(); i += 8) {
     const std::uint64_t v = rng();
     std::memcpy(k.data() + i, &v, 8);
@@ -84,7 +84,7 @@ struct MeshNode : NodeLcore {
 
 // Side A or B of a mesh of `peers` peers over `routes` (mesh_routes, or any table whose values
 // are peer ids below `peers`).
-inline std::unique_ptr<MeshNode> build_mesh(bool side_a, std::uint32_t peers, wg::Cipher cipher,
+inline std::unique_ptr<MeshNode> build_mesh(bool side_a, std::uint32_t peers, strait::Cipher cipher,
                                             std::shared_ptr<const wg::AllowedIps> routes) {
   auto node = std::make_unique<MeshNode>();
   node->activity.reset(new dp::PeerActivity[peers]);

@@ -62,14 +62,14 @@ inline void free_all(rte_mbuf** pkts, std::uint16_t n) {
 
 // ---- keys, keypairs, routes, endpoints ------------------------------------------------------
 
-inline wg::Key key_of(std::uint8_t fill) {
-  wg::Key k;
+inline strait::Key key_of(std::uint8_t fill) {
+  strait::Key k;
   for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::uint8_t>(fill + i);
   return k;
 }
 
 // Keypair of one side; A's send key is B's receive key and the other way round.
-inline std::shared_ptr<wg::Keypair> make_keypair(bool side_a, wg::Cipher cipher,
+inline std::shared_ptr<wg::Keypair> make_keypair(bool side_a, strait::Cipher cipher,
                                                  std::int64_t birth_ns = kNow - 1'000'000'000) {
   wg::SessionKeys k;
   k.send_key = key_of(side_a ? 0x10 : 0x20);
@@ -177,7 +177,7 @@ struct Node : NodeLcore {
 
 struct NodeOptions {
   bool side_a = true;
-  wg::Cipher cipher = wg::Cipher::chacha20_poly1305;
+  strait::Cipher cipher = strait::Cipher::chacha20_poly1305;
   bool outer_v6 = false;
   bool with_keypair = true;
   bool with_endpoint = true;

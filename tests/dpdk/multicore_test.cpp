@@ -63,7 +63,7 @@ using MulticoreTest = test::MbufLeakCheck;
 
 TEST_F(MulticoreTest, OneFlowKeepsOneSourcePortInTheDynamicRange) {
   NodeOptions o;
-  o.cipher = wg::Cipher::aes256_gcm;
+  o.cipher = strait::Cipher::aes256_gcm;
   test::Node a;
   test::build_node(a, o);
   // One flow, packets of several sizes, in several bursts.
@@ -78,7 +78,7 @@ TEST_F(MulticoreTest, OneFlowKeepsOneSourcePortInTheDynamicRange) {
 
 TEST_F(MulticoreTest, DifferentFlowsSpreadOverManyPorts) {
   NodeOptions o;
-  o.cipher = wg::Cipher::aes256_gcm;
+  o.cipher = strait::Cipher::aes256_gcm;
   test::Node a;
   test::build_node(a, o);
   std::vector<Bytes> inners;
@@ -108,7 +108,7 @@ TEST_F(MulticoreTest, FragmentsOfOneDatagramShareAPort) {
   // fragment (which has them) and the rest land on one port. Built by the encap stage's own
   // fragmentation: a 1900-byte datagram without DF, tunnel MTU 1420.
   NodeOptions o;
-  o.cipher = wg::Cipher::aes256_gcm;
+  o.cipher = strait::Cipher::aes256_gcm;
   test::Node a;
   test::build_node(a, o);
   std::vector<rte_mbuf*> in{mbuf_of(test::bridge_frame(udp_packet(40000, 53, 1900)))};
@@ -126,7 +126,7 @@ TEST_F(MulticoreTest, FragmentsOfOneDatagramShareAPort) {
 
 TEST_F(MulticoreTest, WireGuardPeersKeepTheListenPort) {
   NodeOptions o;
-  o.cipher = wg::Cipher::chacha20_poly1305;
+  o.cipher = strait::Cipher::chacha20_poly1305;
   test::Node a;
   test::build_node(a, o);
   std::vector<Bytes> inners;
@@ -160,7 +160,7 @@ std::uint16_t decap_all(test::Node& b, const std::vector<Bytes>& wire) {
 
 TEST_F(MulticoreTest, DecapReportsTheAuthenticatedSourceForRoaming) {
   NodeOptions o;
-  o.cipher = wg::Cipher::aes256_gcm;
+  o.cipher = strait::Cipher::aes256_gcm;
   test::Node a, b;
   test::build_node(a, o);
   test::build_node(b, test::side_b(o));
@@ -256,7 +256,7 @@ std::vector<Bytes> many_flows(std::size_t n) {
 
 TEST_F(MulticoreTest, TwoWorkersSplitOnePeerAndDeliverEverything) {
   NodeOptions o;
-  o.cipher = wg::Cipher::aes256_gcm;
+  o.cipher = strait::Cipher::aes256_gcm;
   test::Node a, b;
   test::build_node(a, o);
   test::build_node(b, test::side_b(o));
@@ -275,7 +275,7 @@ TEST_F(MulticoreTest, TwoWorkersSplitOnePeerAndDeliverEverything) {
 
 TEST_F(MulticoreTest, TwoWorkersRacingOnTheSameFramesAcceptEachCounterOnce) {
   NodeOptions o;
-  o.cipher = wg::Cipher::aes256_gcm;
+  o.cipher = strait::Cipher::aes256_gcm;
   test::Node a, b;
   test::build_node(a, o);
   test::build_node(b, test::side_b(o));

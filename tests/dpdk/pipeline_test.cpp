@@ -100,7 +100,7 @@ using PipelineTest = test::MbufLeakCheck;
 // ---- round trip -----------------------------------------------------------------------------
 
 struct RoundTripParam {
-  wg::Cipher cipher;
+  strait::Cipher cipher;
   bool outer_v6;
 };
 
@@ -140,7 +140,7 @@ TEST_P(RoundTrip, EncapThenDecapReturnsTheInnerPacketsByteForByte) {
     EXPECT_EQ(info.is_ipv6, o.outer_v6);
     // Per-flow source ports towards straitd (AES-GCM) peers, the tunnel port towards WireGuard
     // (tests/dpdk/multicore_test.cpp covers the choice).
-    if (o.cipher == wg::Cipher::aes256_gcm) {
+    if (o.cipher == strait::Cipher::aes256_gcm) {
       EXPECT_GE(be16_to_cpu(info.src_port_be), kFlowPortFirst);
     } else {
       EXPECT_EQ(info.src_port_be, cpu_to_be16(kPort));
@@ -156,7 +156,7 @@ TEST_P(RoundTrip, EncapThenDecapReturnsTheInnerPacketsByteForByte) {
     EXPECT_EQ(counter, i);  // one reservation for the burst, handed out in order
     // Padding to 16, capped at the MTU (paper section 5.4.6; Linux calculate_skb_padding).
     const std::size_t want_plain = std::min<std::size_t>((inners[i].size() + 15) / 16 * 16, kMtu);
-    EXPECT_EQ(info.payload_len, wg::kDataHeaderLen + want_plain + wg::kTagLen);
+    EXPECT_EQ(info.payload_len, wg::kDataHeaderLen + want_plain + strait::kTagLen);
     // Sealed: the plaintext is not on the wire.
     EXPECT_NE(0,
               std::memcmp(msg + 16, inners[i].data(), std::min<std::size_t>(16, inners[i].size())));
@@ -166,7 +166,7 @@ TEST_P(RoundTrip, EncapThenDecapReturnsTheInnerPacketsByteForByte) {
     op.key = &b.keypair->recv_key;
     op.counter = counter;
     op.data = sealed.data();
-    op.len = static_cast<std::uint32_t>(sealed.size() - wg::kTagLen);
+    op.len = static_cast<std::uint32_t>(sealed.size() - strait::kTagLen);
     op.tag = sealed.data() + op.len;
     b.engine.open_burst(std::span<crypto::AeadOp>(&op, 1));
     ASSERT_TRUE(op.ok);
@@ -208,12 +208,12 @@ TEST_P(RoundTrip, EncapThenDecapReturnsTheInnerPacketsByteForByte) {
 }
 
 INSTANTIATE_TEST_SUITE_P(CiphersAndOuterFamilies, RoundTrip,
-                         ::testing::Values(RoundTripParam{wg::Cipher::chacha20_poly1305, false},
-                                           RoundTripParam{wg::Cipher::chacha20_poly1305, true},
-                                           RoundTripParam{wg::Cipher::aes256_gcm, false},
-                                           RoundTripParam{wg::Cipher::aes256_gcm, true}),
+                         ::testing::Values(RoundTripParam{strait::Cipher::chacha20_poly1305, false},
+                                           RoundTripParam{strait::Cipher::chacha20_poly1305, true},
+                                           RoundTripParam{strait::Cipher::aes256_gcm, false},
+                                           RoundTripParam{strait::Cipher::aes256_gcm, true}),
                          [](const auto& info) {
-                           return std::string(info.param.cipher == wg::Cipher::aes256_gcm
+                           return std::string(info.param.cipher == strait::Cipher::aes256_gcm
                                                   ? "AesGcm"
                                                   : "ChaCha") +
                                   (info.param.outer_v6 ? "OuterV6" : "OuterV4");
@@ -221,7 +221,7 @@ INSTANTIATE_TEST_SUITE_P(CiphersAndOuterFamilies, RoundTrip,
 
 TEST_F(PipelineTest, BurstsLongerThanAChunkArriveInOrder) {
   NodeOptions o;
-  o.cipher = wg::Cipher::aes256_gcm;
+  o.cipher = strait::Cipher::aes256_gcm;
   Node a, b;
   build_node(a, o);
   build_node(b, side_b(o));
@@ -244,7 +244,7 @@ TEST_F(PipelineTest, BurstsLongerThanAChunkArriveInOrder) {
 // ---- encap_one: keepalives and staged packets -----------------------------------------------
 
 TEST_F(PipelineTest, KeepaliveIsCountedAndStampedButNotForwarded) {
-  for (wg::Cipher c : {wg::Cipher::chacha20_poly1305, wg::Cipher::aes256_gcm}) {
+  for (strait::Cipher c : {strait::Cipher::chacha20_poly1305, strait::Cipher::aes256_gcm}) {
     NodeOptions o;
     o.cipher = c;
     Node a, b;
@@ -344,8 +344,8 @@ TEST_F(PipelineTest, EncapOneReportsItsReasons) {
 // packet in clear. The engine's test hook leaves the chosen ops in plaintext with ok = false,
 // as such a failure does. PipelineTest's TearDown checks that every mbuf is back in the pool.
 TEST_F(PipelineTest, UnsealedPacketsAreDroppedNotSentInClear) {
-  for (const wg::Cipher cipher : {wg::Cipher::chacha20_poly1305, wg::Cipher::aes256_gcm}) {
-    SCOPED_TRACE(cipher == wg::Cipher::aes256_gcm ? "aes256-gcm" : "chacha20-poly1305");
+  for (const strait::Cipher cipher : {strait::Cipher::chacha20_poly1305, strait::Cipher::aes256_gcm}) {
+    SCOPED_TRACE(cipher == strait::Cipher::aes256_gcm ? "aes256-gcm" : "chacha20-poly1305");
     NodeOptions o;
     o.cipher = cipher;
     Node a, b;
@@ -409,13 +409,13 @@ TEST_F(PipelineTest, StagedPacketsOfAThousandPeersStayWithinTheGlobalLimit) {
     rings.push_back(rte_ring_create(("glim" + std::to_string(p)).c_str(), 256, SOCKET_ID_ANY,
                                     RING_F_SC_DEQ));
     ASSERT_NE(rings.back(), nullptr);
-    b.peer(p, wg::Cipher::chacha20_poly1305, activity[p], rings.back());
+    b.peer(p, strait::Cipher::chacha20_poly1305, activity[p], rings.back());
   }
   b.routes(routes).tunnel(cpu_to_be16(test::kPort), test::kMtu).staging_budget(&budget);
   b.bridge(BridgeL2{test::kBridgeMacB, BridgeDstMac::pod_mac_from_ip, test::kGatewayMacB});
-  b.peer(0, wg::Cipher::chacha20_poly1305, activity[0], nullptr);
+  b.peer(0, strait::Cipher::chacha20_poly1305, activity[0], nullptr);
   b.endpoint(0, test::endpoint_template(false, true));
-  b.current(0, prepare_keypair(engine, test::make_keypair(true, wg::Cipher::chacha20_poly1305)));
+  b.current(0, prepare_keypair(engine, test::make_keypair(true, strait::Cipher::chacha20_poly1305)));
   const auto state = b.build();
 
   // Rounds of 32: 30 packets to the endpoint-less peers (each gets two over the run), 2 to
@@ -475,13 +475,13 @@ struct DecapDrop {
 
 void PrintTo(const DecapDrop& row, std::ostream* os) { *os << row.name; }
 
-NodeOptions with_cipher(NodeOptions o, wg::Cipher cipher) {
+NodeOptions with_cipher(NodeOptions o, strait::Cipher cipher) {
   o.cipher = cipher;
   return o;
 }
 
 // B, whose receive key is not A's send key.
-NodeOptions receiver_with_wrong_key(wg::Cipher cipher) {
+NodeOptions receiver_with_wrong_key(strait::Cipher cipher) {
   wg::SessionKeys k;
   k.send_key = key_of(0x20);
   k.recv_key = key_of(0x30);  // not A's send key
@@ -531,7 +531,7 @@ std::vector<DecapDrop> decap_drops() {
      .mutate = [](Bytes& wire) { wire.resize(wire.size() - 20); }},
     {.name = "DataMessageShorterThanHeaderAndTag",
      .reason = DropReason::msg_bad_length,
-     .instead = [] { return data_message_frame(wg::kTagLen - 1); }},
+     .instead = [] { return data_message_frame(strait::kTagLen - 1); }},
     {.name = "UnknownMessageType",
      .reason = DropReason::msg_bad_type,
      .instead = [] { return data_message_frame(64, /*type=*/5); }},
@@ -546,12 +546,12 @@ std::vector<DecapDrop> decap_drops() {
      .after = genuine_packet_gets_in},
     {.name = "WrongKeyFailsAuthenticationChaCha",
      .reason = DropReason::auth_failed,
-     .receiver = [] { return receiver_with_wrong_key(wg::Cipher::chacha20_poly1305); },
+     .receiver = [] { return receiver_with_wrong_key(strait::Cipher::chacha20_poly1305); },
      .inner = inner_packet(true, 64)},
     {.name = "WrongKeyFailsAuthenticationAesGcm",
      .reason = DropReason::auth_failed,
-     .sender = [] { return with_cipher(NodeOptions{}, wg::Cipher::aes256_gcm); },
-     .receiver = [] { return receiver_with_wrong_key(wg::Cipher::aes256_gcm); },
+     .sender = [] { return with_cipher(NodeOptions{}, strait::Cipher::aes256_gcm); },
+     .receiver = [] { return receiver_with_wrong_key(strait::Cipher::aes256_gcm); },
      .inner = inner_packet(true, 64)},
     {.name = "InnerSourceInNoPeersAllowedIps",
      .reason = DropReason::inner_src_not_allowed,
@@ -563,11 +563,11 @@ std::vector<DecapDrop> decap_drops() {
      .after = session_alive_but_nothing_counted},
     {.name = "AesGcmMessageOnChaChaKeypair",  // type 0x84
      .reason = DropReason::cipher_mismatch,
-     .sender = [] { return with_cipher(NodeOptions{}, wg::Cipher::aes256_gcm); },
+     .sender = [] { return with_cipher(NodeOptions{}, strait::Cipher::aes256_gcm); },
      .inner = inner_packet(false, 40)},
     {.name = "ChaChaMessageOnAesGcmKeypair",  // type 4
      .reason = DropReason::cipher_mismatch,
-     .receiver = [] { return side_b(with_cipher(NodeOptions{}, wg::Cipher::aes256_gcm)); },
+     .receiver = [] { return side_b(with_cipher(NodeOptions{}, strait::Cipher::aes256_gcm)); },
      .inner = inner_packet(false, 40)},
     {.name = "ExpiredKeypair",
      .reason = DropReason::keypair_expired,
@@ -865,7 +865,7 @@ TEST_F(PipelineTest, EthernetPaddingIsNotEncrypted) {
   frame.resize(60, 0);
   std::vector<Bytes> wire, bridge;
   ASSERT_EQ(encap(a, {frame}, &wire).to_wire, 1u);
-  EXPECT_EQ(outer_of(wire[0]).payload_len, wg::kDataHeaderLen + 32 + wg::kTagLen);
+  EXPECT_EQ(outer_of(wire[0]).payload_len, wg::kDataHeaderLen + 32 + strait::kTagLen);
   ASSERT_EQ(decap(b, wire, &bridge).to_bridge, 1u);
   EXPECT_EQ(Bytes(bridge[0].begin() + kEthHdrLen, bridge[0].end()), inner);
 }
@@ -893,9 +893,9 @@ TEST(ForwardingStateBuilder, RejectsInconsistentInput) {
   PeerActivity act;
   ForwardingStateBuilder b;
   EXPECT_THROW(b.endpoint(0, OuterTemplate{}), std::invalid_argument);  // undeclared peer
-  b.peer(0, wg::Cipher::chacha20_poly1305, act, nullptr);
-  EXPECT_THROW(b.peer(0, wg::Cipher::chacha20_poly1305, act, nullptr), std::invalid_argument);
-  auto kp = prepare_keypair(engine, make_keypair(true, wg::Cipher::chacha20_poly1305));
+  b.peer(0, strait::Cipher::chacha20_poly1305, act, nullptr);
+  EXPECT_THROW(b.peer(0, strait::Cipher::chacha20_poly1305, act, nullptr), std::invalid_argument);
+  auto kp = prepare_keypair(engine, make_keypair(true, strait::Cipher::chacha20_poly1305));
   b.current(0, kp);
   b.session(0, kp, false);  // the same receiver index twice
   b.tunnel(cpu_to_be16(kPort), kMtu);
@@ -914,7 +914,7 @@ TEST(SessionTable, FindsEveryIndexAndNothingElse) {
     wg::SessionKeys k;
     k.local_index = i * 0x01000193U;  // spread, including 0
     kps.push_back(prepare_keypair(
-        engine, std::make_shared<wg::Keypair>(k, wg::Cipher::chacha20_poly1305, wg::Time(0))));
+        engine, std::make_shared<wg::Keypair>(k, strait::Cipher::chacha20_poly1305, wg::Time(0))));
     entries.push_back(
         SessionEntry{kps.back()->keypair.get(), &kps.back()->recv_key, i, false, nullptr});
   }

@@ -47,8 +47,8 @@ namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-wg::Key random_key(std::uint32_t seed) {
-  wg::Key k;
+strait::Key random_key(std::uint32_t seed) {
+  strait::Key k;
   std::uint32_t x = seed * 2654435761U + 12345U;
   for (auto& b : k) {
     x ^= x << 13;
@@ -59,14 +59,14 @@ wg::Key random_key(std::uint32_t seed) {
   return k;
 }
 
-uapi::PeerChange add_peer(const wg::Key& key, std::array<std::uint8_t, 4> net) {
+uapi::PeerChange add_peer(const strait::Key& key, std::array<std::uint8_t, 4> net) {
   uapi::PeerChange pc;
   pc.public_key = key;
   pc.allowed_ips.push_back(uapi::AllowedIp::v4(net, 24));
   return pc;
 }
 
-uapi::PeerChange remove_peer(const wg::Key& key) {
+uapi::PeerChange remove_peer(const strait::Key& key) {
   uapi::PeerChange pc;
   pc.public_key = key;
   pc.remove = true;
@@ -268,8 +268,8 @@ TEST(SlowPath, PeerIdReusedWhileTheWorkerForwardsToIt) {
   {
     SlowPathRig rig;
     // A peer that stays, and the one replaced by every change (same id, new key).
-    const wg::Key stays = random_key(100);
-    wg::Key churned = random_key(1000);
+    const strait::Key stays = random_key(100);
+    strait::Key churned = random_key(1000);
     uapi::DeviceChange initial;
     initial.peers = {add_peer(stays, {10, 50, 0, 0}), add_peer(churned, {10, 60, 0, 0})};
     ASSERT_EQ(rig.slow().apply(initial), std::nullopt);
@@ -290,7 +290,7 @@ TEST(SlowPath, PeerIdReusedWhileTheWorkerForwardsToIt) {
     ASSERT_TRUE(eventually([&] { return traffic.polls.load() > 10; })) << "the worker never polled";
 
     for (int i = 0; i < kChanges; ++i) {
-      const wg::Key next = random_key(1001 + static_cast<std::uint32_t>(i));
+      const strait::Key next = random_key(1001 + static_cast<std::uint32_t>(i));
       uapi::DeviceChange change;
       change.peers = {remove_peer(churned), add_peer(next, {10, 60, 0, 0})};
       ASSERT_EQ(rig.slow().apply(change), std::nullopt) << "change " << i;

@@ -38,7 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0) return 0;
   const std::uint8_t setup = data[0];
   test::NodeOptions o;
-  o.cipher = (setup & 1) != 0 ? wg::Cipher::aes256_gcm : wg::Cipher::chacha20_poly1305;
+  o.cipher = (setup & 1) != 0 ? strait::Cipher::aes256_gcm : strait::Cipher::chacha20_poly1305;
   o.outer_v6 = (setup & 2) != 0;
   o.with_keypair = (setup & 4) == 0;
   o.with_endpoint = (setup & 8) == 0;

@@ -52,9 +52,9 @@ wg::Time monotonic_now() {
 
 struct Options {
   std::string mode;
-  uapi::Key private_key{};
+  strait::Key private_key{};
   uapi::Endpoint listen;
-  uapi::Key peer_public{};
+  strait::Key peer_public{};
   std::optional<uapi::Endpoint> peer_endpoint;
   std::vector<uapi::AllowedIp> allowed_ips;
   std::string tunnel_address;

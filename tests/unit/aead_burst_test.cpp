@@ -16,7 +16,7 @@
 namespace strait::crypto {
 namespace {
 
-using wg::Cipher;
+using strait::Cipher;
 using Buf = std::vector<std::uint8_t>;
 
 Buf hex(const std::string& s) {

@@ -15,7 +15,7 @@ struct GoldenPeer {
   const char* key;
   const char* endpoint;
   const char* allowed_ip;
-  wg::Cipher cipher;
+  strait::Cipher cipher;
 };
 
 void expect_peers(const DesiredState& d, std::initializer_list<GoldenPeer> golden) {
@@ -34,8 +34,8 @@ void expect_peers(const DesiredState& d, std::initializer_list<GoldenPeer> golde
   }
 }
 
-constexpr auto kAes = wg::Cipher::aes256_gcm;
-constexpr auto kChaCha = wg::Cipher::chacha20_poly1305;
+constexpr auto kAes = strait::Cipher::aes256_gcm;
+constexpr auto kChaCha = strait::Cipher::chacha20_poly1305;
 
 TEST(AgentDesired, NodeA1) {
   auto spec = parse_mesh_spec(testing::kSpec2x2);

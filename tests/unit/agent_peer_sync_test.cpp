@@ -74,7 +74,7 @@ class Fixture : public ::testing::Test {
     return std::move(*c);
   }
   static DesiredState desired_for(const std::string& yaml, const char* node,
-                                  std::set<wg::Key>* keys) {
+                                  std::set<strait::Key>* keys) {
     auto spec = parse_mesh_spec(yaml);
     EXPECT_TRUE(spec) << spec.error().message;
     keys->clear();
@@ -99,7 +99,7 @@ class Fixture : public ::testing::Test {
 };
 
 TEST_F(Fixture, AddsThenSendsNothingTheSecondTime) {
-  std::set<wg::Key> keys;
+  std::set<strait::Key> keys;
   const DesiredState d = desired_for(testing::kSpec2x2, "a1", &keys);
   PeerSync sync;
   auto c = client();
@@ -113,11 +113,11 @@ TEST_F(Fixture, AddsThenSendsNothingTheSecondTime) {
   const auto* b1 = peer(s, testing::kKeyB1);
   ASSERT_NE(b1, nullptr);
   EXPECT_EQ(b1->endpoint->to_string(), "198.51.100.1:51820");
-  EXPECT_EQ(b1->cipher, wg::Cipher::aes256_gcm);
+  EXPECT_EQ(b1->cipher, strait::Cipher::aes256_gcm);
   EXPECT_EQ(b1->persistent_keepalive, 15);
   ASSERT_EQ(b1->allowed_ips.size(), 1u);
   EXPECT_EQ(b1->allowed_ips[0].to_string(), "10.132.0.0/23");
-  EXPECT_EQ(peer(s, testing::kKeyB2)->cipher, wg::Cipher::chacha20_poly1305);
+  EXPECT_EQ(peer(s, testing::kKeyB2)->cipher, strait::Cipher::chacha20_poly1305);
 
   auto again = sync.sync(c, d, keys);
   ASSERT_TRUE(again);
@@ -133,7 +133,7 @@ TEST_F(Fixture, AddsThenSendsNothingTheSecondTime) {
 }
 
 TEST_F(Fixture, VipChangeUpdatesOnlyThatPeer) {
-  std::set<wg::Key> keys;
+  std::set<strait::Key> keys;
   PeerSync sync;
   auto c = client();
   ASSERT_TRUE(sync.sync(c, desired_for(testing::kSpec2x2, "a1", &keys), keys));
@@ -150,7 +150,7 @@ TEST_F(Fixture, VipChangeUpdatesOnlyThatPeer) {
 }
 
 TEST_F(Fixture, RoamedEndpointIsLeftAlone) {
-  std::set<wg::Key> keys;
+  std::set<strait::Key> keys;
   const DesiredState d = desired_for(testing::kSpec2x2, "a1", &keys);
   PeerSync sync;
   auto c = client();
@@ -189,7 +189,7 @@ TEST_F(Fixture, RemovesOwnedPeersKeepsForeignOnes) {
   s.peers.push_back(foreign);
   dev_.set_state(s);
 
-  std::set<wg::Key> keys;
+  std::set<strait::Key> keys;
   PeerSync sync;
   auto c = client();
   ASSERT_TRUE(sync.sync(c, desired_for(testing::kSpec2x2, "a1", &keys), keys));
@@ -215,7 +215,7 @@ TEST_F(Fixture, RemovesOwnedPeersKeepsForeignOnes) {
 }
 
 TEST_F(Fixture, RestartedStraitdGetsItsPeersBack) {
-  std::set<wg::Key> keys;
+  std::set<strait::Key> keys;
   const DesiredState d = desired_for(testing::kSpec2x2, "b1", &keys);
   PeerSync sync;
   auto c = client();
@@ -228,7 +228,7 @@ TEST_F(Fixture, RestartedStraitdGetsItsPeersBack) {
 }
 
 TEST_F(Fixture, StockWireGuardNodeGetsNoCipherKey) {
-  std::set<wg::Key> keys;
+  std::set<strait::Key> keys;
   const DesiredState d = desired_for(testing::kSpec2x2, "b2", &keys);  // straitd: false
   EXPECT_FALSE(d.local_straitd);
   PeerSync sync;

@@ -24,7 +24,7 @@ using ::testing::Not;
 
 // A key `wg genkey` wrote, its bytes (base64 -d | xxd) and its public key (wg pubkey).
 constexpr const char* kKeyBase64 = "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=";
-constexpr wg::Key kKeyBytes = {0xc8, 0x09, 0xf3, 0xe5, 0x31, 0x7e, 0x95, 0x75, 0xc9, 0xb5, 0xed,
+constexpr strait::Key kKeyBytes = {0xc8, 0x09, 0xf3, 0xe5, 0x31, 0x7e, 0x95, 0x75, 0xc9, 0xb5, 0xed,
                                0x78, 0xb6, 0x38, 0xb7, 0xce, 0x53, 0x0d, 0xab, 0xe8, 0x5d, 0xda,
                                0xb6, 0x14, 0x22, 0x02, 0x41, 0x80, 0x1d, 0xdf, 0x06, 0x69};
 
@@ -148,7 +148,7 @@ TEST(NodeKey, MakesAKeyOnFirstStartAndKeepsItAfter) {
   EXPECT_TRUE(first.value().created);
   EXPECT_EQ(mode_of(p), 0600U);
   EXPECT_EQ(read(p).size(), 45U);  // 44 characters and a newline, as `wg genkey` writes
-  wg::Key expected_public{};
+  strait::Key expected_public{};
   crypto::x25519_public(expected_public, first.value().private_key);
   EXPECT_EQ(first.value().public_key, expected_public);
 
