@@ -112,10 +112,10 @@ uapi::DeviceState Device::configuration() const {
   return s;
 }
 
-std::optional<std::string> Device::apply(const uapi::DeviceChange& change, Time now) {
+Result<void> Device::apply(const uapi::DeviceChange& change, Time now) {
   StaticIdentity next_identity = identity_;
   if (change.private_key) next_identity = StaticIdentity::from_private(*change.private_key);
-  if (auto error = validate(change, next_identity)) return error;
+  if (auto error = validate(change, next_identity)) return Error{EINVAL, std::move(*error)};
 
   // From here on nothing can fail. The model computes which peers exist afterwards and where
   // every allowed IP ends up (a prefix moves from whichever peer held it).
@@ -184,7 +184,7 @@ std::optional<std::string> Device::apply(const uapi::DeviceChange& change, Time 
                   [](const uapi::PeerChange& pc) { return pc.remove; })) {
     rebuild_routes();
   }
-  return std::nullopt;
+  return {};
 }
 
 Peer& Device::add_peer(const Key& public_key) {

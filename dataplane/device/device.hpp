@@ -87,7 +87,7 @@ class Device {
   // A peer whose cipher changes loses its sessions (they were made for the old cipher).
   // Releases and session changes are reported through DeviceIo at the next call that has one
   // (tick: next_deadline() says "now").
-  [[nodiscard]] std::optional<std::string> apply(const uapi::DeviceChange& change, Time now);
+  [[nodiscard]] Result<void> apply(const uapi::DeviceChange& change, Time now);
 
   // The configuration and counters as UAPI get=1 reports them. Drop counters: non-zero only.
   [[nodiscard]] uapi::DeviceState state() const;

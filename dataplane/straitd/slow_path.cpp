@@ -91,8 +91,8 @@ strait::Result<void> SlowPath::start(const std::optional<strait::Key>& private_k
   uapi::DeviceChange initial;
   initial.listen_port = cfg_.options->listen_port;
   if (private_key) initial.private_key = *private_key;
-  if (auto err = device_.apply(initial, now())) {
-    return strait::Error{"the initial configuration was refused: " + *err};
+  if (auto applied = device_.apply(initial, now()); !applied) {
+    return Error{"the initial configuration was refused: " + applied.error().message};
   }
   tunnel_port_ = device_.listen_port();
   if (private_key) {
@@ -652,13 +652,13 @@ uapi::DeviceState SlowPath::get() {
   return s;
 }
 
-std::optional<std::string> SlowPath::apply(const uapi::DeviceChange& change) {
+Result<void> SlowPath::apply(const uapi::DeviceChange& change) {
   if (change.listen_port && *change.listen_port == 0) {
-    return "straitd needs a fixed listen port (the wire port's steering rules name it); "
-           "listen_port=0 (pick one at random) is not supported";
+    return Error{EINVAL,
+                 "straitd needs a fixed listen port (the wire port's steering rules name it); "
+                 "listen_port=0 (pick one at random) is not supported"};
   }
-  auto err = device_.apply(change, now());
-  if (err) return err;
+  if (auto applied = device_.apply(change, now()); !applied) return applied;
   dirty_ = true;
   // Publish at once, so that traffic right after `wg set` sees the change.
   try {
@@ -666,7 +666,7 @@ std::optional<std::string> SlowPath::apply(const uapi::DeviceChange& change) {
   } catch (const std::exception& e) {
     spdlog::error("cannot build the forwarding state after a UAPI change: {}", e.what());
   }
-  return std::nullopt;
+  return {};
 }
 
 void SlowPath::drain() {

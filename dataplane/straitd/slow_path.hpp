@@ -106,7 +106,7 @@ class SlowPath final : public wg::DeviceIo, public uapi::Handler {
 
   // ---- uapi::Handler
   uapi::DeviceState get() override;
-  std::optional<std::string> apply(const uapi::DeviceChange& change) override;
+  Result<void> apply(const uapi::DeviceChange& change) override;
 
   // ---- wg::DeviceIo
   void send_datagram(const uapi::Endpoint& to, std::span<const std::uint8_t> bytes) override;

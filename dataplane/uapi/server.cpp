@@ -311,14 +311,14 @@ void UapiServer::handle_requests(int fd, Client& c, Handler& handler) {
         report("UAPI set refused: " + change.error().message);
         answer(c, render_errno(change.error().code));
       } else {
-        std::optional<std::string> failure;
+        Result<void> applied;
         try {
-          failure = handler.apply(*change);
+          applied = handler.apply(*change);
         } catch (const std::exception& e) {
-          failure = std::string("exception: ") + e.what();
+          applied = Error{EINVAL, std::string("exception: ") + e.what()};
         }
-        if (failure) report("UAPI set not applied: " + *failure);
-        answer(c, render_errno(failure ? EINVAL : 0));
+        if (!applied) report("UAPI set not applied: " + applied.error().message);
+        answer(c, render_errno(applied ? 0 : applied.error().code));
       }
     } else {
       return refuse(fd, c, EPROTO, "unknown operation \"" + std::string(op.substr(0, kMaxOpLine)) + "\"");

@@ -28,9 +28,10 @@ class Handler {
   virtual ~Handler() = default;
   // The state to report for get=1.
   virtual DeviceState get() = 0;
-  // Applies a parsed set=1 request as a whole. Returns nothing on success, or a sentence
-  // saying why the change was refused (reported to the client as EINVAL).
-  virtual std::optional<std::string> apply(const DeviceChange& change) = 0;
+  // Applies a parsed set=1 request as a whole, or refuses it whole with an Error whose code is
+  // the errno the client gets (EINVAL for a change the device cannot take) and whose message
+  // is logged.
+  virtual Result<void> apply(const DeviceChange& change) = 0;
 };
 
 struct ServerOptions {

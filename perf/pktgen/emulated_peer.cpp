@@ -24,7 +24,9 @@ EmulatedPeer::EmulatedPeer(const BenchConfig& config, std::size_t index, const d
   dut.allowed_ips.push_back(*uapi::AllowedIp::parse("0.0.0.0/0"));
   dut.cipher = config.cipher;
   change.peers.push_back(dut);
-  if (auto error = device_.apply(change, now)) throw std::runtime_error("peer configuration: " + *error);
+  if (auto applied = device_.apply(change, now); !applied) {
+    throw std::runtime_error("peer configuration: " + applied.error().message);
+  }
   dut_ = *device_.peer_id(config.dut_public_key);
 
   // The outer headers of every frame we send: our wire MAC and address, the DUT as next hop.

@@ -199,8 +199,8 @@ int run(const Options& o) {
   peer.endpoint = o.peer_endpoint;
   peer.allowed_ips = o.allowed_ips;
   change.peers.push_back(peer);
-  if (auto error = device.apply(change, monotonic_now())) {
-    std::fprintf(stderr, "driver: configuration refused: %s\n", error->c_str());
+  if (auto applied = device.apply(change, monotonic_now()); !applied) {
+    std::fprintf(stderr, "driver: configuration refused: %s\n", applied.error().message.c_str());
     return 1;
   }
   const wg::PeerId peer_id = *device.peer_id(o.peer_public);

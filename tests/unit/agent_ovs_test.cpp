@@ -57,10 +57,10 @@ class ModelDevice : public uapi::Handler {
     std::lock_guard lock(mu_);
     return state_;
   }
-  std::optional<std::string> apply(const uapi::DeviceChange& c) override {
+  Result<void> apply(const uapi::DeviceChange& c) override {
     std::lock_guard lock(mu_);
     uapi::apply_change(state_, c);
-    return std::nullopt;
+    return {};
   }
 
  private:

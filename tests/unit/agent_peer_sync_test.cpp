@@ -24,11 +24,11 @@ class ModelDevice : public uapi::Handler {
     std::lock_guard lock(mu_);
     return state_;
   }
-  std::optional<std::string> apply(const uapi::DeviceChange& change) override {
+  Result<void> apply(const uapi::DeviceChange& change) override {
     std::lock_guard lock(mu_);
     ++sets_;
     uapi::apply_change(state_, change);
-    return std::nullopt;
+    return {};
   }
   int sets() {
     std::lock_guard lock(mu_);

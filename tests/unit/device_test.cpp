@@ -26,12 +26,15 @@
 #include <vector>
 
 #include "common/packet_builder.hpp"
+#include "common/refused.hpp"
 #include "core/messages.hpp"
 #include "device/handshake_rate_limiter.hpp"
 #include "device/under_load.hpp"
 
 namespace strait::wg {
 namespace {
+
+using test::refused;
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -144,8 +147,8 @@ class DeviceTest : public ::testing::Test {
 
   void configure(Cipher a_cipher = Cipher::chacha20_poly1305,
                  Cipher b_cipher = Cipher::chacha20_poly1305) {
-    ASSERT_EQ(a_.device.apply(config_for(a_, b_, a_cipher), now_), std::nullopt);
-    ASSERT_EQ(b_.device.apply(config_for(b_, a_, b_cipher), now_), std::nullopt);
+    ASSERT_EQ(refused(a_.device.apply(config_for(a_, b_, a_cipher), now_)), "");
+    ASSERT_EQ(refused(b_.device.apply(config_for(b_, a_, b_cipher), now_)), "");
     a_.device.tick(now_, a_.io);
     b_.device.tick(now_, b_.io);
   }
@@ -295,7 +298,7 @@ TEST_F(DeviceTest, Ipv6InnerPacketsAreRoutedAndDelivered) {
     p.update_only = true;
     p.allowed_ips.push_back(*uapi::AllowedIp::parse(prefix));
     c.peers = {p};
-    ASSERT_EQ(self.device.apply(c, now_), std::nullopt);
+    ASSERT_EQ(refused(self.device.apply(c, now_)), "");
   };
   add_route(a_, b_, "fd00::2/128");
   add_route(b_, a_, "fd00::1/128");
@@ -533,9 +536,8 @@ TEST_F(DeviceTest, NewHandshakeWhenDataGetsNoAnswer) {
 }
 
 TEST_F(DeviceTest, PersistentKeepaliveStartsSessionAndRepeats) {
-  ASSERT_EQ(a_.device.apply(config_for(a_, b_), now_), std::nullopt);
-  ASSERT_EQ(b_.device.apply(config_for(b_, a_, Cipher::chacha20_poly1305, true, 25), now_),
-            std::nullopt);
+  ASSERT_EQ(refused(a_.device.apply(config_for(a_, b_), now_)), "");
+  ASSERT_EQ(refused(b_.device.apply(config_for(b_, a_, Cipher::chacha20_poly1305, true, 25), now_)), "");
   // A new interval makes a keepalive due at once; with no session that is a handshake.
   ASSERT_TRUE(b_.device.next_deadline().has_value());
   EXPECT_LE(*b_.device.next_deadline(), now_);
@@ -616,7 +618,7 @@ TEST_F(DeviceTest, UnderLoadHandshakesAreRateLimitedPerSource) {
   // A stranger C knows B's public key (mac1) and earns a cookie for its address (mac2), then
   // floods B with initiations from that address. B is not configured with C's key.
   Node c(3, uapi::Endpoint::v4({192, 0, 2, 3}, 51820), "10.0.0.3", &now_);
-  ASSERT_EQ(c.device.apply(config_for(c, b_), now_), std::nullopt);
+  ASSERT_EQ(refused(c.device.apply(config_for(c, b_), now_)), "");
   c.device.send(ping(c, b_, 1), now_, c.io);
   ASSERT_EQ(c.io.out.size(), 1u);
   b_.device.receive(c.io.out.front().bytes, c.source, now_, b_.io);
@@ -700,8 +702,7 @@ TEST_F(DeviceTest, ReplayedDataIsDropped) {
 }
 
 TEST_F(DeviceTest, NoRouteAndNoEndpoint) {
-  ASSERT_EQ(a_.device.apply(config_for(a_, b_, Cipher::chacha20_poly1305, false), now_),
-            std::nullopt);
+  ASSERT_EQ(refused(a_.device.apply(config_for(a_, b_, Cipher::chacha20_poly1305, false), now_)), "");
   a_.device.send(ping(a_, b_, 1), now_, a_.io);
   EXPECT_EQ(drops(a_, DropReason::no_endpoint), 1u);
   a_.device.send(PacketBuilder().ipv4("10.0.0.1", "10.9.9.9").icmp_echo(1, 1).build(), now_, a_.io);
@@ -928,9 +929,8 @@ TEST_F(DeviceTest, AesGcmPeersRoamByAddressOnlyAndKeepTheirPort) {
 }
 
 TEST_F(DeviceTest, AesGcmPeerWithoutEndpointLearnsNothingFromPortZero) {
-  ASSERT_EQ(a_.device.apply(config_for(a_, b_, Cipher::aes256_gcm), now_), std::nullopt);
-  ASSERT_EQ(b_.device.apply(config_for(b_, a_, Cipher::aes256_gcm, /*with_endpoint=*/false), now_),
-            std::nullopt);
+  ASSERT_EQ(refused(a_.device.apply(config_for(a_, b_, Cipher::aes256_gcm), now_)), "");
+  ASSERT_EQ(refused(b_.device.apply(config_for(b_, a_, Cipher::aes256_gcm, /*with_endpoint=*/false), now_)), "");
   const PeerId a_at_b = peer_of(b_, a_);
   ASSERT_FALSE(peer_state(b_, a_).endpoint.has_value());
   EXPECT_FALSE(b_.device.note_endpoint(a_at_b, uapi::Endpoint::v4({192, 0, 2, 1}, 0)));
@@ -960,39 +960,43 @@ TEST_F(DeviceTest, InvalidChangeIsRefusedWhole) {
   too_long.cidr = 33;
   bad.allowed_ips.push_back(too_long);
   c.peers = {good, bad};
-  auto error = a_.device.apply(c, now_);
-  ASSERT_TRUE(error.has_value());
-  EXPECT_NE(error->find("peer " + uapi::key_to_hex(bad.public_key)), std::string::npos) << *error;
-  EXPECT_NE(error->find("allowed_ip"), std::string::npos) << *error;
+  auto applied = a_.device.apply(c, now_);
+  ASSERT_FALSE(applied.ok());
+  std::string error = applied.error().message;
+  EXPECT_NE(error.find("peer " + uapi::key_to_hex(bad.public_key)), std::string::npos) << error;
+  EXPECT_NE(error.find("allowed_ip"), std::string::npos) << error;
   EXPECT_EQ(a_.device.state(), before);
 
   // A zero public key.
   c.peers = {good, uapi::PeerChange{}};
-  error = a_.device.apply(c, now_);
-  ASSERT_TRUE(error.has_value());
-  EXPECT_NE(error->find("public_key"), std::string::npos) << *error;
+  applied = a_.device.apply(c, now_);
+  ASSERT_FALSE(applied.ok());
+  error = applied.error().message;
+  EXPECT_NE(error.find("public_key"), std::string::npos) << error;
   EXPECT_EQ(a_.device.state(), before);
 
   // Our own public key as a peer.
   uapi::PeerChange self;
   self.public_key = a_.pub();
   c.peers = {good, self};
-  error = a_.device.apply(c, now_);
-  ASSERT_TRUE(error.has_value());
-  EXPECT_NE(error->find("own public key"), std::string::npos) << *error;
+  applied = a_.device.apply(c, now_);
+  ASSERT_FALSE(applied.ok());
+  error = applied.error().message;
+  EXPECT_NE(error.find("own public key"), std::string::npos) << error;
   EXPECT_EQ(a_.device.state(), before);
 
   // A private key change that would make an existing peer ourselves.
   uapi::DeviceChange rekey;
   rekey.private_key = b_.identity.private_key;
-  error = a_.device.apply(rekey, now_);
-  ASSERT_TRUE(error.has_value());
-  EXPECT_NE(error->find(uapi::key_to_hex(b_.pub())), std::string::npos) << *error;
+  applied = a_.device.apply(rekey, now_);
+  ASSERT_FALSE(applied.ok());
+  error = applied.error().message;
+  EXPECT_NE(error.find(uapi::key_to_hex(b_.pub())), std::string::npos) << error;
   EXPECT_EQ(a_.device.state(), before);
 
   // The good part alone goes through.
   c.peers = {good};
-  ASSERT_EQ(a_.device.apply(c, now_), std::nullopt);
+  ASSERT_EQ(refused(a_.device.apply(c, now_)), "");
   EXPECT_EQ(a_.device.state().peers.size(), 2u);
   EXPECT_EQ(a_.device.listen_port(), 1111);
 }
@@ -1006,7 +1010,7 @@ TEST_F(DeviceTest, StateRoundTripMatchesTheUapiModel) {
   second.public_key = StaticIdentity::from_private(private_key_from(5)).public_key;
   second.allowed_ips.push_back(*uapi::AllowedIp::parse("10.0.0.2/32"));  // moves from B
   c.peers.push_back(second);
-  ASSERT_EQ(a_.device.apply(c, now_), std::nullopt);
+  ASSERT_EQ(refused(a_.device.apply(c, now_)), "");
 
   uapi::DeviceState expect;
   uapi::apply_change(expect, c);
@@ -1035,14 +1039,14 @@ TEST_F(DeviceTest, StateRoundTripMatchesTheUapiModel) {
   ghost.public_key = StaticIdentity::from_private(private_key_from(6)).public_key;
   ghost.update_only = true;
   remove.peers = {r, ghost};
-  ASSERT_EQ(a_.device.apply(remove, now_), std::nullopt);
+  ASSERT_EQ(refused(a_.device.apply(remove, now_)), "");
   uapi::apply_change(expect, remove);
   EXPECT_EQ(a_.device.state(), expect);
   EXPECT_EQ(a_.device.allowed_ips()->lookup_v4(v4.data()), std::nullopt);
 
   uapi::DeviceChange replace;
   replace.replace_peers = true;
-  ASSERT_EQ(a_.device.apply(replace, now_), std::nullopt);
+  ASSERT_EQ(refused(a_.device.apply(replace, now_)), "");
   EXPECT_TRUE(a_.device.state().peers.empty());
   EXPECT_EQ(a_.device.allowed_ips()->size(), 0u);
 }
@@ -1055,7 +1059,7 @@ TEST_F(DeviceTest, PrivateKeyChangeStopsSendingOnOldSessions) {
   ASSERT_TRUE(cur->valid_for_send(now_));
   uapi::DeviceChange c;
   c.private_key = private_key_from(33);
-  ASSERT_EQ(a_.device.apply(c, now_), std::nullopt);
+  ASSERT_EQ(refused(a_.device.apply(c, now_)), "");
   EXPECT_FALSE(cur->valid_for_send(now_));
   EXPECT_EQ(a_.device.identity().public_key, StaticIdentity::from_private(private_key_from(33)).public_key);
   // B does not know the new key: A's next initiation fails B's mac1... B must be told.
@@ -1065,8 +1069,8 @@ TEST_F(DeviceTest, PrivateKeyChangeStopsSendingOnOldSessions) {
   old_a.remove = true;
   a_.identity = StaticIdentity::from_private(private_key_from(33));
   at_b.peers = {old_a};
-  ASSERT_EQ(b_.device.apply(at_b, now_), std::nullopt);
-  ASSERT_EQ(b_.device.apply(config_for(b_, a_), now_), std::nullopt);
+  ASSERT_EQ(refused(b_.device.apply(at_b, now_)), "");
+  ASSERT_EQ(refused(b_.device.apply(config_for(b_, a_), now_)), "");
   now_ += seconds(6);  // past the initiation rate limit
   send(a_, b_, 2);
   run_for(seconds(1));
@@ -1083,7 +1087,7 @@ TEST_F(DeviceTest, CipherChangeDropsSessions) {
   p.public_key = b_.pub();
   p.cipher = Cipher::aes256_gcm;
   c.peers = {p};
-  ASSERT_EQ(a_.device.apply(c, now_), std::nullopt);
+  ASSERT_EQ(refused(a_.device.apply(c, now_)), "");
   EXPECT_EQ(peer_state(a_, b_).keypairs.size(), 0u);
   EXPECT_EQ(a_.device.receiver_index().size(), 0u);
 }

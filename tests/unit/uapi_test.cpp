@@ -518,13 +518,13 @@ class MemoryDevice : public Handler {
     std::lock_guard lock(mu_);
     return state_;
   }
-  std::optional<std::string> apply(const DeviceChange& change) override {
+  Result<void> apply(const DeviceChange& change) override {
     std::lock_guard lock(mu_);
     ++applied_;
     last_ = change;
-    if (change.listen_port == 1) return "port 1 is reserved for the test";
+    if (change.listen_port == 1) return Error{"port 1 is reserved for the test"};
     apply_change(state_, change);
-    return std::nullopt;
+    return {};
   }
   int applied() {
     std::lock_guard lock(mu_);

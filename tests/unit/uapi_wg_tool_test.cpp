@@ -42,13 +42,13 @@ class MemoryDevice : public Handler {
     std::lock_guard lock(mu_);
     return state_;
   }
-  std::optional<std::string> apply(const DeviceChange& change) override {
+  Result<void> apply(const DeviceChange& change) override {
     std::lock_guard lock(mu_);
     ++applied_;
     last_ = change;
-    if (change.listen_port == 1) return "port 1 is refused by this test device";
+    if (change.listen_port == 1) return Error{"port 1 is refused by this test device"};
     apply_change(state_, change);
-    return std::nullopt;
+    return {};
   }
   DeviceChange last() {
     std::lock_guard lock(mu_);
