@@ -146,7 +146,7 @@ bool Agent::reconcile() {
 
 bool Agent::cleanup() {
   bool ok = true;
-  std::set<strait::Key> keys = spec_keys_;
+  std::set<Key> keys = spec_keys_;
   if (auto client = uapi::UapiClient::connect(uapi_path()); !client) {
     spdlog::error("cleanup: {}: {}", uapi_path(), client.error().message);
     ok = false;

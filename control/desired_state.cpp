@@ -27,8 +27,8 @@ Result<DesiredState> compute_desired_state(const MeshSpec& spec, std::string_vie
     peer.endpoint = n.endpoint;
     peer.allowed_ips = n.pod_subnets;
     peer.persistent_keepalive = spec.defaults.persistent_keepalive;
-    peer.cipher = self->straitd && n.straitd ? strait::Cipher::aes256_gcm
-                                             : strait::Cipher::chacha20_poly1305;
+    peer.cipher = self->straitd && n.straitd ? Cipher::aes256_gcm
+                                             : Cipher::chacha20_poly1305;
     d.peers.push_back(std::move(peer));
   }
   for (const Cluster& c : spec.clusters) {

@@ -19,12 +19,12 @@ namespace strait::ctl {
 struct DesiredPeer {
   std::string node;
   std::string cluster;
-  strait::Key public_key{};
+  Key public_key{};
   uapi::Endpoint endpoint;             // the remote node's VIP:port
   std::vector<Prefix> allowed_ips;     // the remote node's pod subnets
   std::uint16_t persistent_keepalive = 0;
   // AES-256-GCM when both ends run straitd, else ChaCha20-Poly1305 (DESIGN.md section 3).
-  strait::Cipher cipher = strait::Cipher::chacha20_poly1305;
+  Cipher cipher = Cipher::chacha20_poly1305;
   friend bool operator==(const DesiredPeer&, const DesiredPeer&) = default;
 };
 

@@ -35,7 +35,7 @@ struct Node {
   // also accepts the older single `pod_subnet: cidr`, which lands here as one entry.
   std::vector<Prefix> pod_subnets;
   uapi::Endpoint endpoint;  // the node's public VIP:port
-  strait::Key public_key{};
+  Key public_key{};
   bool straitd = true;      // false: a stock WireGuard node (ChaCha20-Poly1305 only)
 };
 

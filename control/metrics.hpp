@@ -46,7 +46,7 @@ struct XdpStats {
 
 struct MetricsSnapshot {
   std::optional<uapi::DeviceState> device;  // absent until straitd answered once
-  std::map<strait::Key, PeerLabels> labels;     // peers of the spec; other peers are not exported
+  std::map<Key, PeerLabels> labels;     // peers of the spec; other peers are not exported
   AgentCounters counters;
   std::vector<XdpStats> xdp;  // one per /sys/fs/bpf/strait/<iface>/ the agent could read
   // When the last reconcile that succeeded entirely ended (steady clock); for /healthz.

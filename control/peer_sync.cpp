@@ -27,12 +27,12 @@ uapi::PeerChange full_change(const DesiredPeer& want, bool straitd) {
 }  // namespace
 
 PeerSyncPlan PeerSync::plan(const DesiredState& desired, const uapi::DeviceState& current,
-                            const std::set<strait::Key>& spec_keys) const {
+                            const std::set<Key>& spec_keys) const {
   PeerSyncPlan plan;
   if (desired.listen_port && *desired.listen_port != current.listen_port) {
     plan.change.listen_port = desired.listen_port;
   }
-  std::set<strait::Key> wanted;
+  std::set<Key> wanted;
   for (const DesiredPeer& want : desired.peers) {
     wanted.insert(want.public_key);
     const auto it = std::find_if(current.peers.begin(), current.peers.end(),
@@ -82,7 +82,7 @@ void PeerSync::remember(const PeerSyncPlan& plan) {
 }
 
 Result<PeerSyncPlan> PeerSync::sync(uapi::UapiClient& client, const DesiredState& desired,
-                                    const std::set<strait::Key>& spec_keys) {
+                                    const std::set<Key>& spec_keys) {
   auto current = client.get();
   if (!current) return current.error();
   PeerSyncPlan p = plan(desired, *current, spec_keys);
@@ -95,7 +95,7 @@ Result<PeerSyncPlan> PeerSync::sync(uapi::UapiClient& client, const DesiredState
 }
 
 Result<std::size_t> PeerSync::remove_owned(uapi::UapiClient& client,
-                                           const std::set<strait::Key>& spec_keys) {
+                                           const std::set<Key>& spec_keys) {
   auto current = client.get();
   if (!current) return current.error();
   uapi::DeviceChange change;

@@ -39,27 +39,27 @@ class PeerSync {
   // Computes the difference between `desired` and the device's `current` state. `spec_keys`
   // are the public keys of every node of the current spec (owned, see above).
   [[nodiscard]] PeerSyncPlan plan(const DesiredState& desired, const uapi::DeviceState& current,
-                                  const std::set<strait::Key>& spec_keys) const;
+                                  const std::set<Key>& spec_keys) const;
 
   // Reads the device, plans, and sends the plan if it is not empty. Remembers what it applied.
   [[nodiscard]] Result<PeerSyncPlan> sync(uapi::UapiClient& client, const DesiredState& desired,
-                                          const std::set<strait::Key>& spec_keys);
+                                          const std::set<Key>& spec_keys);
 
   // Removes every owned peer present on the device (for --cleanup and --cleanup-on-exit).
   [[nodiscard]] Result<std::size_t> remove_owned(uapi::UapiClient& client,
-                                                 const std::set<strait::Key>& spec_keys);
+                                                 const std::set<Key>& spec_keys);
 
   // Keys installed by this process so far (owned even when gone from the spec).
-  [[nodiscard]] const std::set<strait::Key>& installed() const { return installed_; }
+  [[nodiscard]] const std::set<Key>& installed() const { return installed_; }
 
  private:
-  [[nodiscard]] bool owned(const strait::Key& key, const std::set<strait::Key>& spec_keys) const {
+  [[nodiscard]] bool owned(const Key& key, const std::set<Key>& spec_keys) const {
     return spec_keys.count(key) != 0 || installed_.count(key) != 0;
   }
   void remember(const PeerSyncPlan& plan);
 
-  std::set<strait::Key> installed_;
-  std::map<strait::Key, uapi::Endpoint> applied_endpoints_;  // last endpoint we set, per peer
+  std::set<Key> installed_;
+  std::map<Key, uapi::Endpoint> applied_endpoints_;  // last endpoint we set, per peer
 };
 
 }  // namespace strait::ctl

@@ -384,9 +384,9 @@ int XdpProgram::map_fd(std::string_view name) const {
 
 // ---- maps ----
 
-void XdpProgram::add_live_index(std::uint32_t index, std::optional<strait::Cipher> cipher) {
+void XdpProgram::add_live_index(std::uint32_t index, std::optional<Cipher> cipher) {
   strait_xdp_live_index v{};
-  if (cipher) v.data_type = *cipher == strait::Cipher::aes256_gcm ? 0x84 : 4;  // messages.hpp data_type_for
+  if (cipher) v.data_type = *cipher == Cipher::aes256_gcm ? 0x84 : 4;  // messages.hpp data_type_for
   if (const int err = bpf_map_update_elem(map_fds_[kLiveIndices], &index, &v, BPF_ANY); err != 0)
     fail("adding live index " + std::to_string(index), err);
 }

@@ -103,7 +103,7 @@ class XdpProgram {
   // live_indices: the receiver indices straitd has handed out (WireGuard paper section 5.4).
   // cipher: the transport cipher the keypair uses (the data type it must arrive with);
   // nullopt accepts either.
-  void add_live_index(std::uint32_t index, std::optional<strait::Cipher> cipher = std::nullopt);
+  void add_live_index(std::uint32_t index, std::optional<Cipher> cipher = std::nullopt);
   void remove_live_index(std::uint32_t index);  // absent is not an error
 
   void allow_prefix(const EndpointPrefix& prefix);

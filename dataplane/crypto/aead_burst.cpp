@@ -35,14 +35,14 @@ bool well_formed(const AeadOp& op) {
 // compiler from turning the accumulated difference back into a branch per byte.
 bool tags_equal(const std::uint8_t* a, const std::uint8_t* b) {
   std::uint8_t diff = 0;
-  for (std::size_t i = 0; i < strait::kTagLen; ++i) diff |= static_cast<std::uint8_t>(a[i] ^ b[i]);
+  for (std::size_t i = 0; i < kTagLen; ++i) diff |= static_cast<std::uint8_t>(a[i] ^ b[i]);
   asm volatile("" : "+r"(diff));
   return diff == 0;
 }
 
 }  // namespace
 
-AeadKey::~AeadKey() { strait::wipe_secret(static_cast<void*>(this), sizeof(*this)); }
+AeadKey::~AeadKey() { wipe_secret(static_cast<void*>(this), sizeof(*this)); }
 
 AeadEngine::AeadEngine() {
   mgr_ = alloc_mb_mgr(0);
@@ -52,14 +52,14 @@ AeadEngine::AeadEngine() {
 
 AeadEngine::~AeadEngine() { free_mb_mgr(mgr_); }
 
-void AeadEngine::prepare_key(AeadKey& out, strait::Cipher cipher,
-                             const std::uint8_t key[strait::kKeyLen]) const {
+void AeadEngine::prepare_key(AeadKey& out, Cipher cipher,
+                             const std::uint8_t key[kKeyLen]) const {
   out = AeadKey{};
   out.cipher = cipher;
-  if (cipher == strait::Cipher::aes256_gcm) {
+  if (cipher == Cipher::aes256_gcm) {
     IMB_AES256_GCM_PRE(mgr_, key, &out.gcm);
   } else {
-    std::memcpy(out.raw.data(), key, strait::kKeyLen);
+    std::memcpy(out.raw.data(), key, kKeyLen);
   }
 }
 
@@ -109,7 +109,7 @@ void AeadEngine::run_chunk(std::span<AeadOp> ops, Direction dir) {
     AeadOp& op = ops[i];
     if (!well_formed(op)) {
       op.ok = false;
-    } else if (op.key->cipher == strait::Cipher::aes256_gcm) {
+    } else if (op.key->cipher == Cipher::aes256_gcm) {
       gcm_one(op, nonces_[i].data(), dir);
     } else {
       chacha[n_chacha++] = static_cast<std::uint32_t>(i);
@@ -122,12 +122,12 @@ void AeadEngine::gcm_one(AeadOp& op, const std::uint8_t* nonce, Direction dir) {
   gcm_context_data ctx;
   if (dir == Direction::seal) {
     IMB_AES256_GCM_ENC(mgr_, &op.key->gcm, &ctx, op.data, op.data, op.len, nonce, op.aad,
-                       op.aad_len, op.tag, strait::kTagLen);
+                       op.aad_len, op.tag, kTagLen);
     op.ok = true;
   } else {
-    std::array<std::uint8_t, strait::kTagLen> computed;
+    std::array<std::uint8_t, kTagLen> computed;
     IMB_AES256_GCM_DEC(mgr_, &op.key->gcm, &ctx, op.data, op.data, op.len, nonce, op.aad,
-                       op.aad_len, computed.data(), strait::kTagLen);
+                       op.aad_len, computed.data(), kTagLen);
     op.ok = tags_equal(computed.data(), op.tag);
   }
 }
@@ -153,7 +153,7 @@ void AeadEngine::chacha_burst(std::span<AeadOp> chunk, std::span<const std::uint
     job->chain_order = dir == Direction::seal ? IMB_ORDER_CIPHER_HASH : IMB_ORDER_HASH_CIPHER;
     job->enc_keys = op.key->raw.data();
     job->dec_keys = op.key->raw.data();
-    job->key_len_in_bytes = strait::kKeyLen;
+    job->key_len_in_bytes = kKeyLen;
     job->src = op.data;
     job->dst = op.data;
     job->cipher_start_src_offset_in_bytes = 0;
@@ -165,7 +165,7 @@ void AeadEngine::chacha_burst(std::span<AeadOp> chunk, std::span<const std::uint
     // Seal writes the tag into the packet; open has ipsec-mb write the computed tag aside and
     // compares it below.
     job->auth_tag_output = dir == Direction::seal ? op.tag : computed_tags_[i].data();
-    job->auth_tag_output_len_in_bytes = strait::kTagLen;
+    job->auth_tag_output_len_in_bytes = kTagLen;
     job->u.CHACHA20_POLY1305.aad = op.aad;
     job->u.CHACHA20_POLY1305.aad_len_in_bytes = op.aad_len;
     job->user_data = &op;

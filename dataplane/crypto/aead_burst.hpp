@@ -32,8 +32,8 @@ struct alignas(64) AeadKey {
   ~AeadKey();
 
   gcm_key_data gcm{};                         // valid when cipher == aes256_gcm
-  std::array<std::uint8_t, strait::kKeyLen> raw{};  // valid when cipher == chacha20_poly1305
-  strait::Cipher cipher = strait::Cipher::chacha20_poly1305;
+  std::array<std::uint8_t, kKeyLen> raw{};  // valid when cipher == chacha20_poly1305
+  Cipher cipher = Cipher::chacha20_poly1305;
 };
 
 // One packet of a burst. The nonce is WireGuard's: 4 zero bytes || LE64(counter)
@@ -62,7 +62,7 @@ class AeadEngine {
   AeadEngine& operator=(const AeadEngine&) = delete;
 
   // Slow path: expands a 32-byte transport key for cipher into out.
-  void prepare_key(AeadKey& out, strait::Cipher cipher, const std::uint8_t key[strait::kKeyLen]) const;
+  void prepare_key(AeadKey& out, Cipher cipher, const std::uint8_t key[kKeyLen]) const;
 
   // Fast path. Seals every op in place: data becomes ciphertext, tag is written, ok = true.
   // An op ipsec-mb did not seal (a malformed op, a job it did not complete) gets ok = false
@@ -101,7 +101,7 @@ class AeadEngine {
   // Per-chunk scratch, indexed like the chunk, owned here so the fast path never allocates:
   // the nonces, and for ChaCha20-Poly1305 open the tags ipsec-mb computes (we compare them).
   std::array<std::array<std::uint8_t, kAeadNonceLen>, kChunk> nonces_{};
-  std::array<std::array<std::uint8_t, strait::kTagLen>, kChunk> computed_tags_{};
+  std::array<std::array<std::uint8_t, kTagLen>, kChunk> computed_tags_{};
 };
 
 }  // namespace strait::crypto

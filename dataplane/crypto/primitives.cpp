@@ -44,7 +44,7 @@ bool init() { return sodium_init() >= 0; }  // 1 means "already initialised", al
 
 void random_bytes(MutBytes out) { randombytes_buf(out.data(), out.size()); }
 
-void secure_zero(MutBytes buf) { strait::wipe_secret(buf.data(), buf.size()); }
+void secure_zero(MutBytes buf) { wipe_secret(buf.data(), buf.size()); }
 
 bool equal_ct(Bytes a, Bytes b) {
   // The sizes are public (fixed by the protocol), so comparing them first leaks nothing.

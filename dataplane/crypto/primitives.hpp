@@ -29,7 +29,7 @@ inline constexpr std::size_t kXNonceLen = 24;
 // Fills out with cryptographically secure random bytes.
 void random_bytes(MutBytes out);
 
-// Zeroes memory in a way the compiler may not elide: strait::wipe_secret (core/types.hpp) for spans.
+// Zeroes memory in a way the compiler may not elide: wipe_secret (core/types.hpp) for spans.
 void secure_zero(MutBytes buf);
 
 // Constant-time equality of two equally sized buffers.

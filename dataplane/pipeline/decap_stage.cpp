@@ -157,12 +157,12 @@ void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
     op.counter = counter;
     op.data = msg + wg::kDataHeaderLen;
     op.len = static_cast<std::uint32_t>(outer.payload_len - wg::kDataMinLen);
-    op.tag = msg + outer.payload_len - strait::kTagLen;
+    op.tag = msg + outer.payload_len - kTagLen;
     // AES-256-GCM (straitd) peers send from per-flow ports, which say nothing for roaming
     // (docs/STRAITD.md, "Roaming"): reported as port 0, so that lcores seeing different flows
     // of one peer do not overwrite each other's report on every burst.
     const std::uint16_t src_port =
-        s->keypair->cipher == strait::Cipher::aes256_gcm ? 0 : be16_to_cpu(outer.src_port_be);
+        s->keypair->cipher == Cipher::aes256_gcm ? 0 : be16_to_cpu(outer.src_port_be);
     pending.emplace(n_ops) = PendingOpen{m, s, outer.payload_offset, outer.payload_len,
                                          SourceReport{outer.src_addr, src_port, outer.is_ipv6}};
     ++n_ops;

@@ -27,7 +27,7 @@ std::uint32_t padded_len(std::uint32_t len, std::uint32_t mtu) noexcept {
 // packet, can grow into a transport message in place (the stages never chain segments).
 bool has_room(const rte_mbuf* m, std::uint32_t lead, std::uint32_t len, std::uint32_t padded,
               const PeerSlot& slot) noexcept {
-  return rte_pktmbuf_tailroom(m) >= padded - len + strait::kTagLen &&
+  return rte_pktmbuf_tailroom(m) >= padded - len + kTagLen &&
          rte_pktmbuf_headroom(m) + lead >= wg::kDataHeaderLen + slot.outer.header_len();
 }
 
@@ -39,7 +39,7 @@ void build_message(rte_mbuf* m, std::uint32_t len, std::uint32_t padded, const w
                    const crypto::AeadKey& key, std::uint64_t counter, crypto::AeadOp& op) noexcept {
   auto* tail = rte_pktmbuf_mtod_offset(m, std::uint8_t*, len);
   // has_room() guaranteed the room, so neither call can fail.
-  (void)rte_pktmbuf_append(m, static_cast<std::uint16_t>(padded - len + strait::kTagLen));
+  (void)rte_pktmbuf_append(m, static_cast<std::uint16_t>(padded - len + kTagLen));
   std::memset(tail, 0, padded - len);
   auto* hdr = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_prepend(m, wg::kDataHeaderLen));
   (void)wg::write_data_header({hdr, wg::kDataHeaderLen}, kp.cipher, kp.remote_index, counter);
@@ -96,9 +96,9 @@ namespace {
 // The outer source port of one message: per flow towards AES-256-GCM (straitd) peers, the
 // tunnel port towards WireGuard (ChaCha20-Poly1305) peers (docs/STRAITD.md, "Outer source
 // ports").
-std::uint16_t outer_source_port(const ForwardingState& state, strait::Cipher cipher,
+std::uint16_t outer_source_port(const ForwardingState& state, Cipher cipher,
                                 std::uint16_t flow_port_be) noexcept {
-  return cipher == strait::Cipher::aes256_gcm ? flow_port_be : state.tunnel_port_be;
+  return cipher == Cipher::aes256_gcm ? flow_port_be : state.tunnel_port_be;
 }
 
 // Puts the peer's outer headers in front of a sealed message, from source port src_port_be

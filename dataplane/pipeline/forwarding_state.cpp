@@ -77,7 +77,7 @@ ForwardingStateBuilder& ForwardingStateBuilder::path_mtu(const PathMtuConfig& co
   return *this;
 }
 
-ForwardingStateBuilder& ForwardingStateBuilder::peer(std::uint32_t id, strait::Cipher cipher,
+ForwardingStateBuilder& ForwardingStateBuilder::peer(std::uint32_t id, Cipher cipher,
                                                      PeerActivity& activity, rte_ring* staging) {
   if (id >= state_->peers.size()) state_->peers.resize(static_cast<std::size_t>(id) + 1);
   PeerSlot& slot = state_->peers[id];

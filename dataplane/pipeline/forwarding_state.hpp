@@ -206,7 +206,7 @@ struct PeerSlot {
   const std::atomic<bool>* next_confirmed = nullptr;
   // The peer's configured cipher, for the slow path. The stages go by each keypair's own
   // cipher (message type on encap, cipher_mismatch on decap), which the handshake set from it.
-  strait::Cipher cipher = strait::Cipher::chacha20_poly1305;
+  Cipher cipher = Cipher::chacha20_poly1305;
   bool has_endpoint = false;         // false: `outer` is meaningless and encap drops no_endpoint
   OuterTemplate outer;               // Ethernet/IP/UDP towards the peer's endpoint
   PeerActivity* activity = nullptr;  // the slow path's; see PeerActivity
@@ -347,7 +347,7 @@ struct ForwardingState {
 //
 //   ForwardingStateBuilder b;
 //   b.routes(table).tunnel(cpu_to_be16(51820), 1420).bridge(l2);
-//   b.peer(0, strait::Cipher::aes256_gcm, activity0, ring0).endpoint(0, template0);
+//   b.peer(0, Cipher::aes256_gcm, activity0, ring0).endpoint(0, template0);
 //   b.current(0, prepared);                  // send with it (also receives on it)
 //   b.session(0, previous, /*is_next=*/false);  // receive only
 //   auto snapshot = b.build();
@@ -364,7 +364,7 @@ class ForwardingStateBuilder {
 
   // Declares peer `id` (dense ids keep the slot vector small). `activity` and `staging` stay
   // the slow path's and must outlive the snapshot; staging may be null.
-  ForwardingStateBuilder& peer(std::uint32_t id, strait::Cipher cipher, PeerActivity& activity,
+  ForwardingStateBuilder& peer(std::uint32_t id, Cipher cipher, PeerActivity& activity,
                                rte_ring* staging);
   // The peer's endpoint, as an outer-header template.
   ForwardingStateBuilder& endpoint(std::uint32_t id, const OuterTemplate& outer);

@@ -36,10 +36,10 @@ std::size_t add_address_attr(Request<FamilyMsg>& r, unsigned short type, const s
 
 }  // namespace
 
-strait::Result<KernelNeighbours> KernelNeighbours::open() {
+Result<KernelNeighbours> KernelNeighbours::open() {
   int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
   if (fd < 0) {
-    return strait::Error{std::string("cannot open an rtnetlink socket to read the neighbour table: ") +
+    return Error{std::string("cannot open an rtnetlink socket to read the neighbour table: ") +
                      std::strerror(errno)};
   }
   // The kernel answers at once; the timeout only guards against a lost reply.

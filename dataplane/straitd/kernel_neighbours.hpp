@@ -19,7 +19,7 @@ namespace strait::straitd {
 class KernelNeighbours {
  public:
   // Opens the rtnetlink socket; an error names the errno.
-  [[nodiscard]] static strait::Result<KernelNeighbours> open();
+  [[nodiscard]] static Result<KernelNeighbours> open();
   KernelNeighbours(KernelNeighbours&& other) noexcept;
   KernelNeighbours& operator=(KernelNeighbours&&) = delete;
   KernelNeighbours(const KernelNeighbours&) = delete;

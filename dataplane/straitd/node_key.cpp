@@ -16,9 +16,6 @@
 namespace strait::straitd {
 namespace {
 
-using strait::Error;
-using strait::Result;
-
 // A key file holds 44 characters and a newline; anything longer is not a key file (and is
 // never read into memory that would then need wiping).
 constexpr std::size_t kMaxKeyFileBytes = 256;
@@ -79,14 +76,14 @@ Result<void> write_file_atomically(const std::string& path, std::string_view tex
 
 }  // namespace
 
-Result<strait::Key> parse_private_key(std::string_view text) {
+Result<Key> parse_private_key(std::string_view text) {
   std::string why;
   auto key = wg::key_from_base64(trim(text), &why, wg::KeyText::secret);
   if (!key) return Error{why};
   return *key;
 }
 
-Result<strait::Key> load_private_key_file(const std::string& path) {
+Result<Key> load_private_key_file(const std::string& path) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (fd.get() < 0) {
     const int err = errno;
@@ -120,8 +117,8 @@ Result<strait::Key> load_private_key_file(const std::string& path) {
     if (n == 0) break;
     len += static_cast<std::size_t>(n);
   }
-  Result<strait::Key> key = len == buf.size()
-                            ? Result<strait::Key>(Error{"longer than " +
+  Result<Key> key = len == buf.size()
+                            ? Result<Key>(Error{"longer than " +
                                                     std::to_string(kMaxKeyFileBytes) + " bytes"})
                             : parse_private_key(std::string_view(buf.data(), len));
   sodium_memzero(buf.data(), buf.size());
@@ -131,11 +128,11 @@ Result<strait::Key> load_private_key_file(const std::string& path) {
   return key;
 }
 
-Result<strait::Key> create_private_key_file(const std::string& path) {
+Result<Key> create_private_key_file(const std::string& path) {
   if (::access(path.c_str(), F_OK) == 0) {
     return Error{"private key file '" + path + "' exists: straitd never replaces a key"};
   }
-  strait::Key key{};
+  Key key{};
   crypto::x25519_generate(key);
   std::string text = wg::key_to_base64(key) + "\n";
   auto written = write_file_atomically(path, text, 0600, "private key file");
@@ -147,7 +144,7 @@ Result<strait::Key> create_private_key_file(const std::string& path) {
   return key;
 }
 
-Result<void> write_public_key_file(const std::string& path, const strait::Key& public_key) {
+Result<void> write_public_key_file(const std::string& path, const Key& public_key) {
   return write_file_atomically(path, wg::key_to_base64(public_key) + "\n", 0644, "public key file");
 }
 

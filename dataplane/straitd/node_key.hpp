@@ -16,28 +16,28 @@ namespace strait::straitd {
 
 // A WireGuard private key as `wg genkey` writes it: 44 characters of standard base64 with
 // one '=' of padding, surrounding whitespace allowed (the one decoder, core/key_base64).
-[[nodiscard]] strait::Result<strait::Key> parse_private_key(std::string_view text);
+[[nodiscard]] Result<Key> parse_private_key(std::string_view text);
 
 // Reads and parses a key file. Refuses a file that is not a regular file or that the group or
 // others may read or write (the message says `chmod 600 FILE`). The file's text is wiped from
 // memory before returning. Errors name the file and say why (straitd exits kExitStartup).
-[[nodiscard]] strait::Result<strait::Key> load_private_key_file(const std::string& path);
+[[nodiscard]] Result<Key> load_private_key_file(const std::string& path);
 
 // Makes a new private key in `path` (mode 0600, written beside and renamed into place, so that
 // a crash never leaves half a key). Refuses to replace an existing file.
-[[nodiscard]] strait::Result<strait::Key> create_private_key_file(const std::string& path);
+[[nodiscard]] Result<Key> create_private_key_file(const std::string& path);
 
 // Writes `public_key` in base64 with a newline to `path` (mode 0644, renamed into place: a
 // reader never sees half a key).
-[[nodiscard]] strait::Result<void> write_public_key_file(const std::string& path,
-                                                     const strait::Key& public_key);
+[[nodiscard]] Result<void> write_public_key_file(const std::string& path,
+                                                     const Key& public_key);
 
 // straitd's start: load `path`, or when it does not exist and `create` is set, make it.
 struct NodeKey {
-  strait::Key private_key{};
-  strait::Key public_key{};
+  Key private_key{};
+  Key public_key{};
   bool created = false;  // made by this call
 };
-[[nodiscard]] strait::Result<NodeKey> load_or_create_node_key(const std::string& path, bool create);
+[[nodiscard]] Result<NodeKey> load_or_create_node_key(const std::string& path, bool create);
 
 }  // namespace strait::straitd

@@ -17,9 +17,6 @@
 
 namespace strait::straitd {
 
-using strait::Error;
-using strait::Result;
-
 // Exit codes of straitd (documented in README.md).
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitStartup = 1;  // the host or a device refused: hugepages, port, key file

@@ -33,7 +33,7 @@ struct XdpWire::Impl {
   std::string iface;
   std::optional<ebpf::XdpProgram> program;
   ebpf::XdpConfig config;
-  std::map<std::uint32_t, strait::Cipher> live;  // what live_indices holds
+  std::map<std::uint32_t, Cipher> live;  // what live_indices holds
 };
 
 namespace {
@@ -115,7 +115,7 @@ void XdpWire::set_tunnel_port(std::uint16_t port) {
 
 void XdpWire::sync(const dp::ForwardingState& state) {
   if (!impl_->program) return;
-  std::map<std::uint32_t, strait::Cipher> next;
+  std::map<std::uint32_t, Cipher> next;
   for (const auto& p : state.keypairs_held) {
     if (p && p->keypair) next.emplace(p->keypair->local_index, p->keypair->cipher);
   }

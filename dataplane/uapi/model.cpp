@@ -52,7 +52,7 @@ AllowedIp masked(AllowedIp ip) {
 }  // namespace
 
 std::optional<Key> key_from_hex(std::string_view hex) {
-  if (hex.size() != 2 * strait::kKeyLen) return std::nullopt;
+  if (hex.size() != 2 * kKeyLen) return std::nullopt;
   Key key{};
   for (std::size_t i = 0; i < key.size(); ++i) {
     const int hi = hex_value(hex[2 * i]);

@@ -81,7 +81,7 @@ struct PeerChange {
   std::vector<AllowedIp> allowed_ips;        // added, in order
   std::optional<Cipher> cipher;              // strait extension key strait_cipher=
   friend bool operator==(const PeerChange&, const PeerChange&) = default;
-  ~PeerChange() { strait::wipe_secret(preshared_key); }  // every copy erases its secret
+  ~PeerChange() { wipe_secret(preshared_key); }  // every copy erases its secret
 };
 
 struct DeviceChange {
@@ -91,7 +91,7 @@ struct DeviceChange {
   bool replace_peers = false;           // remove every peer before applying `peers`
   std::vector<PeerChange> peers;        // in request order
   friend bool operator==(const DeviceChange&, const DeviceChange&) = default;
-  ~DeviceChange() { strait::wipe_secret(private_key); }
+  ~DeviceChange() { wipe_secret(private_key); }
 };
 
 // ---- get=1: the state ----
@@ -114,7 +114,7 @@ struct PeerState {
   std::uint64_t tx_packets = 0;               // strait_tx_packets
   DropCounters drops;                         // strait_drop_<reason>
   friend bool operator==(const PeerState&, const PeerState&) = default;
-  ~PeerState() { strait::wipe_secret(preshared_key); }
+  ~PeerState() { wipe_secret(preshared_key); }
 };
 
 // Handshake messages the device took in and sent, device-wide, since it started
@@ -141,7 +141,7 @@ struct DeviceState {
   HandshakeCounters handshakes;  // strait_handshake_*, strait_handshakes_completed
   bool under_load = false;       // strait_under_load: handshakes need a cookie (mac2) now
   friend bool operator==(const DeviceState&, const DeviceState&) = default;
-  ~DeviceState() { strait::wipe_secret(private_key); }
+  ~DeviceState() { wipe_secret(private_key); }
 };
 
 // Applies `change` to `state` with the semantics of the xplatform spec (and wireguard-go):
