@@ -79,33 +79,45 @@ def encode(value):
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
+def etcd_client(endpoint, ca, cert, key, timeout):
+    import etcd3  # Debian python3-etcd3; imported here so that tests of the rest need none
+    host, _, port = endpoint.rpartition(":")
+    return etcd3.client(host=host, port=int(port), ca_cert=ca, cert_key=key, cert_cert=cert,
+                        timeout=timeout)
+
+
 class Broker:
     """A client of the etcd members at `endpoints` ("host:port"): each call goes to the
     current member and, when that one fails, to the next (a killed member costs one
-    timeout). Not thread-safe: one controller loop owns it."""
+    timeout). Not thread-safe: one controller loop owns it.
 
-    def __init__(self, endpoints, ca, cert, key, timeout=2.0):
+    One client (one gRPC channel) per member, made on first use and kept for the life of the
+    process, never closed: gRPC Python's Channel.close() while the channel is failing can
+    crash the whole interpreter (seen here: both lab controllers killed by a trap inside
+    cygrpc the moment the broker stopped; grpc/grpc#16290, #19235), and a channel reconnects
+    by itself when its member returns. At most one channel per member: nothing grows."""
+
+    def __init__(self, endpoints, ca, cert, key, timeout=2.0, connect=etcd_client):
         if not endpoints:
             raise ValueError("no broker endpoints")
         self.endpoints = list(endpoints)
         self.ca, self.cert, self.key, self.timeout = ca, cert, key, timeout
+        self.connect = connect
         self.current = 0
-        self.client = None
+        self.clients = {}  # endpoint -> its client
 
-    def _connect(self):
-        import etcd3  # Debian python3-etcd3; imported here so that tests of the rest need none
-        host, _, port = self.endpoints[self.current].rpartition(":")
-        self.client = etcd3.client(host=host, port=int(port), ca_cert=self.ca,
-                                   cert_key=self.key, cert_cert=self.cert,
-                                   timeout=self.timeout)
+    def _client(self):
+        endpoint = self.endpoints[self.current]
+        if endpoint not in self.clients:
+            self.clients[endpoint] = self.connect(endpoint, self.ca, self.cert, self.key,
+                                                  self.timeout)
+        return self.clients[endpoint]
 
     def _call(self, what, fn):
         errors = []
         for _ in range(len(self.endpoints)):
-            if self.client is None:
-                self._connect()
             try:
-                return fn(self.client)
+                return fn(self._client())
             except Exception as e:  # grpc.RpcError and etcd3's translations of it
                 code = getattr(e, "code", None)
                 name = getattr(code(), "name", "") if callable(code) else ""
@@ -114,17 +126,8 @@ class Broker:
                                       f"({e.details() if hasattr(e, 'details') else e})",
                                       permission_denied=True) from e
                 errors.append(f"{self.endpoints[self.current]}: {name or type(e).__name__}")
-                self.close()
                 self.current = (self.current + 1) % len(self.endpoints)
         raise BrokerError(f"{what}: no broker member answered ({'; '.join(errors)})")
-
-    def close(self):
-        if self.client is not None:
-            try:
-                self.client.close()
-            except Exception:  # a channel that never connected
-                pass
-            self.client = None
 
     def read_all(self):
         """Every cluster's keys: a list of Entry (values that are not JSON are kept as None

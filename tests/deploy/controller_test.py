@@ -388,6 +388,62 @@ class ServiceReconcilerTest(unittest.TestCase):
         self.assertIn('strait_controller_vip_services_created_total{cluster="a"} 0', c.metrics())
 
 
+class FakeEtcd:
+    """One member's client as broker.py uses it: get_prefix and put, failing while its member
+    is in `down`, and whether anyone closed it (nobody may: gRPC's Channel.close() on a
+    failing channel can crash the interpreter)."""
+
+    def __init__(self, endpoint, log, down):
+        self.endpoint, self.log, self.down, self.closed = endpoint, log, down, False
+
+    def _check(self):
+        self.log.append(self.endpoint)
+        if self.endpoint in self.down:
+            raise ConnectionError(f"{self.endpoint} is down")
+
+    def get_prefix(self, prefix):
+        self._check()
+        return []
+
+    def put(self, key, value):
+        self._check()
+
+    def close(self):
+        self.closed = True
+
+
+class BrokerFailoverTest(unittest.TestCase):
+    def setUp(self):
+        self.log, self.down, self.members = [], set(), {}
+
+        def connect(endpoint, ca, cert, key, timeout):
+            self.assertNotIn(endpoint, self.members, "a second client for one member")
+            self.members[endpoint] = FakeEtcd(endpoint, self.log, self.down)
+            return self.members[endpoint]
+        self.broker = brk.Broker(["m1:1", "m2:2", "m3:3"], "ca", "cert", "key", connect=connect)
+
+    def test_a_dead_member_costs_one_try_and_its_client_is_kept_not_closed(self):
+        self.assertEqual(self.broker.read_all(), [])
+        self.down.add("m1:1")
+        self.assertEqual(self.broker.read_all(), [])
+        self.assertEqual(self.log, ["m1:1", "m1:1", "m2:2"])  # then it stays on m2
+        self.broker.put("k", {"v": 1})
+        self.assertEqual(self.log[-1], "m2:2")
+        self.assertFalse(any(m.closed for m in self.members.values()))
+
+    def test_every_member_down_names_each_and_the_same_clients_serve_when_they_return(self):
+        self.down.update({"m1:1", "m2:2", "m3:3"})
+        for _ in range(5):  # the controller's retries: no client is made twice, none closed
+            with self.assertRaises(brk.BrokerError) as e:
+                self.broker.read_all()
+        for m in ("m1:1", "m2:2", "m3:3"):
+            self.assertIn(f"{m}: ConnectionError", str(e.exception))
+        self.assertEqual(sorted(self.members), ["m1:1", "m2:2", "m3:3"])
+        self.down.clear()
+        self.assertEqual(self.broker.read_all(), [])
+        self.assertFalse(any(m.closed for m in self.members.values()))
+
+
 class AgentStateTest(unittest.TestCase):
     """status --agent against a local HTTP server answering as strait-agent does."""
 
