@@ -7,9 +7,14 @@
 #   a2-p1,a2-p2 -- br0(a2) -- straitd a2 --+-- internet ----+-- straitd b2 -- br0(b2) -- b2-p*
 #                                           VIPs 203.0.113.11 .12 .21 .22 (DNAT to the nodes)
 #
-#   0. warm-up: every p1 reaches the p1 of every node of the other cluster (all 8 sessions up)
+#   0. the lab itself (check.sh: pods through br0 and tun0, clusters isolated but for the
+#      VIPs, VIP DNAT), the agents' flows, every p1 reaching the p1 of every node of the other
+#      cluster (all 8 sessions up), then check.sh --cross (every pod to every pod of the other
+#      cluster, both ways)
 #   1. entry point: a1-p1 -> b2-p1 enters through b2's VIP and straitd, and none of it through
-#      b1's (b1's `wg show transfer` for peer a1 and its VIP's packet counter stay flat)
+#      b1's (b1's `wg show transfer` for peer a1 and its VIP's packet counter stay flat); and
+#      /metrics moved with it: straitd b2's wire port counted the pings, b2's agent shows peer
+#      a1's bytes and a recent handshake time under the spec's names (peer_cluster, peer_node)
 #   2. `ovs-ofctl del-flows br0` on a1, then the SDN's own flows again (sdn-flows.sh): a1's
 #      agent re-adds exactly its flows, and a1's pods reach cluster b and back
 #   3. straitd on b2 killed with SIGKILL and restarted by strait.sh (as kubelet would): b2's
@@ -50,6 +55,7 @@ trap '"$lab/lab.sh" down' EXIT
 "$lab/lab.sh" down > /dev/null 2>&1 || true
 unset LAB_CLUSTERS LAB_NODES LAB_CNI
 "$lab/lab.sh" up --clusters 2 --nodes 2 --cni openshift-sdn
+"$lab/check.sh"
 lab_load_topology
 spec=$LAB_RUN/spec.yaml
 cookie=0x57a1700000000000/0xffffffff00000000
@@ -102,6 +108,10 @@ metric() {  # NODE NAME: the agent's value (its metrics listen in the node's nam
   ip netns exec "$1" curl -s --max-time 5 http://127.0.0.1:9477/metrics |
     awk -v m="$2" '$1 == m {print $2}'
 }
+straitd_metric() {  # NODE NAME: the same from the node's straitd (--metrics-listen :9478)
+  ip netns exec "$1" curl -s --max-time 5 http://127.0.0.1:9478/metrics |
+    awk -v m="$2" '$1 == m {print $2}'
+}
 agent_log() { echo "$(lab_node_dir "$1")/strait-agent.log"; }
 log_lines() { wc -l < "$(agent_log "$1")"; }
 log_since() { tail -n "+$(($2 + 1))" "$(agent_log "$1")"; }  # NODE LINES_BEFORE
@@ -143,11 +153,16 @@ for src in $(lab_nodes); do
     wait_for 60 "$src-p1 reaches $dst-p1" pings "$src-p1" "$dst-p1"
   done
 done
+"$lab/check.sh" --cross || fail "check.sh --cross: not every pod reaches every pod of the other cluster"
+pass "check.sh --cross: every pod reaches every pod of the other cluster, both ways"
 
 # --- 1. entry point -----------------------------------------------------------------------
 
 section "1. a1-p1 -> b2-p1 enters through b2's VIP, never through b1"
 count=100
+peer_a1='{peer_cluster="a",peer_node="a1"}'
+agent_rx0=$(metric b2 "strait_peer_rx_bytes_total$peer_a1")
+wire_rx0=$(straitd_metric b2 'strait_port_rx_packets_total{port="wire"}')
 read -r b2_rx0 b2_tx0 <<< "$(transfer b2 a1)"
 read -r b1_rx0 b1_tx0 <<< "$(transfer b1 a1)"
 vip_b1_0=$(vip_packets "$(lab_vip b1)")
@@ -173,6 +188,17 @@ check "b1's straitd did not carry them (peer a1 rx and tx grew < 840 bytes)" \
   test $((b1_rx1 - b1_rx0)) -lt 840 -a $((b1_tx1 - b1_tx0)) -lt 840
 check "nothing of it entered through b1's VIP $(lab_vip b1) (< 10 packets)" \
   test $((vip_b1_1 - vip_b1_0)) -lt 10
+wire_rx1=$(straitd_metric b2 'strait_port_rx_packets_total{port="wire"}')
+check "straitd b2's /metrics: wire rx packets grew by the answered pings ($wire_rx0 -> $wire_rx1)" \
+  awk -v a="${wire_rx0:-x}" -v b="${wire_rx1:-x}" -v n="$got" 'BEGIN { exit !(a != "x" && b != "x" && b >= a + n) }'
+agent_moved() {  # the agent publishes after each resync (5 s)
+  local rx hs
+  rx=$(metric b2 "strait_peer_rx_bytes_total$peer_a1")
+  hs=$(metric b2 "strait_peer_last_handshake_timestamp_seconds$peer_a1")
+  awk -v a="${agent_rx0:-0}" -v b="${rx:-0}" -v n="$got" -v hs="${hs:-0}" -v now="$(date +%s)" \
+    'BEGIN { exit !(b >= a + n * 84 && hs > now - 180 && hs <= now + 1) }'
+}
+wait_for 30 "b2's agent /metrics: peer a1's rx bytes grew, its handshake time is recent" agent_moved
 
 # --- 2. del-flows -------------------------------------------------------------------------
 
