@@ -79,11 +79,19 @@ def encode(value):
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
+# gRPC waits up to 120 s between reconnection attempts by default, growing 1.6x from 1 s: a
+# channel kept through a minute-long broker outage would stay down long after the members
+# return (lab_broker: not back within 30 s of a 60 s outage). Two seconds at most between
+# attempts to a member that is away.
+RECONNECT_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 500),
+                     ("grpc.max_reconnect_backoff_ms", 2000)]
+
+
 def etcd_client(endpoint, ca, cert, key, timeout):
     import etcd3  # Debian python3-etcd3; imported here so that tests of the rest need none
     host, _, port = endpoint.rpartition(":")
     return etcd3.client(host=host, port=int(port), ca_cert=ca, cert_key=key, cert_cert=cert,
-                        timeout=timeout)
+                        timeout=timeout, grpc_options=RECONNECT_OPTIONS)
 
 
 class Broker:
