@@ -86,7 +86,8 @@ PeerResources& PeerPlumbing::resources_for(wg::PeerId id, const strait::Key& pub
   return peers_.emplace(id, std::move(r)).first->second;
 }
 
-std::shared_ptr<dp::PreparedKeypair> PeerPlumbing::prepared(const std::shared_ptr<wg::Keypair>& kp) {
+std::shared_ptr<dp::PreparedKeypair> PeerPlumbing::prepared(
+    const std::shared_ptr<wg::Keypair>& kp) {
   auto it = prepared_.find(kp.get());
   if (it != prepared_.end()) return it->second;
   auto p = dp::prepare_keypair(aead_, kp);

@@ -317,7 +317,9 @@ void SlowPath::republish() {
   b.path_mtu(pmtu);
 
   PeerPlumbing::Named named;
-  auto use = [&](const std::shared_ptr<wg::Keypair>& kp) { return plumbing_.name_keypair(named, kp); };
+  auto use = [&](const std::shared_ptr<wg::Keypair>& kp) {
+    return plumbing_.name_keypair(named, kp);
+  };
   device_.for_each_peer([&](const wg::PeerView& v) {
     const wg::Peer* peer = device_.peer(v.id);
     PeerResources& res = plumbing_.name_peer(named, v.id, peer->public_key);

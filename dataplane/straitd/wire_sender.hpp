@@ -73,8 +73,8 @@ class WireSender {
 
   // The same as outer_template with a next-hop MAC already known; nothing without a source
   // address.
-  [[nodiscard]] std::optional<dp::OuterTemplate> outer_template_via(const uapi::Endpoint& to,
-                                                                    const dp::MacAddr& next_hop) const;
+  [[nodiscard]] std::optional<dp::OuterTemplate> outer_template_via(
+      const uapi::Endpoint& to, const dp::MacAddr& next_hop) const;
   [[nodiscard]] std::optional<dp::MacAddr> next_hop_mac(const dp::IpAddr16& dst,
                                                         std::uint16_t port, std::int64_t now_ns);
 
