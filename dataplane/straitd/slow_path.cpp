@@ -1,7 +1,6 @@
 #include "straitd/slow_path.hpp"
 
 #include <poll.h>
-#include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <spdlog/spdlog.h>
 
@@ -11,7 +10,6 @@
 
 #include "packet/outer_parse.hpp"
 #include "packet/tcp_mss.hpp"
-#include "pipeline/encap_stage.hpp"
 #include "straitd/eal_plan.hpp"
 #include "straitd/slow_path_frames.hpp"
 #include "straitd/worker_pipeline.hpp"
@@ -23,16 +21,6 @@ using dp::PortRole;
 
 constexpr unsigned kExceptionBurst = 64;
 constexpr unsigned kMaxExceptionsPerIteration = 1024;
-constexpr std::size_t kMaxPendingDatagrams = 64;
-// How long a datagram waits for ARP/ND, and how often the kernel is asked again.
-constexpr std::int64_t kPendingTimeoutNs = 3'000'000'000;
-constexpr std::int64_t kResolveIntervalNs = 20'000'000;
-// How often idle next-hop MACs are forgotten (neighbour_cache.hpp).
-constexpr std::int64_t kNeighbourExpiryIntervalNs = 10'000'000'000;
-
-dp::IpAddr16 to_addr16(const uapi::Endpoint& e) {
-  return e.family == 4 ? dp::ipv4_mapped(e.addr.data()) : e.addr;
-}
 
 uapi::Endpoint endpoint_of(const dp::OuterInfo& info) {
   uapi::Endpoint e;
@@ -40,12 +28,6 @@ uapi::Endpoint endpoint_of(const dp::OuterInfo& info) {
   std::memcpy(e.addr.data(), info.src_ip(), info.ip_addr_len());
   e.port = dp::be16_to_cpu(info.src_port_be);
   return e;
-}
-
-dp::MacAddr mac_of(const dp::Port& port) {
-  dp::MacAddr mac{};
-  std::memcpy(mac.data(), port.mac().addr_bytes, mac.size());
-  return mac;
 }
 
 void merge_drops(uapi::DropCounters& into, std::string_view name, std::uint64_t n) {
@@ -61,21 +43,12 @@ void merge_drops(uapi::DropCounters& into, std::string_view name, std::uint64_t 
 
 }  // namespace
 
-SlowPath::SlowPath(SlowPathConfig config) : cfg_(std::move(config)), device_(rng_) {
-  stage_.aead = &aead_;
-  stage_.counters = cfg_.counters;
-  if (!cfg_.options->wire_gateway_mac) {
-    auto n = KernelNeighbours::open();
-    if (n) {
-      neighbours_.emplace(std::move(n).value());
-      neighbour_cache_.emplace(NeighbourCache::Resolver{
-          [this](const dp::IpAddr16& dst) { return neighbours_->lookup(dst); },
-          [this](const dp::IpAddr16& dst, std::uint16_t port) { neighbours_->solicit(dst, port); }});
-    } else {
-      spdlog::warn("{}; outer frames need --wire-gateway-mac", n.error().message);
-    }
-  }
-}
+SlowPath::SlowPath(SlowPathConfig config)
+    : cfg_(std::move(config)),
+      device_(rng_),
+      tx_(cfg_.wire, cfg_.bridge, cfg_.tx_queue, cfg_.relay, cfg_.counters),
+      wire_(*cfg_.options, tx_, cfg_.pool, cfg_.counters, [this] { dirty_ = true; }),
+      plumbing_(cfg_.bridge, tx_, cfg_.counters) {}
 
 SlowPath::~SlowPath() = default;
 
@@ -114,16 +87,12 @@ strait::Result<void> SlowPath::start(const std::optional<strait::Key>& private_k
 void SlowPath::run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed)) {
     const std::int64_t t = monotonic_ns();
-    stage_.now_ns = t;
     drain_exceptions(t);
     observe_workers(t);
     if (auto d = device_.next_deadline(); d && d->count() <= t) device_.tick(wg::Time(t), *this);
-    flush_staged(t);
-    if (!pending_.empty() || unresolved_endpoints_) retry_pending(t);
-    if (neighbour_cache_ && t - last_neighbour_expiry_ns_ >= kNeighbourExpiryIntervalNs) {
-      last_neighbour_expiry_ns_ = t;
-      neighbour_cache_->expire(t);
-    }
+    plumbing_.flush_staged(device_, cfg_.publication->current(), t);
+    if (wire_.has_pending() || unresolved_endpoints_) retry_pending(t);
+    wire_.expire_neighbours(t);
     if (dirty_) {
       try {
         republish();
@@ -200,23 +169,24 @@ void SlowPath::handle_wire_exception(rte_mbuf* m, std::int64_t now_ns) {
     uapi::Endpoint from = endpoint_of(info);
     // Answers go back the way the frame came (send_datagram): a cookie reply to a spoofed
     // source must cost no neighbour resolution and leave no cache entry (issue 11).
-    answering_.emplace(Answering{from, {}});
-    std::memcpy(answering_->l2_source.data(), frame + 6, answering_->l2_source.size());
+    dp::MacAddr l2_source{};
+    std::memcpy(l2_source.data(), frame + 6, l2_source.size());
+    wire_.begin_answer(from, l2_source);
     device_.receive(std::span<const std::uint8_t>(frame + info.payload_offset, info.payload_len),
                     from, wg::Time(now_ns), *this);
-    answering_.reset();
+    wire_.end_answer();
     rte_pktmbuf_free(m);
     return;
   }
   // Punted non-tunnel traffic of a PCI wire port: ARP/ND for our wire address.
   const Options& o = *cfg_.options;
   const bool answered = answer_neighbour_request(
-      m, mac_of(*cfg_.wire), [&o](const std::uint8_t* addr, bool is_ipv6) {
+      m, tx_.mac(PortRole::wire), [&o](const std::uint8_t* addr, bool is_ipv6) {
         if (is_ipv6) return o.wire_ipv6 && std::memcmp(o.wire_ipv6->data(), addr, 16) == 0;
         return o.wire_ipv4 && std::memcmp(o.wire_ipv4->data() + 12, addr, 4) == 0;
       });
   if (answered) {
-    transmit(PortRole::wire, m);
+    tx_.transmit(PortRole::wire, m);
   } else {
     rte_pktmbuf_free(m);
     dp::count_drop(*cfg_.counters, r);
@@ -229,11 +199,11 @@ void SlowPath::handle_bridge_exception(rte_mbuf* m) {
   const dp::ForwardingState* state = cfg_.publication->current();
   const bool answered =
       state != nullptr &&
-      answer_neighbour_request(m, mac_of(*cfg_.bridge), [state](const std::uint8_t* addr, bool is_ipv6) {
+      answer_neighbour_request(m, tx_.mac(PortRole::bridge), [state](const std::uint8_t* addr, bool is_ipv6) {
         return dp::lookup_route(*state->routes, is_ipv6, addr).has_value();
       });
   if (answered) {
-    transmit(PortRole::bridge, m);
+    tx_.transmit(PortRole::bridge, m);
   } else {
     rte_pktmbuf_free(m);
   }
@@ -242,15 +212,15 @@ void SlowPath::handle_bridge_exception(rte_mbuf* m) {
 void SlowPath::observe_workers(std::int64_t now_ns) {
   const std::int64_t test_rekey_ns =
       static_cast<std::int64_t>(cfg_.options->test_rekey_after_seconds) * 1'000'000'000;
-  for (auto& [id, res] : peers_) {
+  plumbing_.for_each_peer([&](wg::PeerId id, PeerResources& res) {
     dp::PeerActivity& a = *res.activity;
     // The next keypair's first data (paper section 5.4.7): confirm it before anything else,
     // so that the timers below see the rotated session.
     const wg::Peer* peer = device_.peer(id);
-    if (peer == nullptr) continue;
+    if (peer == nullptr) return;
     if (const auto& next = peer->keypairs.shared_next()) {
-      auto it = prepared_.find(next.get());
-      if (it != prepared_.end() && it->second->received_data.load(std::memory_order_relaxed)) {
+      const dp::PreparedKeypair* p = plumbing_.find_prepared(next.get());
+      if (p != nullptr && p->received_data.load(std::memory_order_relaxed)) {
         device_.note_data_received(id, next.get(), wg::Time(now_ns));
       }
     }
@@ -295,131 +265,23 @@ void SlowPath::observe_workers(std::int64_t now_ns) {
         a.handshake_wanted.exchange(false, std::memory_order_relaxed)) {
       device_.note_handshake_wanted(id, wg::Time(now_ns));
     }
-  }
-}
-
-void SlowPath::flush_staged(std::int64_t now_ns) {
-  const dp::ForwardingState* state = cfg_.publication->current();
-  if (state == nullptr) return;
-  for (auto& [id, res] : peers_) {
-    rte_ring* ring = res.staging.get();
-    const unsigned count = rte_ring_count(ring);
-    if (count > res.staged_count) res.staged_grew_ns = now_ns;
-    res.staged_count = count;
-    if (count == 0) continue;
-    const wg::Peer* peer = device_.peer(id);
-    if (peer == nullptr) continue;
-    const auto& current = peer->keypairs.shared_current();
-    if (!current || !current->valid_for_send(wg::Time(now_ns))) {
-      expire_staged(res, now_ns);
-      continue;
-    }
-    // The published snapshot must already carry this keypair and the endpoint; until it does
-    // (a republish is pending) the packets wait one more iteration.
-    const dp::PeerSlot* slot = state->peer_slot(id);
-    if (slot == nullptr || slot->current != current.get()) continue;
-    auto kp = prepared(current);
-    rte_mbuf* m = nullptr;
-    while (rte_ring_sc_dequeue(ring, reinterpret_cast<void**>(&m)) == 0) {
-      staging_budget_->give_back(1);
-      if (dp::encap_one(stage_, *state, id, *kp, m) == DropReason::none) transmit(PortRole::wire, m);
-    }
-    res.staged_count = 0;
-  }
-}
-
-void SlowPath::expire_staged(PeerResources& res, std::int64_t now_ns) {
-  // The Linux module purges a peer's staged packets when its handshake gives up, which is
-  // REKEY_ATTEMPT_TIME after the last packet that asked for one (send.c restarts the attempt
-  // series on every send; timers.c wg_expired_retransmit_handshake; paper section 6.4). The
-  // Device's own give-up does not see these rings, so the same age is measured here from
-  // the last time the ring grew.
-  const auto attempt_ns =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(wg::kRekeyAttemptTime).count();
-  if (res.staged_grew_ns == dp::kNeverNs || now_ns - res.staged_grew_ns < attempt_ns) return;
-  rte_mbuf* m = nullptr;
-  std::uint64_t n = 0;
-  while (rte_ring_sc_dequeue(res.staging.get(), reinterpret_cast<void**>(&m)) == 0) {
-    rte_pktmbuf_free(m);
-    dp::count_drop(*cfg_.counters, DropReason::no_keypair);
-    ++n;
-  }
-  staging_budget_->give_back(static_cast<std::uint32_t>(n));
-  res.staged_count = 0;
-  res.staged_grew_ns = dp::kNeverNs;
-  spdlog::debug("{} packets staged without a session for {} s dropped", n,
-                std::chrono::duration_cast<std::chrono::seconds>(wg::kRekeyAttemptTime).count());
+  });
 }
 
 void SlowPath::retry_pending(std::int64_t now_ns) {
-  if (now_ns - last_resolve_ns_ < kResolveIntervalNs) return;
-  last_resolve_ns_ = now_ns;
+  if (!wire_.resolution_due(now_ns)) return;
   // Datagrams waiting for their next hop.
-  for (auto it = pending_.begin(); it != pending_.end();) {
-    if (auto tmpl = outer_template(it->to, now_ns)) {
-      rte_mbuf* m = build_datagram_frame(cfg_.pool, *tmpl, it->bytes, dp::cpu_to_be16(tunnel_port_));
-      if (m != nullptr) {
-        transmit(PortRole::wire, m);
-      } else {
-        dp::count_drop(*cfg_.counters, DropReason::no_mbuf);
-      }
-      it = pending_.erase(it);
-    } else if (now_ns - it->since_ns > kPendingTimeoutNs) {
-      spdlog::debug("no next-hop MAC for {} after {} s: datagram dropped", it->to.to_string(),
-                    kPendingTimeoutNs / 1'000'000'000);
-      dp::count_drop(*cfg_.counters, DropReason::no_endpoint);
-      it = pending_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  // A peer's endpoint had no MAC at the last build: next_hop_mac marks the snapshot dirty
-  // once the kernel knows it.
+  wire_.send_pending(tunnel_port_, now_ns);
+  // A peer's endpoint had no MAC at the last build: the WireSender marks the snapshot dirty
+  // (on_next_hop_changed) once the kernel knows it.
   if (unresolved_endpoints_) {
     device_.for_each_peer([&](const wg::PeerView& v) {
-      if (v.endpoint) (void)outer_template(*v.endpoint, now_ns);
+      if (v.endpoint) (void)wire_.outer_template(*v.endpoint, now_ns);
     });
   }
 }
 
 // ---- the snapshot ----
-
-SlowPath::PeerResources& SlowPath::resources_for(wg::PeerId id, const strait::Key& public_key) {
-  auto it = peers_.find(id);
-  if (it != peers_.end() && it->second.public_key == public_key) return it->second;
-  if (it != peers_.end()) {
-    // The id was reused for another peer. The published snapshot still names the old blocks
-    // and workers keep using them until the snapshot being built replaces it: they are
-    // retired after that publish (republish), never before (issue 11, item 1).
-    superseded_.push_back(std::move(it->second));
-    peers_.erase(it);
-  }
-  PeerResources r;
-  r.public_key = public_key;
-  r.activity = std::make_shared<dp::PeerActivity>();
-  const std::string name = "strait_stg" + std::to_string(staging_rings_created_++);
-  rte_ring* ring = rte_ring_create(name.c_str(), kStagingRingSize,
-                                   cfg_.bridge->socket_id(), RING_F_SC_DEQ);
-  if (ring == nullptr) throw std::runtime_error("rte_ring_create " + name + " failed");
-  // A ring's last owner frees what it still holds.
-  r.staging = std::shared_ptr<rte_ring>(ring, [budget = staging_budget_](rte_ring* g) {
-    rte_mbuf* m = nullptr;
-    while (rte_ring_sc_dequeue(g, reinterpret_cast<void**>(&m)) == 0) {
-      rte_pktmbuf_free(m);
-      budget->give_back(1);
-    }
-    rte_ring_free(g);
-  });
-  return peers_.emplace(id, std::move(r)).first->second;
-}
-
-std::shared_ptr<dp::PreparedKeypair> SlowPath::prepared(const std::shared_ptr<wg::Keypair>& kp) {
-  auto it = prepared_.find(kp.get());
-  if (it != prepared_.end()) return it->second;
-  auto p = dp::prepare_keypair(aead_, kp);
-  prepared_.emplace(kp.get(), p);
-  return p;
-}
 
 void SlowPath::republish() {
   const Options& o = *cfg_.options;
@@ -434,7 +296,7 @@ void SlowPath::republish() {
   }
 
   dp::BridgeL2 l2;
-  l2.src_mac = mac_of(*cfg_.bridge);
+  l2.src_mac = tx_.mac(PortRole::bridge);
   l2.mode = o.bridge_mac_mode == BridgeMacMode::pod ? dp::BridgeDstMac::pod_mac_from_ip
                                                      : dp::BridgeDstMac::fixed;
   l2.fixed_dst_mac = o.bridge_dst_mac.value_or(dp::MacAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff});
@@ -444,7 +306,7 @@ void SlowPath::republish() {
       .tunnel(dp::cpu_to_be16(tunnel_port_), o.tunnel_mtu)
       .bridge(l2)
       .punt_non_tunnel(is_pci_address(o.wire))
-      .staging_budget(staging_budget_.get());
+      .staging_budget(plumbing_.staging_budget());
   // ICMP too-big answers come from the original destination (no icmp_source: straitd has no
   // address on the pod network) and IPv4 without DF is fragmented (docs/STRAITD.md, "Path MTU").
   dp::PathMtuConfig pmtu;
@@ -454,20 +316,16 @@ void SlowPath::republish() {
   }
   b.path_mtu(pmtu);
 
-  std::map<const wg::Keypair*, std::shared_ptr<dp::PreparedKeypair>> used;
-  std::map<wg::PeerId, bool> alive;
+  PeerPlumbing::Named named;
   auto use = [&](const std::shared_ptr<wg::Keypair>& kp) {
-    auto p = prepared(kp);
-    used.emplace(kp.get(), p);
-    return p;
+    return plumbing_.name_keypair(named, kp);
   };
   device_.for_each_peer([&](const wg::PeerView& v) {
     const wg::Peer* peer = device_.peer(v.id);
-    PeerResources& res = resources_for(v.id, peer->public_key);
-    alive[v.id] = true;
+    PeerResources& res = plumbing_.name_peer(named, v.id, peer->public_key);
     b.peer(v.id, v.cipher, *res.activity, res.staging.get());
     if (v.endpoint) {
-      if (auto tmpl = outer_template(*v.endpoint, t)) {
+      if (auto tmpl = wire_.outer_template(*v.endpoint, t)) {
         b.endpoint(v.id, *tmpl);
       } else {
         unresolved_endpoints_ = true;
@@ -481,108 +339,15 @@ void SlowPath::republish() {
   if (cfg_.on_publish) cfg_.on_publish(*snapshot);
   cfg_.publication->publish(std::move(snapshot));
 
-  // What the new snapshot no longer names dies after the grace period, which starts now that
-  // no worker can load a snapshot naming it any more.
-  for (auto it = peers_.begin(); it != peers_.end();) {
-    if (alive.count(it->first) == 0) {
-      superseded_.push_back(std::move(it->second));
-      it = peers_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  for (PeerResources& old : superseded_) {
-    cfg_.publication->retire(std::move(old.activity));
-    cfg_.publication->retire(std::move(old.staging));
-  }
-  superseded_.clear();
-  prepared_.swap(used);  // keypairs only the old snapshot named: freed with it
-  for (auto& kp : released_) cfg_.publication->retire(std::move(kp));
-  released_.clear();
-}
-
-// ---- outer headers and next hops ----
-
-std::optional<dp::MacAddr> SlowPath::next_hop_mac(const dp::IpAddr16& dst, std::uint16_t port,
-                                                  std::int64_t now_ns) {
-  if (cfg_.options->wire_gateway_mac) return cfg_.options->wire_gateway_mac;
-  if (!neighbour_cache_) return std::nullopt;
-  const NeighbourCache::Answer a = neighbour_cache_->resolve(dst, port, now_ns);
-  if (a.changed) dirty_ = true;  // templates carry the MAC
-  return a.mac;
-}
-
-std::optional<dp::OuterTemplate> SlowPath::outer_template(const uapi::Endpoint& to,
-                                                          std::int64_t now_ns) {
-  const auto& src = to.family == 6 ? cfg_.options->wire_ipv6 : cfg_.options->wire_ipv4;
-  if (!src) return std::nullopt;
-  auto mac = next_hop_mac(to_addr16(to), to.port, now_ns);
-  if (!mac) return std::nullopt;
-  return outer_template_via(to, *mac);
-}
-
-std::optional<dp::OuterTemplate> SlowPath::outer_template_via(const uapi::Endpoint& to,
-                                                              const dp::MacAddr& next_hop) const {
-  const Options& o = *cfg_.options;
-  dp::OuterTemplateConfig c;
-  c.is_ipv6 = to.family == 6;
-  const auto& src = c.is_ipv6 ? o.wire_ipv6 : o.wire_ipv4;
-  if (!src) return std::nullopt;
-  c.src_addr = *src;
-  c.dst_addr = to_addr16(to);
-  c.dst_port_be = dp::cpu_to_be16(to.port);
-  c.src_mac = mac_of(*cfg_.wire);
-  c.dst_mac = next_hop;
-  return dp::OuterTemplate(c);
-}
-
-void SlowPath::transmit(PortRole role, rte_mbuf* m) {
-  const dp::Port& port = role == PortRole::wire ? *cfg_.wire : *cfg_.bridge;
-  const std::uint32_t len = rte_pktmbuf_pkt_len(m);
-  if (rte_ring* relay = cfg_.relay[static_cast<std::size_t>(role)]; relay != nullptr) {
-    // Worker 0 transmits it (and counts it) on its own queue.
-    if (rte_ring_sp_enqueue(relay, m) != 0) {
-      rte_pktmbuf_free(m);
-      dp::count_drop(*cfg_.counters, DropReason::tx_failed);
-    }
-    return;
-  }
-  if (rte_eth_tx_burst(port.port_id(), cfg_.tx_queue, &m, 1) == 1) {
-    dp::count_tx(*cfg_.counters, role, 1, len);
-  } else {
-    rte_pktmbuf_free(m);
-    dp::count_drop(*cfg_.counters, DropReason::tx_failed);
-  }
+  // Only now, after the pointer store, may what the new snapshot no longer names be retired
+  // (issue 11, item 1; tests/dpdk/slow_path_test.cpp PeerIdReusedWhileTheWorkerForwardsToIt).
+  plumbing_.retire_unnamed(std::move(named), *cfg_.publication);
 }
 
 // ---- wg::DeviceIo ----
 
 void SlowPath::send_datagram(const uapi::Endpoint& to, std::span<const std::uint8_t> bytes) {
-  const std::int64_t t = monotonic_ns();
-  const auto& src = to.family == 6 ? cfg_.options->wire_ipv6 : cfg_.options->wire_ipv4;
-  if (!src) {
-    spdlog::debug("no --wire-ip of the family of {}: datagram dropped", to.to_string());
-    dp::count_drop(*cfg_.counters, DropReason::no_endpoint);
-    return;
-  }
-  // An answer to the frame being received goes to that frame's Ethernet source; anything
-  // else to its resolved next hop.
-  auto tmpl = answering_ && answering_->from == to ? outer_template_via(to, answering_->l2_source)
-                                                   : outer_template(to, t);
-  if (!tmpl) {
-    if (pending_.size() >= kMaxPendingDatagrams) {
-      pending_.pop_front();
-      dp::count_drop(*cfg_.counters, DropReason::no_endpoint);
-    }
-    pending_.push_back({to, std::vector<std::uint8_t>(bytes.begin(), bytes.end()), t});
-    return;
-  }
-  rte_mbuf* m = build_datagram_frame(cfg_.pool, *tmpl, bytes, dp::cpu_to_be16(tunnel_port_));
-  if (m == nullptr) {
-    dp::count_drop(*cfg_.counters, DropReason::no_mbuf);
-    return;
-  }
-  transmit(PortRole::wire, m);
+  wire_.send(to, bytes, tunnel_port_, monotonic_ns());
 }
 
 void SlowPath::deliver(wg::PeerId /*peer*/, std::span<const std::uint8_t> ip_packet) {
@@ -616,7 +381,7 @@ void SlowPath::deliver(wg::PeerId /*peer*/, std::span<const std::uint8_t> ip_pac
   eth.ether_type_be = v6 ? dp::kEtherTypeIpv6Be : dp::kEtherTypeIpv4Be;
   dp::store_header(p, eth);
   std::memcpy(p + dp::kEthHdrLen, ip_packet.data(), ip_packet.size());
-  transmit(PortRole::bridge, m);
+  tx_.transmit(PortRole::bridge, m);
 }
 
 void SlowPath::on_session_changed(wg::PeerId /*peer*/) { dirty_ = true; }
@@ -624,7 +389,7 @@ void SlowPath::on_session_changed(wg::PeerId /*peer*/) { dirty_ = true; }
 void SlowPath::on_keypair_released(std::shared_ptr<wg::Keypair> keypair) {
   // The published snapshot may name it: it lives until the snapshot after the next publish
   // has replaced that one and the grace period has passed.
-  released_.push_back(std::move(keypair));
+  plumbing_.release(std::move(keypair));
   dirty_ = true;
 }
 
@@ -635,9 +400,9 @@ uapi::DeviceState SlowPath::get() {
   for (auto& ps : s.peers) {
     auto id = device_.peer_id(ps.public_key);
     if (!id) continue;
-    auto it = peers_.find(*id);
-    if (it == peers_.end()) continue;
-    const dp::PeerCounters& c = it->second.activity->counters;
+    const PeerResources* res = plumbing_.find(*id);
+    if (res == nullptr) continue;
+    const dp::PeerCounters& c = res->activity->counters;
     ps.rx_bytes += c.rx_bytes.load(std::memory_order_relaxed);
     ps.tx_bytes += c.tx_bytes.load(std::memory_order_relaxed);
     ps.rx_packets += c.rx_packets.load(std::memory_order_relaxed);
@@ -679,12 +444,7 @@ void SlowPath::drain() {
       rte_pktmbuf_free(m);
     }
   }
-  for (auto& [id, res] : peers_) {
-    while (rte_ring_sc_dequeue(res.staging.get(), reinterpret_cast<void**>(&m)) == 0) {
-      rte_pktmbuf_free(m);
-      staging_budget_->give_back(1);
-    }
-  }
+  plumbing_.drain_staging();
 }
 
 }  // namespace strait::straitd
