@@ -151,7 +151,7 @@ int run(const Options& o) {
           dp::ring_descriptors(q.n_rx, kRingDescriptors, q.n_tx, kRingDescriptors);
     }
     sizing.lcores = static_cast<std::uint32_t>(workers + 1);
-    // Staged packets have a limit of their own (kMaxStagedPackets, slow_path.hpp), reserved
+    // Staged packets have a limit of their own (kMaxStagedPackets, peer_plumbing.hpp), reserved
     // here on top of what the ports and rings need, so that forwarding always has mbufs.
     sizing.staging = kExceptionRingSize + 2 * kRelayRingSize + kMaxStagedPackets;
     sizing.staging += kHandshakeRingSize;  // the slow path's own ring for handshake messages
