@@ -49,7 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     ob.is_next = (setup & 4) != 0;
     test::build_node(b, ob);
 
-    std::array<rte_mbuf*, kMaxFrames> in{}, to_bridge{}, to_slow{};
+    std::array<rte_mbuf*, kMaxFrames> in{}, to_bridge{}, to_handshake{}, to_slow{};
     std::uint16_t n = 0;
     for (const fuzz::Record& r : fuzz::records_of({data + 1, size - 1}, kMaxFrames)) {
       rte_mbuf* m = fuzz::mbuf_of(r.bytes);
@@ -60,9 +60,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       in[n++] = m;
     }
     const dp::DecapResult res =
-        dp::decap_burst(b.ctx, *b.state, in.data(), n, to_bridge.data(), to_slow.data());
-    if (res.to_bridge + res.to_slow_path > n) __builtin_trap();
+        dp::decap_burst(b.ctx, *b.state, in.data(), n, to_bridge.data(), to_handshake.data(),
+                        to_slow.data());
+    if (res.to_bridge + res.to_handshake + res.to_slow_path > n) __builtin_trap();
     fuzz::free_all({to_bridge.data(), res.to_bridge});
+    fuzz::free_all({to_handshake.data(), res.to_handshake});
     fuzz::free_all({to_slow.data(), res.to_slow_path});
   }
   fuzz::check_pool_full();

@@ -72,10 +72,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fuzz::free_all({to_bridge.data(), res.to_bridge});
 
     // What A sent, B takes apart (in chunks the size of B's burst arrays).
-    std::array<rte_mbuf*, kWireRoom> b_bridge{}, b_slow{};
-    const dp::DecapResult back = dp::decap_burst(b.ctx, *b.state, to_wire.data(), res.to_wire,
-                                                 b_bridge.data(), b_slow.data());
+    std::array<rte_mbuf*, kWireRoom> b_bridge{}, b_handshake{}, b_slow{};
+    const dp::DecapResult back =
+        dp::decap_burst(b.ctx, *b.state, to_wire.data(), res.to_wire, b_bridge.data(),
+                        b_handshake.data(), b_slow.data());
     fuzz::free_all({b_bridge.data(), back.to_bridge});
+    fuzz::free_all({b_handshake.data(), back.to_handshake});
     fuzz::free_all({b_slow.data(), back.to_slow_path});
   }
   fuzz::check_pool_full();

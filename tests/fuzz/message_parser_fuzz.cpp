@@ -10,6 +10,7 @@
 
 namespace {
 
+using namespace strait;
 using namespace strait::wg;
 
 void require(bool ok) {

@@ -17,6 +17,7 @@
 
 namespace {
 
+using namespace strait;
 using namespace strait::wg;
 using namespace std::chrono_literals;
 
