@@ -57,16 +57,8 @@ ip netns exec "$NSA" wg show "$IFA" | grep -q "latest handshake" || rig_fail "A 
 first=$(ip netns exec "$NSA" wg show "$IFA" latest-handshakes | awk '{ print $2 }')
 
 # Traffic across several rekey intervals: the session rotates under it.
-ip netns exec "$NSB" iperf3 -s -1 -B 10.98.2.1 >"$RIG_WORK/iperf_s1.log" 2>&1 &
-rig_wait_for "iperf3 server in B" ip netns exec "$NSB" sh -c "ss -ltn | grep -q 10.98.2.1:5201"
-ip netns exec "$NSA" iperf3 -c 10.98.2.1 -t $((REKEY * 3)) >"$RIG_WORK/iperf_ab.log" 2>&1 ||
-  { cat "$RIG_WORK/iperf_ab.log"; rig_fail "iperf3 A -> B across rekeys"; }
-grep -E "sender|receiver" "$RIG_WORK/iperf_ab.log"
-ip netns exec "$NSA" iperf3 -s -1 -B 10.98.1.1 >"$RIG_WORK/iperf_s2.log" 2>&1 &
-rig_wait_for "iperf3 server in A" ip netns exec "$NSA" sh -c "ss -ltn | grep -q 10.98.1.1:5201"
-ip netns exec "$NSB" iperf3 -c 10.98.1.1 -t 3 >"$RIG_WORK/iperf_ba.log" 2>&1 ||
-  { cat "$RIG_WORK/iperf_ba.log"; rig_fail "iperf3 B -> A"; }
-grep -E "sender|receiver" "$RIG_WORK/iperf_ba.log"
+rig_iperf "$NSA" "$NSB" 10.98.2.1 $((REKEY * 3)) "A -> B across rekeys"
+rig_iperf "$NSB" "$NSA" 10.98.1.1 3 "B -> A"
 echo "ok: iperf3 both ways"
 
 last=$(ip netns exec "$NSA" wg show "$IFA" latest-handshakes | awk '{ print $2 }')

@@ -97,16 +97,8 @@ now=$(date +%s)
 read -r rx0 tx0 < <(ip netns exec "$NSA" wg show "$IFN" transfer | awk -v k="$b_pub" '$1 == k { print $2, $3 }')
 
 # ---- iperf3 both ways (a few seconds of TCP; throughput is perf/'s business, not asserted)
-ip netns exec "$NSB" iperf3 -s -1 -B 10.99.2.1 >"$RIG_WORK/iperf_s1.log" 2>&1 &
-rig_wait_for "iperf3 server in B" ip netns exec "$NSB" sh -c "ss -ltn | grep -q 10.99.2.1:5201"
-ip netns exec "$NSA" iperf3 -c 10.99.2.1 -t 3 >"$RIG_WORK/iperf_ab.log" 2>&1 ||
-  { cat "$RIG_WORK/iperf_ab.log"; rig_fail "iperf3 A -> B"; }
-grep -E "sender|receiver" "$RIG_WORK/iperf_ab.log"
-ip netns exec "$NSA" iperf3 -s -1 -B 10.99.1.1 >"$RIG_WORK/iperf_s2.log" 2>&1 &
-rig_wait_for "iperf3 server in A" ip netns exec "$NSA" sh -c "ss -ltn | grep -q 10.99.1.1:5201"
-ip netns exec "$NSB" iperf3 -c 10.99.1.1 -t 3 >"$RIG_WORK/iperf_ba.log" 2>&1 ||
-  { cat "$RIG_WORK/iperf_ba.log"; rig_fail "iperf3 B -> A"; }
-grep -E "sender|receiver" "$RIG_WORK/iperf_ba.log"
+rig_iperf "$NSA" "$NSB" 10.99.2.1 3 "A -> B"
+rig_iperf "$NSB" "$NSA" 10.99.1.1 3 "B -> A"
 echo "ok: iperf3 both ways"
 
 # ---- transfer counters grew on straitd's side across the iperf3 runs (both directions carried

@@ -121,6 +121,20 @@ rig_wait_for() {
   rig_fail "timed out waiting for $what"
 }
 
+# rig_iperf FROM_NS TO_NS TO_ADDR SECONDS LABEL: one iperf3 TCP run from FROM_NS to a
+# one-shot server on TO_ADDR in TO_NS; prints the receiver's line and fails unless data moved
+# (iperf3 exits 0 when its control connection works but no data arrived).
+rig_iperf() {
+  local from=$1 to=$2 addr=$3 seconds=$4 label=$5 log
+  log="$RIG_WORK/iperf_${label//[^A-Za-z0-9]/_}.log"
+  ip netns exec "$to" iperf3 -s -1 -B "$addr" >"$log.server" 2>&1 &
+  rig_wait_for "iperf3 server on $addr" ip netns exec "$to" sh -c "ss -ltn | grep -q '$addr:5201'"
+  ip netns exec "$from" iperf3 -c "$addr" -t "$seconds" >"$log" 2>&1 ||
+    { cat "$log"; rig_fail "iperf3 $label"; }
+  grep -E "receiver" "$log" | sed "s/^/  $label /"
+  grep -E "receiver" "$log" | grep -qv " 0.00 Bytes" || rig_fail "iperf3 $label moved no data"
+}
+
 # rig_uapi_get IFNAME: the whole get=1 reply (wg(8) skips the strait_ keys; UAPI.md).
 rig_uapi_get() { python3 "$RIG_LIB/uapi.py" "$1" get; }
 
