@@ -173,10 +173,22 @@ EOF
   ) 9> "$LAB_RUN/inventory/$c.lock"
 }
 
+# Runs "$@" again whenever it exits, as a Deployment restarts its pod, saying so in the log
+# (a controller that dies is a defect to see, not to hide: deploy/mesh/broker.py says which).
+# SIGTERM stops both.
+SUPERVISE='trap "kill \$child 2>/dev/null; wait \$child; exit 0" TERM INT
+while :; do
+  "$@" & child=$!
+  wait $child
+  echo "[lab] supervisor: the controller exited with status $?; started again in 1 s"
+  sleep 1
+done'
+
 controller_start() {
   local c=$1
   lab_stop_pidfile "$DIR/controller-$c.pid" "strait_mesh.py"
-  lab_spawn "$NS" "$DIR/controller-$c.pid" "$DIR/controller-$c.log" "$PY" "$MESH" controller \
+  lab_spawn "$NS" "$DIR/controller-$c.pid" "$DIR/controller-$c.log" \
+    bash -c "$SUPERVISE" supervise "$PY" "$MESH" controller \
     --cluster "$c" --cluster-id "lab-$c" --broker "$(endpoints)" \
     --broker-ca "$PKI/ca.crt" --broker-cert "$PKI/strait-$c.crt" --broker-key "$PKI/strait-$c.key" \
     --inventory "$LAB_RUN/inventory/$c" --pod-cidrs "$(lab_cluster_cidr "$(lab_cluster_index "$c")")" \

@@ -79,19 +79,11 @@ def encode(value):
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-# gRPC waits up to 120 s between reconnection attempts by default, growing 1.6x from 1 s: a
-# channel kept through a minute-long broker outage would stay down long after the members
-# return (lab_broker: not back within 30 s of a 60 s outage). Two seconds at most between
-# attempts to a member that is away.
-RECONNECT_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 500),
-                     ("grpc.max_reconnect_backoff_ms", 2000)]
-
-
 def etcd_client(endpoint, ca, cert, key, timeout):
     import etcd3  # Debian python3-etcd3; imported here so that tests of the rest need none
     host, _, port = endpoint.rpartition(":")
     return etcd3.client(host=host, port=int(port), ca_cert=ca, cert_key=key, cert_cert=cert,
-                        timeout=timeout, grpc_options=RECONNECT_OPTIONS)
+                        timeout=timeout)
 
 
 class Broker:
@@ -99,11 +91,11 @@ class Broker:
     current member and, when that one fails, to the next (a killed member costs one
     timeout). Not thread-safe: one controller loop owns it.
 
-    One client (one gRPC channel) per member, made on first use and kept for the life of the
-    process, never closed: gRPC Python's Channel.close() while the channel is failing can
-    crash the whole interpreter (seen here: both lab controllers killed by a trap inside
-    cygrpc the moment the broker stopped; grpc/grpc#16290, #19235), and a channel reconnects
-    by itself when its member returns. At most one channel per member: nothing grows."""
+    A failed member's client is closed and a new one made when it is next tried: a kept gRPC
+    channel was seen to stay down long after its member returned (lab_broker, after a 60 s
+    outage). Known defect: gRPC Python (Debian 1.51) sometimes kills the process with a trap
+    inside cygrpc when every member goes away at once; a Deployment (or the lab's supervisor,
+    deploy/lab/broker.sh) starts the controller again, which keeps the last spec in force."""
 
     def __init__(self, endpoints, ca, cert, key, timeout=2.0, connect=etcd_client):
         if not endpoints:
@@ -112,20 +104,16 @@ class Broker:
         self.ca, self.cert, self.key, self.timeout = ca, cert, key, timeout
         self.connect = connect
         self.current = 0
-        self.clients = {}  # endpoint -> its client
-
-    def _client(self):
-        endpoint = self.endpoints[self.current]
-        if endpoint not in self.clients:
-            self.clients[endpoint] = self.connect(endpoint, self.ca, self.cert, self.key,
-                                                  self.timeout)
-        return self.clients[endpoint]
+        self.client = None
 
     def _call(self, what, fn):
         errors = []
         for _ in range(len(self.endpoints)):
+            if self.client is None:
+                self.client = self.connect(self.endpoints[self.current], self.ca, self.cert,
+                                           self.key, self.timeout)
             try:
-                return fn(self._client())
+                return fn(self.client)
             except Exception as e:  # grpc.RpcError and etcd3's translations of it
                 code = getattr(e, "code", None)
                 name = getattr(code(), "name", "") if callable(code) else ""
@@ -134,8 +122,17 @@ class Broker:
                                       f"({e.details() if hasattr(e, 'details') else e})",
                                       permission_denied=True) from e
                 errors.append(f"{self.endpoints[self.current]}: {name or type(e).__name__}")
+                self.close()
                 self.current = (self.current + 1) % len(self.endpoints)
         raise BrokerError(f"{what}: no broker member answered ({'; '.join(errors)})")
+
+    def close(self):
+        if self.client is not None:
+            try:
+                self.client.close()
+            except Exception:  # a channel that never connected
+                pass
+            self.client = None
 
     def read_all(self):
         """Every cluster's keys: a list of Entry (values that are not JSON are kept as None

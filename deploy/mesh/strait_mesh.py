@@ -19,6 +19,7 @@ Exit codes: 0 ok, 1 the inputs are inconsistent (every problem listed), 2 usage.
 """
 
 import argparse
+import faulthandler
 import ipaddress
 import json
 import os
@@ -580,6 +581,9 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    # A crash inside a C extension (gRPC under the etcd client) leaves its Python stack in the
+    # log instead of nothing.
+    faulthandler.enable()
     # Through the module, not __main__: controller.py and mesh_ops.py import strait_mesh, and
     # its InputError must be the one main() catches.
     import strait_mesh
