@@ -8,12 +8,12 @@
 # Needs root (namespaces, hugepages, BPF).
 #   STRAIT_BUILD_DIR   build directory (default: build)
 #   STRAIT_SANITIZE    1 (default) runs the sanitizer build, 0 skips it
-#   STRAIT_FUZZ_SECONDS per-target fuzz time (default 20; 0 skips fuzzing)
+#   STRAIT_FUZZ_SECONDS per-target fuzz time (default 10, a smoke run from the seeds; 0 skips it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build=${STRAIT_BUILD_DIR:-build}
-fuzz_seconds=${STRAIT_FUZZ_SECONDS:-20}
+fuzz_seconds=${STRAIT_FUZZ_SECONDS:-10}
 sanitize=${STRAIT_SANITIZE:-1}
 
 ./deploy/install-deps.sh
