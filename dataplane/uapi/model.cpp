@@ -8,6 +8,8 @@
 #include <net/if.h>
 #include <netinet/in.h>
 
+#include "core/decimal_text.hpp"
+
 namespace strait::uapi {
 
 namespace {
@@ -20,20 +22,6 @@ int hex_value(char c) {
 }
 
 // Strict unsigned decimal: digits only, no sign, no spaces, no overflow.
-template <class T>
-std::optional<T> parse_decimal(std::string_view s) {
-  if (s.empty() || s.size() > 20) return std::nullopt;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-  }
-  T v{};
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
-Error invalid(std::string message) { return Error{EINVAL, std::move(message)}; }
-
 // Clears the host bits of a prefix, for comparing prefixes the way the allowed-IPs table does.
 AllowedIp masked(AllowedIp ip) {
   const unsigned bits = ip.family == 4 ? 32 : 128;
@@ -96,26 +84,26 @@ std::optional<Cipher> cipher_from_name(std::string_view name) {
 
 Result<AllowedIp> AllowedIp::parse(std::string_view text) {
   const auto slash = text.find('/');
-  if (slash == std::string_view::npos) return invalid("missing /prefix-length");
+  if (slash == std::string_view::npos) return Error{"missing /prefix-length"};
   const std::string addr_text(text.substr(0, slash));
   const std::string_view cidr_text = text.substr(slash + 1);
   AllowedIp ip;
   if (addr_text.find(':') != std::string::npos) {
     ip.family = 6;
     if (inet_pton(AF_INET6, addr_text.c_str(), ip.addr.data()) != 1) {
-      return invalid("not an IPv6 address: " + addr_text);
+      return Error{"not an IPv6 address: " + addr_text};
     }
   } else {
     ip.family = 4;
     if (inet_pton(AF_INET, addr_text.c_str(), ip.addr.data()) != 1) {
-      return invalid("not an IPv4 address: " + addr_text);
+      return Error{"not an IPv4 address: " + addr_text};
     }
   }
-  const auto cidr = parse_decimal<unsigned>(cidr_text);
+  const auto cidr = wg::parse_decimal<unsigned>(cidr_text);
   const unsigned max = ip.family == 4 ? 32 : 128;
   if (!cidr || *cidr > max || (cidr_text.size() > 1 && cidr_text[0] == '0')) {
-    return invalid("prefix length must be 0.." + std::to_string(max) + ", got \"" +
-                   std::string(cidr_text) + "\"");
+    return Error{"prefix length must be 0.." + std::to_string(max) + ", got \"" +
+                   std::string(cidr_text) + "\""};
   }
   ip.cidr = static_cast<std::uint8_t>(*cidr);
   return ip;
@@ -143,8 +131,8 @@ Result<Endpoint> Endpoint::parse(std::string_view text) {
   std::string_view port_text;
   if (!text.empty() && text.front() == '[') {
     const auto close = text.find(']');
-    if (close == std::string_view::npos) return invalid("missing ] after IPv6 address");
-    if (close + 1 >= text.size() || text[close + 1] != ':') return invalid("missing :port");
+    if (close == std::string_view::npos) return Error{"missing ] after IPv6 address"};
+    if (close + 1 >= text.size() || text[close + 1] != ':') return Error{"missing :port"};
     host = std::string(text.substr(1, close - 1));
     port_text = text.substr(close + 2);
     ep.family = 6;
@@ -152,30 +140,30 @@ Result<Endpoint> Endpoint::parse(std::string_view text) {
     if (pct != std::string::npos) {
       const std::string zone = host.substr(pct + 1);
       host.resize(pct);
-      if (auto idx = parse_decimal<std::uint32_t>(zone)) {
+      if (auto idx = wg::parse_decimal<std::uint32_t>(zone)) {
         ep.scope_id = *idx;
       } else if (!zone.empty() && (ep.scope_id = if_nametoindex(zone.c_str())) != 0) {
         // an interface name, resolved to its index
       } else {
-        return invalid("unknown IPv6 scope \"" + zone + "\"");
+        return Error{"unknown IPv6 scope \"" + zone + "\""};
       }
     }
     if (inet_pton(AF_INET6, host.c_str(), ep.addr.data()) != 1) {
-      return invalid("not an IPv6 address: " + host);
+      return Error{"not an IPv6 address: " + host};
     }
   } else {
     const auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return invalid("missing :port");
+    if (colon == std::string_view::npos) return Error{"missing :port"};
     host = std::string(text.substr(0, colon));
     port_text = text.substr(colon + 1);
     ep.family = 4;
     if (inet_pton(AF_INET, host.c_str(), ep.addr.data()) != 1) {
-      return invalid("not an IPv4 address (IPv6 needs [brackets]; names are not resolved): " +
-                     host);
+      return Error{"not an IPv4 address (IPv6 needs [brackets]; names are not resolved): " +
+                     host};
     }
   }
-  const auto port = parse_decimal<std::uint16_t>(port_text);
-  if (!port) return invalid("port must be 0..65535, got \"" + std::string(port_text) + "\"");
+  const auto port = wg::parse_decimal<std::uint16_t>(port_text);
+  if (!port) return Error{"port must be 0..65535, got \"" + std::string(port_text) + "\""};
   ep.port = *port;
   return ep;
 }

@@ -5,24 +5,14 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "core/decimal_text.hpp"
+
 namespace strait::uapi {
 
 namespace {
 
 constexpr std::string_view kStraitPrefix = "strait_";
 constexpr std::string_view kDropPrefix = "strait_drop_";
-
-template <class T>
-std::optional<T> parse_decimal(std::string_view s) {
-  if (s.empty() || s.size() > 20) return std::nullopt;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-  }
-  T v{};
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
 
 bool is_reason_name(std::string_view s) {
   if (s.empty()) return false;
@@ -158,11 +148,11 @@ Result<DeviceChange> parse_set(std::string_view body) {
         if (!sk) return bad_value("not 64 hex digits");
         change.private_key = *sk;
       } else if (key == "listen_port") {
-        auto port = parse_decimal<std::uint16_t>(value);
+        auto port = wg::parse_decimal<std::uint16_t>(value);
         if (!port) return bad_value("not a port number 0..65535: " + quoted(value));
         change.listen_port = *port;
       } else if (key == "fwmark") {
-        auto mark = parse_decimal<std::uint32_t>(value);
+        auto mark = wg::parse_decimal<std::uint32_t>(value);
         if (!mark) return bad_value("not a decimal number 0..4294967295: " + quoted(value));
         change.fwmark = *mark;
       } else if (key == "replace_peers") {
@@ -193,7 +183,7 @@ Result<DeviceChange> parse_set(std::string_view body) {
       if (!ep) return bad_value(quoted(value) + ": " + ep.error().message);
       peer->endpoint = *ep;
     } else if (key == "persistent_keepalive_interval") {
-      auto secs = parse_decimal<std::uint16_t>(value);
+      auto secs = wg::parse_decimal<std::uint16_t>(value);
       if (!secs) return bad_value("not a number of seconds 0..65535: " + quoted(value));
       peer->persistent_keepalive = *secs;
     } else if (key == "replace_allowed_ips") {
@@ -295,7 +285,7 @@ Result<DeviceState> parse_get(std::string_view reply) {
       return line_error(EPROTO, n, "invalid " + k + ": " + std::string(why));
     };
     auto u64 = [&](std::uint64_t& dst) -> bool {
-      auto v = parse_decimal<std::uint64_t>(value);
+      auto v = wg::parse_decimal<std::uint64_t>(value);
       if (v) dst = *v;
       return v.has_value();
     };
@@ -320,11 +310,11 @@ Result<DeviceState> parse_get(std::string_view reply) {
         if (!sk) return bad("not 64 hex digits");
         state.private_key = *sk;
       } else if (key == "listen_port") {
-        auto v = parse_decimal<std::uint16_t>(value);
+        auto v = wg::parse_decimal<std::uint16_t>(value);
         if (!v) return bad("not a port number");
         state.listen_port = *v;
       } else if (key == "fwmark") {
-        auto v = parse_decimal<std::uint32_t>(value);
+        auto v = wg::parse_decimal<std::uint32_t>(value);
         if (!v) return bad("not a 32-bit number");
         state.fwmark = *v;
       } else if (key.substr(0, kDropPrefix.size()) == kDropPrefix) {
@@ -357,7 +347,7 @@ Result<DeviceState> parse_get(std::string_view reply) {
     } else if (key == "rx_bytes") {
       if (!u64(peer->rx_bytes)) return bad("not a counter");
     } else if (key == "persistent_keepalive_interval") {
-      auto v = parse_decimal<std::uint16_t>(value);
+      auto v = wg::parse_decimal<std::uint16_t>(value);
       if (!v) return bad("not a number of seconds 0..65535");
       peer->persistent_keepalive = *v;
     } else if (key == "allowed_ip") {
