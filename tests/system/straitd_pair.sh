@@ -45,10 +45,7 @@ pid_a=$RIG_PID
 rig_start_straitd "$NSB" "$IFB" "$VB" "$TB" 192.168.78.2 02:00:00:98:02:01 "$RIG_WORK/b.key" 0 1 \
   --test-rekey-after-seconds "$REKEY"
 pid_b=$RIG_PID
-rig_inner_up "$NSA" "$TA" 02:00:00:98:01:01 10.98.1.1/24 10.98.2.0/24 1420
-rig_inner_up "$NSB" "$TB" 02:00:00:98:02:01 10.98.2.1/24 10.98.1.0/24 1420
-rig_straitd_peer "$IFA" "$b_pub" 192.168.78.2:51820 10.98.2.0/24 aes256-gcm
-rig_straitd_peer "$IFB" "$a_pub" 192.168.78.1:51820 10.98.1.0/24 aes256-gcm
+rig_link_straitd_pair "$a_pub" "$b_pub"
 
 ip netns exec "$NSA" ping -c 3 -W 5 10.98.2.1 >/dev/null || rig_fail "ping A -> B"
 ip netns exec "$NSB" ping -c 3 -W 5 10.98.1.1 >/dev/null || rig_fail "ping B -> A"

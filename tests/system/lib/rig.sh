@@ -266,6 +266,17 @@ rig_inner_up() {
   for r in "${routes[@]}"; do ip -n "$1" route replace "$r" dev "$2"; done
 }
 
+# rig_link_straitd_pair A_PUBLIC B_PUBLIC: the two-straitd plan of straitd_pair.sh and
+# straitd_flood.sh, on the caller's $NSA/$NSB, taps $TA/$TB and interfaces $IFA/$IFB (wires
+# 192.168.78.1 and .2): inner 10.98.1.1/24 on A and 10.98.2.1/24 on B, each the other's
+# AES-256-GCM peer. Call it once both straitd run.
+rig_link_straitd_pair() {
+  rig_inner_up "$NSA" "$TA" 02:00:00:98:01:01 10.98.1.1/24 10.98.2.0/24 1420
+  rig_inner_up "$NSB" "$TB" 02:00:00:98:02:01 10.98.2.1/24 10.98.1.0/24 1420
+  rig_straitd_peer "$IFA" "$2" 192.168.78.2:51820 10.98.2.0/24 aes256-gcm
+  rig_straitd_peer "$IFB" "$1" 192.168.78.1:51820 10.98.1.0/24 aes256-gcm
+}
+
 # rig_straitd_peer IFNAME PEER_PUBLIC_B64 ENDPOINT ALLOWED_IP CIPHER: one peer and its
 # strait_cipher (chacha20-poly1305 or aes256-gcm) in one set request, as strait-agent sends it
 # (wg(8) cannot set the cipher, strait-ctl only changes an existing peer's).
