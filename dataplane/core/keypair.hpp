@@ -16,6 +16,7 @@
 
 #include "core/replay_window.hpp"
 #include "core/types.hpp"
+#include "crypto/aead_burst.hpp"
 
 namespace strait::wg {
 
@@ -60,6 +61,23 @@ struct alignas(64) Keypair {
   std::uint32_t remote_index;  // the peer's sender index; our data carries it as receiver
   Cipher cipher;
   bool we_initiated;  // initiator of the handshake that made this keypair
+  bool aead_prepared = false;  // send_aead/recv_aead hold the keys (prepare_aead)
+
+  // The same two keys expanded for the AEAD engine, which is what the transport codec seals
+  // and opens with (core/transport_codec.hpp). Made once per keypair, by whoever installs it
+  // (the Device, on the slow path, before the keypair is published), so every user of the
+  // keypair shares one expansion. ~AeadKey wipes them.
+  crypto::AeadKey send_aead;
+  crypto::AeadKey recv_aead;
+
+  // Expands both keys for `engine`'s process (a no-op once done). Slow path, before the
+  // keypair is published: a published keypair is read by lcores without a lock.
+  void prepare_aead(const crypto::AeadEngine& engine) {
+    if (aead_prepared) return;
+    engine.prepare_key(send_aead, cipher, send_key.data());
+    engine.prepare_key(recv_aead, cipher, recv_key.data());
+    aead_prepared = true;
+  }
 
   // Cleared when a limit is reached, or by Keypairs::expire_current_for_sending (new private
   // key, peer removed). Relaxed: a late reader at worst sends/accepts one more burst that the

@@ -7,15 +7,6 @@ namespace strait::wg {
 
 namespace {
 
-std::uint32_t load_le32(const std::uint8_t* p) {
-  return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 |
-         std::uint32_t{p[3]} << 24;
-}
-
-std::uint64_t load_le64(const std::uint8_t* p) {
-  return std::uint64_t{load_le32(p)} | std::uint64_t{load_le32(p + 4)} << 32;
-}
-
 void store_le32(std::uint8_t* p, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
 }
@@ -130,8 +121,8 @@ Parsed<DataView> parse_data(std::span<const std::uint8_t> bytes) {
     return r;
   }
   r.value.type = c.type;
-  r.value.receiver = load_le32(bytes.data() + 4);
-  r.value.counter = load_le64(bytes.data() + 8);
+  r.value.receiver = data_receiver(bytes.data());
+  r.value.counter = data_counter(bytes.data());
   r.value.ciphertext = bytes.subspan(kDataHeaderLen);
   return r;
 }

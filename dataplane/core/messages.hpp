@@ -95,6 +95,19 @@ struct MessageCookieReply {
 inline constexpr std::size_t kDataHeaderLen = 16;
 inline constexpr std::size_t kDataMinLen = kDataHeaderLen + kTagLen;  // a keepalive
 
+// The data header's fields, read from a message classify() accepted as data (so at least
+// kDataMinLen bytes): the receiver index at offset 4 and the counter at 8, little endian.
+// The one reading of them: parse_data, the transport codec and the decap stage use these.
+[[nodiscard]] inline std::uint32_t data_receiver(const std::uint8_t* msg) noexcept {
+  return std::uint32_t{msg[4]} | std::uint32_t{msg[5]} << 8 | std::uint32_t{msg[6]} << 16 |
+         std::uint32_t{msg[7]} << 24;
+}
+[[nodiscard]] inline std::uint64_t data_counter(const std::uint8_t* msg) noexcept {
+  std::uint64_t v = 0;
+  for (int i = 15; i >= 8; --i) v = v << 8 | msg[i];
+  return v;
+}
+
 inline constexpr std::size_t kInitiationLen = 148;
 inline constexpr std::size_t kResponseLen = 92;
 inline constexpr std::size_t kCookieReplyLen = 64;

@@ -8,6 +8,7 @@
 #include "core/messages.hpp"
 #include "core/tai64n.hpp"
 #include "core/timers.hpp"
+#include "core/transport_codec.hpp"
 #include "device/crypto_setup.hpp"
 #include "device/peer_key_check.hpp"
 #include "packet/inner_parse.hpp"
@@ -55,8 +56,10 @@ WallTime system_wall_clock() {
   return WallTime{static_cast<std::int64_t>(ts.tv_sec), static_cast<std::uint32_t>(ts.tv_nsec)};
 }
 
-Device::Device(RandomSource& rng, WallClock wall_clock, DeviceOptions options)
+Device::Device(RandomSource& rng, crypto::AeadEngine& engine, WallClock wall_clock,
+               DeviceOptions options)
     : rng_(rng),
+      engine_(engine),
       wall_clock_(wall_clock ? std::move(wall_clock) : WallClock(system_wall_clock)),
       options_(options),
       rate_limiter_(options.rate_limiter_entries),
@@ -430,41 +433,19 @@ void Device::receive_data(std::span<const std::uint8_t> bytes, const uapi::Endpo
     return;
   }
   Keypair& keypair = *entry->keypair;
-  // The message type names the cipher (DESIGN.md section 3): never try the other one.
-  if (static_cast<std::uint8_t>(data.type) != data_type_for(keypair.cipher)) {
-    drop(peer, DropReason::cipher_mismatch);
+  if (bytes.size() > buffer_.size()) {  // larger than any UDP payload: cannot happen
+    drop(peer, DropReason::msg_bad_length);
     return;
   }
-  if (!keypair.valid_for_receive(now)) {
-    drop(peer, DropReason::keypair_expired);
+  // The codec opens in place: a copy, since the caller's bytes are const.
+  std::memcpy(buffer_.data(), bytes.data(), bytes.size());
+  std::span<std::uint8_t> plain;
+  if (const DropReason why = open_one(engine_, keypair, {buffer_.data(), bytes.size()}, now, plain);
+      why != DropReason::none) {
+    drop(peer, why);
     return;
   }
-  if (!keypair.check_counter(data.counter)) {
-    drop(peer, DropReason::replay);
-    return;
-  }
-  auto prepared = prepared_.find(&keypair);
-  if (prepared == prepared_.end()) {  // every registered keypair is prepared; stay safe
-    drop(peer, DropReason::unknown_index);
-    return;
-  }
-  const std::size_t len = data.ciphertext.size() - kTagLen;
-  std::memcpy(buffer_.data(), data.ciphertext.data(), data.ciphertext.size());
-  crypto::AeadOp op;
-  op.key = &prepared->second->recv;
-  op.counter = data.counter;
-  op.data = buffer_.data();
-  op.len = static_cast<std::uint32_t>(len);
-  op.tag = buffer_.data() + len;
-  engine_.open_burst({&op, 1});
-  if (!op.ok) {
-    drop(peer, DropReason::auth_failed);
-    return;
-  }
-  if (!keypair.commit_counter(data.counter)) {
-    drop(peer, DropReason::replay);
-    return;
-  }
+  const std::size_t len = plain.size();
 
   // Authenticated (Linux receive.c wg_packet_consume_data_done).
   const bool rotated = peer->keypairs.received_with(&keypair);
@@ -485,7 +466,7 @@ void Device::receive_data(std::span<const std::uint8_t> bytes, const uapi::Endpo
   } else {
     peer->timers.on_data_received(now);
     dp::InnerInfo info{};
-    if (dp::parse_inner(buffer_.data(), static_cast<std::uint32_t>(len), info) != DropReason::none ||
+    if (dp::parse_inner(plain.data(), static_cast<std::uint32_t>(len), info) != DropReason::none ||
         info.is_keepalive) {
       drop(peer, DropReason::inner_bad_ip);
     } else {
@@ -497,7 +478,7 @@ void Device::receive_data(std::span<const std::uint8_t> bytes, const uapi::Endpo
       } else {
         ++peer->rx_packets;
         peer->rx_bytes += bytes.size();
-        io.deliver(peer->id, {buffer_.data(), info.ip_len});
+        io.deliver(peer->id, {plain.data(), info.ip_len});
       }
     }
   }
@@ -579,33 +560,21 @@ void Device::send_keepalive(Peer& peer, Time now, DeviceIo& io) {
 
 bool Device::seal_and_send(Peer& peer, Keypair& keypair, std::span<const std::uint8_t> payload,
                            Time now, DeviceIo& io) {
-  const std::size_t padded = (payload.size() + 15) & ~std::size_t{15};  // paper section 5.4.6
-  if (kDataHeaderLen + padded + kTagLen > buffer_.size()) {
+  const auto len = static_cast<std::uint32_t>(payload.size());
+  const std::uint32_t padded = padded_len(len, 0);  // no tunnel MTU here
+  if (sealed_len(padded) > buffer_.size()) {
     drop(&peer, DropReason::too_big);
     return true;  // this packet is gone; the others may go
   }
-  auto prepared = prepared_.find(&keypair);
-  if (prepared == prepared_.end()) return false;
-  const std::optional<std::uint64_t> counter = keypair.reserve_counters(1);
-  if (!counter) return false;
-
-  std::uint8_t* plain = buffer_.data() + kDataHeaderLen;
-  if (!payload.empty()) std::memcpy(plain, payload.data(), payload.size());
-  std::memset(plain + payload.size(), 0, padded - payload.size());
-  static_cast<void>(write_data_header(buffer_, keypair.cipher, keypair.remote_index, *counter));
-  crypto::AeadOp op;
-  op.key = &prepared->second->send;
-  op.counter = *counter;
-  op.data = plain;
-  op.len = static_cast<std::uint32_t>(padded);
-  op.tag = plain + padded;
-  engine_.seal_burst({&op, 1});
-  if (!op.ok) {
-    drop(&peer, DropReason::seal_failed);  // the buffer may hold plaintext: never sent
-    return true;
+  if (!payload.empty()) std::memcpy(buffer_.data() + kDataHeaderLen, payload.data(), len);
+  switch (seal_one(engine_, keypair, buffer_.data(), len, padded, now)) {
+    case DropReason::none: break;
+    case DropReason::seal_failed:
+      drop(&peer, DropReason::seal_failed);  // the buffer may hold plaintext: never sent
+      return true;
+    default: return false;  // no nonce left (or not valid for sending): a new session is needed
   }
-  const std::size_t total = kDataHeaderLen + padded + kTagLen;
-  send_to_peer(peer, {buffer_.data(), total}, io);
+  send_to_peer(peer, {buffer_.data(), sealed_len(padded)}, io);
   ++peer.tx_packets;
 
   peer.timers.on_any_authenticated_packet_sent(now);
@@ -689,10 +658,9 @@ void Device::run_timers(Peer& peer, Time now, DeviceIo& io) {
 
 void Device::install_session(Peer& peer, const SessionKeys& keys, Time now) {
   Keypairs::Installed installed = peer.keypairs.install(keys, peer.cipher, now);
-  auto prepared = std::make_unique<PreparedKeys>();
-  engine_.prepare_key(prepared->send, installed.keypair->cipher, installed.keypair->send_key.data());
-  engine_.prepare_key(prepared->recv, installed.keypair->cipher, installed.keypair->recv_key.data());
-  prepared_[installed.keypair] = std::move(prepared);
+  // Once, here, before anything publishes it: every user of the keypair (this transport,
+  // straitd's workers and slow path) seals and opens with this one expansion.
+  installed.keypair->prepare_aead(engine_);
   // The handshake's index now names the keypair (Linux wg_index_hashtable_replace).
   static_cast<void>(
       index_.replace(keys.local_index, IndexEntry{IndexKind::keypair, peer.id, installed.keypair}));
@@ -721,7 +689,6 @@ void Device::release(ReleasedKeypairs&& released) {
     const IndexEntry* entry = index_.lookup(e.local_index);
     if (entry != nullptr && entry->kind == IndexKind::keypair && entry->keypair == e.keypair.get())
       index_.remove(e.local_index);
-    prepared_.erase(e.keypair.get());
     pending_releases_.push_back(e.keypair);
   }
 }

@@ -25,7 +25,6 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "core/allowed_ips.hpp"
@@ -67,9 +66,12 @@ struct PeerView {
 
 class Device {
  public:
-  // `rng` must outlive the Device (ephemeral keys, indices, cookie secrets, timer jitter).
-  explicit Device(RandomSource& rng, WallClock wall_clock = system_wall_clock,
-                  DeviceOptions options = {});
+  // `rng` must outlive the Device (ephemeral keys, indices, cookie secrets, timer jitter), and
+  // so must `engine`: the host's AEAD engine, with which the Device prepares the keys of every
+  // session it installs (Keypair::prepare_aead) and runs its software transport. straitd's
+  // slow path shares its one engine this way.
+  Device(RandomSource& rng, crypto::AeadEngine& engine, WallClock wall_clock = system_wall_clock,
+         DeviceOptions options = {});
   ~Device();
   Device(const Device&) = delete;
   Device& operator=(const Device&) = delete;
@@ -148,11 +150,6 @@ class Device {
   [[nodiscard]] const DropCounters& drops() const { return drops_; }
 
  private:
-  struct PreparedKeys {
-    crypto::AeadKey send;
-    crypto::AeadKey recv;
-  };
-
   // apply() helpers.
   [[nodiscard]] std::optional<std::string> validate(const uapi::DeviceChange& change,
                                                     const StaticIdentity& next_identity) const;
@@ -178,8 +175,9 @@ class Device {
   void send_response(Peer& peer, Time now, DeviceIo& io);
   void send_staged(Peer& peer, Time now, DeviceIo& io);
   void send_keepalive(Peer& peer, Time now, DeviceIo& io);
-  // Seals `payload` as one transport data message on `keypair`; false if the keypair has no
-  // nonce left (or the packet is too big for the buffer, counted as too_big).
+  // Seals `payload` as one transport data message on `keypair` (the transport codec) and sends
+  // it; false if the keypair has no nonce left. A packet too big for the buffer (too_big) or
+  // not sealed (seal_failed) is dropped and counted, and true is returned: the others may go.
   [[nodiscard]] bool seal_and_send(Peer& peer, Keypair& keypair,
                                    std::span<const std::uint8_t> payload, Time now, DeviceIo& io);
   void send_to_peer(Peer& peer, std::span<const std::uint8_t> bytes, DeviceIo& io);
@@ -202,6 +200,7 @@ class Device {
   [[nodiscard]] std::uint64_t random_u64();
 
   RandomSource& rng_;
+  crypto::AeadEngine& engine_;  // the host's: prepares session keys, runs the software transport
   WallClock wall_clock_;
   DeviceOptions options_;
 
@@ -222,10 +221,8 @@ class Device {
   std::shared_ptr<AllowedIps> routes_;
   PeerIndex index_;
 
-  // The software transport: its AEAD engine, the keys prepared for it per keypair, and one
-  // buffer for the message being sealed or opened.
-  crypto::AeadEngine engine_;
-  std::unordered_map<const Keypair*, std::unique_ptr<PreparedKeys>> prepared_;
+  // The software transport's buffer for the message being sealed or opened (through the
+  // transport codec, with the keys each keypair carries).
   std::vector<std::uint8_t> buffer_;
 
   DropCounters drops_;

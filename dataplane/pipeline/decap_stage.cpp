@@ -6,6 +6,7 @@
 #include <span>
 
 #include "core/messages.hpp"
+#include "core/transport_codec.hpp"
 #include "packet/inner_parse.hpp"
 #include "packet/outer_parse.hpp"
 #include "packet/tcp_mss.hpp"
@@ -13,18 +14,6 @@
 
 namespace strait::dp {
 namespace {
-
-// Little-endian loads of the data header's receiver and counter (paper section 5.4.6).
-std::uint32_t load_le32(const std::uint8_t* p) noexcept {
-  std::uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-std::uint64_t load_le64(const std::uint8_t* p) noexcept {
-  std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
 
 // A data message that passed every check before the AEAD.
 struct PendingOpen {
@@ -50,22 +39,7 @@ void reframe_for_bridge(rte_mbuf* m, const PendingOpen& p, const InnerInfo& inne
   // payload_offset >= 42 (Ethernet, IPv4, UDP), so this leaves exactly room for Ethernet.
   rte_pktmbuf_adj(m,
                   static_cast<std::uint16_t>(p.payload_offset + wg::kDataHeaderLen - kEthHdrLen));
-  // The fields go straight into the frame (the inner IP header behind them is untouched).
-  // Assembling an EthHdr on the stack first and copying it costs a store-forwarding stall:
-  // the 8-byte load of the copy spans the narrower stores that built it (perf/README.md,
-  // "Where the cycles go").
-  auto* eth = rte_pktmbuf_mtod(m, std::uint8_t*);
-  if (l2.mode == BridgeDstMac::pod_mac_from_ip && !inner.is_ipv6) {
-    // openshift-sdn: 0a:58:a.b.c.d (DESIGN.md section 4).
-    eth[0] = 0x0a;
-    eth[1] = 0x58;
-    std::memcpy(eth + 2, inner.dst_ip(), 4);
-  } else {
-    std::memcpy(eth, l2.fixed_dst_mac.data(), 6);
-  }
-  std::memcpy(eth + offsetof(EthHdr, src), l2.src_mac.data(), 6);
-  const std::uint16_t type_be = inner.is_ipv6 ? kEtherTypeIpv6Be : kEtherTypeIpv4Be;
-  std::memcpy(eth + offsetof(EthHdr, ether_type_be), &type_be, 2);
+  write_bridge_ethernet(rte_pktmbuf_mtod(m, std::uint8_t*), inner.is_ipv6, inner.dst_ip(), l2);
   // Nothing the wire NIC said about the outer packet applies to the inner one.
   m->ol_flags = 0;
   m->packet_type = 0;
@@ -133,31 +107,19 @@ void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
       out_handshake[r.to_handshake++] = m;
       continue;
     }
-    const SessionEntry* s = state.sessions.find(load_le32(msg + 4));
+    const SessionEntry* s = state.sessions.find(wg::data_receiver(msg));
     if (s == nullptr) {
       stage::drop(ctx, m, DropReason::unknown_index);
       continue;
     }
-    wg::Keypair& kp = *s->keypair;
-    if (msg[0] != wg::data_type_for(kp.cipher)) {
-      stage::drop(ctx, m, DropReason::cipher_mismatch);
-      continue;
-    }
-    if (!kp.valid_for_receive(now)) {
-      stage::drop(ctx, m, DropReason::keypair_expired);
-      continue;
-    }
-    const std::uint64_t counter = load_le64(msg + 8);
-    if (!kp.check_counter(counter)) {
-      stage::drop(ctx, m, DropReason::replay);
+    // The codec's checks before the AEAD: cipher, keypair alive, replay pre-check.
+    if (const DropReason refused = wg::check_open(*s->keypair, msg, now);
+        refused != DropReason::none) {
+      stage::drop(ctx, m, refused);
       continue;
     }
     crypto::AeadOp& op = ops.emplace(n_ops);
-    op.key = s->recv_key;
-    op.counter = counter;
-    op.data = msg + wg::kDataHeaderLen;
-    op.len = static_cast<std::uint32_t>(outer.payload_len - wg::kDataMinLen);
-    op.tag = msg + outer.payload_len - kTagLen;
+    wg::frame_open(msg, outer.payload_len, *s->keypair, op);
     // AES-256-GCM (straitd) peers send from per-flow ports, which say nothing for roaming
     // (docs/STRAITD.md, "Roaming"): reported as port 0, so that lcores seeing different flows
     // of one peer do not overwrite each other's report on every burst.
@@ -178,13 +140,10 @@ void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
     const crypto::AeadOp& op = ops[j];
     const PendingOpen& p = pending[j];
     rte_mbuf* m = p.m;
-    if (!op.ok) {
-      stage::drop(ctx, m, DropReason::auth_failed);
-      continue;
-    }
-    // Two-phase replay protection (RFC 6479): the window moves only for authentic packets.
-    if (!p.session->keypair->commit_counter(op.counter)) {
-      stage::drop(ctx, m, DropReason::replay);
+    // The codec's checks after it: authentic, and first to commit its counter.
+    if (const DropReason refused = wg::finish_open(*p.session->keypair, op);
+        refused != DropReason::none) {
+      stage::drop(ctx, m, refused);
       continue;
     }
     const PeerSlot& slot = state.peers[p.session->peer];

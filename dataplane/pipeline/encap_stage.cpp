@@ -7,6 +7,7 @@
 #include <span>
 
 #include "core/messages.hpp"
+#include "core/transport_codec.hpp"
 #include "packet/inner_parse.hpp"
 #include "packet/tcp_mss.hpp"
 #include "pipeline/path_mtu.hpp"
@@ -14,14 +15,6 @@
 
 namespace strait::dp {
 namespace {
-
-// The plaintext length after WireGuard's padding (paper section 5.4.6: zero padding to a
-// multiple of 16), never past the tunnel MTU, as the Linux module's send.c
-// calculate_skb_padding does. len <= mtu is the caller's precondition.
-std::uint32_t padded_len(std::uint32_t len, std::uint32_t mtu) noexcept {
-  const std::uint32_t padded = (len + 15U) & ~15U;
-  return std::min(padded, std::max(mtu, len));
-}
 
 // Whether m, whose data is `lead` bytes of headers to remove followed by a len-byte inner
 // packet, can grow into a transport message in place (the stages never chain segments).
@@ -31,23 +24,13 @@ bool has_room(const rte_mbuf* m, std::uint32_t lead, std::uint32_t len, std::uin
          rte_pktmbuf_headroom(m) + lead >= wg::kDataHeaderLen + slot.outer.header_len();
 }
 
-// Turns m, whose data is exactly the len-byte plaintext, into a transport data message
-// awaiting its seal: zero padding and room for the tag behind, the data header in front
-// (type by cipher, receiver = the peer's index, counter little-endian), and the AEAD op that
-// seals it in place.
-void build_message(rte_mbuf* m, std::uint32_t len, std::uint32_t padded, const wg::Keypair& kp,
-                   const crypto::AeadKey& key, std::uint64_t counter, crypto::AeadOp& op) noexcept {
-  auto* tail = rte_pktmbuf_mtod_offset(m, std::uint8_t*, len);
+// Grows m, whose data is exactly the len-byte plaintext, into the frame of its transport
+// message (room for the padding and the tag behind, for the header in front) and returns where
+// the message starts, for the codec to frame and seal (wg::frame_seal).
+std::uint8_t* grow_for_message(rte_mbuf* m, std::uint32_t len, std::uint32_t padded) noexcept {
   // has_room() guaranteed the room, so neither call can fail.
   (void)rte_pktmbuf_append(m, static_cast<std::uint16_t>(padded - len + kTagLen));
-  std::memset(tail, 0, padded - len);
-  auto* hdr = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_prepend(m, wg::kDataHeaderLen));
-  (void)wg::write_data_header({hdr, wg::kDataHeaderLen}, kp.cipher, kp.remote_index, counter);
-  op.key = &key;
-  op.counter = counter;
-  op.data = hdr + wg::kDataHeaderLen;
-  op.len = padded;
-  op.tag = hdr + wg::kDataHeaderLen + padded;
+  return reinterpret_cast<std::uint8_t*>(rte_pktmbuf_prepend(m, wg::kDataHeaderLen));
 }
 
 // Folds n bytes into h (64-bit multiply-xorshift; not cryptographic: an attacker who picks
@@ -140,20 +123,15 @@ struct PeerGroup {
   std::uint64_t next_counter;
   bool reserved;
   wg::Keypair* kp;  // chosen once per burst by send_keypair
-  const crypto::AeadKey* key;
 };
 
 // The keypair to send with: `next` once data authenticated on it (PeerSlot::next), else
 // `current`.
-struct SendKeypair {
-  wg::Keypair* kp;
-  const crypto::AeadKey* key;
-};
-inline SendKeypair send_keypair(const PeerSlot& s) noexcept {
+inline wg::Keypair* send_keypair(const PeerSlot& s) noexcept {
   if (s.next != nullptr && s.next_confirmed != nullptr &&
       s.next_confirmed->load(std::memory_order_relaxed))
-    return {s.next, s.next_send_key};
-  return {s.current, s.send_key};
+    return s.next;
+  return s.current;
 }
 
 // Hands a packet without a usable keypair to its peer's staging ring, as an inner IP packet,
@@ -301,20 +279,19 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
     if (mss != 0) (void)clamp_tcp_mss(ip, inner, mss);
     // Ethernet minimum-size padding is not part of the packet.
     rte_pktmbuf_trim(m, static_cast<std::uint16_t>(frame_len - kEthHdrLen - inner.ip_len));
-    const std::uint32_t padded = padded_len(inner.ip_len, state.tunnel_mtu);
+    const std::uint32_t padded = wg::padded_len(inner.ip_len, state.tunnel_mtu);
     if (!has_room(m, kEthHdrLen, inner.ip_len, padded, *slot)) {
       stage::drop(ctx, m, DropReason::unsupported_mbuf);
       continue;
     }
-    const SendKeypair sk = send_keypair(*slot);
-    const wg::Keypair* kp = sk.kp;
+    wg::Keypair* kp = send_keypair(*slot);
     if (kp == nullptr || !kp->valid_for_send(now)) {
       stage_packet(ctx, state, *slot, m, r);
       continue;
     }
     std::uint16_t g = 0;
     while (g < n_groups && groups[g].slot != slot) ++g;
-    if (g == n_groups) groups.emplace(n_groups++) = PeerGroup{slot, 0, 0, false, sk.kp, sk.key};
+    if (g == n_groups) groups.emplace(n_groups++) = PeerGroup{slot, 0, 0, false, kp};
     ++groups[g].count;
     rte_pktmbuf_adj(m, kEthHdrLen);
     const std::uint16_t sport = outer_source_port(state, kp->cipher, flow_source_port(ip, inner));
@@ -346,8 +323,8 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
       stage::drop(ctx, p.m, DropReason::no_keypair);
       continue;
     }
-    build_message(p.m, p.len, p.padded, *pg.kp, *pg.key, pg.next_counter++,
-                  ops.emplace(n_ops));
+    wg::frame_seal(grow_for_message(p.m, p.len, p.padded), p.len, p.padded, *pg.kp,
+                   pg.next_counter++, ops.emplace(n_ops));
     op_slot.emplace(n_ops) = p.slot;
     op_mbuf.emplace(n_ops) = p.m;
     op_sport.emplace(n_ops) = p.src_port_be;
@@ -401,12 +378,11 @@ EncapResult encap_burst(StageContext& ctx, const ForwardingState& state, rte_mbu
 }
 
 DropReason encap_one(StageContext& ctx, const ForwardingState& state, std::uint32_t peer,
-                     wg::Keypair& keypair, const crypto::AeadKey& send_key, rte_mbuf* m) noexcept {
+                     wg::Keypair& keypair, rte_mbuf* m) noexcept {
   const PeerSlot* slot = state.peer_slot(peer);
   const std::uint32_t len = rte_pktmbuf_data_len(m);
-  const std::uint32_t padded = padded_len(len, state.tunnel_mtu);
+  const std::uint32_t padded = wg::padded_len(len, state.tunnel_mtu);
   DropReason why = DropReason::none;
-  std::uint64_t counter = 0;
   if (slot == nullptr) {
     why = DropReason::no_route;
   } else if (!slot->has_endpoint) {
@@ -417,12 +393,6 @@ DropReason encap_one(StageContext& ctx, const ForwardingState& state, std::uint3
     why = DropReason::too_big;
   } else if (!has_room(m, 0, len, padded, *slot)) {
     why = DropReason::unsupported_mbuf;
-  } else if (!keypair.valid_for_send(wg::Time(ctx.now_ns))) {
-    why = DropReason::no_keypair;
-  } else if (const auto first = keypair.reserve_counters(1)) {
-    counter = *first;
-  } else {
-    why = DropReason::no_keypair;
   }
   if (why != DropReason::none) {
     stage::drop(ctx, m, why);
@@ -436,12 +406,11 @@ DropReason encap_one(StageContext& ctx, const ForwardingState& state, std::uint3
     flow_port_be = flow_source_port(ip, inner);
   }
   const std::uint16_t sport = outer_source_port(state, keypair.cipher, flow_port_be);
-  crypto::AeadOp op;
-  build_message(m, len, padded, keypair, send_key, counter, op);
-  ctx.aead->seal_burst(std::span<crypto::AeadOp>(&op, 1));
-  if (!op.ok) [[unlikely]] {
-    stage::drop(ctx, m, DropReason::seal_failed);
-    return DropReason::seal_failed;
+  why = wg::seal_one(*ctx.aead, keypair, grow_for_message(m, len, padded), len, padded,
+                     wg::Time(ctx.now_ns));
+  if (why != DropReason::none) {
+    stage::drop(ctx, m, why);
+    return why;
   }
   stage::ActivityTally tally;
   stage::Activity& act = tally.of(slot, slot->activity);

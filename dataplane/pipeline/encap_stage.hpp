@@ -87,22 +87,15 @@ EncapResult encap_burst(StageContext& ctx, const ForwardingState& state, rte_mbu
                         std::uint16_t n, rte_mbuf** out_wire, rte_mbuf** out_slow) noexcept;
 
 // Slow path (or any thread with its own StageContext): encapsulates one inner IP packet for
-// peer `peer` with `keypair` and its prepared `send_key`, sharing the encap stage's code.
+// peer `peer` with `keypair` (its AEAD keys prepared), sharing the encap stage's code.
 // `m` holds the inner IP packet with no L2 header, as the staging ring stores it, or nothing
 // at all (data_len 0) for a keepalive (paper section 6.5). The contents are not parsed: the
 // caller vouches for them. On DropReason::none, m is the finished wire frame. On any other
 // result m has been freed and the reason counted in ctx.counters: no_route (peer not
 // declared), no_endpoint, unsupported_mbuf, too_big, no_keypair (keypair not valid for
-// sending, or its nonces are exhausted), seal_failed (the AEAD engine did not seal it). Updates the peer's counters and send time stamps.
+// sending, or its nonces are exhausted), seal_failed (the AEAD engine did not seal it).
+// Updates the peer's counters and send time stamps.
 [[nodiscard]] DropReason encap_one(StageContext& ctx, const ForwardingState& state,
-                                   std::uint32_t peer, wg::Keypair& keypair,
-                                   const crypto::AeadKey& send_key, rte_mbuf* m) noexcept;
-
-// The same, with the keys of a PreparedKeypair.
-[[nodiscard]] inline DropReason encap_one(StageContext& ctx, const ForwardingState& state,
-                                          std::uint32_t peer, PreparedKeypair& keypair,
-                                          rte_mbuf* m) noexcept {
-  return encap_one(ctx, state, peer, *keypair.keypair, keypair.send_key, m);
-}
+                                   std::uint32_t peer, wg::Keypair& keypair, rte_mbuf* m) noexcept;
 
 }  // namespace strait::dp

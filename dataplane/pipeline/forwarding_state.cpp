@@ -10,8 +10,7 @@ std::shared_ptr<PreparedKeypair> prepare_keypair(const crypto::AeadEngine& engin
                                                  std::shared_ptr<wg::Keypair> keypair) {
   if (keypair == nullptr) throw std::invalid_argument("prepare_keypair: null keypair");
   auto p = std::make_shared<PreparedKeypair>();
-  engine.prepare_key(p->send_key, keypair->cipher, keypair->send_key.data());
-  engine.prepare_key(p->recv_key, keypair->cipher, keypair->recv_key.data());
+  keypair->prepare_aead(engine);  // the Device's keypairs arrive prepared; a no-op for them
   p->keypair = std::move(keypair);
   return p;
 }
@@ -29,8 +28,8 @@ void SessionTable::build(const std::vector<SessionEntry>& entries) {
   shift_ = 64 - bits;
   size_ = 0;
   for (const SessionEntry& e : entries) {
-    if (e.keypair == nullptr || e.recv_key == nullptr)
-      throw std::invalid_argument("SessionTable: entry without keypair or key");
+    if (e.keypair == nullptr || !e.keypair->aead_prepared)
+      throw std::invalid_argument("SessionTable: entry without a prepared keypair");
     const std::uint32_t index = e.keypair->local_index;
     std::uint32_t i = hash(index);
     while (slots_[i].entry.keypair != nullptr) {
@@ -111,7 +110,6 @@ ForwardingStateBuilder& ForwardingStateBuilder::current(std::uint32_t id,
   if (keypair == nullptr || keypair->keypair == nullptr)
     throw std::invalid_argument("ForwardingStateBuilder::current: null keypair");
   slot.current = keypair->keypair.get();
-  slot.send_key = &keypair->send_key;
   return session(id, std::move(keypair), false);
 }
 
@@ -123,12 +121,10 @@ ForwardingStateBuilder& ForwardingStateBuilder::session(std::uint32_t id,
     throw std::invalid_argument("ForwardingStateBuilder::session: null keypair");
   if (is_next) {
     slot.next = keypair->keypair.get();
-    slot.next_send_key = &keypair->send_key;
     slot.next_confirmed = &keypair->received_data;
   }
   SessionEntry e;
   e.keypair = keypair->keypair.get();
-  e.recv_key = &keypair->recv_key;
   e.peer = id;
   e.is_next = is_next;
   e.confirmed = is_next ? &keypair->received_data : nullptr;

@@ -13,7 +13,7 @@
 //    handshake request flag), a PreparedKeypair's received_data flag, and the peer's staging
 //    ring (rte_ring, multi-producer).
 //  - A snapshot keeps alive what its raw pointers name: it owns a shared_ptr to every
-//    PreparedKeypair (and through it the wg::Keypair and the prepared AEAD keys) and to the
+//    PreparedKeypair (and through it the wg::Keypair with its prepared AEAD keys) and to the
 //    allowed-IPs table. PeerActivity blocks and staging rings are the slow path's (one per
 //    peer, stable addresses) and must outlive every snapshot that names them: the slow path
 //    frees them only after the last such snapshot is reclaimed.
@@ -168,12 +168,11 @@ struct alignas(64) StagingBudget {
   std::atomic<std::uint32_t> staged{0};
 };
 
-// A keypair with its transport keys expanded for the AEAD engine. Prepared once per keypair by
-// the slow path (prepare_keypair) and shared by every snapshot that names the keypair.
+// A keypair as the snapshots hold it: its AEAD keys prepared (wg::Keypair::prepare_aead) and
+// the flag below. Made once per keypair by the slow path (prepare_keypair) and shared by every
+// snapshot that names the keypair.
 struct PreparedKeypair {
-  std::shared_ptr<wg::Keypair> keypair;  // never null
-  crypto::AeadKey send_key;
-  crypto::AeadKey recv_key;
+  std::shared_ptr<wg::Keypair> keypair;  // never null; its AEAD keys prepared
   // Set by a worker the first time data authenticates on this keypair while a snapshot lists
   // it as the peer's unconfirmed `next` (SessionEntry::is_next). The slow path then calls
   // Keypairs::received_with (next -> current, paper section 5.4.6) and publishes a new
@@ -181,8 +180,9 @@ struct PreparedKeypair {
   std::atomic<bool> received_data{false};
 };
 
-// Slow path: expands both keys of `keypair` for its cipher. Allocates (throws std::bad_alloc);
-// throws std::invalid_argument for a null keypair.
+// Slow path: wraps `keypair`, preparing its AEAD keys for `engine` if nobody did yet (the
+// Device prepares the keypairs it installs). Allocates (throws std::bad_alloc); throws
+// std::invalid_argument for a null keypair.
 [[nodiscard]] std::shared_ptr<PreparedKeypair> prepare_keypair(
     const crypto::AeadEngine& engine, std::shared_ptr<wg::Keypair> keypair);
 
@@ -191,18 +191,16 @@ struct PreparedKeypair {
 // as described above. A slot whose `activity` is null was never declared: nothing routes to
 // it (the stages treat it as no_route).
 struct PeerSlot {
-  // The keypair to send with and its prepared send key; both null when there is none (the
-  // encap stage then stages the packet and asks for a handshake). Non-const: workers reserve
-  // nonces on it (Keypair::reserve_counters).
+  // The keypair to send with (its AEAD keys prepared); null when there is none (the encap
+  // stage then stages the packet and asks for a handshake). Non-const: workers reserve nonces
+  // on it (Keypair::reserve_counters).
   wg::Keypair* current = nullptr;
-  const crypto::AeadKey* send_key = nullptr;
-  // The peer's unconfirmed responder keypair (`next`), its send key, and the flag a worker
+  // The peer's unconfirmed responder keypair (`next`) and the flag a worker
   // raises on the first data authenticated on it (PreparedKeypair::received_data). Once the
   // flag is up, encap sends with `next` at once, as the Linux module rotates next -> current
   // inside its receive path (paper section 5.4.6), rather than with `current` until the slow
   // path publishes the rotation: a peer that restarted no longer knows `current`. Null: none.
   wg::Keypair* next = nullptr;
-  const crypto::AeadKey* next_send_key = nullptr;
   const std::atomic<bool>* next_confirmed = nullptr;
   // The peer's configured cipher, for the slow path. The stages go by each keypair's own
   // cipher (message type on encap, cipher_mismatch on decap), which the handshake set from it.
@@ -219,7 +217,6 @@ struct PeerSlot {
 // What a receiver index (our local index, paper section 5.4.6) names.
 struct SessionEntry {
   wg::Keypair* keypair = nullptr;  // non-const: workers commit replay counters on it
-  const crypto::AeadKey* recv_key = nullptr;
   std::uint32_t peer = 0;  // index into ForwardingState::peers
   // The peer's unconfirmed responder keypair: the first authenticated data sets *confirmed.
   bool is_next = false;
@@ -277,6 +274,28 @@ struct BridgeL2 {
   BridgeDstMac mode = BridgeDstMac::fixed;
   MacAddr fixed_dst_mac{};
 };
+
+// Writes the Ethernet header of a frame that carries a decrypted inner packet to the bridge:
+// the destination by `l2.mode` (from `ipv4_dst`, the inner IPv4 destination, for pod MACs),
+// our bridge MAC as the source, the EtherType by family. The one framing of the decap stage
+// and of the slow path's software deliveries. The fields go straight into the frame:
+// assembling an EthHdr on the stack and copying it costs the fast path a store-forwarding
+// stall, as the copy's 8-byte load spans the narrower stores that built it (perf/README.md,
+// "Where the cycles go").
+inline void write_bridge_ethernet(std::uint8_t* eth, bool is_ipv6, const std::uint8_t* ipv4_dst,
+                                  const BridgeL2& l2) noexcept {
+  if (l2.mode == BridgeDstMac::pod_mac_from_ip && !is_ipv6) {
+    // openshift-sdn: 0a:58:a.b.c.d (DESIGN.md section 4).
+    eth[0] = 0x0a;
+    eth[1] = 0x58;
+    std::memcpy(eth + 2, ipv4_dst, 4);
+  } else {
+    std::memcpy(eth, l2.fixed_dst_mac.data(), 6);
+  }
+  std::memcpy(eth + offsetof(EthHdr, src), l2.src_mac.data(), 6);
+  const std::uint16_t type_be = is_ipv6 ? kEtherTypeIpv6Be : kEtherTypeIpv4Be;
+  std::memcpy(eth + offsetof(EthHdr, ether_type_be), &type_be, 2);
+}
 
 // What the stages do about packets that do not fit the tunnel, and TCP MSS clamping
 // (DESIGN.md section 4; docs/STRAITD.md, "Path MTU"). Set by the slow path from straitd's

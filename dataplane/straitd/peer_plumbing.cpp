@@ -11,8 +11,9 @@
 
 namespace strait::straitd {
 
-PeerPlumbing::PeerPlumbing(const dp::Port* bridge, SlowPathTx& tx, dp::LcoreCounters* counters)
-    : bridge_(bridge), tx_(tx), counters_(counters) {
+PeerPlumbing::PeerPlumbing(const dp::Port* bridge, SlowPathTx& tx, dp::LcoreCounters* counters,
+                           crypto::AeadEngine& aead)
+    : bridge_(bridge), tx_(tx), counters_(counters), aead_(aead) {
   stage_.aead = &aead_;
   stage_.counters = counters_;
 }
@@ -128,11 +129,10 @@ void PeerPlumbing::flush_staged(const wg::Device& device, const dp::ForwardingSt
     // (a republish is pending) the packets wait one more iteration.
     const dp::PeerSlot* slot = state->peer_slot(id);
     if (slot == nullptr || slot->current != current.get()) continue;
-    auto kp = prepared(current);
     rte_mbuf* m = nullptr;
     while (rte_ring_sc_dequeue(ring, reinterpret_cast<void**>(&m)) == 0) {
       staging_budget_->give_back(1);
-      if (dp::encap_one(stage_, *state, id, *kp, m) == DropReason::none) {
+      if (dp::encap_one(stage_, *state, id, *current, m) == DropReason::none) {
         tx_.transmit(dp::PortRole::wire, m);
       }
     }

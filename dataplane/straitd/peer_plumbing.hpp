@@ -60,9 +60,11 @@ struct PeerResources {
 
 class PeerPlumbing {
  public:
-  // Staging rings are made on `bridge`'s NUMA socket; staged packets leave through `tx`; the
-  // drops are counted in `counters`. All are only used once a peer is named.
-  PeerPlumbing(const dp::Port* bridge, SlowPathTx& tx, dp::LcoreCounters* counters);
+  // Staging rings are made on `bridge`'s NUMA socket; staged packets are sealed with `aead`
+  // (the slow path's one engine) and leave through `tx`; the drops are counted in `counters`.
+  // All are only used once a peer is named.
+  PeerPlumbing(const dp::Port* bridge, SlowPathTx& tx, dp::LcoreCounters* counters,
+               crypto::AeadEngine& aead);
   PeerPlumbing(const PeerPlumbing&) = delete;
   PeerPlumbing& operator=(const PeerPlumbing&) = delete;
 
@@ -111,7 +113,7 @@ class PeerPlumbing {
   const dp::Port* bridge_;
   SlowPathTx& tx_;
   dp::LcoreCounters* counters_;
-  crypto::AeadEngine aead_;  // encap_one of staged packets
+  crypto::AeadEngine& aead_;  // the slow path's: encap_one of staged packets
   dp::StageContext stage_;
   // Shared with the staging rings' deleters, which may run after the PeerPlumbing is gone
   // (the Publication frees retired rings).

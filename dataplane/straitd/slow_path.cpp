@@ -45,10 +45,10 @@ void merge_drops(uapi::DropCounters& into, std::string_view name, std::uint64_t 
 
 SlowPath::SlowPath(SlowPathConfig config)
     : cfg_(std::move(config)),
-      device_(rng_),
+      device_(rng_, aead_),
       tx_(cfg_.wire, cfg_.bridge, cfg_.tx_queue, cfg_.relay, cfg_.counters),
       wire_(*cfg_.options, tx_, cfg_.pool, cfg_.counters, [this] { dirty_ = true; }),
-      plumbing_(cfg_.bridge, tx_, cfg_.counters) {}
+      plumbing_(cfg_.bridge, tx_, cfg_.counters, aead_) {}
 
 SlowPath::~SlowPath() = default;
 
@@ -352,8 +352,9 @@ void SlowPath::send_datagram(const uapi::Endpoint& to, std::span<const std::uint
 
 void SlowPath::deliver(wg::PeerId /*peer*/, std::span<const std::uint8_t> ip_packet) {
   // The Device decrypted a data message itself (the workers normally do): frame it for the
-  // bridge as the decap stage would.
-  if (ip_packet.empty()) return;
+  // bridge as the decap stage does, with the published snapshot's bridge addressing.
+  const dp::ForwardingState* state = cfg_.publication->current();
+  if (ip_packet.size() < dp::kIpv4HdrLen || state == nullptr) return;  // the Device parsed it
   const bool v6 = (ip_packet[0] >> 4) == 6;
   rte_mbuf* m = rte_pktmbuf_alloc(cfg_.pool);
   if (m == nullptr) {
@@ -367,19 +368,8 @@ void SlowPath::deliver(wg::PeerId /*peer*/, std::span<const std::uint8_t> ip_pac
     dp::count_drop(*cfg_.counters, DropReason::too_big);
     return;
   }
-  dp::EthHdr eth{};
-  const Options& o = *cfg_.options;
-  const dp::MacAddr fixed = o.bridge_dst_mac.value_or(dp::MacAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff});
-  if (o.bridge_mac_mode == BridgeMacMode::pod && !v6 && ip_packet.size() >= dp::kIpv4HdrLen) {
-    eth.dst[0] = 0x0a;
-    eth.dst[1] = 0x58;
-    std::memcpy(eth.dst + 2, ip_packet.data() + 16, 4);
-  } else {
-    std::memcpy(eth.dst, fixed.data(), 6);
-  }
-  std::memcpy(eth.src, cfg_.bridge->mac().addr_bytes, 6);
-  eth.ether_type_be = v6 ? dp::kEtherTypeIpv6Be : dp::kEtherTypeIpv4Be;
-  dp::store_header(p, eth);
+  // The IPv4 destination address is at offset 16 of its header (RFC 791).
+  dp::write_bridge_ethernet(p, v6, ip_packet.data() + 16, state->bridge);
   std::memcpy(p + dp::kEthHdrLen, ip_packet.data(), ip_packet.size());
   tx_.transmit(PortRole::bridge, m);
 }

@@ -123,6 +123,9 @@ class SlowPath final : public wg::DeviceIo, public uapi::Handler {
 
   SlowPathConfig cfg_;
   wg::SystemRandom rng_;
+  // The slow path's one AEAD engine: the Device prepares every session's keys with it and
+  // seals its keepalives with it, PeerPlumbing seals staged packets with it (encap_one).
+  crypto::AeadEngine aead_;
   wg::Device device_;
   SlowPathTx tx_;
   WireSender wire_;        // datagrams to peers, outer headers, next hops

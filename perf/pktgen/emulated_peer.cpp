@@ -14,7 +14,7 @@ EmulatedPeer::EmulatedPeer(const BenchConfig& config, std::size_t index, const d
       port_(static_cast<std::uint16_t>(config.port_base + index)),
       inner_ip_(config.peers[index].inner_ip),
       pool_(pool),
-      device_(rng) {
+      device_(rng, aead_) {
   uapi::DeviceChange change;
   change.private_key = config.peers[index].private_key;
   change.listen_port = port_;

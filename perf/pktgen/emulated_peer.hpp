@@ -64,10 +64,12 @@ class EmulatedPeer final : private wg::DeviceIo {
   std::uint16_t port_;
   std::array<std::uint8_t, 4> inner_ip_;
   rte_mempool* pool_;
+  // Prepares the keys of the Device's sessions and seals its keepalives; the probes' stages
+  // use the caller's engine.
+  crypto::AeadEngine aead_;
   wg::Device device_;
   wg::PeerId dut_ = 0;
   dp::OuterTemplate outer_;
-  crypto::AeadEngine aead_;  // expands keys only (prepare_keypair); stages use the caller's
   dp::PeerActivity activity_;
   std::map<const wg::Keypair*, std::shared_ptr<dp::PreparedKeypair>> prepared_;
   std::unique_ptr<const dp::ForwardingState> state_;

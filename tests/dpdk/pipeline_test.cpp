@@ -163,7 +163,7 @@ TEST_P(RoundTrip, EncapThenDecapReturnsTheInnerPacketsByteForByte) {
     // Opened by hand with B's key: the inner packet followed by zero padding (section 5.4.6).
     Bytes sealed(msg + wg::kDataHeaderLen, msg + info.payload_len);
     crypto::AeadOp op;
-    op.key = &b.keypair->recv_key;
+    op.key = &b.keypair->keypair->recv_aead;
     op.counter = counter;
     op.data = sealed.data();
     op.len = static_cast<std::uint32_t>(sealed.size() - strait::kTagLen);
@@ -251,7 +251,7 @@ TEST_F(PipelineTest, KeepaliveIsCountedAndStampedButNotForwarded) {
     build_node(a, o);
     build_node(b, side_b(o));
     rte_mbuf* m = mbuf_of({});
-    ASSERT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair, m), DropReason::none);
+    ASSERT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair->keypair, m), DropReason::none);
     const Bytes wire = bytes_of(m);
     rte_pktmbuf_free(m);
     EXPECT_EQ(outer_of(wire).payload_len, wg::kDataMinLen);  // header + tag, no padding
@@ -297,7 +297,7 @@ TEST_F(PipelineTest, NoKeypairStagesUntilTheRingIsFullThenDrops) {
   rte_mbuf* m = nullptr;
   while (rte_ring_sc_dequeue(a.staging, reinterpret_cast<void**>(&m)) == 0) {
     EXPECT_EQ(bytes_of(m), inners[wire.size()]);  // stored as the inner IP packet
-    ASSERT_EQ(encap_one(a2.ctx, *a2.state, 0, *a2.keypair, m), DropReason::none);
+    ASSERT_EQ(encap_one(a2.ctx, *a2.state, 0, *a2.keypair->keypair, m), DropReason::none);
     wire.push_back(bytes_of(m));
     rte_pktmbuf_free(m);
   }
@@ -324,13 +324,13 @@ TEST_F(PipelineTest, EncapOneReportsItsReasons) {
   NodeOptions o;
   Node a;
   build_node(a, o);
-  EXPECT_EQ(encap_one(a.ctx, *a.state, 7, *a.keypair, mbuf_of(Bytes(20, 1))), DropReason::no_route);
-  EXPECT_EQ(encap_one(a.ctx, *a.state, 1, *a.keypair, mbuf_of(Bytes(20, 1))),
+  EXPECT_EQ(encap_one(a.ctx, *a.state, 7, *a.keypair->keypair, mbuf_of(Bytes(20, 1))), DropReason::no_route);
+  EXPECT_EQ(encap_one(a.ctx, *a.state, 1, *a.keypair->keypair, mbuf_of(Bytes(20, 1))),
             DropReason::no_endpoint);
-  EXPECT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair, mbuf_of(Bytes(kMtu + 1, 1))),
+  EXPECT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair->keypair, mbuf_of(Bytes(kMtu + 1, 1))),
             DropReason::too_big);
   a.keypair->keypair->send_valid.store(false);
-  EXPECT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair, mbuf_of(Bytes(20, 1))),
+  EXPECT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair->keypair, mbuf_of(Bytes(20, 1))),
             DropReason::no_keypair);
   EXPECT_EQ(a.total_drops(), 4u);
   EXPECT_EQ(a.drops(DropReason::no_route), 1u);
@@ -377,11 +377,11 @@ TEST_F(PipelineTest, UnsealedPacketsAreDroppedNotSentInClear) {
     // encap_one (the slow path's staged packets and keepalives) drops it too; the hook is spent
     // after one op, so the next packet goes out.
     a.engine.fail_next_seals_for_test(1);
-    EXPECT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair, mbuf_of(inners[0])),
+    EXPECT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair->keypair, mbuf_of(inners[0])),
               DropReason::seal_failed);
     EXPECT_EQ(a.drops(DropReason::seal_failed), 4u);
     rte_mbuf* m = mbuf_of(inners[1]);
-    ASSERT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair, m), DropReason::none);
+    ASSERT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair->keypair, m), DropReason::none);
     rte_pktmbuf_free(m);
   }
 }
@@ -585,7 +585,7 @@ std::vector<DecapDrop> decap_drops() {
            Node a;
            build_node(a, NodeOptions{});
            rte_mbuf* m = mbuf_of(Bytes(40, 0xff));  // version nibble 15
-           EXPECT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair, m), DropReason::none);
+           EXPECT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair->keypair, m), DropReason::none);
            const Bytes wire = bytes_of(m);
            rte_pktmbuf_free(m);
            return wire;
@@ -722,7 +722,7 @@ TEST_F(PipelineTest, FirstDataOnNextKeypairRaisesTheConfirmation) {
   Node a;
   build_node(a, NodeOptions{});
   rte_mbuf* m = mbuf_of({});
-  ASSERT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair, m), DropReason::none);
+  ASSERT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair->keypair, m), DropReason::none);
   const Bytes wire = bytes_of(m);
   rte_pktmbuf_free(m);
   decap(b, {wire}, nullptr);
@@ -916,7 +916,7 @@ TEST(SessionTable, FindsEveryIndexAndNothingElse) {
     kps.push_back(prepare_keypair(
         engine, std::make_shared<wg::Keypair>(k, strait::Cipher::chacha20_poly1305, wg::Time(0))));
     entries.push_back(
-        SessionEntry{kps.back()->keypair.get(), &kps.back()->recv_key, i, false, nullptr});
+        SessionEntry{kps.back()->keypair.get(), i, false, nullptr});
   }
   SessionTable t;
   t.build(entries);

@@ -54,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const fuzz::Record& r : fuzz::records_of({data + 1, size - 1}, kMaxFrames)) {
       rte_mbuf* m = fuzz::mbuf_of(r.bytes);
       if ((r.kind & 1) != 0 &&
-          dp::encap_one(a.ctx, *a.state, 0, *a.keypair, m) != DropReason::none) {
+          dp::encap_one(a.ctx, *a.state, 0, *a.keypair->keypair, m) != DropReason::none) {
         continue;  // encap_one freed it (too big, keypair expired)
       }
       in[n++] = m;

@@ -190,7 +190,8 @@ int run(const Options& o) {
   }
 
   wg::SystemRandom rng;
-  wg::Device device(rng);
+  strait::crypto::AeadEngine engine;
+  wg::Device device(rng, engine);
   uapi::DeviceChange change;
   change.private_key = o.private_key;
   change.listen_port = o.listen.port;

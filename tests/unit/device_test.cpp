@@ -100,7 +100,7 @@ Key private_key_from(std::uint8_t seed) {
 struct Node {
   Node(std::uint8_t seed, uapi::Endpoint address, std::string tunnel, Time* clock)
       : rng(seed),
-        device(rng, [clock] {
+        device(rng, engine, [clock] {
           const auto ns = clock->count();
           return WallTime{kWallEpoch + ns / 1'000'000'000,
                           static_cast<std::uint32_t>(ns % 1'000'000'000)};
@@ -111,6 +111,7 @@ struct Node {
         identity(StaticIdentity::from_private(private_key_from(seed))) {}
 
   SeqRandom rng;
+  crypto::AeadEngine engine;
   Device device;
   RecordingIo io;
   uapi::Endpoint addr;    // where datagrams to this node go
