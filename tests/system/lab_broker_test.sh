@@ -50,8 +50,7 @@ unset LAB_CLUSTERS LAB_NODES LAB_CNI
 lab_load_topology
 BROKER=$LAB_RUN/broker
 
-section() { printf '\n=== %s\n' "$*"; }
-pass() { printf 'PASS  %s\n' "$*"; }
+. "$(dirname "$0")/lab_report.sh"
 diagnose() {
   local node c
   for node in $(lab_nodes); do
@@ -69,31 +68,11 @@ diagnose() {
       "http://127.0.0.1:$((9480 + $(lab_cluster_index "$c")))/metrics" 2>&1 || echo "(curl failed: $?)"
   done
 }
-fail() { printf 'FAIL  %s\n' "$*"; diagnose; exit 1; }
-wait_for() {  # SECONDS WHAT CMD...
-  local limit=$1 what=$2 deadline
-  shift 2
-  deadline=$((SECONDS + limit))
-  until "$@" > /dev/null 2>&1; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "$what (not within $limit s)"
-    sleep 0.5
-  done
-  pass "$what"
-}
-check() { local what=$1; shift; if "$@" > /dev/null 2>&1; then pass "$what"; else fail "$what"; fi; }
 now_ms() { date +%s%3N; }
 
-key() { cat "$(lab_node_dir "$1")/public.key"; }
-peers() { wg show "strait-$1" peers | sort; }
-# (outputs are read whole before grep: with pipefail, `cmd | grep -q` fails when grep's early
-# exit makes cmd's next write fail)
-has_peer() { grep -qx -- "$(key "$2")" <<< "$(peers "$1")"; }
-lacks_peer() { ! has_peer "$1" "$2"; }
 peer_config() { wg show "strait-$1" dump | awk 'NR > 1 {print $1, $3, $4}' | sort; }
 # "key handshake rx tx" per peer: none of them may go back without churn
 peer_counters() { wg show "strait-$1" dump | awk 'NR > 1 {print $1, $5, $6, $7}' | sort; }
-pings() { ip netns exec "$1" ping -n -q -c 3 -i 0.2 -w 10 "$(lab_pod_ip "$2")"; }
-no_ping() { ! ip netns exec "$1" ping -n -q -c 2 -i 0.5 -w 3 "$(lab_pod_ip "$2")"; }
 metric() {  # CLUSTER NAME
   ip netns exec broker curl -s --max-time 3 "http://127.0.0.1:$((9480 + $(lab_cluster_index "$1")))/metrics" |
     awk -v m="$2" 'index($1, m "{") == 1 {print $2}'

@@ -64,11 +64,6 @@ diagnose() {
     echo "--- $n: end of strait-agent.log"; tail -n 10 "$(lab_node_dir "$n")/strait-agent.log" 2>&1 || true
   done
 }
-pings() { ip netns exec "$1" ping -n -q -c 3 -i 0.2 -w 10 "$(lab_pod_ip "$2")"; }
-key() { cat "$(lab_node_dir "$1")/public.key"; }
-transfer() {  # NODE PEER_NODE: "rx tx" bytes
-  wg show "strait-$1" transfer | awk -v k="$(key "$2")" '$1 == k {print $2, $3}'
-}
 # The NB of a cluster as JSON rows, without the agents' rows and the two columns that point
 # at them (a switch's ports, the router's policies), and without NB_Global (northd's and
 # ovn-controller's acknowledgements).

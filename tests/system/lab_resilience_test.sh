@@ -79,7 +79,6 @@ diagnose() {
 
 # --- observing the lab ------------------------------------------------------------------
 
-key() { cat "$(lab_node_dir "$1")/public.key"; }
 ofctl() { local node=$1; shift; lab_ovs "$node" ovs-ofctl -O OpenFlow13 "$@"; }
 strait_flows() { ofctl "$1" dump-flows --no-stats br0 "cookie=$cookie" | sort; }
 # (with statistics, OpenFlow 1.3's dump starts with an "OFPST_FLOW reply" line: not a flow)
@@ -97,7 +96,6 @@ flow_stats() {
     }
     print m "|" d "|" p }' | sort
 }
-peers() { wg show "strait-$1" peers | sort; }
 # peer_value NODE PEER_NODE endpoints|allowed-ips|latest-handshakes: the value for that peer
 peer_value() {
   wg show "strait-$1" "$3" | awk -v k="$(key "$2")" '$1 == k {$1 = ""; print substr($0, 2)}'
@@ -115,24 +113,15 @@ straitd_metric() {  # NODE NAME: the same from the node's straitd (--metrics-lis
 agent_log() { echo "$(lab_node_dir "$1")/strait-agent.log"; }
 log_lines() { wc -l < "$(agent_log "$1")"; }
 log_since() { tail -n "+$(($2 + 1))" "$(agent_log "$1")"; }  # NODE LINES_BEFORE
-pings() {  # SRC_POD DST_POD: three answers within 10 s
-  ip netns exec "$1" ping -n -q -c 3 -i 0.2 -w 10 "$(lab_pod_ip "$2")"
-}
-no_ping() { ! ip netns exec "$1" ping -n -q -c 2 -i 0.5 -w 3 "$(lab_pod_ip "$2")"; }
 vip_packets() {  # ADDR: tunnel packets sent to this VIP so far
   ip netns exec internet nft list chain ip lab_internet vip_packets |
     awk -v c="\"to $1\"" 'index($0, c) { for (i = 1; i <= NF; i++) if ($i == "packets") print $(i + 1) }'
-}
-transfer() {  # NODE PEER_NODE: "rx tx" bytes
-  wg show "strait-$1" transfer | awk -v k="$(key "$2")" '$1 == k {print $2, $3}'
 }
 write_spec() {  # FILE: renamed over the spec, as a ConfigMap update (never half a file)
   cp "$1" "$spec.new"
   mv -f "$spec.new" "$spec"
 }
 
-has_peer() { peers "$1" | grep -qx -- "$(key "$2")"; }
-lacks_peer() { ! has_peer "$1" "$2"; }
 endpoint_is() { [ "$(peer_value "$1" "$2" endpoints)" = "$3" ]; }
 peers_are() {  # NODE PEER_NODE...
   local node=$1 k want=""
