@@ -405,6 +405,9 @@ struct Options {
   bool no_huge = false;
   std::string json;
   std::string profile;  // kind:cipher:size[:seconds]
+  // --scale-only peers|routes:N[,N...]: only those scale rows (the size sweep and the other
+  // curve skipped), at the full plan's repetitions: for A/B runs and `perf record`.
+  std::string scale_only;
 };
 
 struct Plan {
@@ -418,12 +421,31 @@ struct Plan {
 
 Plan plan_for(const Options& o) {
   if (o.quick) return Plan{{64, 1420, kImix}, {1, 100}, {1, 1000}, 1, 0.01, 4096};
-  return Plan{{64, 128, 256, 512, 1024, 1420, kImix},
-              {1, 10, 100, 1000, 10'000, 100'000},
-              {1, 10, 100, 1000, 10'000, 100'000, 1'000'000},
-              5,
-              0.15,
-              65536};
+  Plan plan{{64, 128, 256, 512, 1024, 1420, kImix},
+            {1, 10, 100, 1000, 10'000, 100'000},
+            {1, 10, 100, 1000, 10'000, 100'000, 1'000'000},
+            5,
+            0.15,
+            65536};
+  if (!o.scale_only.empty()) {
+    const std::size_t colon = o.scale_only.find(':');
+    const std::string curve = o.scale_only.substr(0, colon);
+    if (colon == std::string::npos || (curve != "peers" && curve != "routes"))
+      fail("--scale-only wants peers|routes:N[,N...]");
+    std::vector<std::uint32_t> points;
+    std::size_t start = colon + 1;
+    while (start <= o.scale_only.size()) {
+      const std::size_t comma = o.scale_only.find(',', start);
+      points.push_back(static_cast<std::uint32_t>(
+          std::stoul(o.scale_only.substr(start, comma - start))));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    plan.sizes.clear();
+    plan.peers = curve == "peers" ? points : std::vector<std::uint32_t>{};
+    plan.routes = curve == "routes" ? points : std::vector<std::uint32_t>{};
+  }
+  return plan;
 }
 
 // ---- the size sweep -------------------------------------------------------------------------
@@ -594,9 +616,12 @@ Options parse(int argc, char** argv) {
       o.json = argv[++i];
     } else if (a == "--profile" && i + 1 < argc) {
       o.profile = argv[++i];
+    } else if (a == "--scale-only" && i + 1 < argc) {
+      o.scale_only = argv[++i];
     } else {
       std::fprintf(stderr,
                    "usage: pipeline_bench [--quick] [--json PATH] [--no-huge]\n"
+                   "       pipeline_bench --scale-only peers|routes:N[,N...]\n"
                    "       pipeline_bench --profile decap|encap:aes256_gcm|chacha20_poly1305:"
                    "SIZE|imix[:SECONDS]\n");
       std::exit(2);

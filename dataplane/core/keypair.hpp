@@ -63,10 +63,17 @@ struct alignas(64) Keypair {
   bool we_initiated;  // initiator of the handshake that made this keypair
   bool aead_prepared = false;  // send_aead/recv_aead hold the keys (prepare_aead)
 
+  // Cleared when a limit is reached, or by Keypairs::expire_current_for_sending (new private
+  // key, peer removed). Relaxed: a late reader at worst sends/accepts one more burst that the
+  // counter and time checks bound anyway.
+  std::atomic<bool> send_valid{true};
+  std::atomic<bool> recv_valid{true};
+
   // The same two keys expanded for the AEAD engine, which is what the transport codec seals
-  // and opens with (core/transport_codec.hpp). Made once per keypair, by whoever installs it
-  // (the Device, on the slow path, before the keypair is published), so every user of the
-  // keypair shares one expansion. ~AeadKey wipes them.
+  // and opens with (core/transport_codec.hpp); after the fields every packet checks, so that
+  // those share one line. Made once per keypair, by whoever installs it (the Device, on the
+  // slow path, before the keypair is published), so every user of the keypair shares one
+  // expansion. ~AeadKey wipes them.
   crypto::AeadKey send_aead;
   crypto::AeadKey recv_aead;
 
@@ -79,18 +86,28 @@ struct alignas(64) Keypair {
     aead_prepared = true;
   }
 
-  // Cleared when a limit is reached, or by Keypairs::expire_current_for_sending (new private
-  // key, peer removed). Relaxed: a late reader at worst sends/accepts one more burst that the
-  // counter and time checks bound anyway.
-  std::atomic<bool> send_valid{true};
-  std::atomic<bool> recv_valid{true};
-
   // --- Hot, written by every encrypting lcore: its own cache line.
   // The next nonce to use (paper section 5.4.6: the 64-bit counter, starting at zero).
   alignas(64) std::atomic<std::uint64_t> send_counter{0};
 
   // --- Written by every decrypting lcore; ReplayWindow aligns itself.
   ReplayWindow replay;
+
+  // Hints for the burst stages, which issue them for every packet of a burst before they look
+  // at any (so that the cache misses of different peers overlap instead of queueing): the
+  // lines opening a message with `counter` reads (the checked fields, the replay window's
+  // lines for it, the receive key), and those sealing reads (the checked fields, the counter,
+  // the send key). No effect on any result.
+  void prefetch_for_open(std::uint64_t counter) const noexcept {
+    __builtin_prefetch(&birthdate);
+    replay.prefetch(counter);
+    crypto::prefetch_key(recv_aead);
+  }
+  void prefetch_for_seal() const noexcept {
+    __builtin_prefetch(&birthdate);
+    __builtin_prefetch(&send_counter, 1);
+    crypto::prefetch_key(send_aead);
+  }
 
   // Usable for sending at `now`: within REJECT_AFTER_TIME of its birth and counters left
   // below REJECT_AFTER_MESSAGES (paper section 6.1, table of constants).

@@ -23,6 +23,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 #include "drop_reason.hpp"
@@ -56,8 +57,17 @@ namespace strait::wg {
 // (type by the keypair's cipher, receiver = the peer's index, `counter`) and the zero padding,
 // and fills `op` so that the engine seals the padded plaintext in place and writes the tag
 // behind it. The keypair's AEAD keys must be prepared (Keypair::prepare_aead).
-void frame_seal(std::uint8_t* msg, std::uint32_t len, std::uint32_t padded, const Keypair& kp,
-                std::uint64_t counter, crypto::AeadOp& op) noexcept;
+inline void frame_seal(std::uint8_t* msg, std::uint32_t len, std::uint32_t padded,
+                       const Keypair& kp, std::uint64_t counter, crypto::AeadOp& op) noexcept {
+  std::uint8_t* plain = msg + kDataHeaderLen;
+  std::memset(plain + len, 0, padded - len);
+  (void)write_data_header({msg, kDataHeaderLen}, kp.cipher, kp.remote_index, counter);
+  op.key = &kp.send_aead;
+  op.counter = counter;
+  op.data = plain;
+  op.len = padded;
+  op.tag = plain + padded;
+}
 
 // One message, start to end: checks that `kp` may send at `now`, reserves one nonce, frames
 // and seals. none, or no_keypair (not valid for sending, or no nonce left: a new session is
@@ -70,17 +80,35 @@ void frame_seal(std::uint8_t* msg, std::uint32_t len, std::uint32_t padded, cons
 
 // The checks before the AEAD, for a message of a type classify() accepted as data and the
 // keypair its receiver index names: none, cipher_mismatch, keypair_expired or replay.
-[[nodiscard]] DropReason check_open(const Keypair& kp, const std::uint8_t* msg,
-                                    Time now) noexcept;
+// (Inline, as the other per-packet steps: the stages call them for every packet.)
+[[nodiscard]] inline DropReason check_open(const Keypair& kp, const std::uint8_t* msg,
+                                           Time now) noexcept {
+  // The message type names the cipher (DESIGN.md section 3): never try the other one.
+  if (msg[0] != data_type_for(kp.cipher)) return DropReason::cipher_mismatch;
+  if (!kp.valid_for_receive(now)) return DropReason::keypair_expired;
+  if (!kp.check_counter(data_counter(msg))) return DropReason::replay;
+  return DropReason::none;
+}
 
 // Fills `op` to open the `msg_len`-byte message at `msg` in place with the keypair's receive
 // key: afterwards op.data/op.len are the plaintext (padding included) when op.ok.
-void frame_open(std::uint8_t* msg, std::uint32_t msg_len, const Keypair& kp,
-                crypto::AeadOp& op) noexcept;
+inline void frame_open(std::uint8_t* msg, std::uint32_t msg_len, const Keypair& kp,
+                       crypto::AeadOp& op) noexcept {
+  op.key = &kp.recv_aead;
+  op.counter = data_counter(msg);
+  op.data = msg + kDataHeaderLen;
+  op.len = static_cast<std::uint32_t>(msg_len - kDataMinLen);
+  op.tag = msg + msg_len - kTagLen;
+}
 
 // The checks after the AEAD: none, auth_failed, or replay (the counter was committed by
 // another lcore first). Moves the replay window only for an authentic message.
-[[nodiscard]] DropReason finish_open(Keypair& kp, const crypto::AeadOp& op) noexcept;
+[[nodiscard]] inline DropReason finish_open(Keypair& kp, const crypto::AeadOp& op) noexcept {
+  if (!op.ok) return DropReason::auth_failed;
+  // Two-phase replay protection (RFC 6479): the window moves only for authentic packets.
+  if (!kp.commit_counter(op.counter)) return DropReason::replay;
+  return DropReason::none;
+}
 
 // One message, start to end (check_open, the engine, finish_open). On none, `plaintext` is
 // the decrypted payload, padding included, inside `msg`.

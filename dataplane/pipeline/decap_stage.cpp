@@ -75,7 +75,20 @@ void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
   stage::Scratch<PendingOpen, kStageChunk> pending;
   std::uint16_t n_ops = 0;
 
-  // Phase 1: classify; everything up to the replay pre-check, no crypto.
+  // Phase 1: classify; everything up to the replay pre-check, no crypto. In three passes over
+  // the burst, each starting the memory reads the next one needs for every packet (receiver
+  // index -> session slot -> keypair, replay window, key, peer slot), so that with many peers
+  // the cache misses of the burst's packets overlap instead of queueing one after the other
+  // (perf/README.md, "Scale").
+  struct Arrived {
+    rte_mbuf* m;
+    std::uint8_t* msg;
+    const SessionEntry* session;
+    OuterInfo outer;
+  };
+  stage::Scratch<Arrived, kStageChunk> arrived;
+  std::uint16_t n_arrived = 0;
+  // 1a: outer headers and message type; the session slot of every data message.
   for (std::uint16_t i = 0; i < n; ++i) {
     stage::prefetch_data(pkts, i, n);
     rte_mbuf* m = pkts[i];
@@ -84,8 +97,9 @@ void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
       continue;
     }
     std::uint8_t* frame = rte_pktmbuf_mtod(m, std::uint8_t*);
-    OuterInfo outer;
-    const DropReason why = parse_outer(frame, rte_pktmbuf_data_len(m), state.tunnel_port_be, outer);
+    Arrived& a = arrived.emplace(n_arrived);
+    const DropReason why =
+        parse_outer(frame, rte_pktmbuf_data_len(m), state.tunnel_port_be, a.outer);
     if (why != DropReason::none) {
       if (state.punt_non_tunnel &&
           (why == DropReason::outer_not_ip || why == DropReason::outer_not_tunnel)) {
@@ -95,8 +109,8 @@ void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
       }
       continue;
     }
-    std::uint8_t* msg = frame + outer.payload_offset;
-    const wg::Classification c = wg::classify({msg, outer.payload_len});
+    std::uint8_t* msg = frame + a.outer.payload_offset;
+    const wg::Classification c = wg::classify({msg, a.outer.payload_len});
     if (!c.ok()) {
       stage::drop(
           ctx, m,
@@ -107,26 +121,43 @@ void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
       out_handshake[r.to_handshake++] = m;
       continue;
     }
-    const SessionEntry* s = state.sessions.find(wg::data_receiver(msg));
+    a.m = m;
+    a.msg = msg;
+    state.sessions.prefetch(wg::data_receiver(msg));
+    ++n_arrived;
+  }
+  // 1b: the sessions; the lines of each keypair and peer that 1c, the AEAD and phase 3 read.
+  for (std::uint16_t j = 0; j < n_arrived; ++j) {
+    Arrived& a = arrived[j];
+    a.session = state.sessions.find(wg::data_receiver(a.msg));
+    if (a.session == nullptr) continue;
+    a.session->keypair->prefetch_for_open(wg::data_counter(a.msg));
+    state.prefetch_peer(a.session->peer);
+  }
+  // 1c: the codec's checks before the AEAD, and the AEAD ops.
+  for (std::uint16_t j = 0; j < n_arrived; ++j) {
+    const Arrived& a = arrived[j];
+    const SessionEntry* s = a.session;
     if (s == nullptr) {
-      stage::drop(ctx, m, DropReason::unknown_index);
+      stage::drop(ctx, a.m, DropReason::unknown_index);
       continue;
     }
-    // The codec's checks before the AEAD: cipher, keypair alive, replay pre-check.
-    if (const DropReason refused = wg::check_open(*s->keypair, msg, now);
+    // Cipher, keypair alive, replay pre-check.
+    if (const DropReason refused = wg::check_open(*s->keypair, a.msg, now);
         refused != DropReason::none) {
-      stage::drop(ctx, m, refused);
+      stage::drop(ctx, a.m, refused);
       continue;
     }
     crypto::AeadOp& op = ops.emplace(n_ops);
-    wg::frame_open(msg, outer.payload_len, *s->keypair, op);
+    wg::frame_open(a.msg, a.outer.payload_len, *s->keypair, op);
     // AES-256-GCM (straitd) peers send from per-flow ports, which say nothing for roaming
     // (docs/STRAITD.md, "Roaming"): reported as port 0, so that lcores seeing different flows
     // of one peer do not overwrite each other's report on every burst.
     const std::uint16_t src_port =
-        s->keypair->cipher == Cipher::aes256_gcm ? 0 : be16_to_cpu(outer.src_port_be);
-    pending.emplace(n_ops) = PendingOpen{m, s, outer.payload_offset, outer.payload_len,
-                                         SourceReport{outer.src_addr, src_port, outer.is_ipv6}};
+        s->keypair->cipher == Cipher::aes256_gcm ? 0 : be16_to_cpu(a.outer.src_port_be);
+    pending.emplace(n_ops) =
+        PendingOpen{a.m, s, a.outer.payload_offset, a.outer.payload_len,
+                    SourceReport{a.outer.src_addr, src_port, a.outer.is_ipv6}};
     ++n_ops;
   }
   if (n_ops == 0) return;

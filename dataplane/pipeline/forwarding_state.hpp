@@ -242,6 +242,11 @@ class SessionTable {
       i = (i + 1) & mask_;
     }
   }
+  // Brings the slot find(receiver_index) starts at towards the cache (a hint: the decap stage
+  // issues it for a whole burst before its first find).
+  void prefetch(std::uint32_t receiver_index) const noexcept {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[hash(receiver_index)]);
+  }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
 
  private:
@@ -345,6 +350,10 @@ struct ForwardingState {
   [[nodiscard]] const PeerSlot* peer_slot(std::uint32_t id) const noexcept {
     if (id >= peers.size() || peers[id].activity == nullptr) return nullptr;
     return &peers[id];
+  }
+  // Brings peer `id`'s slot towards the cache (a hint for the stages; any id is safe).
+  void prefetch_peer(std::uint32_t id) const noexcept {
+    if (id < peers.size()) __builtin_prefetch(&peers[id]);
   }
 };
 
