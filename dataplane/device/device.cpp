@@ -83,6 +83,7 @@ uapi::DeviceState Device::configuration() const {
 Result<void> Device::apply(const uapi::DeviceChange& change, Time now) {
   StaticIdentity next_identity = identity_;
   if (change.private_key) next_identity = StaticIdentity::from_private(*change.private_key);
+  // The configuration as it is: the check reads it, then the change is applied to it below.
   uapi::DeviceState next = configuration();
   if (auto error = check_change(change, next, next_identity))
     return Error{EINVAL, std::move(*error)};
