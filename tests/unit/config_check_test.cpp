@@ -12,16 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "common/test_keys.hpp"
 #include "device/crypto_setup.hpp"
 
 namespace strait::wg {
 namespace {
 
-Key private_key_from(std::uint8_t seed) {
-  Key k{};
-  for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::uint8_t>(seed * 31 + i);
-  return k;
-}
+using test::private_key_from;
 
 StaticIdentity identity_from(std::uint8_t seed) {
   return StaticIdentity::from_private(private_key_from(seed));
