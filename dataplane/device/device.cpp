@@ -9,8 +9,8 @@
 #include "core/tai64n.hpp"
 #include "core/timers.hpp"
 #include "core/transport_codec.hpp"
+#include "device/config_check.hpp"
 #include "device/crypto_setup.hpp"
-#include "device/peer_key_check.hpp"
 #include "packet/inner_parse.hpp"
 
 namespace strait::wg {
@@ -40,14 +40,6 @@ SourceBytes source_bytes(const uapi::Endpoint& e) {
   return s;
 }
 
-std::string peer_name(const Key& public_key) { return "peer " + uapi::key_to_hex(public_key); }
-
-std::optional<std::string> check_allowed_ip(const uapi::AllowedIp& ip) {
-  if (ip.family != 4 && ip.family != 6) return "unknown address family";
-  if (ip.cidr > (ip.family == 4 ? 32 : 128)) return "prefix length too long for the family";
-  return std::nullopt;
-}
-
 }  // namespace
 
 WallTime system_wall_clock() {
@@ -63,7 +55,7 @@ Device::Device(RandomSource& rng, crypto::AeadEngine& engine, WallClock wall_clo
       wall_clock_(wall_clock ? std::move(wall_clock) : WallClock(system_wall_clock)),
       options_(options),
       rate_limiter_(options.rate_limiter_entries),
-      routes_(std::make_shared<AllowedIps>()),
+      peers_(options.staged_packets_per_peer, [this] { return random_u64(); }),
       index_(options.receiver_index_capacity),
       buffer_(kBufferSize) {
   if (!crypto_ready()) throw std::runtime_error("Device: libsodium cannot be initialised");
@@ -74,83 +66,58 @@ Device::~Device() = default;
 // ---------------------------------------------------------------------------------------------
 // Configuration
 
-std::optional<std::string> Device::validate(const uapi::DeviceChange& change,
-                                            const StaticIdentity& next_identity) const {
-  for (const uapi::PeerChange& pc : change.peers) {
-    if (pc.remove) continue;  // the rest of a removed peer's section is moot
-    const std::string who = peer_name(pc.public_key);
-    if (uapi::key_is_zero(pc.public_key)) return who + ": public_key: all zero";
-    if (is_small_order_point(pc.public_key))
-      return who + ": public_key: a point of small order (no handshake can succeed)";
-    if (pc.endpoint && pc.endpoint->family != 4 && pc.endpoint->family != 6)
-      return who + ": endpoint: unknown address family";
-    for (const uapi::AllowedIp& ip : pc.allowed_ips) {
-      if (auto why = check_allowed_ip(ip)) return who + ": allowed_ip " + ip.to_string() + ": " + *why;
-    }
-  }
-  // The result as a whole: no peer may carry our own public key (Linux silently drops such a
-  // peer; we refuse the change so the operator sees it).
-  if (next_identity.has_key()) {
-    uapi::DeviceState next = configuration();
-    uapi::apply_change(next, change);
-    for (const uapi::PeerState& p : next.peers) {
-      if (p.public_key == next_identity.public_key)
-        return peer_name(p.public_key) + ": public_key: equals the device's own public key";
-    }
-  }
-  return std::nullopt;
-}
-
 uapi::DeviceState Device::configuration() const {
   uapi::DeviceState s;
   if (identity_.has_key()) s.private_key = identity_.private_key;
   s.listen_port = listen_port_;
   s.fwmark = fwmark_;
-  for (const auto& p : peers_) {
+  peers_.for_each([&](const Peer& p) {
     uapi::PeerState ps;
-    ps.public_key = p->public_key;
-    ps.allowed_ips = p->allowed_ips;
+    ps.public_key = p.public_key;
+    ps.allowed_ips = p.allowed_ips;
     s.peers.push_back(std::move(ps));
-  }
+  });
   return s;
 }
 
 Result<void> Device::apply(const uapi::DeviceChange& change, Time now) {
   StaticIdentity next_identity = identity_;
   if (change.private_key) next_identity = StaticIdentity::from_private(*change.private_key);
-  if (auto error = validate(change, next_identity)) return Error{EINVAL, std::move(*error)};
+  // The configuration as it is: the check reads it, then the change is applied to it below.
+  uapi::DeviceState next = configuration();
+  if (auto error = check_change(change, next, next_identity))
+    return Error{EINVAL, std::move(*error)};
 
   // From here on nothing can fail. The model computes which peers exist afterwards and where
   // every allowed IP ends up (a prefix moves from whichever peer held it).
-  uapi::DeviceState next = configuration();
   uapi::apply_change(next, change);
 
   if (change.private_key && (next_identity.private_key != identity_.private_key)) {
     identity_ = next_identity;
     cookie_checker_.set_identity(identity_);
     // Linux set_device: precompute static-static again, expire current keypairs for sending.
-    for (auto& p : peers_) {
-      p->handshake.configure(identity_, p->public_key, p->preshared_key);
-      forget_handshake_index(*p);
-      p->keypairs.expire_current_for_sending();
-      mark_changed(*p, now);
-    }
+    peers_.for_each([&](Peer& p) {
+      p.handshake.configure(identity_, p.public_key, p.preshared_key);
+      forget_handshake_index(p);
+      p.keypairs.expire_current_for_sending();
+      mark_changed(p, now);
+    });
   }
   if (change.listen_port) listen_port_ = *change.listen_port;
   if (change.fwmark) fwmark_ = *change.fwmark;
 
   if (change.replace_peers) {
-    while (!peers_.empty()) remove_peer(peers_.back()->id);
+    while (Peer* newest = peers_.newest()) remove_peer(newest->id);
   }
   for (const uapi::PeerChange& pc : change.peers) {
-    Peer* p = find_by_key(pc.public_key);
+    Peer* p = peers_.find(pc.public_key);
     if (pc.remove) {
       if (p != nullptr) remove_peer(p->id);
       continue;
     }
     if (p == nullptr) {
       if (pc.update_only) continue;
-      p = &add_peer(pc.public_key);
+      p = &peers_.add(pc.public_key, identity_);
     }
     if (pc.preshared_key) {
       p->preshared_key = *pc.preshared_key;
@@ -175,7 +142,7 @@ Result<void> Device::apply(const uapi::DeviceChange& change, Time now) {
   // Routes: take each surviving peer's list from the model.
   bool routes_changed = false;
   for (const uapi::PeerState& ps : next.peers) {
-    Peer* p = find_by_key(ps.public_key);
+    Peer* p = peers_.find(ps.public_key);
     if (p == nullptr) continue;  // cannot happen: the model and the loop above agree
     if (p->allowed_ips != ps.allowed_ips) {
       p->allowed_ips = ps.allowed_ips;
@@ -185,58 +152,22 @@ Result<void> Device::apply(const uapi::DeviceChange& change, Time now) {
   if (routes_changed || change.replace_peers ||
       std::any_of(change.peers.begin(), change.peers.end(),
                   [](const uapi::PeerChange& pc) { return pc.remove; })) {
-    rebuild_routes();
+    peers_.rebuild_routes();
   }
   return {};
 }
 
-Peer& Device::add_peer(const Key& public_key) {
-  PeerId id;
-  if (!free_ids_.empty()) {
-    auto lowest = std::min_element(free_ids_.begin(), free_ids_.end());
-    id = *lowest;
-    free_ids_.erase(lowest);
-  } else {
-    id = next_id_++;
-  }
-  auto jitter = [this] { return random_u64(); };
-  peers_.push_back(std::make_unique<Peer>(id, public_key, identity_, jitter,
-                                          options_.staged_packets_per_peer));
-  by_key_[public_key] = id;
-  if (by_id_.size() <= id) by_id_.resize(std::size_t{id} + 1, nullptr);
-  by_id_[id] = peers_.back().get();
-  return *peers_.back();
-}
-
 void Device::remove_peer(PeerId id) {
-  auto it = std::find_if(peers_.begin(), peers_.end(),
-                         [&](const std::unique_ptr<Peer>& p) { return p->id == id; });
-  if (it == peers_.end()) return;
-  Peer& p = **it;
-  p.timers.stop();
-  release(p.keypairs.clear());
-  forget_handshake_index(p);
-  static_cast<void>(p.staged.clear());
-  by_key_.erase(p.public_key);
-  by_id_[id] = nullptr;
+  Peer* p = peers_.find(id);
+  if (p == nullptr) return;
+  // What the peer holds outside the table: its timers, its receiver indices, its keypairs
+  // (released to the host) and its staged packets; the host hears that it changed.
+  p->timers.stop();
+  release(p->keypairs.clear());
+  forget_handshake_index(*p);
+  static_cast<void>(p->staged.clear());
   pending_changes_.push_back(id);
-  peers_.erase(it);
-  free_ids_.push_back(id);
-}
-
-void Device::rebuild_routes() {
-  // A fresh table rather than an edit: the old one may be held by a published snapshot.
-  auto fresh = std::make_shared<AllowedIps>();
-  for (const auto& p : peers_) {
-    for (const uapi::AllowedIp& ip : p->allowed_ips) {
-      IpPrefix prefix;
-      prefix.family = ip.family == 6 ? IpFamily::v6 : IpFamily::v4;
-      prefix.addr = ip.addr;
-      prefix.len = ip.cidr;
-      static_cast<void>(fresh->insert(prefix, p->id));  // validated by apply()
-    }
-  }
-  routes_ = std::move(fresh);
+  static_cast<void>(peers_.erase(id));
 }
 
 uapi::DeviceState Device::state() const {
@@ -247,25 +178,25 @@ uapi::DeviceState Device::state() const {
   s.drops = drops_.to_uapi();
   s.handshakes = handshakes_;
   s.under_load = under_load_.under_load();
-  for (const auto& p : peers_) {
+  peers_.for_each([&](const Peer& p) {
     uapi::PeerState ps;
-    ps.public_key = p->public_key;
-    ps.preshared_key = p->preshared_key;
-    ps.endpoint = p->endpoint;
-    if (p->last_handshake) {
-      ps.last_handshake_sec = static_cast<std::uint64_t>(p->last_handshake->seconds);
-      ps.last_handshake_nsec = p->last_handshake->nanoseconds;
+    ps.public_key = p.public_key;
+    ps.preshared_key = p.preshared_key;
+    ps.endpoint = p.endpoint;
+    if (p.last_handshake) {
+      ps.last_handshake_sec = static_cast<std::uint64_t>(p.last_handshake->seconds);
+      ps.last_handshake_nsec = p.last_handshake->nanoseconds;
     }
-    ps.rx_bytes = p->rx_bytes;
-    ps.tx_bytes = p->tx_bytes;
-    ps.persistent_keepalive = p->persistent_keepalive;
-    ps.allowed_ips = p->allowed_ips;
-    ps.cipher = p->cipher;
-    ps.rx_packets = p->rx_packets;
-    ps.tx_packets = p->tx_packets;
-    ps.drops = p->drops.to_uapi();
+    ps.rx_bytes = p.rx_bytes;
+    ps.tx_bytes = p.tx_bytes;
+    ps.persistent_keepalive = p.persistent_keepalive;
+    ps.allowed_ips = p.allowed_ips;
+    ps.cipher = p.cipher;
+    ps.rx_packets = p.rx_packets;
+    ps.tx_packets = p.tx_packets;
+    ps.drops = p.drops.to_uapi();
     s.peers.push_back(std::move(ps));
-  }
+  });
   return s;
 }
 
@@ -344,7 +275,7 @@ void Device::receive_initiation(std::span<const std::uint8_t> bytes, const uapi:
     drop(nullptr, DropReason::handshake_invalid);
     return;
   }
-  Peer* peer = find_by_key(pending.value.initiator_static);
+  Peer* peer = peers_.find(pending.value.initiator_static);
   if (peer == nullptr) {
     drop(nullptr, DropReason::handshake_invalid);
     return;
@@ -376,7 +307,8 @@ void Device::receive_response(std::span<const std::uint8_t> bytes, const uapi::E
   // Only a handshake in progress answers to a response (Linux INDEX_HASHTABLE_HANDSHAKE).
   const std::uint32_t receiver = msg.value.receiver.get();
   const IndexEntry* entry = index_.lookup(receiver);
-  Peer* peer = entry != nullptr && entry->kind == IndexKind::handshake ? find(entry->peer) : nullptr;
+  Peer* peer =
+      entry != nullptr && entry->kind == IndexKind::handshake ? peers_.find(entry->peer) : nullptr;
   if (peer == nullptr || peer->handshake_index != receiver) {
     drop(nullptr, DropReason::handshake_invalid);
     return;
@@ -406,7 +338,7 @@ void Device::receive_cookie_reply(std::span<const std::uint8_t> bytes, Time now)
   // A cookie reply answers our initiation (handshake index) or our response (whose index is
   // a keypair's by now), as in Linux cookie.c.
   const IndexEntry* entry = index_.lookup(msg.value.receiver.get());
-  Peer* peer = entry != nullptr ? find(entry->peer) : nullptr;
+  Peer* peer = entry != nullptr ? peers_.find(entry->peer) : nullptr;
   if (peer == nullptr) {
     drop(nullptr, DropReason::cookie_invalid);
     return;
@@ -426,7 +358,7 @@ void Device::receive_data(std::span<const std::uint8_t> bytes, const uapi::Endpo
   const DataView& data = msg.value;
   const IndexEntry* entry = index_.lookup(data.receiver);
   Peer* peer = entry != nullptr && entry->kind == IndexKind::keypair && entry->keypair != nullptr
-                    ? find(entry->peer)
+                    ? peers_.find(entry->peer)
                     : nullptr;
   if (peer == nullptr) {
     drop(nullptr, DropReason::unknown_index);
@@ -471,8 +403,9 @@ void Device::receive_data(std::span<const std::uint8_t> bytes, const uapi::Endpo
       drop(peer, DropReason::inner_bad_ip);
     } else {
       // Cryptokey routing (paper section 2.1): the inner source must be one of the sender's.
-      const std::optional<PeerId> owner = info.is_ipv6 ? routes_->lookup_v6(info.src_ip())
-                                                       : routes_->lookup_v4(info.src_ip());
+      const AllowedIps& routes = *peers_.routes();
+      const std::optional<PeerId> owner = info.is_ipv6 ? routes.lookup_v6(info.src_ip())
+                                                       : routes.lookup_v4(info.src_ip());
       if (!owner || *owner != peer->id) {
         drop(peer, DropReason::inner_src_not_allowed);
       } else {
@@ -499,9 +432,10 @@ void Device::send(std::span<const std::uint8_t> ip_packet, Time now, DeviceIo& i
     flush_notifications(io);
     return;
   }
+  const AllowedIps& routes = *peers_.routes();
   const std::optional<PeerId> id =
-      info.is_ipv6 ? routes_->lookup_v6(info.dst_ip()) : routes_->lookup_v4(info.dst_ip());
-  Peer* peer = id ? find(*id) : nullptr;
+      info.is_ipv6 ? routes.lookup_v6(info.dst_ip()) : routes.lookup_v4(info.dst_ip());
+  Peer* peer = id ? peers_.find(*id) : nullptr;
   if (peer == nullptr) {
     drop(nullptr, DropReason::no_route);
   } else if (!peer->endpoint) {
@@ -733,8 +667,7 @@ void Device::flush_notifications(DeviceIo& io) {
 
 void Device::tick(Time now, DeviceIo& io) {
   work_due_.reset();
-  for (std::size_t i = 0; i < peers_.size(); ++i) {
-    Peer& peer = *peers_[i];
+  peers_.for_each([&](Peer& peer) {
     ReleasedKeypairs expired = peer.keypairs.expire(now);
     if (!expired.empty()) {
       release(std::move(expired));
@@ -745,7 +678,7 @@ void Device::tick(Time now, DeviceIo& io) {
       send_staged(peer, now, io);
     }
     run_timers(peer, now, io);
-  }
+  });
   flush_notifications(io);
 }
 
@@ -755,13 +688,13 @@ std::optional<Time> Device::next_deadline() const {
     if (t && (!earliest || *t < *earliest)) earliest = t;
   };
   if (!pending_releases_.empty() || !pending_changes_.empty()) consider(Time::zero());
-  for (const auto& p : peers_) {
-    consider(p->timers.next_deadline());
+  peers_.for_each([&](const Peer& p) {
+    consider(p.timers.next_deadline());
     // Dead keypairs are dropped early, freeing their indices (Keypairs::expire).
-    for (const Keypair* k : {p->keypairs.previous(), p->keypairs.current(), p->keypairs.next()}) {
+    for (const Keypair* k : {p.keypairs.previous(), p.keypairs.current(), p.keypairs.next()}) {
       if (k != nullptr) consider(k->birthdate + kRejectAfterTime);
     }
-  }
+  });
   return earliest;
 }
 
@@ -769,7 +702,7 @@ std::optional<Time> Device::next_deadline() const {
 // Fast-path events
 
 void Device::note_data_received(PeerId id, const Keypair* keypair, Time now, bool keepalive) {
-  Peer* peer = find(id);
+  Peer* peer = peers_.find(id);
   if (peer == nullptr) return;
   if (peer->keypairs.received_with(keypair)) {
     handshake_complete(*peer);
@@ -785,7 +718,7 @@ void Device::note_data_received(PeerId id, const Keypair* keypair, Time now, boo
 }
 
 void Device::note_data_sent(PeerId id, Time now, bool keepalive) {
-  Peer* peer = find(id);
+  Peer* peer = peers_.find(id);
   if (peer == nullptr) return;
   peer->timers.on_any_authenticated_packet_sent(now);
   peer->timers.on_any_authenticated_packet_traversal(now);
@@ -795,11 +728,11 @@ void Device::note_data_sent(PeerId id, Time now, bool keepalive) {
 }
 
 void Device::note_handshake_wanted(PeerId id, Time now) {
-  if (Peer* peer = find(id)) peer->timers.request_handshake_initiation(now);
+  if (Peer* peer = peers_.find(id)) peer->timers.request_handshake_initiation(now);
 }
 
 bool Device::note_endpoint(PeerId id, const uapi::Endpoint& endpoint) {
-  Peer* peer = find(id);
+  Peer* peer = peers_.find(id);
   if (peer == nullptr || (peer->endpoint && *peer->endpoint == endpoint)) return false;
   // straitd peers (AES-256-GCM) send data from a port per inner flow (docs/STRAITD.md, "Outer
   // source ports"), so a data packet's source port says nothing about where the peer listens:
@@ -825,27 +758,18 @@ bool Device::note_endpoint(PeerId id, const uapi::Endpoint& endpoint) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Lookups
+// Read access
 
 void Device::for_each_peer(const std::function<void(const PeerView&)>& visit) const {
-  for (const auto& p : peers_) {
-    visit(PeerView{p->id, p->cipher, p->endpoint, p->keypairs, p->allowed_ips});
-  }
+  peers_.for_each([&](const Peer& p) {
+    visit(PeerView{p.id, p.cipher, p.endpoint, p.keypairs, p.allowed_ips});
+  });
 }
 
-const Peer* Device::peer(PeerId id) const { return id < by_id_.size() ? by_id_[id] : nullptr; }
+const Peer* Device::peer(PeerId id) const { return peers_.find(id); }
 
 std::optional<PeerId> Device::peer_id(const Key& public_key) const {
-  auto it = by_key_.find(public_key);
-  if (it == by_key_.end()) return std::nullopt;
-  return it->second;
-}
-
-Peer* Device::find(PeerId id) { return const_cast<Peer*>(std::as_const(*this).peer(id)); }
-
-Peer* Device::find_by_key(const Key& public_key) {
-  auto it = by_key_.find(public_key);
-  return it == by_key_.end() ? nullptr : find(it->second);
+  return peers_.id_of(public_key);
 }
 
 void Device::drop(Peer* peer, DropReason reason, std::uint64_t n) {

@@ -17,14 +17,24 @@
 // DropReason, device-wide and, when the peer is known, per peer. Configuration errors are
 // returned by apply(). Allocation happens (staging, handshakes, configuration): this is the
 // slow path.
+//
+// Where things are:
+//   device.cpp        this class: apply() (what a configuration change does to handshakes,
+//                     keypairs and timers), state(), receive_* and send_* (the handshake
+//                     messages, cookies, data through core/transport_codec.hpp), timers and
+//                     sessions, the note_* events.
+//   config_check.*    whether a change may be applied, and the error message if not.
+//   peer_table.*      the peers: ids (lowest free reused first), lookup by id and by key,
+//                     insertion order, and the cryptokey-routing table built from them.
+//   peer.*            one peer's configuration, protocol state and counters.
+//   peer_key_check.*  small-order public keys; handshake_rate_limiter.*, under_load.*,
+//                     staging_queue.hpp, drop_counters.hpp: the parts named so.
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <span>
-#include <string>
 #include <vector>
 
 #include "core/allowed_ips.hpp"
@@ -38,6 +48,7 @@
 #include "device/drop_counters.hpp"
 #include "device/handshake_rate_limiter.hpp"
 #include "device/peer.hpp"
+#include "device/peer_table.hpp"
 #include "device/staging_queue.hpp"
 #include "device/under_load.hpp"
 #include "drop_reason.hpp"
@@ -137,12 +148,12 @@ class Device {
   void for_each_peer(const std::function<void(const PeerView&)>& visit) const;
   // Cryptokey routing. Immutable once returned: a route change builds a new table, so a
   // snapshot may keep this one as long as it likes.
-  [[nodiscard]] std::shared_ptr<const AllowedIps> allowed_ips() const { return routes_; }
+  [[nodiscard]] std::shared_ptr<const AllowedIps> allowed_ips() const { return peers_.routes(); }
   // Receiver index -> session (IndexKind::keypair) or handshake in progress.
   [[nodiscard]] const PeerIndex& receiver_index() const { return index_; }
   [[nodiscard]] const Peer* peer(PeerId id) const;
   [[nodiscard]] std::optional<PeerId> peer_id(const Key& public_key) const;
-  [[nodiscard]] std::size_t peer_count() const { return peers_.size(); }
+  [[nodiscard]] std::size_t peer_count() const { return peers_.count(); }
   [[nodiscard]] const StaticIdentity& identity() const { return identity_; }
   [[nodiscard]] std::uint16_t listen_port() const { return listen_port_; }
   [[nodiscard]] std::uint32_t fwmark() const { return fwmark_; }
@@ -151,12 +162,10 @@ class Device {
 
  private:
   // apply() helpers.
-  [[nodiscard]] std::optional<std::string> validate(const uapi::DeviceChange& change,
-                                                    const StaticIdentity& next_identity) const;
   [[nodiscard]] uapi::DeviceState configuration() const;
-  Peer& add_peer(const Key& public_key);
+  // Tears down what the peer holds outside the table (timers, indices, keypairs, staged
+  // packets), then takes it out of the table.
   void remove_peer(PeerId id);
-  void rebuild_routes();
 
   // receive() by message type.
   void receive_initiation(std::span<const std::uint8_t> bytes, const uapi::Endpoint& from,
@@ -195,8 +204,6 @@ class Device {
   void flush_notifications(DeviceIo& io);
 
   void drop(Peer* peer, DropReason reason, std::uint64_t n = 1);
-  [[nodiscard]] Peer* find(PeerId id);
-  [[nodiscard]] Peer* find_by_key(const Key& public_key);
   [[nodiscard]] std::uint64_t random_u64();
 
   RandomSource& rng_;
@@ -211,14 +218,8 @@ class Device {
   std::uint16_t listen_port_ = 0;
   std::uint32_t fwmark_ = 0;
 
-  // Peers in the order they were added (get=1 lists them so), by id and by public key.
-  std::vector<std::unique_ptr<Peer>> peers_;
-  std::map<Key, PeerId> by_key_;
-  std::vector<Peer*> by_id_;      // indexed by PeerId; null for a free id
-  std::vector<PeerId> free_ids_;  // ids of removed peers, reused lowest first
-  PeerId next_id_ = 0;
-
-  std::shared_ptr<AllowedIps> routes_;
+  // The peers, their ids and the cryptokey-routing table built from their allowed IPs.
+  PeerTable peers_;
   PeerIndex index_;
 
   // The software transport's buffer for the message being sealed or opened (through the
