@@ -23,7 +23,7 @@ namespace strait::ebpf {
 static_assert(STRAIT_XDP_DROP_COUNT == kDropReasonCount);
 #define STRAIT_DROP(name, metric, help) \
   static_assert(STRAIT_XDP_DROP_##name == static_cast<int>(DropReason::name));
-#include "drop_reasons.def"
+#include "base/drop_reasons.def"
 #undef STRAIT_DROP
 
 namespace {

@@ -21,7 +21,7 @@
 #include <string_view>
 
 #include "base/keys.hpp"
-#include "drop_reason.hpp"
+#include "base/drop_reason.hpp"
 #include "strait_xdp.h"
 
 struct bpf_object;

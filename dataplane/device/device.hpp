@@ -41,7 +41,7 @@
 #include "device/peer.hpp"
 #include "device/staging_queue.hpp"
 #include "device/under_load.hpp"
-#include "drop_reason.hpp"
+#include "base/drop_reason.hpp"
 #include "uapi/model.hpp"
 
 namespace strait::wg {
