@@ -41,9 +41,9 @@ SourceBytes source_bytes(const uapi::Endpoint& e) {
 
 std::string peer_name(const Key& public_key) { return "peer " + uapi::key_to_hex(public_key); }
 
-std::optional<std::string> check_allowed_ip(const uapi::AllowedIp& ip) {
-  if (ip.family != 4 && ip.family != 6) return "unknown address family";
-  if (ip.cidr > (ip.family == 4 ? 32 : 128)) return "prefix length too long for the family";
+std::optional<std::string> check_allowed_ip(const IpPrefix& ip) {
+  if (ip.family != IpFamily::v4 && ip.family != IpFamily::v6) return "unknown address family";
+  if (ip.len > ip.max_len()) return "prefix length too long for the family";
   return std::nullopt;
 }
 
@@ -225,11 +225,7 @@ void Device::rebuild_routes() {
   // A fresh table rather than an edit: the old one may be held by a published snapshot.
   auto fresh = std::make_shared<AllowedIps>();
   for (const auto& p : peers_) {
-    for (const uapi::AllowedIp& ip : p->allowed_ips) {
-      IpPrefix prefix;
-      prefix.family = ip.family == 6 ? IpFamily::v6 : IpFamily::v4;
-      prefix.addr = ip.addr;
-      prefix.len = ip.cidr;
+    for (const IpPrefix& prefix : p->allowed_ips) {
       static_cast<void>(fresh->insert(prefix, p->id));  // validated by apply()
     }
   }

@@ -56,7 +56,7 @@ struct Options {
   uapi::Endpoint listen;
   strait::Key peer_public{};
   std::optional<uapi::Endpoint> peer_endpoint;
-  std::vector<uapi::AllowedIp> allowed_ips;
+  std::vector<strait::IpPrefix> allowed_ips;
   std::string tunnel_address;
   std::string target;
   int count = 3;
@@ -101,7 +101,7 @@ Options parse(int argc, char** argv) {
     } else if (flag == "--peer-endpoint") {
       o.peer_endpoint = endpoint();
     } else if (flag == "--allowed-ip") {
-      auto ip = uapi::AllowedIp::parse(value);
+      auto ip = strait::IpPrefix::parse(value);
       if (!ip) usage("bad allowed IP: " + ip.error().message);
       o.allowed_ips.push_back(*ip);
     } else if (flag == "--tunnel-address") {
