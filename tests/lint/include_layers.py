@@ -14,7 +14,7 @@ import sys
 
 # Room -> level. A room may include rooms of a strictly lower level, and itself.
 LEVELS = {
-    "base": 0,           # dataplane/base/: Result, keys, drop reasons, IpPrefix
+    "base": 0,           # dataplane/base/: Result, keys, drop reasons, IpPrefix, clock
     "crypto": 1,         # primitives and the AEAD burst engine (libsodium, ipsec-mb)
     "packet": 1,         # header parsing over bytes
     "dpdk": 1,           # EAL, ports, mempools, workers, RCU, counters
