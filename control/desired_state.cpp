@@ -35,7 +35,7 @@ Result<DesiredState> compute_desired_state(const MeshSpec& spec, std::string_vie
     if (c.name == self->cluster) continue;
     d.remote_cidrs.insert(d.remote_cidrs.end(), c.pod_cidrs.begin(), c.pod_cidrs.end());
   }
-  std::sort(d.remote_cidrs.begin(), d.remote_cidrs.end(), prefix_less);
+  std::sort(d.remote_cidrs.begin(), d.remote_cidrs.end());
   return d;
 }
 

@@ -19,7 +19,7 @@ Result<std::vector<KernelRoute>> parse_routes(std::string_view text, int family)
     std::string dst, word;
     if (!(words >> dst)) continue;
     if (dst.find('/') == std::string::npos) dst += family == 4 ? "/32" : "/128";
-    auto prefix = Prefix::parse(dst);
+    auto prefix = IpPrefix::parse(dst);
     if (!prefix) return Error{fmt::format("ip route: cannot read \"{}\"", line)};
     KernelRoute r{*prefix, ""};
     while (words >> word) {
@@ -31,12 +31,12 @@ Result<std::vector<KernelRoute>> parse_routes(std::string_view text, int family)
 }
 
 std::vector<std::string> route_replace_argv(const KernelRoute& r) {
-  return {"ip", r.dst.family == 4 ? "-4" : "-6", "route", "replace", r.dst.to_string(),
+  return {"ip", r.dst.family == IpFamily::v4 ? "-4" : "-6", "route", "replace", r.dst.to_string(),
           "dev", r.dev, "proto", std::to_string(kRouteProtocol)};
 }
 
 std::vector<std::string> route_delete_argv(const KernelRoute& r) {
-  return {"ip", r.dst.family == 4 ? "-4" : "-6", "route", "del", r.dst.to_string(),
+  return {"ip", r.dst.family == IpFamily::v4 ? "-4" : "-6", "route", "del", r.dst.to_string(),
           "dev", r.dev, "proto", std::to_string(kRouteProtocol)};
 }
 
@@ -68,12 +68,12 @@ Result<std::vector<KernelRoute>> KernelRoutes::list() {
 }
 
 Result<ForwardingReport> KernelRoutes::reconcile(const DesiredState& desired) {
-  const std::vector<Prefix>& remote_cidrs = desired.remote_cidrs;
+  const std::vector<IpPrefix>& remote_cidrs = desired.remote_cidrs;
   auto have = list();
   if (!have) return have.error();
   ForwardingReport report;
   std::vector<KernelRoute> wanted;
-  for (const Prefix& p : remote_cidrs) wanted.push_back({p, dev_});
+  for (const IpPrefix& p : remote_cidrs) wanted.push_back({p, dev_});
   for (const KernelRoute& r : *have) {
     if (std::find(wanted.begin(), wanted.end(), r) != wanted.end()) continue;
     // A route of ours no longer wanted, or on another device: `replace` below would move a

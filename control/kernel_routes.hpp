@@ -14,7 +14,7 @@ namespace strait::ctl {
 inline constexpr int kRouteProtocol = 87;  // 0x57, unassigned in iproute2's rt_protos
 
 struct KernelRoute {
-  Prefix dst;
+  IpPrefix dst;
   std::string dev;
   friend bool operator==(const KernelRoute&, const KernelRoute&) = default;
 };

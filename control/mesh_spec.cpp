@@ -105,7 +105,7 @@ void parse_clusters(const YAML::Node& list, MeshSpec& spec, Problems& p) {
   }
   std::map<std::string, std::size_t> names;
   // (cidr, where) of every pod CIDR seen so far, for the overlap check.
-  std::vector<std::pair<Prefix, std::string>> seen;
+  std::vector<std::pair<IpPrefix, std::string>> seen;
   for (std::size_t i = 0; i < list.size(); ++i) {
     const YAML::Node c = list[i];
     std::string where = entry_name("clusters", i, "");
@@ -157,7 +157,8 @@ void parse_clusters(const YAML::Node& list, MeshSpec& spec, Problems& p) {
 // One pod subnet of a node: a CIDR inside its cluster's pod_cidrs that overlaps no other
 // node's subnet (nor another of its own). `subnets` holds every subnet seen so far.
 void add_pod_subnet(const YAML::Node& v, const std::string& field, const Cluster* cluster,
-                    Node& node, std::vector<std::pair<Prefix, std::string>>& subnets, Problems& p) {
+                    Node& node, std::vector<std::pair<IpPrefix, std::string>>& subnets,
+                    Problems& p) {
   if (!v.IsScalar() || v.Scalar().empty()) {
     p.add(field, v, "must be a CIDR string");
     return;
@@ -170,7 +171,7 @@ void add_pod_subnet(const YAML::Node& v, const std::string& field, const Cluster
   }
   if (cluster != nullptr &&
       std::none_of(cluster->pod_cidrs.begin(), cluster->pod_cidrs.end(),
-                   [&](const Prefix& c) { return prefix_contains(c, *prefix); })) {
+                   [&](const IpPrefix& c) { return prefix_contains(c, *prefix); })) {
     p.add(field, v,
           fmt::format("{} is not inside any pod_cidrs of cluster \"{}\"", prefix->to_string(),
                       cluster->name));
@@ -190,7 +191,7 @@ void add_pod_subnet(const YAML::Node& v, const std::string& field, const Cluster
 // allocates them). The older single `pod_subnet: cidr` stays accepted, because operators
 // have ConfigMaps written with it; a node giving both is refused rather than guessed at.
 void parse_pod_subnets(const YAML::Node& n, const std::string& where, const Cluster* cluster,
-                       Node& node, std::vector<std::pair<Prefix, std::string>>& subnets,
+                       Node& node, std::vector<std::pair<IpPrefix, std::string>>& subnets,
                        Problems& p) {
   const YAML::Node list = n["pod_subnets"];
   const YAML::Node single = n["pod_subnet"];
@@ -229,7 +230,7 @@ void parse_nodes(const YAML::Node& list, MeshSpec& spec, Problems& p) {
     return;
   }
   std::map<std::string, std::size_t> names, keys, endpoints;
-  std::vector<std::pair<Prefix, std::string>> subnets;
+  std::vector<std::pair<IpPrefix, std::string>> subnets;
   for (std::size_t i = 0; i < list.size(); ++i) {
     const YAML::Node n = list[i];
     std::string where = entry_name("nodes", i, "");

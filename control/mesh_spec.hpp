@@ -25,7 +25,7 @@ namespace strait::ctl {
 
 struct Cluster {
   std::string name;
-  std::vector<Prefix> pod_cidrs;
+  std::vector<IpPrefix> pod_cidrs;
 };
 
 struct Node {
@@ -33,7 +33,7 @@ struct Node {
   std::string cluster;
   // Several per node: dual-stack (one IPv4, one IPv6), or several blocks (Calico). The spec
   // also accepts the older single `pod_subnet: cidr`, which lands here as one entry.
-  std::vector<Prefix> pod_subnets;
+  std::vector<IpPrefix> pod_subnets;
   uapi::Endpoint endpoint;  // the node's public VIP:port
   Key public_key{};
   bool straitd = true;      // false: a stock WireGuard node (ChaCha20-Poly1305 only)

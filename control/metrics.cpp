@@ -4,7 +4,7 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
-#include "drop_reason.hpp"
+#include "base/drop_reason.hpp"
 #include "observability/build_version.hpp"
 #include "observability/metric_families.hpp"
 

@@ -8,12 +8,12 @@ namespace strait::ctl {
 
 namespace {
 
-std::string address_only(const Prefix& p) {
+std::string address_only(const IpPrefix& p) {
   std::string s = p.to_string();
   return s.substr(0, s.find('/'));
 }
 
-std::string ip_field(const Prefix& p) { return p.family == 4 ? "ip4" : "ip6"; }
+std::string ip_field(const IpPrefix& p) { return p.family == IpFamily::v4 ? "ip4" : "ip6"; }
 
 // "k=v k2=v2" (bare map) -> the value of `key`, empty when absent.
 std::string map_value(std::string_view bare, std::string_view key) {
@@ -45,15 +45,15 @@ std::string quoted(std::string_view s) {
 
 }  // namespace
 
-std::string ovn_nexthop(const Prefix& subnet) {
-  Prefix p = subnet;
-  const int bits = p.family == 4 ? 32 : 128;
-  for (int i = p.cidr; i < bits; ++i) p.addr[i / 8] |= static_cast<std::uint8_t>(0x80 >> (i % 8));
+std::string ovn_nexthop(const IpPrefix& subnet) {
+  IpPrefix p = subnet;
+  const int bits = static_cast<int>(p.max_len());
+  for (int i = p.len; i < bits; ++i) p.addr[i / 8] |= static_cast<std::uint8_t>(0x80 >> (i % 8));
   // All ones minus one: the last usable host (IPv4's all-ones is the broadcast address).
   for (int i = bits / 8 - 1; i >= 0; --i) {
     if (p.addr[i]-- != 0) break;
   }
-  p.cidr = static_cast<std::uint8_t>(bits);
+  p.len = static_cast<std::uint8_t>(bits);
   return address_only(p);
 }
 
@@ -62,10 +62,10 @@ Result<OvnRows> render_ovn_rows(const OvnInputs& in) {
   rows.port.name = in.port_name;
   rows.port.owner = in.node;
   std::string v4, v6;
-  for (const Prefix& s : in.local_subnets) {
-    const int bits = s.family == 4 ? 32 : 128;
-    if (s.cidr + 2 > bits) continue;  // a /31 or /32 has no host to spare
-    std::string& hop = s.family == 4 ? v4 : v6;
+  for (const IpPrefix& s : in.local_subnets) {
+    const int bits = static_cast<int>(s.max_len());
+    if (s.len + 2 > bits) continue;  // a /31 or /32 has no host to spare
+    std::string& hop = s.family == IpFamily::v4 ? v4 : v6;
     if (hop.empty()) hop = ovn_nexthop(s);
   }
   if (v4.empty() && v6.empty()) {
@@ -75,10 +75,10 @@ Result<OvnRows> render_ovn_rows(const OvnInputs& in) {
   rows.port.addresses = in.mac;
   if (!v4.empty()) rows.port.addresses += " " + v4;
   if (!v6.empty()) rows.port.addresses += " " + v6;
-  for (const Prefix& local : in.local_subnets) {
-    const std::string& hop = local.family == 4 ? v4 : v6;
+  for (const IpPrefix& local : in.local_subnets) {
+    const std::string& hop = local.family == IpFamily::v4 ? v4 : v6;
     if (hop.empty()) continue;
-    for (const Prefix& remote : in.remote_cidrs) {
+    for (const IpPrefix& remote : in.remote_cidrs) {
       if (remote.family != local.family) continue;
       OvnPolicy p;
       p.match = fmt::format("{0}.src == {1} && {0}.dst == {2}", ip_field(local), local.to_string(),

@@ -54,8 +54,8 @@ struct OvnInputs {
   std::string node;
   std::string port_name;                // the logical switch port, "strait-<node>"
   std::string mac;                      // straitd's bridge port MAC (OVS mac_in_use)
-  std::vector<Prefix> local_subnets;    // this node's pod subnets (the spec's pod_subnets)
-  std::vector<Prefix> remote_cidrs;     // pod CIDRs of the other clusters
+  std::vector<IpPrefix> local_subnets;  // this node's pod subnets (the spec's pod_subnets)
+  std::vector<IpPrefix> remote_cidrs;   // pod CIDRs of the other clusters
 };
 
 struct OvnRows {
@@ -67,7 +67,7 @@ struct OvnRows {
 // 10.128.0.0/23, ...:fffe of an IPv6 /64). OVN-Kubernetes hands out pod addresses from the
 // low end (.1 router, .2 management port, .3 on), so the top of the subnet is the last one
 // it would reach; ovn-nbctl refuses the port if another port of the switch holds it.
-[[nodiscard]] std::string ovn_nexthop(const Prefix& subnet);
+[[nodiscard]] std::string ovn_nexthop(const IpPrefix& subnet);
 
 // The rows this node wants. Errors when it has no subnet to reroute from.
 [[nodiscard]] Result<OvnRows> render_ovn_rows(const OvnInputs& in);

@@ -10,8 +10,10 @@ namespace strait::ctl {
 
 namespace {
 
-std::string cidr_match(const Prefix& p, bool source) {
-  if (p.family == 4) return fmt::format("ip,{}={}", source ? "nw_src" : "nw_dst", p.to_string());
+std::string cidr_match(const IpPrefix& p, bool source) {
+  if (p.family == IpFamily::v4) {
+    return fmt::format("ip,{}={}", source ? "nw_src" : "nw_dst", p.to_string());
+  }
   return fmt::format("ipv6,{}={}", source ? "ipv6_src" : "ipv6_dst", p.to_string());
 }
 
@@ -65,7 +67,7 @@ std::optional<Profile> profile_from_name(std::string_view name) {
 std::vector<Flow> render_flows(Profile profile, const FlowInputs& in) {
   std::vector<Flow> flows;
   const std::string out_port = fmt::format("output:{}", in.strait_ofport);
-  for (const Prefix& cidr : in.remote_cidrs) {
+  for (const IpPrefix& cidr : in.remote_cidrs) {
     switch (profile) {
       case Profile::openshift_sdn:
         // (1) general routing: IP to a remote cluster leaves through straitd, not tun0.

@@ -46,7 +46,7 @@ struct Flow {
 struct FlowInputs {
   std::uint32_t strait_ofport = 0;  // the OpenFlow port number of straitd's bridge port
   std::string strait_mac;           // its MAC, "aa:bb:cc:dd:ee:ff" (generic profile)
-  std::vector<Prefix> remote_cidrs;
+  std::vector<IpPrefix> remote_cidrs;
 };
 
 // The flows of `profile` (openshift_sdn or generic; route and ovn_kubernetes have none),

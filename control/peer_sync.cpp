@@ -8,8 +8,8 @@ namespace strait::ctl {
 
 namespace {
 
-std::vector<Prefix> sorted(std::vector<Prefix> v) {
-  std::sort(v.begin(), v.end(), prefix_less);
+std::vector<IpPrefix> sorted(std::vector<IpPrefix> v) {
+  std::sort(v.begin(), v.end());
   return v;
 }
 

@@ -6,10 +6,8 @@ namespace strait::ctl {
 
 namespace {
 
-unsigned family_bits(const Prefix& p) { return p.family == 4 ? 32u : 128u; }
-
 // True if `a` and `b` agree on their first `bits` bits.
-bool same_leading_bits(const Prefix& a, const Prefix& b, unsigned bits) {
+bool same_leading_bits(const IpPrefix& a, const IpPrefix& b, unsigned bits) {
   for (unsigned i = 0; i < 16 && bits > 0; ++i) {
     const unsigned take = std::min(bits, 8u);
     const auto mask = static_cast<std::uint8_t>(0xff00u >> take);
@@ -21,37 +19,24 @@ bool same_leading_bits(const Prefix& a, const Prefix& b, unsigned bits) {
 
 }  // namespace
 
-Result<Prefix> parse_prefix(std::string_view text) {
-  auto p = Prefix::parse(text);
+Result<IpPrefix> parse_prefix(std::string_view text) {
+  auto p = IpPrefix::parse(text);
   if (!p) return p.error();
-  Prefix masked = *p;
-  const unsigned bits = family_bits(masked);
-  for (unsigned bit = masked.cidr; bit < bits; ++bit) {
-    if ((masked.addr[bit / 8] >> (7 - bit % 8)) & 1) {
-      Prefix clean = masked;
-      for (unsigned b = masked.cidr; b < bits; ++b) {
-        clean.addr[b / 8] &= static_cast<std::uint8_t>(~(1u << (7 - b % 8)));
-      }
-      return Error{"host bits set beyond /" + std::to_string(masked.cidr) + " (did you mean " +
-                     clean.to_string() + "?)"};
-    }
+  const IpPrefix clean = p->masked();
+  if (clean != *p) {
+    return Error{"host bits set beyond /" + std::to_string(p->len) + " (did you mean " +
+                 clean.to_string() + "?)"};
   }
-  return masked;
+  return p;
 }
 
-bool prefix_contains(const Prefix& outer, const Prefix& inner) {
-  if (outer.family != inner.family || outer.cidr > inner.cidr) return false;
-  return same_leading_bits(outer, inner, outer.cidr);
+bool prefix_contains(const IpPrefix& outer, const IpPrefix& inner) {
+  if (outer.family != inner.family || outer.len > inner.len) return false;
+  return same_leading_bits(outer, inner, outer.len);
 }
 
-bool prefixes_overlap(const Prefix& a, const Prefix& b) {
+bool prefixes_overlap(const IpPrefix& a, const IpPrefix& b) {
   return prefix_contains(a, b) || prefix_contains(b, a);
-}
-
-bool prefix_less(const Prefix& a, const Prefix& b) {
-  if (a.family != b.family) return a.family < b.family;
-  if (a.addr != b.addr) return a.addr < b.addr;
-  return a.cidr < b.cidr;
 }
 
 }  // namespace strait::ctl

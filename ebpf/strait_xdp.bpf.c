@@ -4,7 +4,7 @@
  * Tunnel UDP goes to the AF_XDP socket of the RX queue it arrived on (straitd's net_af_xdp
  * port); everything else goes to the kernel untouched; tunnel packets that cannot be
  * WireGuard, or are a flood, are dropped here, before any allocation, each with a counter named
- * after its drop reason (dataplane/drop_reasons.def).
+ * after its drop reason (dataplane/base/drop_reasons.def).
  *
  *   Ethernet [802.1Q|802.1ad tag] IPv4 (options allowed) | IPv6 (no extension headers)
  *     UDP dst != tunnel port (or not parsable as such)  -> XDP_PASS

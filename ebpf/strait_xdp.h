@@ -2,7 +2,7 @@
  * agree on: map names, the config record, map keys and values, counter indices. Plain C with
  * linux/types.h only, so that clang -target bpf and g++ both compile it.
  *
- * Drop reasons come from dataplane/drop_reasons.def, the one list shared with straitd and the
+ * Drop reasons come from dataplane/base/drop_reasons.def, the one list shared with straitd and the
  * metrics: STRAIT_XDP_DROP_<name> has the same value as strait::DropReason::<name>, and the
  * drop counter map is indexed by it (xdp_loader.cpp static_asserts both). */
 #ifndef STRAIT_EBPF_STRAIT_XDP_H
@@ -12,7 +12,7 @@
 
 enum strait_xdp_drop_reason {
 #define STRAIT_DROP(name, metric, help) STRAIT_XDP_DROP_##name,
-#include "drop_reasons.def"
+#include "base/drop_reasons.def"
 #undef STRAIT_DROP
   STRAIT_XDP_DROP_COUNT
 };

@@ -1,6 +1,5 @@
 #include "xdp_loader.hpp"
 
-#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
@@ -23,7 +22,7 @@ namespace strait::ebpf {
 static_assert(STRAIT_XDP_DROP_COUNT == kDropReasonCount);
 #define STRAIT_DROP(name, metric, help) \
   static_assert(STRAIT_XDP_DROP_##name == static_cast<int>(DropReason::name));
-#include "drop_reasons.def"
+#include "base/drop_reasons.def"
 #undef STRAIT_DROP
 
 namespace {
@@ -101,45 +100,19 @@ std::vector<Attached> attached_programs(int ifindex) {
 
 bool is_strait_program(int prog_fd) { return std::strcmp(prog_info(prog_fd).name, STRAIT_XDP_PROG_NAME) == 0; }
 
-strait_xdp_lpm_key lpm_key(const EndpointPrefix& p) {
+// Host bits cleared, so that "10.1.2.3/8" and "10.0.0.0/8" are one entry.
+strait_xdp_lpm_key lpm_key(const IpPrefix& prefix) {
+  const IpPrefix p = prefix.masked();
   strait_xdp_lpm_key key{};
   key.prefixlen = 8u + p.len;  // the family byte first (strait_xdp.h)
-  key.family = p.v6 ? 6 : 4;
-  std::memcpy(key.addr, p.addr.data(), p.v6 ? 16 : 4);
+  key.family = static_cast<std::uint8_t>(p.family);
+  std::memcpy(key.addr, p.addr.data(), p.max_len() / 8);
   return key;
 }
 
 }  // namespace
 
 const char* to_string(AttachMode m) { return m == AttachMode::native ? "native" : "generic"; }
-
-EndpointPrefix EndpointPrefix::parse(std::string_view text) {
-  const std::string s(text);
-  const auto slash = s.find('/');
-  const std::string addr = s.substr(0, slash);
-  EndpointPrefix p;
-  if (inet_pton(AF_INET, addr.c_str(), p.addr.data()) == 1) {
-    p.v6 = false;
-  } else if (inet_pton(AF_INET6, addr.c_str(), p.addr.data()) == 1) {
-    p.v6 = true;
-  } else {
-    throw XdpError("bad endpoint prefix '" + s + "': not an IPv4 or IPv6 address");
-  }
-  const unsigned max = p.v6 ? 128 : 32;
-  unsigned len = max;
-  if (slash != std::string::npos) {
-    const std::string l = s.substr(slash + 1);
-    char* end = nullptr;
-    const unsigned long v = std::strtoul(l.c_str(), &end, 10);
-    if (l.empty() || *end != '\0' || v > max)
-      throw XdpError("bad endpoint prefix '" + s + "': length must be 0.." + std::to_string(max));
-    len = static_cast<unsigned>(v);
-  }
-  p.len = static_cast<std::uint8_t>(len);
-  // Clear the host bits, so that "10.1.2.3/8" and "10.0.0.0/8" are one entry.
-  for (unsigned bit = len; bit < max; ++bit) p.addr[bit / 8] &= static_cast<std::uint8_t>(~(0x80u >> (bit % 8)));
-  return p;
-}
 
 // ---- construction ----
 
@@ -396,14 +369,14 @@ void XdpProgram::remove_live_index(std::uint32_t index) {
   if (err != 0 && err != -ENOENT) fail("removing live index " + std::to_string(index), err);
 }
 
-void XdpProgram::allow_prefix(const EndpointPrefix& prefix) {
+void XdpProgram::allow_prefix(const IpPrefix& prefix) {
   const strait_xdp_lpm_key key = lpm_key(prefix);
   const std::uint8_t one = 1;
   if (const int err = bpf_map_update_elem(map_fds_[kAllowed], &key, &one, BPF_ANY); err != 0)
     fail("adding an allowed endpoint prefix", err);
 }
 
-void XdpProgram::disallow_prefix(const EndpointPrefix& prefix) {
+void XdpProgram::disallow_prefix(const IpPrefix& prefix) {
   const strait_xdp_lpm_key key = lpm_key(prefix);
   const int err = bpf_map_delete_elem(map_fds_[kAllowed], &key);
   if (err != 0 && err != -ENOENT) fail("removing an allowed endpoint prefix", err);

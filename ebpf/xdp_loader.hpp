@@ -20,8 +20,9 @@
 #include <string>
 #include <string_view>
 
+#include "base/drop_reason.hpp"
+#include "base/ip_prefix.hpp"
 #include "base/keys.hpp"
-#include "drop_reason.hpp"
 #include "strait_xdp.h"
 
 struct bpf_object;
@@ -56,14 +57,6 @@ struct XdpCounters {
   std::array<std::uint64_t, kVerdictCount> verdicts{};
   [[nodiscard]] std::uint64_t drop(DropReason r) const { return drops[static_cast<std::size_t>(r)]; }
   [[nodiscard]] std::uint64_t verdict(strait_xdp_verdict v) const { return verdicts[v]; }
-};
-
-// An IPv4 or IPv6 prefix, "192.0.2.0/24" or "2001:db8::/32"; a bare address is a host prefix.
-struct EndpointPrefix {
-  std::array<std::uint8_t, 16> addr{};  // IPv4 in the first 4 bytes
-  bool v6 = false;
-  std::uint8_t len = 0;
-  [[nodiscard]] static EndpointPrefix parse(std::string_view text);  // throws XdpError
 };
 
 class XdpProgram {
@@ -106,8 +99,9 @@ class XdpProgram {
   void add_live_index(std::uint32_t index, std::optional<Cipher> cipher = std::nullopt);
   void remove_live_index(std::uint32_t index);  // absent is not an error
 
-  void allow_prefix(const EndpointPrefix& prefix);
-  void disallow_prefix(const EndpointPrefix& prefix);  // absent is not an error
+  // Endpoints the program accepts from. Host bits are ignored: "192.0.2.99/24" is 192.0.2.0/24.
+  void allow_prefix(const IpPrefix& prefix);
+  void disallow_prefix(const IpPrefix& prefix);  // absent is not an error
 
   [[nodiscard]] XdpCounters read_counters() const;
   void reset_counters();

@@ -28,8 +28,8 @@
 namespace {
 
 using strait::wg::AllowedIps;
-using strait::wg::IpFamily;
-using strait::wg::IpPrefix;
+using strait::IpFamily;
+using strait::IpPrefix;
 
 enum class Shape { v4, v6, v6_ula };
 

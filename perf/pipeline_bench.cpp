@@ -579,7 +579,7 @@ ScaleRow run_routes(std::uint32_t count, const Plan& plan) {
     const std::uint32_t kind = rng() % 4;
     const auto len =
         static_cast<std::uint8_t>(kind < 2 ? 32 : kind == 2 ? 24 : 16 + rng() % 16);
-    const auto prefix = wg::IpPrefix::v4({static_cast<std::uint8_t>(addr >> 24),
+    const auto prefix = IpPrefix::v4({static_cast<std::uint8_t>(addr >> 24),
                                           static_cast<std::uint8_t>(addr >> 16),
                                           static_cast<std::uint8_t>(addr >> 8),
                                           static_cast<std::uint8_t>(addr)},

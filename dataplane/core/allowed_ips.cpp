@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <stdexcept>
-#include <tuple>
 #include <utility>
 
 namespace strait::wg {
@@ -257,27 +256,7 @@ void store_v6(detail::Uint128 key, std::array<std::uint8_t, 16>& out) {
   for (int i = 0; i < 16; ++i) out[i] = static_cast<std::uint8_t>(key >> (120 - 8 * i));
 }
 
-bool prefix_less(const IpPrefix& a, const IpPrefix& b) {
-  return std::tie(a.family, a.addr, a.len) < std::tie(b.family, b.addr, b.len);
-}
-
 }  // namespace
-
-IpPrefix IpPrefix::v4(const std::array<std::uint8_t, 4>& a, std::uint8_t len) {
-  IpPrefix p;
-  p.family = IpFamily::v4;
-  std::copy(a.begin(), a.end(), p.addr.begin());
-  p.len = len;
-  return p;
-}
-
-IpPrefix IpPrefix::v6(const std::array<std::uint8_t, 16>& a, std::uint8_t len) {
-  IpPrefix p;
-  p.family = IpFamily::v6;
-  p.addr = a;
-  p.len = len;
-  return p;
-}
 
 std::string_view describe(AllowedIpsError error) noexcept {
   switch (error) {
@@ -353,7 +332,7 @@ std::vector<AllowedIpsEntry> AllowedIps::entries() const {
   });
   std::sort(out.begin(), out.end(), [](const AllowedIpsEntry& a, const AllowedIpsEntry& b) {
     if (a.peer != b.peer) return a.peer < b.peer;
-    return prefix_less(a.prefix, b.prefix);
+    return a.prefix < b.prefix;
   });
   return out;
 }
@@ -374,7 +353,7 @@ std::vector<IpPrefix> AllowedIps::entries_for_peer(PeerId peer) const {
     store_v6(key, prefix.addr);
     prefix.len = static_cast<std::uint8_t>(len);
   });
-  std::sort(out.begin(), out.end(), prefix_less);
+  std::sort(out.begin(), out.end());
   return out;
 }
 

@@ -36,22 +36,10 @@
 #include <type_traits>
 #include <vector>
 
+#include "base/ip_prefix.hpp"
 #include "core/types.hpp"
 
 namespace strait::wg {
-
-enum class IpFamily : std::uint8_t { v4 = 4, v6 = 6 };
-
-// An address and prefix length. Host bits may be set: AllowedIps clears them on insertion.
-struct IpPrefix {
-  IpFamily family = IpFamily::v4;
-  std::array<std::uint8_t, 16> addr{};  // network byte order; IPv4 uses the first 4 bytes
-  std::uint8_t len = 0;
-
-  [[nodiscard]] static IpPrefix v4(const std::array<std::uint8_t, 4>& a, std::uint8_t len);
-  [[nodiscard]] static IpPrefix v6(const std::array<std::uint8_t, 16>& a, std::uint8_t len);
-  friend bool operator==(const IpPrefix&, const IpPrefix&) = default;
-};
 
 enum class AllowedIpsError : std::uint8_t {
   none = 0,

@@ -26,7 +26,7 @@
 #include <cstring>
 #include <span>
 
-#include "drop_reason.hpp"
+#include "base/drop_reason.hpp"
 #include "core/keypair.hpp"
 #include "core/messages.hpp"
 #include "core/types.hpp"

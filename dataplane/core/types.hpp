@@ -16,7 +16,7 @@ namespace strait::wg {
 using PeerId = std::uint32_t;
 
 // Monotonic time since an arbitrary origin chosen by the caller (straitd feeds CLOCK_MONOTONIC
-// in ns, straitd/worker_pipeline.cpp monotonic_ns; tests feed a fake clock). Never wall-clock.
+// in ns, base/monotonic_clock.hpp monotonic_ns; tests feed a fake clock). Never wall-clock.
 using Time = std::chrono::nanoseconds;
 
 // Timer constants, WireGuard paper section 6.1 (and the Linux module's messages.h).

@@ -8,9 +8,9 @@ namespace {
 
 std::string peer_name(const Key& public_key) { return "peer " + uapi::key_to_hex(public_key); }
 
-std::optional<std::string> check_allowed_ip(const uapi::AllowedIp& ip) {
-  if (ip.family != 4 && ip.family != 6) return "unknown address family";
-  if (ip.cidr > (ip.family == 4 ? 32 : 128)) return "prefix length too long for the family";
+std::optional<std::string> check_allowed_ip(const IpPrefix& ip) {
+  if (ip.family != IpFamily::v4 && ip.family != IpFamily::v6) return "unknown address family";
+  if (ip.len > ip.max_len()) return "prefix length too long for the family";
   return std::nullopt;
 }
 
@@ -27,7 +27,7 @@ std::optional<std::string> check_change(const uapi::DeviceChange& change,
       return who + ": public_key: a point of small order (no handshake can succeed)";
     if (pc.endpoint && pc.endpoint->family != 4 && pc.endpoint->family != 6)
       return who + ": endpoint: unknown address family";
-    for (const uapi::AllowedIp& ip : pc.allowed_ips) {
+    for (const IpPrefix& ip : pc.allowed_ips) {
       if (auto why = check_allowed_ip(ip)) return who + ": allowed_ip " + ip.to_string() + ": " + *why;
     }
   }

@@ -51,7 +51,7 @@
 #include "device/peer_table.hpp"
 #include "device/staging_queue.hpp"
 #include "device/under_load.hpp"
-#include "drop_reason.hpp"
+#include "base/drop_reason.hpp"
 #include "uapi/model.hpp"
 
 namespace strait::wg {
@@ -72,7 +72,7 @@ struct PeerView {
   Cipher cipher;
   const std::optional<uapi::Endpoint>& endpoint;
   const Keypairs& keypairs;
-  const std::vector<uapi::AllowedIp>& allowed_ips;
+  const std::vector<IpPrefix>& allowed_ips;
 };
 
 class Device {

@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "drop_reason.hpp"
+#include "base/drop_reason.hpp"
 #include "uapi/model.hpp"
 
 namespace strait::wg {

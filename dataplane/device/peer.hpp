@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "base/ip_prefix.hpp"
 #include "core/cookie.hpp"
 #include "core/keypairs.hpp"
 #include "core/noise.hpp"
@@ -35,7 +36,7 @@ struct Peer {
                                            // authenticated packet (roaming, paper section 2.1)
   Cipher cipher = Cipher::chacha20_poly1305;
   std::uint16_t persistent_keepalive = 0;  // seconds, 0 = off
-  std::vector<uapi::AllowedIp> allowed_ips;  // as configured, host bits cleared, for get=1
+  std::vector<IpPrefix> allowed_ips;  // as configured, host bits cleared, for get=1
 
   // --- Protocol state.
   Handshake handshake;

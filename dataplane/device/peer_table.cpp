@@ -58,11 +58,7 @@ void PeerTable::rebuild_routes() {
   // A fresh table rather than an edit: the old one may be held by a published snapshot.
   auto fresh = std::make_shared<AllowedIps>();
   for (const auto& p : peers_) {
-    for (const uapi::AllowedIp& ip : p->allowed_ips) {
-      IpPrefix prefix;
-      prefix.family = ip.family == 6 ? IpFamily::v6 : IpFamily::v4;
-      prefix.addr = ip.addr;
-      prefix.len = ip.cidr;
+    for (const IpPrefix& prefix : p->allowed_ips) {
       static_cast<void>(fresh->insert(prefix, p->id));  // validated by check_change()
     }
   }

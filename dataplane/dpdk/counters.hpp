@@ -10,7 +10,7 @@
 #include <mutex>
 
 #include "dpdk/port_role.hpp"
-#include "drop_reason.hpp"
+#include "base/drop_reason.hpp"
 
 namespace strait::dp {
 

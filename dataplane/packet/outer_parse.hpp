@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "drop_reason.hpp"
+#include "base/drop_reason.hpp"
 #include "packet/headers.hpp"
 
 namespace strait::dp {

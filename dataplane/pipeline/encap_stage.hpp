@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "drop_reason.hpp"
+#include "base/drop_reason.hpp"
 #include "packet/inner_parse.hpp"
 #include "pipeline/forwarding_state.hpp"
 #include "pipeline/stage_context.hpp"

@@ -11,7 +11,7 @@
 
 #include <cstdint>
 
-#include "drop_reason.hpp"
+#include "base/drop_reason.hpp"
 #include "packet/inner_parse.hpp"
 #include "pipeline/forwarding_state.hpp"
 

@@ -13,7 +13,7 @@
 #include <type_traits>
 
 #include "dpdk/counters.hpp"
-#include "drop_reason.hpp"
+#include "base/drop_reason.hpp"
 #include "pipeline/forwarding_state.hpp"
 #include "pipeline/stage_context.hpp"
 

@@ -2,8 +2,6 @@
 
 #include <rte_ethdev.h>
 
-#include <ctime>
-
 #include "pipeline/decap_stage.hpp"
 #include "pipeline/encap_stage.hpp"
 
@@ -40,12 +38,6 @@ void to_slow_path(dp::LcoreCounters& c, rte_ring* ring, rte_mbuf** pkts, std::ui
 }
 
 }  // namespace
-
-std::int64_t monotonic_ns() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 void drop_tail(dp::LcoreCounters& counters, rte_mbuf** pkts, std::uint16_t first, std::uint16_t n,
                DropReason why) noexcept {

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "base/monotonic_clock.hpp"  // monotonic_ns: the clock of the stages and the Device
 #include "crypto/aead_burst.hpp"
 #include "dpdk/worker.hpp"
 #include "pipeline/forwarding_state.hpp"
@@ -42,9 +43,6 @@ struct WorkerPipeline {
   // slow-path TX queue (net_tap, eal_plan.hpp port_queues). Single producer, single consumer.
   std::array<rte_ring*, dp::kPortRoleCount> relay{};
 };
-
-// The monotonic clock the Device and the stages share (wg::Time, StageContext::now_ns).
-[[nodiscard]] std::int64_t monotonic_ns() noexcept;
 
 // dp::PollFn: one wire burst and one bridge burst; returns the packets received.
 std::uint32_t worker_poll(dp::WorkerContext& ctx);

@@ -17,7 +17,7 @@
 #include <string_view>
 
 #include "core/types.hpp"
-#include "drop_reason.hpp"
+#include "base/drop_reason.hpp"
 #include "pipeline/forwarding_state.hpp"
 #include "straitd/options.hpp"
 

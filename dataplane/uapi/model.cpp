@@ -21,22 +21,6 @@ int hex_value(char c) {
   return -1;
 }
 
-// Strict unsigned decimal: digits only, no sign, no spaces, no overflow.
-// Clears the host bits of a prefix, for comparing prefixes the way the allowed-IPs table does.
-AllowedIp masked(AllowedIp ip) {
-  const unsigned bits = ip.family == 4 ? 32 : 128;
-  for (unsigned i = 0; i < 16; ++i) {
-    const unsigned first_bit = i * 8;
-    if (first_bit >= bits) {
-      ip.addr[i] = 0;
-    } else if (first_bit + 8 > ip.cidr) {
-      const unsigned keep = ip.cidr > first_bit ? ip.cidr - first_bit : 0;
-      ip.addr[i] &= static_cast<std::uint8_t>(0xff00u >> keep);
-    }
-  }
-  return ip;
-}
-
 }  // namespace
 
 std::optional<Key> key_from_hex(std::string_view hex) {
@@ -78,49 +62,6 @@ std::optional<Cipher> cipher_from_name(std::string_view name) {
   if (name == "chacha20-poly1305") return Cipher::chacha20_poly1305;
   if (name == "aes256-gcm") return Cipher::aes256_gcm;
   return std::nullopt;
-}
-
-// ---- AllowedIp ----
-
-Result<AllowedIp> AllowedIp::parse(std::string_view text) {
-  const auto slash = text.find('/');
-  if (slash == std::string_view::npos) return Error{"missing /prefix-length"};
-  const std::string addr_text(text.substr(0, slash));
-  const std::string_view cidr_text = text.substr(slash + 1);
-  AllowedIp ip;
-  if (addr_text.find(':') != std::string::npos) {
-    ip.family = 6;
-    if (inet_pton(AF_INET6, addr_text.c_str(), ip.addr.data()) != 1) {
-      return Error{"not an IPv6 address: " + addr_text};
-    }
-  } else {
-    ip.family = 4;
-    if (inet_pton(AF_INET, addr_text.c_str(), ip.addr.data()) != 1) {
-      return Error{"not an IPv4 address: " + addr_text};
-    }
-  }
-  const auto cidr = wg::parse_decimal<unsigned>(cidr_text);
-  const unsigned max = ip.family == 4 ? 32 : 128;
-  if (!cidr || *cidr > max || (cidr_text.size() > 1 && cidr_text[0] == '0')) {
-    return Error{"prefix length must be 0.." + std::to_string(max) + ", got \"" +
-                   std::string(cidr_text) + "\""};
-  }
-  ip.cidr = static_cast<std::uint8_t>(*cidr);
-  return ip;
-}
-
-AllowedIp AllowedIp::v4(std::array<std::uint8_t, 4> a, std::uint8_t cidr) {
-  AllowedIp ip;
-  std::copy(a.begin(), a.end(), ip.addr.begin());
-  ip.family = 4;
-  ip.cidr = cidr;
-  return ip;
-}
-
-std::string AllowedIp::to_string() const {
-  char buf[INET6_ADDRSTRLEN] = {};
-  inet_ntop(family == 6 ? AF_INET6 : AF_INET, addr.data(), buf, sizeof(buf));
-  return std::string(buf) + "/" + std::to_string(cidr);
 }
 
 // ---- Endpoint ----
@@ -262,13 +203,13 @@ void apply_change(DeviceState& state, const DeviceChange& change) {
     if (pc.persistent_keepalive) peer.persistent_keepalive = *pc.persistent_keepalive;
     if (pc.cipher) peer.cipher = *pc.cipher;
     if (pc.replace_allowed_ips) peer.allowed_ips.clear();
-    for (const AllowedIp& ip : pc.allowed_ips) {
-      const AllowedIp key = masked(ip);
+    for (const IpPrefix& ip : pc.allowed_ips) {
+      const IpPrefix key = ip.masked();
       // A prefix belongs to one peer at a time: inserting it elsewhere moves it here.
       for (PeerState& other : state.peers) {
         auto& ips = other.allowed_ips;
         ips.erase(std::remove_if(ips.begin(), ips.end(),
-                                 [&](const AllowedIp& x) { return masked(x) == key; }),
+                                 [&](const IpPrefix& x) { return x.masked() == key; }),
                   ips.end());
       }
       peer.allowed_ips.push_back(key);

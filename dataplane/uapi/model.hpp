@@ -17,6 +17,7 @@
 
 #include <sys/socket.h>
 
+#include "base/ip_prefix.hpp"
 #include "base/result.hpp"
 #include "core/types.hpp"
 
@@ -36,19 +37,8 @@ namespace strait::uapi {
 
 // ---- addresses ----
 
-// One allowed-IPs prefix. The address is kept as written (host bits are not cleared): the
-// allowed-IPs table masks on insertion, as the Linux module and wireguard-go do.
-struct AllowedIp {
-  std::array<std::uint8_t, 16> addr{};  // network byte order; IPv4 uses the first 4 bytes
-  std::uint8_t family = 4;              // 4 or 6
-  std::uint8_t cidr = 0;                // <= 32 for IPv4, <= 128 for IPv6
-
-  // "10.0.0.0/24", "fd00::/64". The prefix length is mandatory, as in netip.ParsePrefix.
-  [[nodiscard]] static Result<AllowedIp> parse(std::string_view text);
-  [[nodiscard]] static AllowedIp v4(std::array<std::uint8_t, 4> a, std::uint8_t cidr);
-  [[nodiscard]] std::string to_string() const;
-  friend bool operator==(const AllowedIp&, const AllowedIp&) = default;
-};
+// An allowed_ip is a strait::IpPrefix (base/ip_prefix.hpp: IpPrefix::parse and to_string are
+// its text).
 
 // A UDP endpoint: "1.2.3.4:51820", "[fd00::1]:51820", "[fe80::1%2]:51820" (IPv6 scope as an
 // interface index, or an interface name on input). Names are not resolved: wg(8) resolves
@@ -78,7 +68,7 @@ struct PeerChange {
   std::optional<Endpoint> endpoint;
   std::optional<std::uint16_t> persistent_keepalive;  // seconds; 0 = off
   bool replace_allowed_ips = false;          // drop the peer's prefixes before adding these
-  std::vector<AllowedIp> allowed_ips;        // added, in order
+  std::vector<IpPrefix> allowed_ips;         // added, in order
   std::optional<Cipher> cipher;              // strait extension key strait_cipher=
   friend bool operator==(const PeerChange&, const PeerChange&) = default;
   ~PeerChange() { wipe_secret(preshared_key); }  // every copy erases its secret
@@ -108,7 +98,7 @@ struct PeerState {
   std::uint64_t rx_bytes = 0;
   std::uint64_t tx_bytes = 0;
   std::uint16_t persistent_keepalive = 0;
-  std::vector<AllowedIp> allowed_ips;
+  std::vector<IpPrefix> allowed_ips;
   Cipher cipher = Cipher::chacha20_poly1305;  // strait_cipher
   std::uint64_t rx_packets = 0;               // strait_rx_packets
   std::uint64_t tx_packets = 0;               // strait_tx_packets

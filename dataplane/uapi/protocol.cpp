@@ -190,7 +190,7 @@ Result<DeviceChange> parse_set(std::string_view body) {
       if (auto e = need_true()) return *e;
       peer->replace_allowed_ips = true;
     } else if (key == "allowed_ip") {
-      auto ip = AllowedIp::parse(value);
+      auto ip = IpPrefix::parse(value);
       if (!ip) return bad_value(quoted(value) + ": " + ip.error().message);
       peer->allowed_ips.push_back(*ip);
     } else if (key == "protocol_version") {
@@ -226,7 +226,7 @@ std::string render_set(const DeviceChange& change) {
       append_line(out, "persistent_keepalive_interval", std::to_string(*p.persistent_keepalive));
     }
     if (p.replace_allowed_ips) append_line(out, "replace_allowed_ips", "true");
-    for (const AllowedIp& ip : p.allowed_ips) append_line(out, "allowed_ip", ip.to_string());
+    for (const IpPrefix& ip : p.allowed_ips) append_line(out, "allowed_ip", ip.to_string());
     if (p.cipher) append_line(out, "strait_cipher", cipher_name(*p.cipher));
   }
   out.push_back('\n');
@@ -255,7 +255,7 @@ std::string render_get(const DeviceState& state) {
     append_line(out, "tx_bytes", std::to_string(p.tx_bytes));
     append_line(out, "rx_bytes", std::to_string(p.rx_bytes));
     append_line(out, "persistent_keepalive_interval", std::to_string(p.persistent_keepalive));
-    for (const AllowedIp& ip : p.allowed_ips) append_line(out, "allowed_ip", ip.to_string());
+    for (const IpPrefix& ip : p.allowed_ips) append_line(out, "allowed_ip", ip.to_string());
     append_line(out, "strait_cipher", cipher_name(p.cipher));
     append_line(out, "strait_rx_packets", std::to_string(p.rx_packets));
     append_line(out, "strait_tx_packets", std::to_string(p.tx_packets));
@@ -351,7 +351,7 @@ Result<DeviceState> parse_get(std::string_view reply) {
       if (!v) return bad("not a number of seconds 0..65535");
       peer->persistent_keepalive = *v;
     } else if (key == "allowed_ip") {
-      auto ip = AllowedIp::parse(value);
+      auto ip = IpPrefix::parse(value);
       if (!ip) return bad(ip.error().message);
       peer->allowed_ips.push_back(*ip);
     } else if (key == "strait_cipher") {

@@ -21,7 +21,7 @@ EmulatedPeer::EmulatedPeer(const BenchConfig& config, std::size_t index, const d
   uapi::PeerChange dut;
   dut.public_key = config.dut_public_key;
   dut.endpoint = uapi::Endpoint::v4(config.dut_ip, config.dut_port);
-  dut.allowed_ips.push_back(*uapi::AllowedIp::parse("0.0.0.0/0"));
+  dut.allowed_ips.push_back(*IpPrefix::parse("0.0.0.0/0"));
   dut.cipher = config.cipher;
   change.peers.push_back(dut);
   if (auto applied = device_.apply(change, now); !applied) {

@@ -23,12 +23,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "base/monotonic_clock.hpp"
 #include "bench_config.hpp"
 #include "observability/version.hpp"
 #include "dpdk/counters.hpp"
@@ -48,12 +48,6 @@ constexpr std::uint16_t kBurst = 32;
 constexpr std::size_t kMaxLatencySamples = std::size_t{1} << 22;  // 16 MB of samples
 constexpr double kDrainSeconds = 0.5;
 constexpr double kHandshakeTimeoutSeconds = 15;
-
-wg::Time monotonic_now() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
-}
 
 struct Args {
   std::string config;
@@ -110,7 +104,8 @@ class Generator {
     std::memcpy(wire_mac_.data(), wire.mac().addr_bytes, 6);
     if (bridge != nullptr) std::memcpy(bridge_mac_.data(), bridge->mac().addr_bytes, 6);
     for (std::size_t i = 0; i < c.peers.size(); ++i)
-      peers_.push_back(std::make_unique<pktgen::EmulatedPeer>(c, i, wire_mac_, pool, rng_, monotonic_now()));
+      peers_.push_back(std::make_unique<pktgen::EmulatedPeer>(c, i, wire_mac_, pool, rng_,
+                                                              wg::Time(monotonic_ns())));
     tally_.latency_ns.reserve(kMaxLatencySamples);
     tsc_hz_ = rte_get_tsc_hz();
   }
@@ -121,7 +116,7 @@ class Generator {
 
   // Handshakes with the DUT for every peer; false after the timeout.
   bool handshake() {
-    for (auto& p : peers_) p->start_handshake(monotonic_now());
+    for (auto& p : peers_) p->start_handshake(wg::Time(monotonic_ns()));
     const std::uint64_t end = rte_rdtsc() + static_cast<std::uint64_t>(kHandshakeTimeoutSeconds * tsc_hz_);
     while (rte_rdtsc() < end) {
       poll_rx();
@@ -159,10 +154,10 @@ class Generator {
   [[nodiscard]] double tsc_hz() const { return static_cast<double>(tsc_hz_); }
 
  private:
-  void set_now() { ctx_.now_ns = monotonic_now().count(); }
+  void set_now() { ctx_.now_ns = monotonic_ns(); }
 
   void tick_peers() {
-    const wg::Time now = monotonic_now();
+    const wg::Time now = wg::Time(monotonic_ns());
     for (auto& p : peers_) {
       p->tick(now);
       transmit_pending(*p);
@@ -316,7 +311,7 @@ class Generator {
     const auto udp = dp::load_header<dp::UdpHdr>(d + dp::kEthHdrLen + dp::kIpv4HdrLen);
     const auto from = uapi::Endpoint::v4({ip.src[0], ip.src[1], ip.src[2], ip.src[3]},
                                          dp::be16_to_cpu(udp.src_port_be));
-    p.receive({d + payload, len - payload}, from, monotonic_now());
+    p.receive({d + payload, len - payload}, from, wg::Time(monotonic_ns()));
     transmit_pending(p);
   }
 

@@ -59,7 +59,7 @@ inline std::shared_ptr<const wg::AllowedIps> mesh_routes(std::uint32_t peers) {
   auto table = std::make_shared<wg::AllowedIps>();
   for (std::uint32_t p = 0; p < peers; ++p) {
     const std::uint32_t a = mesh_pod_block(p);
-    const auto prefix = wg::IpPrefix::v4({static_cast<std::uint8_t>(a >> 24),
+    const auto prefix = IpPrefix::v4({static_cast<std::uint8_t>(a >> 24),
                                           static_cast<std::uint8_t>(a >> 16),
                                           static_cast<std::uint8_t>(a >> 8),
                                           static_cast<std::uint8_t>(a)},

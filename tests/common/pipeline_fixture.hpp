@@ -90,15 +90,15 @@ inline std::shared_ptr<const wg::AllowedIps> make_routes(const std::vector<Route
   auto t = std::make_shared<wg::AllowedIps>();
   for (const Route& r : routes) {
     const std::string p(r.prefix);
-    wg::IpPrefix prefix;
+    IpPrefix prefix;
     if (p.find(':') != std::string::npos) {
       const Bytes a = parse_ipv6(p);
       std::array<std::uint8_t, 16> a16{};
       std::copy(a.begin(), a.end(), a16.begin());
-      prefix = wg::IpPrefix::v6(a16, r.cidr);
+      prefix = IpPrefix::v6(a16, r.cidr);
     } else {
       const Bytes a = parse_ipv4(p);
-      prefix = wg::IpPrefix::v4({a[0], a[1], a[2], a[3]}, r.cidr);
+      prefix = IpPrefix::v4({a[0], a[1], a[2], a[3]}, r.cidr);
     }
     if (t->insert(prefix, r.peer) != wg::AllowedIpsError::none)
       throw std::runtime_error("make_routes: the table refused " + p);

@@ -400,10 +400,10 @@ TEST_F(PipelineTest, StagedPacketsOfAThousandPeersStayWithinTheGlobalLimit) {
   std::vector<PeerActivity> activity(kPeers + 1);
   std::vector<rte_ring*> rings;
   auto routes = std::make_shared<wg::AllowedIps>();
-  ASSERT_EQ(routes->insert(wg::IpPrefix::v4({10, 2, 0, 0}, 16), 0), wg::AllowedIpsError::none);
+  ASSERT_EQ(routes->insert(IpPrefix::v4({10, 2, 0, 0}, 16), 0), wg::AllowedIpsError::none);
   ForwardingStateBuilder b;
   for (std::uint32_t p = 1; p <= kPeers; ++p) {
-    ASSERT_EQ(routes->insert(wg::IpPrefix::v4({10, 100, static_cast<std::uint8_t>(p >> 8),
+    ASSERT_EQ(routes->insert(IpPrefix::v4({10, 100, static_cast<std::uint8_t>(p >> 8),
                                                static_cast<std::uint8_t>(p)}, 32), p),
               wg::AllowedIpsError::none);
     rings.push_back(rte_ring_create(("glim" + std::to_string(p)).c_str(), 256, SOCKET_ID_ANY,

@@ -65,7 +65,7 @@ strait::Key random_key(std::uint32_t seed) {
 uapi::PeerChange add_peer(const strait::Key& key, std::array<std::uint8_t, 4> net) {
   uapi::PeerChange pc;
   pc.public_key = key;
-  pc.allowed_ips.push_back(uapi::AllowedIp::v4(net, 24));
+  pc.allowed_ips.push_back(IpPrefix::v4(net, 24));
   return pc;
 }
 

@@ -22,7 +22,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <map>
 #include <optional>
 #include <set>
@@ -30,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/monotonic_clock.hpp"
 #include "common/packet_builder.hpp"
 #include "core/noise.hpp"
 #include "device/device.hpp"
@@ -37,6 +37,7 @@
 
 namespace {
 
+using strait::monotonic_ns;
 using strait::test::PacketBuilder;
 namespace wg = strait::wg;
 namespace uapi = strait::uapi;
@@ -44,19 +45,13 @@ using Bytes = std::vector<std::uint8_t>;
 
 constexpr std::uint16_t kEchoId = 0x5157;
 
-wg::Time monotonic_now() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
-}
-
 struct Options {
   std::string mode;
   strait::Key private_key{};
   uapi::Endpoint listen;
   strait::Key peer_public{};
   std::optional<uapi::Endpoint> peer_endpoint;
-  std::vector<uapi::AllowedIp> allowed_ips;
+  std::vector<strait::IpPrefix> allowed_ips;
   std::string tunnel_address;
   std::string target;
   int count = 3;
@@ -101,7 +96,7 @@ Options parse(int argc, char** argv) {
     } else if (flag == "--peer-endpoint") {
       o.peer_endpoint = endpoint();
     } else if (flag == "--allowed-ip") {
-      auto ip = uapi::AllowedIp::parse(value);
+      auto ip = strait::IpPrefix::parse(value);
       if (!ip) usage("bad allowed IP: " + ip.error().message);
       o.allowed_ips.push_back(*ip);
     } else if (flag == "--tunnel-address") {
@@ -200,7 +195,7 @@ int run(const Options& o) {
   peer.endpoint = o.peer_endpoint;
   peer.allowed_ips = o.allowed_ips;
   change.peers.push_back(peer);
-  if (auto applied = device.apply(change, monotonic_now()); !applied) {
+  if (auto applied = device.apply(change, wg::Time(monotonic_ns())); !applied) {
     std::fprintf(stderr, "driver: configuration refused: %s\n", applied.error().message.c_str());
     return 1;
   }
@@ -209,7 +204,7 @@ int run(const Options& o) {
                uapi::key_to_hex(device.identity().public_key).c_str(), o.listen.to_string().c_str());
 
   SocketIo io(fd);
-  const wg::Time start = monotonic_now();
+  const wg::Time start = wg::Time(monotonic_ns());
   const wg::Time end = start + std::chrono::seconds(o.timeout_seconds);
   std::set<std::uint16_t> requests_sent;
   std::uint16_t next_seq = 1;
@@ -218,7 +213,7 @@ int run(const Options& o) {
   bool handshake_reported = false;
 
   for (;;) {
-    wg::Time now = monotonic_now();
+    wg::Time now = wg::Time(monotonic_ns());
     if (now >= end) {
       std::fprintf(stderr, "driver: timed out after %d s (%zu requests sent, %d replies sent)\n",
                    o.timeout_seconds, requests_sent.size(), replies_sent);
@@ -255,7 +250,7 @@ int run(const Options& o) {
       const ssize_t n = ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &from_len);
       if (n >= 0) {
         if (auto src = uapi::Endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&from))) {
-          device.receive({buf, static_cast<std::size_t>(n)}, *src, monotonic_now(), io);
+          device.receive({buf, static_cast<std::size_t>(n)}, *src, wg::Time(monotonic_ns()), io);
         }
       }
     }
@@ -294,7 +289,7 @@ int run(const Options& o) {
                                 .icmp_echo(echo->id, echo->seq, true)
                                 .payload(echo->payload)
                                 .build();
-        device.send(reply, monotonic_now(), io);
+        device.send(reply, wg::Time(monotonic_ns()), io);
         ++replies_sent;
         std::fprintf(stderr, "driver: answered echo request id 0x%04x seq %u from %s\n", echo->id,
                      echo->seq, echo->src.c_str());

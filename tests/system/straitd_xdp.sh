@@ -72,9 +72,9 @@ for e in json.load(sys.stdin):
 print(total)' "$2"
 }
 
-# The drop reason's index in dataplane/drop_reasons.def (the program shares the numbering).
+# The drop reason's index in dataplane/base/drop_reasons.def (the program shares the numbering).
 reason_index() {
-  python3 - "$1" "$here/../../dataplane/drop_reasons.def" <<'PY'
+  python3 - "$1" "$here/../../dataplane/base/drop_reasons.def" <<'PY'
 import re, sys
 names = re.findall(r'^STRAIT_DROP\(\s*(\w+)', open(sys.argv[2]).read(), re.M)
 print(names.index(sys.argv[1]))

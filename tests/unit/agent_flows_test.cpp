@@ -10,14 +10,14 @@
 namespace strait::ctl {
 namespace {
 
-std::vector<Prefix> cidrs(std::initializer_list<const char*> list) {
-  std::vector<Prefix> out;
+std::vector<IpPrefix> cidrs(std::initializer_list<const char*> list) {
+  std::vector<IpPrefix> out;
   for (const char* c : list) out.push_back(*parse_prefix(c));
   return out;
 }
 
 // A desired state that only asks for `remote` (all the bridge and route profiles read).
-DesiredState wanting(std::vector<Prefix> remote) {
+DesiredState wanting(std::vector<IpPrefix> remote) {
   DesiredState d;
   d.remote_cidrs = std::move(remote);
   return d;

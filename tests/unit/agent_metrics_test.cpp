@@ -13,7 +13,7 @@
 #include "agent_test_support.hpp"
 #include "core/key_base64.hpp"
 #include "control/metrics.hpp"
-#include "drop_reason.hpp"
+#include "base/drop_reason.hpp"
 
 namespace strait::ctl {
 namespace {

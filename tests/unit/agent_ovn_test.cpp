@@ -12,8 +12,8 @@
 namespace strait::ctl {
 namespace {
 
-std::vector<Prefix> cidrs(std::initializer_list<const char*> list) {
-  std::vector<Prefix> out;
+std::vector<IpPrefix> cidrs(std::initializer_list<const char*> list) {
+  std::vector<IpPrefix> out;
   for (const char* c : list) out.push_back(*parse_prefix(c));
   return out;
 }

@@ -185,7 +185,7 @@ TEST_F(Fixture, RemovesOwnedPeersKeepsForeignOnes) {
   uapi::DeviceState s;
   uapi::PeerState foreign;
   foreign.public_key = *wg::key_from_base64(testing::kKeyC1);
-  foreign.allowed_ips = {uapi::AllowedIp::v4({172, 16, 0, 0}, 12)};
+  foreign.allowed_ips = {IpPrefix::v4({172, 16, 0, 0}, 12)};
   s.peers.push_back(foreign);
   dev_.set_state(s);
 

@@ -32,9 +32,9 @@ uapi::PeerChange peer_change(const Key& public_key) {
   return pc;
 }
 
-uapi::AllowedIp allowed_ip(std::string_view text, std::uint8_t cidr) {
-  uapi::AllowedIp ip = *uapi::AllowedIp::parse(text);
-  ip.cidr = cidr;  // past what parse() accepts
+IpPrefix allowed_ip(std::string_view text, std::uint8_t cidr) {
+  IpPrefix ip = *IpPrefix::parse(text);
+  ip.len = cidr;  // past what parse() accepts
   return ip;
 }
 
@@ -51,8 +51,8 @@ class ConfigCheckTest : public ::testing::Test {
 TEST_F(ConfigCheckTest, PeerSectionCases) {
   Key small_order{};
   small_order[0] = 1;  // u = 1, of order 4 (RFC 7748 section 6.1 lists the family)
-  uapi::AllowedIp unknown_family = *uapi::AllowedIp::parse("10.0.0.0/8");
-  unknown_family.family = 5;
+  IpPrefix unknown_family = *IpPrefix::parse("10.0.0.0/8");
+  unknown_family.family = static_cast<IpFamily>(5);
 
   struct Case {
     const char* name;

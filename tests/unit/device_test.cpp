@@ -139,7 +139,7 @@ class DeviceTest : public ::testing::Test {
     uapi::PeerChange p;
     p.public_key = other.pub();
     if (with_endpoint) p.endpoint = other.addr;
-    p.allowed_ips.push_back(*uapi::AllowedIp::parse(other.tunnel_ip + "/32"));
+    p.allowed_ips.push_back(*IpPrefix::parse(other.tunnel_ip + "/32"));
     p.cipher = cipher;
     if (keepalive != 0) p.persistent_keepalive = keepalive;
     c.peers.push_back(p);
@@ -297,7 +297,7 @@ TEST_F(DeviceTest, Ipv6InnerPacketsAreRoutedAndDelivered) {
     uapi::PeerChange p;
     p.public_key = other.pub();
     p.update_only = true;
-    p.allowed_ips.push_back(*uapi::AllowedIp::parse(prefix));
+    p.allowed_ips.push_back(*IpPrefix::parse(prefix));
     c.peers = {p};
     ASSERT_EQ(refused(self.device.apply(c, now_)), "");
   };
@@ -954,11 +954,11 @@ TEST_F(DeviceTest, InvalidChangeIsRefusedWhole) {
   c.listen_port = 1111;
   uapi::PeerChange good;
   good.public_key = StaticIdentity::from_private(private_key_from(9)).public_key;
-  good.allowed_ips.push_back(*uapi::AllowedIp::parse("10.9.0.0/16"));
+  good.allowed_ips.push_back(*IpPrefix::parse("10.9.0.0/16"));
   uapi::PeerChange bad;
   bad.public_key = StaticIdentity::from_private(private_key_from(10)).public_key;
-  uapi::AllowedIp too_long = *uapi::AllowedIp::parse("10.0.0.0/8");
-  too_long.cidr = 33;
+  IpPrefix too_long = *IpPrefix::parse("10.0.0.0/8");
+  too_long.len = 33;
   bad.allowed_ips.push_back(too_long);
   c.peers = {good, bad};
   auto applied = a_.device.apply(c, now_);
@@ -1006,10 +1006,10 @@ TEST_F(DeviceTest, StateRoundTripMatchesTheUapiModel) {
   uapi::DeviceChange c = config_for(a_, b_, Cipher::aes256_gcm, true, 15);
   c.fwmark = 7;
   c.peers[0].preshared_key = private_key_from(42);
-  c.peers[0].allowed_ips.push_back(*uapi::AllowedIp::parse("fd00::1/64"));
+  c.peers[0].allowed_ips.push_back(*IpPrefix::parse("fd00::1/64"));
   uapi::PeerChange second;
   second.public_key = StaticIdentity::from_private(private_key_from(5)).public_key;
-  second.allowed_ips.push_back(*uapi::AllowedIp::parse("10.0.0.2/32"));  // moves from B
+  second.allowed_ips.push_back(*IpPrefix::parse("10.0.0.2/32"));  // moves from B
   c.peers.push_back(second);
   ASSERT_EQ(refused(a_.device.apply(c, now_)), "");
 

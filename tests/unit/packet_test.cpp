@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "common/packet_builder.hpp"
-#include "drop_reason.hpp"
+#include "base/drop_reason.hpp"
 #include "packet/checksum.hpp"
 #include "packet/headers.hpp"
 #include "packet/inner_parse.hpp"

@@ -105,9 +105,9 @@ TEST_F(PeerTableTest, RoutesAreRebuiltFreshAndOnlyOnRequest) {
 
   Peer& a = table_.add(public_key_from(1), local_);
   Peer& b = table_.add(public_key_from(2), local_);
-  a.allowed_ips.push_back(*uapi::AllowedIp::parse("10.1.0.0/16"));
-  b.allowed_ips.push_back(*uapi::AllowedIp::parse("10.1.2.0/24"));
-  b.allowed_ips.push_back(*uapi::AllowedIp::parse("fd00::/64"));
+  a.allowed_ips.push_back(*IpPrefix::parse("10.1.0.0/16"));
+  b.allowed_ips.push_back(*IpPrefix::parse("10.1.2.0/24"));
+  b.allowed_ips.push_back(*IpPrefix::parse("fd00::/64"));
   // Nothing changes until the table is rebuilt.
   EXPECT_EQ(table_.routes(), empty);
   EXPECT_EQ(table_.routes()->lookup_v4(v4.data()), std::nullopt);

@@ -140,17 +140,17 @@ TEST(UapiModel, AllowedIpParseAndFormat) {
   int i = 0;
   for (const Case& c : cases) {
     ++i;
-    auto r = AllowedIp::parse(c.text);
+    auto r = IpPrefix::parse(c.text);
     ASSERT_EQ(r.ok(), c.ok) << "case " << i << ": " << c.text;
     if (!c.ok) {
       EXPECT_EQ(r.error().code, EINVAL) << "case " << i;
       continue;
     }
-    EXPECT_EQ(r->family, c.family) << "case " << i;
-    EXPECT_EQ(r->cidr, c.cidr) << "case " << i;
+    EXPECT_EQ(static_cast<std::uint8_t>(r->family), c.family) << "case " << i;
+    EXPECT_EQ(r->len, c.cidr) << "case " << i;
     EXPECT_EQ(r->to_string(), c.back) << "case " << i;
   }
-  EXPECT_EQ(*AllowedIp::parse("10.1.2.3/8"), AllowedIp::v4({10, 1, 2, 3}, 8));
+  EXPECT_EQ(*IpPrefix::parse("10.1.2.3/8"), IpPrefix::v4({10, 1, 2, 3}, 8));
 }
 
 TEST(UapiModel, EndpointParseAndFormat) {
@@ -229,7 +229,7 @@ TEST(UapiSet, SpecExample) {
 
   const PeerChange& p2 = c.peers[2];
   ASSERT_EQ(p2.allowed_ips.size(), 2u);
-  EXPECT_EQ(p2.allowed_ips[1], AllowedIp::v4({192, 168, 4, 11}, 32));
+  EXPECT_EQ(p2.allowed_ips[1], IpPrefix::v4({192, 168, 4, 11}, 32));
 
   const PeerChange& p3 = c.peers[3];
   EXPECT_EQ(p3.public_key, key_of("e818b58db5274087fcc1be5dc728cf53d3b5726b4cef6b9bab8f8f8c2452c25c"));
@@ -325,7 +325,7 @@ TEST(UapiSet, RenderParseRoundTrip) {
   a.endpoint = *Endpoint::parse("[fd00::1]:51821");
   a.persistent_keepalive = 25;
   a.replace_allowed_ips = true;
-  a.allowed_ips = {AllowedIp::v4({10, 0, 0, 0}, 24), *AllowedIp::parse("fd00:1::/64")};
+  a.allowed_ips = {IpPrefix::v4({10, 0, 0, 0}, 24), *IpPrefix::parse("fd00:1::/64")};
   a.cipher = Cipher::aes256_gcm;
   PeerChange b;
   b.public_key = key_filled(0x44);
@@ -382,7 +382,7 @@ TEST(UapiGet, RenderExactFormat) {
   p.rx_bytes = 10;
   p.tx_bytes = 20;
   p.persistent_keepalive = 25;
-  p.allowed_ips = {AllowedIp::v4({10, 0, 0, 0}, 24)};
+  p.allowed_ips = {IpPrefix::v4({10, 0, 0, 0}, 24)};
   p.cipher = Cipher::aes256_gcm;
   p.rx_packets = 1;
   p.tx_packets = 2;
@@ -437,8 +437,8 @@ TEST(UapiGet, RoundTrip) {
     p.rx_bytes = UINT64_MAX;
     p.tx_bytes = 3;
     p.persistent_keepalive = 65535;
-    p.allowed_ips = {AllowedIp::v4({10, 0, static_cast<std::uint8_t>(i), 0}, 24),
-                     *AllowedIp::parse("fd00::/8")};
+    p.allowed_ips = {IpPrefix::v4({10, 0, static_cast<std::uint8_t>(i), 0}, 24),
+                     *IpPrefix::parse("fd00::/8")};
     p.cipher = i == 0 ? Cipher::aes256_gcm : Cipher::chacha20_poly1305;
     p.rx_packets = 4;
     p.tx_packets = 5;
@@ -630,7 +630,7 @@ TEST(UapiServer, SetThenGet) {
     p.endpoint = Endpoint::v4({127, 0, 0, 1}, 51820);
     p.persistent_keepalive = 25;
     p.replace_allowed_ips = true;
-    p.allowed_ips = {AllowedIp::v4({10, 0, 0, 0}, 24)};
+    p.allowed_ips = {IpPrefix::v4({10, 0, 0, 0}, 24)};
     p.cipher = Cipher::aes256_gcm;
     c.peers = {p};
     auto set = client->set(c);

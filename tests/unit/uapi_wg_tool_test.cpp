@@ -172,7 +172,7 @@ TEST(UapiWgTool, ShowSetShowconf) {
   pc.endpoint = Endpoint::v4({127, 0, 0, 1}, 51820);
   pc.persistent_keepalive = 25;
   pc.replace_allowed_ips = true;
-  pc.allowed_ips = {AllowedIp::v4({10, 0, 0, 0}, 24)};
+  pc.allowed_ips = {IpPrefix::v4({10, 0, 0, 0}, 24)};
   want.peers = {pc};
   EXPECT_EQ(dev.last(), want);
 

@@ -10,25 +10,25 @@ namespace strait {
 
 enum class DropReason : std::uint8_t {
 #define STRAIT_DROP(name, metric, help) name,
-#include "drop_reasons.def"
+#include "base/drop_reasons.def"
 #undef STRAIT_DROP
 };
 
 inline constexpr std::size_t kDropReasonCount = 0
 #define STRAIT_DROP(name, metric, help) +1
-#include "drop_reasons.def"
+#include "base/drop_reasons.def"
 #undef STRAIT_DROP
     ;
 
 inline constexpr std::array<std::string_view, kDropReasonCount> kDropReasonNames = {
 #define STRAIT_DROP(name, metric, help) metric,
-#include "drop_reasons.def"
+#include "base/drop_reasons.def"
 #undef STRAIT_DROP
 };
 
 inline constexpr std::array<std::string_view, kDropReasonCount> kDropReasonHelp = {
 #define STRAIT_DROP(name, metric, help) help,
-#include "drop_reasons.def"
+#include "base/drop_reasons.def"
 #undef STRAIT_DROP
 };
 
