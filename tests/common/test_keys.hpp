@@ -1,7 +1,6 @@
 #pragma once
 // Deterministic X25519 private keys for tests: distinct per seed, never all zero, so the
 // public key made from one (StaticIdentity::from_private) is an ordinary peer key.
-// device_test.cpp keeps its own copy of the same rule.
 
 #include <cstddef>
 #include <cstdint>

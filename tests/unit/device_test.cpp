@@ -27,6 +27,7 @@
 
 #include "common/packet_builder.hpp"
 #include "common/refused.hpp"
+#include "common/test_keys.hpp"
 #include "core/messages.hpp"
 #include "device/handshake_rate_limiter.hpp"
 #include "device/under_load.hpp"
@@ -91,11 +92,7 @@ struct RecordingIo final : DeviceIo {
   void on_keypair_released(std::shared_ptr<Keypair>) override { ++keypairs_released; }
 };
 
-Key private_key_from(std::uint8_t seed) {
-  Key k{};
-  for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::uint8_t>(seed * 31 + i);
-  return k;
-}
+using test::private_key_from;
 
 struct Node {
   Node(std::uint8_t seed, uapi::Endpoint address, std::string tunnel, Time* clock)
