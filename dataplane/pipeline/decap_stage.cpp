@@ -165,7 +165,10 @@ void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
   // Phase 2: one AEAD call for the whole burst (keys and ciphers may be mixed).
   ctx.aead->open_burst(std::span<crypto::AeadOp>(ops.data(), n_ops));
 
-  // Phase 3: replay commit, inner checks, reframing.
+  // Phase 3: replay commit, inner checks, reframing. The peers' activity blocks first (their
+  // slots arrived during phase 1).
+  for (std::uint16_t j = 0; j < n_ops; ++j)
+    __builtin_prefetch(state.peers[pending[j].session->peer].activity, 1);
   stage::ActivityTally tally;
   for (std::uint16_t j = 0; j < n_ops; ++j) {
     const crypto::AeadOp& op = ops[j];

@@ -351,9 +351,13 @@ struct ForwardingState {
     if (id >= peers.size() || peers[id].activity == nullptr) return nullptr;
     return &peers[id];
   }
-  // Brings peer `id`'s slot towards the cache (a hint for the stages; any id is safe).
+  // Brings peer `id`'s slot (both of its lines) towards the cache (a hint for the stages; any
+  // id is safe).
   void prefetch_peer(std::uint32_t id) const noexcept {
-    if (id < peers.size()) __builtin_prefetch(&peers[id]);
+    if (id >= peers.size()) return;
+    const auto* p = reinterpret_cast<const char*>(&peers[id]);
+    __builtin_prefetch(p);
+    __builtin_prefetch(p + sizeof(PeerSlot) - 1);
   }
 };
 
