@@ -87,6 +87,7 @@ void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
     OuterInfo outer;
   };
   stage::Scratch<Arrived, kStageChunk> arrived;
+  const bool far = state.prefetch_peers();
   std::uint16_t n_arrived = 0;
   // 1a: outer headers and message type; the session slot of every data message.
   for (std::uint16_t i = 0; i < n; ++i) {
@@ -123,14 +124,14 @@ void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
     }
     a.m = m;
     a.msg = msg;
-    state.sessions.prefetch(wg::data_receiver(msg));
+    if (far) state.sessions.prefetch(wg::data_receiver(msg));
     ++n_arrived;
   }
   // 1b: the sessions; the lines of each keypair and peer that 1c, the AEAD and phase 3 read.
   for (std::uint16_t j = 0; j < n_arrived; ++j) {
     Arrived& a = arrived[j];
     a.session = state.sessions.find(wg::data_receiver(a.msg));
-    if (a.session == nullptr) continue;
+    if (a.session == nullptr || !far) continue;
     a.session->keypair->prefetch_for_open(wg::data_counter(a.msg));
     state.prefetch_peer(a.session->peer);
   }
@@ -167,7 +168,7 @@ void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
 
   // Phase 3: replay commit, inner checks, reframing. The peers' activity blocks first (their
   // slots arrived during phase 1).
-  for (std::uint16_t j = 0; j < n_ops; ++j)
+  for (std::uint16_t j = 0; far && j < n_ops; ++j)
     __builtin_prefetch(state.peers[pending[j].session->peer].activity, 1);
   stage::ActivityTally tally;
   for (std::uint16_t j = 0; j < n_ops; ++j) {

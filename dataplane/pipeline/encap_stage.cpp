@@ -234,6 +234,7 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
     InnerInfo inner;
   };
   stage::Scratch<Routed, kStageChunk> routed;
+  const bool far = state.prefetch_peers();
   std::uint16_t n_routed = 0;
   // 1a: the bridge frame and its inner packet; the route; the peer slot.
   for (std::uint16_t i = 0; i < n; ++i) {
@@ -278,7 +279,7 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
     }
     // The peer id is known before its slot is read: the slot's lines are on their way while
     // the next packets are parsed and routed.
-    state.prefetch_peer(*peer);
+    if (far) state.prefetch_peer(*peer);
     p.m = m;
     p.ip = ip;
     p.slot = slot;
@@ -286,7 +287,7 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
     ++n_routed;
   }
   // 1b: the keypair each packet will be sealed with, its counter and key; the activity block.
-  for (std::uint16_t j = 0; j < n_routed; ++j) {
+  for (std::uint16_t j = 0; far && j < n_routed; ++j) {
     const PeerSlot& slot = *routed[j].slot;
     if (const wg::Keypair* kp = send_keypair(slot)) kp->prefetch_for_seal();
     __builtin_prefetch(slot.activity, 1);

@@ -351,6 +351,13 @@ struct ForwardingState {
     if (id >= peers.size() || peers[id].activity == nullptr) return nullptr;
     return &peers[id];
   }
+  // Whether the stages prefetch per-peer state for a burst (prefetch_peer, the keypairs'
+  // prefetch_for_*): only with more peers than stay in the core's caches, where the misses
+  // they hide cost far more than the hints; with a few peers the hints are pure overhead
+  // (perf/README.md, "Where the cycles go").
+  [[nodiscard]] bool prefetch_peers() const noexcept { return peers.size() > kPrefetchFromPeers; }
+  static constexpr std::size_t kPrefetchFromPeers = 64;
+
   // Brings peer `id`'s slot (both of its lines) towards the cache (a hint for the stages; any
   // id is safe).
   void prefetch_peer(std::uint32_t id) const noexcept {
