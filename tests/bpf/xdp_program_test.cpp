@@ -198,6 +198,7 @@ std::vector<Case> table() {
   using R = DropReason;
   std::vector<Case> t;
   // Accepted tunnel traffic.
+  // clang-format off
   t.push_back({"data, live index (any cipher)", data(kLiveIndex), kAccepted});
   t.push_back({"AES-GCM data (0x84), live index (any cipher)", data(kLiveIndex, test::kWgDataAesGcm), kAccepted});
   t.push_back({"data type 4 on a ChaCha20 index", data(kLiveChacha), kAccepted});
@@ -262,6 +263,7 @@ std::vector<Case> table() {
   t.push_back({"IPv4 non-first fragment", v4().set_fragment(false, 10).wg_data(kUnknownIndex, 0, 64).build(), kNotTunnel});
   t.push_back({"IPv6 with a hop-by-hop header (protocol 0)", v6().set_ip_protocol(0).wg_data(kLiveIndex, 0, 64).build(), kNotTunnel});
   t.push_back({"IPv6 EtherType, version 4", v6().set_ip_version(4).wg_data(kLiveIndex, 0, 64).build(), kNotTunnel});
+  // clang-format on
   return t;
 }
 
