@@ -20,7 +20,8 @@ jobs=${STRAIT_TIDY_JOBS:-2}
 
 # SCOPE: the product's own sources (dataplane/, control/, ebpf/) and every project header they
 # include; tests/ and perf/ are left out to keep the unit suite short (docs/CODE_STYLE.md).
-scope=${STRAIT_TIDY_FILES:-'/(dataplane|control|ebpf)/'}
+root_re=$(printf '%s' "$root" | sed 's/[][\\.*^$+?(){}|]/\\&/g')
+scope=${STRAIT_TIDY_FILES:-"^$root_re/(dataplane|control|ebpf)/"}
 
 if ! command -v run-clang-tidy >/dev/null || ! command -v clang-tidy >/dev/null; then
   echo "tidy_check: clang-tidy not installed (deploy/install-deps.sh installs it): skipped"
@@ -40,6 +41,10 @@ start=$(date +%s)
 (cd "$root" && run-clang-tidy -p "$build" -j "$jobs" -quiet "$scope") >"$log" 2>&1 || status=$?
 seconds=$(($(date +%s) - start))
 units=$(grep -c "^clang-tidy" "$log" || true)
+if [ "$units" = 0 ]; then
+  echo "tidy_check: no translation unit of $build/compile_commands.json matches \"$scope\""
+  exit 1
+fi
 
 # Findings, without colour, paths made relative to the root, each once.
 mapfile -t findings < <(sed 's/\x1b\[[0-9;]*m//g' "$log" |
