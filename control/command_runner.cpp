@@ -10,8 +10,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char** environ;
-
 namespace strait::ctl {
 
 namespace {
@@ -60,6 +58,7 @@ Result<CommandOutput> ProcessRunner::run(const std::vector<std::string>& argv,
   posix_spawn_file_actions_adddup2(&fa, out.fd[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err.fd[1], 2);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = -1;

@@ -73,6 +73,7 @@ Result<ForwardingReport> KernelRoutes::reconcile(const DesiredState& desired) {
   if (!have) return have.error();
   ForwardingReport report;
   std::vector<KernelRoute> wanted;
+  wanted.reserve(remote_cidrs.size());
   for (const IpPrefix& p : remote_cidrs) wanted.push_back({p, dev_});
   for (const KernelRoute& r : *have) {
     if (std::find(wanted.begin(), wanted.end(), r) != wanted.end()) continue;

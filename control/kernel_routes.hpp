@@ -31,7 +31,7 @@ class KernelRoutes : public Forwarding {
   [[nodiscard]] Result<std::vector<KernelRoute>> list();
 
  private:
-  [[nodiscard]] Result<void> ip(const std::vector<std::string>& args);
+  [[nodiscard]] Result<void> ip(const std::vector<std::string>& argv);
   CommandRunner& runner_;
   std::string dev_;
 };

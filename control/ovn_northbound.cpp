@@ -14,7 +14,7 @@ std::string first_line(const std::string& s) {
 
 }  // namespace
 
-Result<CommandOutput> OvnNorthbound::run(std::vector<std::string> argv) {
+Result<CommandOutput> OvnNorthbound::run(const std::vector<std::string>& argv) {
   auto r = runner_.run(argv, "");
   if (!r) return r.error();
   if (r->exit_code != 0) {

@@ -41,7 +41,7 @@ class OvnNorthbound : public Forwarding {
   [[nodiscard]] Result<std::vector<OvnPolicy>> read_policies();
 
  private:
-  [[nodiscard]] Result<CommandOutput> run(std::vector<std::string> argv);
+  [[nodiscard]] Result<CommandOutput> run(const std::vector<std::string>& argv);
   [[nodiscard]] std::vector<std::string> nbctl(std::vector<std::string> args) const;
 
   CommandRunner& runner_;

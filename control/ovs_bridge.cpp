@@ -28,7 +28,8 @@ std::vector<std::string> del_owned_argv(const std::string& bridge) {
   return {"ovs-ofctl", "-O", "OpenFlow13", "del-flows", bridge, cookie_selector()};
 }
 
-Result<CommandOutput> OvsBridge::ofctl(std::vector<std::string> argv, const std::string& stdin_text) {
+Result<CommandOutput> OvsBridge::ofctl(const std::vector<std::string>& argv,
+                                       const std::string& stdin_text) {
   auto r = runner_.run(argv, stdin_text);
   if (!r) return r.error();
   if (r->exit_code != 0) {

@@ -31,7 +31,7 @@ class OvsBridge : public Forwarding {
   [[nodiscard]] Result<void> apply(const FlowDiff& diff);
 
  private:
-  [[nodiscard]] Result<CommandOutput> ofctl(std::vector<std::string> args,
+  [[nodiscard]] Result<CommandOutput> ofctl(const std::vector<std::string>& argv,
                                             const std::string& stdin_text = "");
 
   CommandRunner& runner_;

@@ -28,7 +28,7 @@ std::vector<std::string> split(std::string_view s, char sep) {
   std::size_t start = 0;
   while (start <= s.size()) {
     const auto end = s.find(sep, start);
-    const auto piece = s.substr(start, end == std::string_view::npos ? s.npos : end - start);
+    const auto piece = s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
     if (!piece.empty()) out.emplace_back(piece);
     if (end == std::string_view::npos) break;
     start = end + 1;

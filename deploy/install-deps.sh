@@ -17,7 +17,7 @@ packages=(
   # metrics endpoint of straitd and strait-agent (prometheus-cpp's Exposer, on civetweb)
   prometheus-cpp-dev libcivetweb-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev clang-format clang-tidy
   python3 python3-scapy python3-yaml gnuplot-nox jq
   # the broker (etcd, TLS with openssl) and the per-cluster controller (deploy/mesh)
   etcd-server etcd-client openssl python3-etcd3 python3-kubernetes

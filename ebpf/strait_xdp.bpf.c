@@ -24,6 +24,8 @@
  * Checksums are not verified: transport data is authenticated by its AEAD tag and handshake
  * messages by mac1, both in straitd. */
 
+// The kernel's UAPI headers first: libbpf's headers use the types they define.
+// clang-format off
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -35,6 +37,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "strait_xdp.h"
+// clang-format on
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

@@ -55,7 +55,7 @@ class LineReader {
   unsigned line_no_;
 };
 
-Error line_error(int code, unsigned line_no, std::string message) {
+Error line_error(int code, unsigned line_no, const std::string& message) {
   return Error{code, "line " + std::to_string(line_no) + ": " + message};
 }
 
@@ -125,7 +125,7 @@ Result<DeviceChange> parse_set(std::string_view body) {
     const std::string_view key = line.substr(0, eq);
     const std::string_view value = line.substr(eq + 1);
     const std::string k(key);
-    auto bad_value = [&](std::string why) {
+    auto bad_value = [&](const std::string& why) {
       return line_error(EINVAL, n, "invalid " + k + ": " + why);
     };
     auto need_true = [&]() -> std::optional<Error> {

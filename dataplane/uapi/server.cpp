@@ -226,7 +226,7 @@ void UapiServer::on_readable(int fd, Client& c, Handler& handler) {
 
 void UapiServer::on_writable(int fd, Client& c) { flush(fd, c); }
 
-void UapiServer::answer(Client& c, std::string reply) { c.out += reply; }
+void UapiServer::answer(Client& c, const std::string& reply) { c.out += reply; }
 
 void UapiServer::refuse(int fd, Client& c, int code, const std::string& why) {
   report("UAPI request refused: " + why);
@@ -289,7 +289,7 @@ void UapiServer::handle_requests(int fd, Client& c, Handler& handler) {
         report(std::string("UAPI get failed: ") + e.what());
         reply = render_errno(EIO);
       }
-      answer(c, std::move(reply));
+      answer(c, reply);
     } else if (op == "set=1") {
       // The request ends at the first empty line: the "\n\n" at or after the op line's end.
       const auto end = c.in.find("\n\n", nl);

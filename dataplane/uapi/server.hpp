@@ -73,7 +73,7 @@ class UapiServer {
   void on_readable(int fd, Client& c, Handler& handler);
   void on_writable(int fd, Client& c);
   void handle_requests(int fd, Client& c, Handler& handler);
-  void answer(Client& c, std::string reply);
+  void answer(Client& c, const std::string& reply);
   void refuse(int fd, Client& c, int code, const std::string& why);
   void flush(int fd, Client& c);
   void drop(int fd);

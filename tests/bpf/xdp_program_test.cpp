@@ -96,16 +96,16 @@ Bytes data(std::uint32_t receiver, std::uint8_t type = test::kWgData, PacketBuil
 }
 // IPv4 with IHL 6: four NOP options (RFC 791 section 3.1) inserted after the fixed header.
 Bytes with_ipv4_options(Bytes frame) {
-  constexpr std::size_t ip = 14;
-  frame.insert(frame.begin() + ip + 20, {1, 1, 1, 1});
-  frame[ip] = 0x46;
-  const std::uint16_t total = static_cast<std::uint16_t>(((frame[ip + 2] << 8) | frame[ip + 3]) + 4);
-  frame[ip + 2] = static_cast<std::uint8_t>(total >> 8);
-  frame[ip + 3] = static_cast<std::uint8_t>(total);
-  frame[ip + 10] = frame[ip + 11] = 0;
-  const std::uint16_t c = test::naive_checksum({frame.data() + ip, 24});
-  frame[ip + 10] = static_cast<std::uint8_t>(c >> 8);
-  frame[ip + 11] = static_cast<std::uint8_t>(c);
+  constexpr std::size_t kIp = 14;  // the IPv4 header's offset in the frame
+  frame.insert(frame.begin() + kIp + 20, {1, 1, 1, 1});
+  frame[kIp] = 0x46;
+  const std::uint16_t total = static_cast<std::uint16_t>(((frame[kIp + 2] << 8) | frame[kIp + 3]) + 4);
+  frame[kIp + 2] = static_cast<std::uint8_t>(total >> 8);
+  frame[kIp + 3] = static_cast<std::uint8_t>(total);
+  frame[kIp + 10] = frame[kIp + 11] = 0;
+  const std::uint16_t c = test::naive_checksum({frame.data() + kIp, 24});
+  frame[kIp + 10] = static_cast<std::uint8_t>(c >> 8);
+  frame[kIp + 11] = static_cast<std::uint8_t>(c);
   return frame;
 }
 
@@ -205,6 +205,7 @@ std::vector<Case> table() {
   using R = DropReason;
   std::vector<Case> t;
   // Accepted tunnel traffic.
+  // clang-format off
   t.push_back({"data, live index (any cipher)", data(kLiveIndex), kAccepted});
   t.push_back({"AES-GCM data (0x84), live index (any cipher)", data(kLiveIndex, test::kWgDataAesGcm), kAccepted});
   t.push_back({"data type 4 on a ChaCha20 index", data(kLiveChacha), kAccepted});
@@ -269,6 +270,7 @@ std::vector<Case> table() {
   t.push_back({"IPv4 non-first fragment", v4().set_fragment(false, 10).wg_data(kUnknownIndex, 0, 64).build(), kNotTunnel});
   t.push_back({"IPv6 with a hop-by-hop header (protocol 0)", v6().set_ip_protocol(0).wg_data(kLiveIndex, 0, 64).build(), kNotTunnel});
   t.push_back({"IPv6 EtherType, version 4", v6().set_ip_version(4).wg_data(kLiveIndex, 0, 64).build(), kNotTunnel});
+  // clang-format on
   return t;
 }
 

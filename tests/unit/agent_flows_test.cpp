@@ -25,6 +25,7 @@ DesiredState wanting(std::vector<IpPrefix> remote) {
 
 std::vector<std::string> lines_of(const std::vector<Flow>& flows) {
   std::vector<std::string> out;
+  out.reserve(flows.size());
   for (const Flow& f : flows) out.push_back(add_line(f));
   return out;
 }

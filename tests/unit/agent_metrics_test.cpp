@@ -184,6 +184,7 @@ TEST(AgentMetrics, SlowClientsDoNotStallHealth) {
 
   std::atomic<bool> stop{false};
   std::vector<int> silent;
+  silent.reserve(3);
   for (int i = 0; i < 3; ++i) silent.push_back(connect_loopback(port));
   const int drip_fd = connect_loopback(port);
   ASSERT_GE(drip_fd, 0);

@@ -174,7 +174,7 @@ TEST_F(RealOvs, ApplyRepairCleanup) {
   ASSERT_TRUE(agent.reconcile());
   EXPECT_EQ(runner.count("--bundle add-flows br0"), 1);
   std::string port = ofport();
-  port.erase(port.find_last_not_of("\n") + 1);
+  port.erase(port.find_last_not_of('\n') + 1);
   const std::string want =
       " cookie=0x57a1700000000000, priority=210,ip,in_port=" + port +
       ",nw_src=10.132.0.0/14 actions=goto_table:30\n"

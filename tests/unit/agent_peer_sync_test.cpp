@@ -34,9 +34,9 @@ class ModelDevice : public uapi::Handler {
     std::lock_guard lock(mu_);
     return sets_;
   }
-  void set_state(uapi::DeviceState s) {
+  void set_state(const uapi::DeviceState& s) {
     std::lock_guard lock(mu_);
-    state_ = std::move(s);
+    state_ = s;
   }
 
  private:

@@ -38,7 +38,7 @@ class KeyDir {
   ~KeyDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
   std::string write(const std::string& name, const std::string& text, mode_t mode) const {
-    const std::string p = file(name);
+    std::string p = file(name);
     std::ofstream(p) << text;
     ::chmod(p.c_str(), mode);
     return p;

@@ -255,6 +255,7 @@ std::vector<OuterCase> outer_cases() {
   using DR = DropReason;
   const std::vector<std::uint8_t> nop4 = {1, 1, 1, 1};  // four IPv4 NOP options
   return {
+      // clang-format off
       {0, "IPv4 data message", v4_wg(), DR::none},
       {1, "IPv6 data message", v6_wg(), DR::none},
       {2, "IPv4 in 802.1Q", PacketBuilder().eth().vlan(100).ipv4("10.0.0.1", "10.0.0.2").udp(1, kPort).wg_initiation_shaped().build(), DR::none},
@@ -299,6 +300,7 @@ std::vector<OuterCase> outer_cases() {
       {41, "Ethernet header only (experimental EtherType)", PacketBuilder().eth().build(), DR::outer_not_ip},
       {42, "VLAN tag, nothing after it", PacketBuilder().eth().vlan(5).build(), DR::outer_not_ip},
       {43, "IPv4 packet under EtherType IPv6", v4().set_ether_type(0x86dd).udp(1, kPort).payload(40).build(), DR::outer_bad_ip},
+      // clang-format on
   };
 }
 
@@ -388,8 +390,10 @@ TEST(ParseOuter, EveryTruncation) {
   const std::vector<Frame> frames = {
       {"IPv4", v4_wg(), v4_wg().size()},
       {"IPv6", v6_wg(), v6_wg().size()},
+      // clang-format off
       {"IPv4 VLAN", PacketBuilder().eth().vlan(7).ipv4("10.0.0.1", "10.0.0.2").udp(1, kPort).wg_data(1, 1, 16).build(), 0},
       {"IPv6 VLAN", PacketBuilder().eth().vlan(7).ipv6("fd00::1", "fd00::2").udp(1, kPort).wg_data(1, 1, 16).build(), 0},
+      // clang-format on
       {"IPv4 padded", padded, padded.size() - 16},
   };
   for (const auto& fr : frames) {
@@ -418,6 +422,7 @@ TEST(ParseInner, CaseTable) {
     DR want;
     std::uint32_t ip_len;  // expected when valid
   };
+  // clang-format off
   const Bytes udp4 = PacketBuilder().ipv4("10.1.0.1", "10.2.0.1").udp(1, 2).payload(13).build();    // 41 bytes
   const Bytes tcp6 = PacketBuilder().ipv6("fd00::1", "fd00::2").tcp(1, 2, test::kTcpFlagSyn, 1380).build();  // 64
   const std::vector<Case> cases = {
@@ -440,6 +445,7 @@ TEST(ParseInner, CaseTable) {
       {16, "IPv6 version under IPv4 size", Bytes{0x60, 0, 0, 0, 0, 0, 59, 64}, DR::inner_bad_ip, 0},
       {17, "IPv4 total length shorter than len (trimmed)", PacketBuilder().ipv4("10.1.0.1", "10.2.0.1").set_ip_total_length(24).payload(8).build(), DR::none, 24},
   };
+  // clang-format on
   for (std::size_t i = 0; i < cases.size(); ++i) {
     const auto& c = cases[i];
     ASSERT_EQ(c.id, static_cast<int>(i));

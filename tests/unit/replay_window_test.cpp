@@ -285,6 +285,7 @@ std::unique_ptr<std::atomic<std::uint8_t>[]> run_concurrent(ReplayWindow& w, int
     }
   };
   std::vector<std::thread> pool;
+  pool.reserve(static_cast<std::size_t>(threads));
   for (int t = 0; t < threads; ++t) pool.emplace_back(worker, t);
   for (auto& th : pool) th.join();
   return accepts;

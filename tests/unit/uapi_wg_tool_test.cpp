@@ -37,7 +37,7 @@ using ::testing::Not;
 // A device that is only its state; remembers the last change it was asked for.
 class MemoryDevice : public Handler {
  public:
-  explicit MemoryDevice(DeviceState initial) : state_(std::move(initial)) {}
+  explicit MemoryDevice(const DeviceState& initial) : state_(initial) {}
   DeviceState get() override {
     std::lock_guard lock(mu_);
     return state_;
