@@ -42,7 +42,8 @@ struct IpPrefix {
 
   // Family, then address, then length: sorted output lists IPv4 first.
   friend bool operator==(const IpPrefix&, const IpPrefix&) = default;
-  friend auto operator<=>(const IpPrefix&, const IpPrefix&) = default;
+  // (clang-tidy 14 sees the literal 0 of the defaulted comparison's expansion.)
+  friend auto operator<=>(const IpPrefix&, const IpPrefix&) = default;  // NOLINT(modernize-use-nullptr)
 };
 
 }  // namespace strait

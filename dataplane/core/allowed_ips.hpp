@@ -60,7 +60,7 @@ struct AllowedIpsEntry {
 
 namespace detail {
 
-__extension__ typedef unsigned __int128 Uint128;
+__extension__ using Uint128 = unsigned __int128;
 
 // One family's trie over kBits-bit keys held as integers, most significant bit first.
 template <unsigned kBits>

@@ -108,7 +108,7 @@ class Device {
   // ---- Traffic, software path.
 
   // One UDP payload that arrived from `from` (the outer source address and port).
-  void receive(std::span<const std::uint8_t> udp_payload, const uapi::Endpoint& from, Time now,
+  void receive(std::span<const std::uint8_t> bytes, const uapi::Endpoint& from, Time now,
                DeviceIo& io);
 
   // One inner IP packet to tunnel: routed by the allowed IPs of its destination, sealed with
@@ -126,15 +126,15 @@ class Device {
 
   // Data authenticated on `keypair` (a keepalive when `keepalive`): timers, and the
   // responder's next -> current rotation on the first data (paper section 5.4.7).
-  void note_data_received(PeerId peer, const Keypair* keypair, Time now, bool keepalive = false);
+  void note_data_received(PeerId id, const Keypair* keypair, Time now, bool keepalive = false);
   // Data (or a keepalive) was sent to the peer: timers, and the send-side rekey rule.
-  void note_data_sent(PeerId peer, Time now, bool keepalive = false);
+  void note_data_sent(PeerId id, Time now, bool keepalive = false);
   // A worker wants a handshake (no usable keypair, or a rekey rule fired).
-  void note_handshake_wanted(PeerId peer, Time now);
+  void note_handshake_wanted(PeerId id, Time now);
   // A worker authenticated data from a new source (roaming). True if the endpoint changed.
   // AES-256-GCM (straitd) peers: only the address roams, the port stays the endpoint's own
   // (their data leaves from per-flow ports; docs/STRAITD.md, "Roaming").
-  [[nodiscard]] bool note_endpoint(PeerId peer, const uapi::Endpoint& endpoint);
+  [[nodiscard]] bool note_endpoint(PeerId id, const uapi::Endpoint& endpoint);
   // The host's queue of handshake messages waiting for receive() holds `queued` of
   // `capacity` at `now`: at least 1/8 full puts the device under load for one second
   // (under_load.hpp). Under load, handshake messages need a valid mac2 (else a cookie reply is

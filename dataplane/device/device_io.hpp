@@ -31,7 +31,8 @@ struct DeviceIo {
   // The Device dropped a keypair (rotation, expiry, zeroing, peer removal) and unregistered
   // its receiver index. Lcores may still read it: straitd keeps the pointer until an RCU grace
   // period has passed. Ignoring it (the default) frees it at once when nothing else holds it.
-  virtual void on_keypair_released(std::shared_ptr<Keypair> /*keypair*/) {}
+  // A sink: hosts keep the pointer (by value, moved in), the default lets it go.
+  virtual void on_keypair_released(std::shared_ptr<Keypair> /*keypair*/) {}  // NOLINT(performance-unnecessary-value-param)
 
  protected:
   ~DeviceIo() = default;

@@ -79,7 +79,7 @@ void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
   // the burst, each starting the memory reads the next one needs for every packet (receiver
   // index -> session slot -> keypair, replay window, key, peer slot), so that with many peers
   // the cache misses of the burst's packets overlap instead of queueing one after the other
-  // (perf/README.md, "Scale").
+  // (perf/README.md, "Where the cycles go").
   struct Arrived {
     rte_mbuf* m;
     std::uint8_t* msg;

@@ -225,7 +225,7 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
   // Phase 1: per-packet checks, grouping by peer. In three passes over the burst, each
   // starting the memory reads the next one needs for every packet (route -> peer slot ->
   // keypair, send counter and key, activity block), so that with many peers the cache misses
-  // of the burst's packets overlap instead of queueing (perf/README.md, "Scale").
+  // of the burst's packets overlap instead of queueing (perf/README.md, "Where the cycles go").
   struct Routed {
     rte_mbuf* m;
     std::uint8_t* ip;

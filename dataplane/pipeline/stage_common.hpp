@@ -47,13 +47,14 @@ class Scratch {
 
  public:
   T& emplace(std::size_t i) noexcept {
-    return *::new (static_cast<void*>(buf_ + i * sizeof(T))) T{};
+    // T may be a pointer type (a scratch of pointers): sizeof(T) is meant.
+    return *::new (static_cast<void*>(buf_ + i * sizeof(T))) T{};  // NOLINT(bugprone-sizeof-expression)
   }
   [[nodiscard]] T* data() noexcept { return std::launder(reinterpret_cast<T*>(buf_)); }
   [[nodiscard]] T& operator[](std::size_t i) noexcept { return data()[i]; }
 
  private:
-  alignas(T) unsigned char buf_[sizeof(T) * N];
+  alignas(T) unsigned char buf_[sizeof(T) * N];  // NOLINT(bugprone-sizeof-expression)
 };
 
 // Per-burst activity of one key (a session on decap, a peer slot on encap).

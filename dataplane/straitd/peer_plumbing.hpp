@@ -106,7 +106,7 @@ class PeerPlumbing {
 
  private:
   PeerResources& resources_for(wg::PeerId id, const strait::Key& public_key);
-  std::shared_ptr<dp::PreparedKeypair> prepared(const std::shared_ptr<wg::Keypair>& keypair);
+  std::shared_ptr<dp::PreparedKeypair> prepared(const std::shared_ptr<wg::Keypair>& kp);
   // Drops a peer's staged packets once the newest waited REKEY_ATTEMPT_TIME for a session.
   void expire_staged(PeerResources& res, std::int64_t now_ns);
 

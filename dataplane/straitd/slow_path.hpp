@@ -80,7 +80,7 @@ struct SlowPathConfig {
 class SlowPath final : public wg::DeviceIo, public uapi::Handler {
  public:
   explicit SlowPath(SlowPathConfig config);
-  ~SlowPath();
+  ~SlowPath() override;
   SlowPath(const SlowPath&) = delete;
   SlowPath& operator=(const SlowPath&) = delete;
 
