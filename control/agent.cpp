@@ -1,16 +1,15 @@
 #include "control/agent.hpp"
 
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <sstream>
-
-#include <poll.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
-
-#include <spdlog/spdlog.h>
 
 #include "control/spec_watch.hpp"
 
@@ -70,8 +69,8 @@ bool Agent::load_spec() {
   have_text_ = true;
 
   auto spec = parse_mesh_spec(*text);
-  Result<DesiredState> desired = spec ? compute_desired_state(*spec, options_.node)
-                                      : Result<DesiredState>(spec.error());
+  Result<DesiredState> desired =
+      spec ? compute_desired_state(*spec, options_.node) : Result<DesiredState>(spec.error());
   if (!desired) {
     ++counters_.spec_rejected;
     // One record per problem (the parser puts one per line), so that a log collector counts
@@ -81,11 +80,11 @@ bool Agent::load_spec() {
     for (std::string line; std::getline(lines, line);) {
       if (line.find_first_not_of(" \t") != std::string::npos) problems.push_back(line);
     }
-    spdlog::error("{}: spec refused ({} problem{}), {} stays in force", options_.spec_path,
-                  problems.size(), problems.size() == 1 ? "" : "s",
-                  spec_ ? "the last good spec (generation " +
-                              std::to_string(counters_.spec_generation) + ")"
-                        : "nothing");
+    spdlog::error(
+        "{}: spec refused ({} problem{}), {} stays in force", options_.spec_path, problems.size(),
+        problems.size() == 1 ? "" : "s",
+        spec_ ? "the last good spec (generation " + std::to_string(counters_.spec_generation) + ")"
+              : "nothing");
     for (const std::string& p : problems) spdlog::error("{}: {}", options_.spec_path, p);
     publish();
     return false;
@@ -100,8 +99,8 @@ bool Agent::load_spec() {
   }
   ++counters_.spec_generation;
   spdlog::info("spec generation {}: node {} of cluster {}, {} peer(s), {} remote CIDR(s)",
-               counters_.spec_generation, desired_->node, desired_->cluster,
-               desired_->peers.size(), desired_->remote_cidrs.size());
+               counters_.spec_generation, desired_->node, desired_->cluster, desired_->peers.size(),
+               desired_->remote_cidrs.size());
   publish();
   return true;
 }
@@ -200,8 +199,8 @@ int Agent::run(int signal_fd) {
   if (auto w = SpecWatch::open(options_.spec_path)) {
     watch.emplace(std::move(*w));
   } else {
-    spdlog::warn("no inotify watch ({}); the spec is re-read every {} ms only",
-                 w.error().message, options_.resync_interval.count());
+    spdlog::warn("no inotify watch ({}); the spec is re-read every {} ms only", w.error().message,
+                 options_.resync_interval.count());
   }
   unsigned failures = 0;
   auto next = std::chrono::steady_clock::now();

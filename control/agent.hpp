@@ -61,11 +61,11 @@ class Agent {
   AgentOptions options_;
   std::unique_ptr<Forwarding> forwarding_;
   PeerSync peers_;
-  std::optional<MeshSpec> spec_;           // the last good spec
+  std::optional<MeshSpec> spec_;  // the last good spec
   std::optional<DesiredState> desired_;
   std::set<Key> spec_keys_;
   std::map<Key, PeerLabels> labels_;
-  std::string last_text_;                  // the spec file's last contents, good or bad
+  std::string last_text_;  // the spec file's last contents, good or bad
   bool have_text_ = false;
   Health spec_health_, uapi_health_, fwd_health_;
   AgentCounters counters_;

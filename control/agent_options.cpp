@@ -1,10 +1,10 @@
 #include "control/agent_options.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <iterator>
-
-#include <fmt/format.h>
 
 namespace strait::ctl {
 
@@ -98,8 +98,8 @@ Result<AgentCommand> parse_agent_args(std::span<const std::string> args, const c
     } else if (flag != "--node" && flag != "--spec" && flag != "--ifname" &&
                flag != "--uapi-socket" && flag != "--profile" && flag != "--bridge" &&
                flag != "--strait-port" && flag != "--metrics-listen" && flag != "--ovn-nb" &&
-               flag != "--ovn-switch" && flag != "--ovn-router" &&
-               flag != "--resync-interval" && flag != "--log-level" && flag != "--log-format") {
+               flag != "--ovn-switch" && flag != "--ovn-router" && flag != "--resync-interval" &&
+               flag != "--log-level" && flag != "--log-format") {
       return Error{"unknown option \"" + flag + "\" (see --help)"};
     } else {
       auto v = value();
@@ -116,7 +116,7 @@ Result<AgentCommand> parse_agent_args(std::span<const std::string> args, const c
         auto p = profile_from_name(*v);
         if (!p) {
           return Error{"--profile: \"" + *v +
-                         "\" is not openshift-sdn, generic, route or ovn-kubernetes"};
+                       "\" is not openshift-sdn, generic, route or ovn-kubernetes"};
         }
         o.profile = *p;
       } else if (flag == "--bridge") {
@@ -141,7 +141,7 @@ Result<AgentCommand> parse_agent_args(std::span<const std::string> args, const c
         }
         o.log_json = *v == "json";
       } else {  // --log-level
-        static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn",
+        static constexpr std::string_view kLevels[] = {"trace", "debug",    "info", "warn",
                                                        "error", "critical", "off"};
         if (std::find(std::begin(kLevels), std::end(kLevels), *v) == std::end(kLevels)) {
           return Error{"--log-level: \"" + *v + "\" is not trace, debug, info, warn or error"};

@@ -6,8 +6,8 @@
 #include <span>
 #include <string>
 
-#include "control/ovs_flows.hpp"
 #include "base/result.hpp"
+#include "control/ovs_flows.hpp"
 
 namespace strait::ctl {
 
@@ -16,15 +16,15 @@ inline constexpr int kExitFailure = 1;  // --once/--cleanup could not finish; st
 inline constexpr int kExitUsage = 2;
 
 struct AgentOptions {
-  std::string node;          // --node, else $NODE_NAME (a DaemonSet passes spec.nodeName)
-  std::string spec_path;     // --spec
+  std::string node;       // --node, else $NODE_NAME (a DaemonSet passes spec.nodeName)
+  std::string spec_path;  // --spec
   std::string ifname = "strait0";
-  std::string uapi_socket;   // --uapi-socket; empty: /var/run/wireguard/<ifname>.sock
+  std::string uapi_socket;  // --uapi-socket; empty: /var/run/wireguard/<ifname>.sock
   Profile profile = Profile::openshift_sdn;
   std::string bridge = "br0";
-  std::string strait_port;   // --strait-port: OVS port name, or the tap netdev for `route`
-  std::string ovn_nb;        // --ovn-nb: ovn-nbctl --db (ovn-kubernetes); empty: its default
-  std::string ovn_switch;    // --ovn-switch: the node's logical switch; empty: the node name
+  std::string strait_port;  // --strait-port: OVS port name, or the tap netdev for `route`
+  std::string ovn_nb;       // --ovn-nb: ovn-nbctl --db (ovn-kubernetes); empty: its default
+  std::string ovn_switch;   // --ovn-switch: the node's logical switch; empty: the node name
   std::string ovn_router = "ovn_cluster_router";  // --ovn-router
   std::string metrics_listen = "127.0.0.1:9477";  // "" or "off": no metrics server
   std::chrono::milliseconds resync_interval{5000};

@@ -1,16 +1,16 @@
 #include "control/desired_state.hpp"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace strait::ctl {
 
 Result<DesiredState> compute_desired_state(const MeshSpec& spec, std::string_view local_node) {
   const Node* self = spec.find_node(local_node);
   if (self == nullptr) {
-    return Error{fmt::format("spec: this node \"{}\" (--node / NODE_NAME) is not in nodes",
-                               local_node)};
+    return Error{
+        fmt::format("spec: this node \"{}\" (--node / NODE_NAME) is not in nodes", local_node)};
   }
   DesiredState d;
   d.node = self->name;
@@ -27,8 +27,7 @@ Result<DesiredState> compute_desired_state(const MeshSpec& spec, std::string_vie
     peer.endpoint = n.endpoint;
     peer.allowed_ips = n.pod_subnets;
     peer.persistent_keepalive = spec.defaults.persistent_keepalive;
-    peer.cipher = self->straitd && n.straitd ? Cipher::aes256_gcm
-                                             : Cipher::chacha20_poly1305;
+    peer.cipher = self->straitd && n.straitd ? Cipher::aes256_gcm : Cipher::chacha20_poly1305;
     d.peers.push_back(std::move(peer));
   }
   for (const Cluster& c : spec.clusters) {

@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "control/mesh_spec.hpp"
 #include "base/result.hpp"
+#include "control/mesh_spec.hpp"
 
 namespace strait::ctl {
 
@@ -20,8 +20,8 @@ struct DesiredPeer {
   std::string node;
   std::string cluster;
   Key public_key{};
-  uapi::Endpoint endpoint;             // the remote node's VIP:port
-  std::vector<IpPrefix> allowed_ips;   // the remote node's pod subnets
+  uapi::Endpoint endpoint;            // the remote node's VIP:port
+  std::vector<IpPrefix> allowed_ips;  // the remote node's pod subnets
   std::uint16_t persistent_keepalive = 0;
   // AES-256-GCM when both ends run straitd, else ChaCha20-Poly1305 (DESIGN.md section 3).
   Cipher cipher = Cipher::chacha20_poly1305;
@@ -31,9 +31,10 @@ struct DesiredPeer {
 struct DesiredState {
   std::string node;
   std::string cluster;
-  std::vector<DesiredPeer> peers;       // in spec order
-  std::vector<IpPrefix> remote_cidrs;   // pod CIDRs of every other cluster, sorted
-  std::vector<IpPrefix> local_subnets;  // this node's pod subnets (ovn-kubernetes reroutes from them)
+  std::vector<DesiredPeer> peers;      // in spec order
+  std::vector<IpPrefix> remote_cidrs;  // pod CIDRs of every other cluster, sorted
+  std::vector<IpPrefix>
+      local_subnets;  // this node's pod subnets (ovn-kubernetes reroutes from them)
   std::optional<std::uint16_t> listen_port;
   // false: this node runs stock WireGuard (wireguard-go, the Linux module), which refuses the
   // strait_cipher UAPI key, so peer sync neither sends nor compares it.

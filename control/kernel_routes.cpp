@@ -1,9 +1,9 @@
 #include "control/kernel_routes.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <sstream>
-
-#include <fmt/format.h>
 
 #include "control/ovn_northbound.hpp"
 #include "control/ovs_bridge.hpp"
@@ -31,13 +31,27 @@ Result<std::vector<KernelRoute>> parse_routes(std::string_view text, int family)
 }
 
 std::vector<std::string> route_replace_argv(const KernelRoute& r) {
-  return {"ip", r.dst.family == IpFamily::v4 ? "-4" : "-6", "route", "replace", r.dst.to_string(),
-          "dev", r.dev, "proto", std::to_string(kRouteProtocol)};
+  return {"ip",
+          r.dst.family == IpFamily::v4 ? "-4" : "-6",
+          "route",
+          "replace",
+          r.dst.to_string(),
+          "dev",
+          r.dev,
+          "proto",
+          std::to_string(kRouteProtocol)};
 }
 
 std::vector<std::string> route_delete_argv(const KernelRoute& r) {
-  return {"ip", r.dst.family == IpFamily::v4 ? "-4" : "-6", "route", "del", r.dst.to_string(),
-          "dev", r.dev, "proto", std::to_string(kRouteProtocol)};
+  return {"ip",
+          r.dst.family == IpFamily::v4 ? "-4" : "-6",
+          "route",
+          "del",
+          r.dst.to_string(),
+          "dev",
+          r.dev,
+          "proto",
+          std::to_string(kRouteProtocol)};
 }
 
 Result<void> KernelRoutes::ip(const std::vector<std::string>& argv) {
@@ -52,9 +66,9 @@ Result<void> KernelRoutes::ip(const std::vector<std::string>& argv) {
 Result<std::vector<KernelRoute>> KernelRoutes::list() {
   std::vector<KernelRoute> all;
   for (int family : {4, 6}) {
-    const std::vector<std::string> argv = {"ip", family == 4 ? "-4" : "-6", "-o", "route", "show",
-                                           "table", "main", "proto",
-                                           std::to_string(kRouteProtocol)};
+    const std::vector<std::string> argv = {
+        "ip",    family == 4 ? "-4" : "-6",     "-o", "route", "show", "table", "main",
+        "proto", std::to_string(kRouteProtocol)};
     auto r = runner_.run(argv, "");
     if (!r) return r.error();
     if (r->exit_code != 0) {

@@ -1,14 +1,13 @@
 // strait-agent: see README.md in this directory and docs/DESIGN.md section 5.
+#include <spdlog/spdlog.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
-
-#include <sys/signalfd.h>
-#include <unistd.h>
-
-#include <spdlog/spdlog.h>
 
 #include "control/agent.hpp"
 #include "control/agent_options.hpp"

@@ -135,8 +135,9 @@ void parse_clusters(const YAML::Node& list, MeshSpec& spec, Problems& p) {
         }
         auto prefix = parse_prefix(cidrs[j].Scalar());
         if (!prefix) {
-          p.add(field, cidrs[j], fmt::format("\"{}\" is not a valid CIDR: {}", cidrs[j].Scalar(),
-                                             prefix.error().message));
+          p.add(field, cidrs[j],
+                fmt::format("\"{}\" is not a valid CIDR: {}", cidrs[j].Scalar(),
+                            prefix.error().message));
           continue;
         }
         for (const auto& [other, other_where] : seen) {
@@ -178,9 +179,9 @@ void add_pod_subnet(const YAML::Node& v, const std::string& field, const Cluster
   }
   for (const auto& [other, other_where] : subnets) {
     if (prefixes_overlap(*prefix, other)) {
-      p.add(field, v,
-            fmt::format("{} overlaps {} of {}", prefix->to_string(), other.to_string(),
-                        other_where));
+      p.add(
+          field, v,
+          fmt::format("{} overlaps {} of {}", prefix->to_string(), other.to_string(), other_where));
     }
   }
   subnets.emplace_back(*prefix, field);
@@ -219,8 +220,7 @@ void parse_pod_subnets(const YAML::Node& n, const std::string& where, const Clus
     return;
   }
   for (std::size_t j = 0; j < list.size(); ++j) {
-    add_pod_subnet(list[j], fmt::format("{}.pod_subnets[{}]", where, j), cluster, node, subnets,
-                   p);
+    add_pod_subnet(list[j], fmt::format("{}.pod_subnets[{}]", where, j), cluster, node, subnets, p);
   }
 }
 
@@ -241,9 +241,9 @@ void parse_nodes(const YAML::Node& list, MeshSpec& spec, Problems& p) {
     Node node;
     if (auto name = scalar(n, "name", where, p)) node.name = *name;
     where = entry_name("nodes", i, node.name);
-    check_keys(n, where,
-               {"name", "cluster", "pod_subnets", "pod_subnet", "endpoint", "public_key", "straitd"},
-               p);
+    check_keys(
+        n, where,
+        {"name", "cluster", "pod_subnets", "pod_subnet", "endpoint", "public_key", "straitd"}, p);
     if (!node.name.empty()) {
       if (auto [it, fresh] = names.emplace(node.name, i); !fresh) {
         p.add(where + ".name", n["name"],
@@ -334,8 +334,8 @@ Result<MeshSpec> parse_mesh_spec(std::string_view yaml_text) {
   try {
     root = YAML::Load(std::string(yaml_text));
   } catch (const YAML::Exception& e) {
-    return Error{fmt::format("spec (line {}, column {}): YAML syntax error: {}",
-                               e.mark.line + 1, e.mark.column + 1, e.msg)};
+    return Error{fmt::format("spec (line {}, column {}): YAML syntax error: {}", e.mark.line + 1,
+                             e.mark.column + 1, e.msg)};
   }
   if (!root.IsMap()) return Error{"spec: must be a mapping with clusters and nodes"};
 

@@ -16,8 +16,8 @@
 #include <string_view>
 #include <vector>
 
-#include "control/prefix.hpp"
 #include "base/result.hpp"
+#include "control/prefix.hpp"
 #include "core/types.hpp"
 #include "uapi/model.hpp"
 
@@ -36,7 +36,7 @@ struct Node {
   std::vector<IpPrefix> pod_subnets;
   uapi::Endpoint endpoint;  // the node's public VIP:port
   Key public_key{};
-  bool straitd = true;      // false: a stock WireGuard node (ChaCha20-Poly1305 only)
+  bool straitd = true;  // false: a stock WireGuard node (ChaCha20-Poly1305 only)
 };
 
 struct MeshDefaults {

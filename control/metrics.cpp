@@ -18,16 +18,17 @@ using prometheus::MetricType;
 
 // peer_cluster/peer_node, not cluster/node: those would clash with the scrape target's own
 // labels (Prometheus renames them exported_*).
-Labels peer_labels(const PeerLabels& l) { return {{"peer_cluster", l.cluster}, {"peer_node", l.node}}; }
+Labels peer_labels(const PeerLabels& l) {
+  return {{"peer_cluster", l.cluster}, {"peer_node", l.node}};
+}
 
 std::vector<MetricFamily> families(const MetricsSnapshot& s) {
   std::vector<MetricFamily> out;
-  observe::add_series(observe::add_family(out, "strait_build_info",
-                                          "Version and git commit of this strait-agent (value 1).",
-                                          MetricType::Gauge),
-                      {{"component", "strait-agent"}, {"version", STRAIT_VERSION},
-                       {"commit", STRAIT_COMMIT}},
-                      1);
+  observe::add_series(
+      observe::add_family(out, "strait_build_info",
+                          "Version and git commit of this strait-agent (value 1).",
+                          MetricType::Gauge),
+      {{"component", "strait-agent"}, {"version", STRAIT_VERSION}, {"commit", STRAIT_COMMIT}}, 1);
   // Spec peers present on the device, in the order the device lists them.
   std::vector<std::pair<const uapi::PeerState*, const PeerLabels*>> peers;
   if (s.device) {
@@ -39,12 +40,13 @@ std::vector<MetricFamily> families(const MetricsSnapshot& s) {
 
   // A Unix time, as WireGuard exporters do: alerts compute the age with time().
   auto& hs = observe::add_family(out, "strait_peer_last_handshake_timestamp_seconds",
-                                     "Unix time of the last completed handshake with the peer.",
-                                     MetricType::Gauge);
+                                 "Unix time of the last completed handshake with the peer.",
+                                 MetricType::Gauge);
   for (const auto& [p, l] : peers) {
     if (p->last_handshake_sec == 0 && p->last_handshake_nsec == 0) continue;
     observe::add_series(hs, peer_labels(*l),
-        static_cast<double>(p->last_handshake_sec) + static_cast<double>(p->last_handshake_nsec) * 1e-9);
+                        static_cast<double>(p->last_handshake_sec) +
+                            static_cast<double>(p->last_handshake_nsec) * 1e-9);
   }
   struct Counter {
     const char* name;
@@ -62,10 +64,12 @@ std::vector<MetricFamily> families(const MetricsSnapshot& s) {
                    &uapi::PeerState::tx_packets},
        }) {
     auto& f = observe::add_family(out, c.name, c.help, MetricType::Counter);
-    for (const auto& [p, l] : peers) observe::add_series(f, peer_labels(*l), static_cast<double>(p->*c.field));
+    for (const auto& [p, l] : peers)
+      observe::add_series(f, peer_labels(*l), static_cast<double>(p->*c.field));
   }
-  auto& peer_drops = observe::add_family(out, 
-      "strait_peer_drops_total", "Packets of the peer dropped, by reason.", MetricType::Counter);
+  auto& peer_drops =
+      observe::add_family(out, "strait_peer_drops_total", "Packets of the peer dropped, by reason.",
+                          MetricType::Counter);
   for (const auto& [p, l] : peers) {
     for (const auto& [reason, n] : p->drops) {
       Labels labels = peer_labels(*l);
@@ -76,55 +80,62 @@ std::vector<MetricFamily> families(const MetricsSnapshot& s) {
 
   // Every known reason appears (at 0 until it happens), so that rate() works from the start.
   auto& drops = observe::add_family(out, "strait_drops_total",
-                                        "Packets dropped by straitd (and its XDP program), by reason.",
-                                        MetricType::Counter);
+                                    "Packets dropped by straitd (and its XDP program), by reason.",
+                                    MetricType::Counter);
   if (s.device) {
     std::map<std::string, std::uint64_t> by_reason;
-    for (std::size_t i = 1; i < kDropReasonCount; ++i) by_reason[std::string(kDropReasonNames[i])] = 0;
+    for (std::size_t i = 1; i < kDropReasonCount; ++i)
+      by_reason[std::string(kDropReasonNames[i])] = 0;
     for (const auto& [reason, n] : s.device->drops) by_reason[reason] = n;
-    for (const auto& [reason, n] : by_reason) observe::add_series(drops, {{"reason", reason}}, static_cast<double>(n));
+    for (const auto& [reason, n] : by_reason)
+      observe::add_series(drops, {{"reason", reason}}, static_cast<double>(n));
   }
 
   // The XDP program's share of the drops above (strait_drops_total counts both layers), and
   // its verdicts (ebpf/README.md, "Maps").
-  auto& xdp_drops = observe::add_family(out, "strait_xdp_drops_total",
-             "Packets the XDP program on straitd's wire interface dropped, by reason.",
-             MetricType::Counter);
+  auto& xdp_drops =
+      observe::add_family(out, "strait_xdp_drops_total",
+                          "Packets the XDP program on straitd's wire interface dropped, by reason.",
+                          MetricType::Counter);
   for (const XdpStats& x : s.xdp) {
     for (std::size_t i = 1; i < x.drops.size() && i < kDropReasonCount; ++i) {
-      observe::add_series(xdp_drops, {{"iface", x.iface}, {"reason", std::string(kDropReasonNames[i])}},
-          static_cast<double>(x.drops[i]));
+      observe::add_series(xdp_drops,
+                          {{"iface", x.iface}, {"reason", std::string(kDropReasonNames[i])}},
+                          static_cast<double>(x.drops[i]));
     }
   }
-  auto& verdicts = observe::add_family(out, "strait_xdp_verdicts_total",
-             "Packets the XDP program passed to the kernel or redirected to straitd.",
-             MetricType::Counter);
+  auto& verdicts =
+      observe::add_family(out, "strait_xdp_verdicts_total",
+                          "Packets the XDP program passed to the kernel or redirected to straitd.",
+                          MetricType::Counter);
   static constexpr const char* kVerdictNames[] = {"pass_not_tunnel", "pass_unconfigured",
                                                   "tunnel_accepted", "tunnel_redirected",
                                                   "tunnel_no_socket"};
   for (const XdpStats& x : s.xdp) {
     for (std::size_t i = 0; i < x.verdicts.size() && i < std::size(kVerdictNames); ++i) {
       observe::add_series(verdicts, {{"iface", x.iface}, {"verdict", kVerdictNames[i]}},
-          static_cast<double>(x.verdicts[i]));
+                          static_cast<double>(x.verdicts[i]));
     }
   }
 
-  auto& reconciles = observe::add_family(out, "strait_agent_reconcile_total", "Reconcile passes run.", MetricType::Counter);
+  auto& reconciles = observe::add_family(out, "strait_agent_reconcile_total",
+                                         "Reconcile passes run.", MetricType::Counter);
   observe::add_series(reconciles, {}, static_cast<double>(s.counters.reconcile_total));
-  auto& errors = observe::add_family(out, "strait_agent_reconcile_errors_total",
-                                         "Reconcile steps that failed, by what failed.",
-                                         MetricType::Counter);
+  auto& errors =
+      observe::add_family(out, "strait_agent_reconcile_errors_total",
+                          "Reconcile steps that failed, by what failed.", MetricType::Counter);
   for (const char* what : {"spec", "uapi", "flows", "routes"}) {
     const auto it = s.counters.reconcile_errors.find(what);
-    observe::add_series(errors, {{"what", what}},
+    observe::add_series(
+        errors, {{"what", what}},
         static_cast<double>(it == s.counters.reconcile_errors.end() ? 0 : it->second));
   }
-  auto& applied = observe::add_family(out, "strait_agent_specs_applied_total",
-                                          "Valid mesh specs loaded and applied so far.",
-                                          MetricType::Counter);
+  auto& applied =
+      observe::add_family(out, "strait_agent_specs_applied_total",
+                          "Valid mesh specs loaded and applied so far.", MetricType::Counter);
   observe::add_series(applied, {}, static_cast<double>(s.counters.spec_generation));
   auto& rejected = observe::add_family(out, "strait_agent_spec_rejected_total",
-                                           "Mesh specs refused as invalid.", MetricType::Counter);
+                                       "Mesh specs refused as invalid.", MetricType::Counter);
   observe::add_series(rejected, {}, static_cast<double>(s.counters.spec_rejected));
   return out;
 }

@@ -33,7 +33,7 @@ struct PeerLabels {
 struct AgentCounters {
   std::uint64_t reconcile_total = 0;
   std::map<std::string, std::uint64_t> reconcile_errors;  // by what: spec, uapi, flows, routes
-  std::uint64_t spec_generation = 0;  // valid specs applied so far
+  std::uint64_t spec_generation = 0;                      // valid specs applied so far
   std::uint64_t spec_rejected = 0;
 };
 
@@ -46,7 +46,7 @@ struct XdpStats {
 
 struct MetricsSnapshot {
   std::optional<uapi::DeviceState> device;  // absent until straitd answered once
-  std::map<Key, PeerLabels> labels;     // peers of the spec; other peers are not exported
+  std::map<Key, PeerLabels> labels;         // peers of the spec; other peers are not exported
   AgentCounters counters;
   std::vector<XdpStats> xdp;  // one per /sys/fs/bpf/strait/<iface>/ the agent could read
   // When the last reconcile that succeeded entirely ended (steady clock); for /healthz.

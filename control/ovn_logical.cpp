@@ -69,8 +69,10 @@ Result<OvnRows> render_ovn_rows(const OvnInputs& in) {
     if (hop.empty()) hop = ovn_nexthop(s);
   }
   if (v4.empty() && v6.empty()) {
-    return Error{fmt::format("ovn-kubernetes: node {} has no pod subnet with room for "
-                               "straitd's address (pod_subnets of the spec)", in.node)};
+    return Error{
+        fmt::format("ovn-kubernetes: node {} has no pod subnet with room for "
+                    "straitd's address (pod_subnets of the spec)",
+                    in.node)};
   }
   rows.port.addresses = in.mac;
   if (!v4.empty()) rows.port.addresses += " " + v4;
@@ -145,8 +147,10 @@ Result<std::vector<OvnPolicy>> parse_ovn_policies(std::string_view csv) {
   std::vector<OvnPolicy> out;
   for (const auto& r : *rows) {
     if (r.size() != 4) {
-      return Error{fmt::format("ovn-nbctl find Logical_Router_Policy: {} columns, want 4 "
-                                 "(_uuid,priority,match,nexthops)", r.size())};
+      return Error{
+          fmt::format("ovn-nbctl find Logical_Router_Policy: {} columns, want 4 "
+                      "(_uuid,priority,match,nexthops)",
+                      r.size())};
     }
     OvnPolicy p;
     p.uuid = r[0];
@@ -171,8 +175,9 @@ Result<OvnPort> parse_ovn_port(std::string_view csv) {
   if (rows->empty()) return port;
   const auto& r = rows->front();
   if (rows->size() != 1 || r.size() != 3) {
-    return Error{"ovn-nbctl find Logical_Switch_Port: want one row of 3 columns "
-                   "(name,addresses,external_ids)"};
+    return Error{
+        "ovn-nbctl find Logical_Switch_Port: want one row of 3 columns "
+        "(name,addresses,external_ids)"};
   }
   port.name = r[0];
   port.addresses = r[1];

@@ -21,8 +21,8 @@
 #include <string_view>
 #include <vector>
 
-#include "control/prefix.hpp"
 #include "base/result.hpp"
+#include "control/prefix.hpp"
 
 namespace strait::ctl {
 
@@ -81,9 +81,9 @@ struct OvnRows {
 [[nodiscard]] Result<OvnPort> parse_ovn_port(std::string_view csv);
 
 struct OvnDiff {
-  bool port = false;                    // (re)write the logical switch port
+  bool port = false;  // (re)write the logical switch port
   std::vector<OvnPolicy> add;
-  std::vector<std::string> remove;      // policy row UUIDs (stale, or duplicates)
+  std::vector<std::string> remove;  // policy row UUIDs (stale, or duplicates)
   [[nodiscard]] bool empty() const { return !port && add.empty() && remove.empty(); }
 };
 

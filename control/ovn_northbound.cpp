@@ -35,7 +35,8 @@ Result<std::string> OvnNorthbound::bind_port() {
   if (!mac) return mac.error();
   const std::string m = first_line(mac->out);
   if (m.empty() || m == "[]") {
-    return Error{ENODEV, fmt::format("OVS port \"{}\" reports no MAC address yet", target_.ovs_port)};
+    return Error{ENODEV,
+                 fmt::format("OVS port \"{}\" reports no MAC address yet", target_.ovs_port)};
   }
   auto id = run({"ovs-vsctl", "--timeout=5", "--if-exists", "get", "Interface", target_.ovs_port,
                  "external_ids:iface-id"});
@@ -70,9 +71,8 @@ Result<std::vector<OvnPolicy>> OvnNorthbound::read_policies() {
 Result<ForwardingReport> OvnNorthbound::reconcile(const DesiredState& desired) {
   auto mac = bind_port();
   if (!mac) return mac.error();
-  auto want = render_ovn_rows(
-      OvnInputs{target_.node, target_.port_name(), *mac, desired.local_subnets,
-                desired.remote_cidrs});
+  auto want = render_ovn_rows(OvnInputs{target_.node, target_.port_name(), *mac,
+                                        desired.local_subnets, desired.remote_cidrs});
   if (!want) return want.error();
   auto port = read_port();
   if (!port) return port.error();
@@ -85,8 +85,8 @@ Result<ForwardingReport> OvnNorthbound::reconcile(const DesiredState& desired) {
   if (!policies) return policies.error();
   const OvnDiff diff = diff_ovn_rows(*want, *port, *policies);
   if (diff.empty()) return ForwardingReport{};
-  auto r = run(nbctl(ovn_transaction_args(diff, *want, target_.node, target_.logical_switch,
-                                          target_.router)));
+  auto r = run(nbctl(
+      ovn_transaction_args(diff, *want, target_.node, target_.logical_switch, target_.router)));
   if (!r) return r.error();
   return ForwardingReport{diff.add.size() + (diff.port ? 1 : 0), diff.remove.size()};
 }
@@ -98,8 +98,8 @@ Result<std::size_t> OvnNorthbound::remove_all() {
   if (!policies) return policies.error();
   OvnDiff diff;
   for (const OvnPolicy& p : *policies) diff.remove.push_back(p.uuid);
-  std::vector<std::string> args = ovn_transaction_args(diff, OvnRows{}, target_.node,
-                                                       target_.logical_switch, target_.router);
+  std::vector<std::string> args =
+      ovn_transaction_args(diff, OvnRows{}, target_.node, target_.logical_switch, target_.router);
   const bool ours = !port->name.empty() && port->owner == target_.node;
   if (ours) {
     if (!args.empty()) args.emplace_back("--");

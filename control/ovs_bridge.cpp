@@ -39,8 +39,8 @@ Result<CommandOutput> OvsBridge::ofctl(const std::vector<std::string>& argv,
 }
 
 Result<OvsPort> OvsBridge::lookup_port() {
-  const std::vector<std::string> argv = {"ovs-vsctl", "--timeout=5", "get", "Interface", port_,
-                                         "ofport", "mac_in_use"};
+  const std::vector<std::string> argv = {"ovs-vsctl", "--timeout=5", "get",       "Interface",
+                                         port_,       "ofport",      "mac_in_use"};
   auto r = ofctl(argv);
   if (!r) return r.error();
   const std::string& out = r->out;

@@ -1,10 +1,10 @@
 #include "control/ovs_flows.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
-
-#include <fmt/format.h>
 
 namespace strait::ctl {
 
@@ -28,7 +28,8 @@ std::vector<std::string> split(std::string_view s, char sep) {
   std::size_t start = 0;
   while (start <= s.size()) {
     const auto end = s.find(sep, start);
-    const auto piece = s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    const auto piece =
+        s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
     if (!piece.empty()) out.emplace_back(piece);
     if (end == std::string_view::npos) break;
     start = end + 1;
@@ -57,8 +58,8 @@ std::string_view profile_name(Profile p) {
 }
 
 std::optional<Profile> profile_from_name(std::string_view name) {
-  for (Profile p : {Profile::openshift_sdn, Profile::generic, Profile::route,
-                    Profile::ovn_kubernetes}) {
+  for (Profile p :
+       {Profile::openshift_sdn, Profile::generic, Profile::route, Profile::ovn_kubernetes}) {
     if (profile_name(p) == name) return p;
   }
   return std::nullopt;
@@ -75,8 +76,7 @@ std::vector<Flow> render_flows(Profile profile, const FlowInputs& in) {
         // (2) classification: decrypted IP from a remote cluster skips table 20's per-pod
         // source check (its source is no local pod) and is routed by table 30 -> 70 -> 80.
         flows.push_back({0, kSdnTable0Priority,
-                         with_in_port(cidr_match(cidr, true), in.strait_ofport),
-                         "goto_table:30"});
+                         with_in_port(cidr_match(cidr, true), in.strait_ofport), "goto_table:30"});
         break;
       case Profile::generic:
         // To a remote cluster: give the frame straitd's MAC (a veth/af_xdp port would drop a
@@ -102,8 +102,7 @@ std::string normalized(const Flow& f) {
   std::sort(fields.begin(), fields.end());
   std::string match;
   for (const auto& x : fields) match += (match.empty() ? "" : ",") + x;
-  return fmt::format("table={}, priority={}, {} actions={}", f.table, f.priority, match,
-                     f.actions);
+  return fmt::format("table={}, priority={}, {} actions={}", f.table, f.priority, match, f.actions);
 }
 
 bool flow_less(const Flow& a, const Flow& b) {

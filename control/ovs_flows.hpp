@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "control/prefix.hpp"
 #include "base/result.hpp"
+#include "control/prefix.hpp"
 
 namespace strait::ctl {
 

@@ -35,10 +35,9 @@ PeerSyncPlan PeerSync::plan(const DesiredState& desired, const uapi::DeviceState
   std::set<Key> wanted;
   for (const DesiredPeer& want : desired.peers) {
     wanted.insert(want.public_key);
-    const auto it = std::find_if(current.peers.begin(), current.peers.end(),
-                                 [&](const uapi::PeerState& p) {
-                                   return p.public_key == want.public_key;
-                                 });
+    const auto it =
+        std::find_if(current.peers.begin(), current.peers.end(),
+                     [&](const uapi::PeerState& p) { return p.public_key == want.public_key; });
     if (it == current.peers.end()) {
       plan.change.peers.push_back(full_change(want, desired.local_straitd));
       plan.added.push_back(want.node);
@@ -46,9 +45,8 @@ PeerSyncPlan PeerSync::plan(const DesiredState& desired, const uapi::DeviceState
     }
     const auto last = applied_endpoints_.find(want.public_key);
     const bool endpoint_stale =
-        !it->endpoint ||
-        (*it->endpoint != want.endpoint &&
-         (last == applied_endpoints_.end() || last->second != want.endpoint));
+        !it->endpoint || (*it->endpoint != want.endpoint &&
+                          (last == applied_endpoints_.end() || last->second != want.endpoint));
     const bool differs = endpoint_stale || it->persistent_keepalive != want.persistent_keepalive ||
                          (desired.local_straitd && it->cipher != want.cipher) ||
                          sorted(it->allowed_ips) != sorted(want.allowed_ips);

@@ -28,7 +28,7 @@ namespace strait::ctl {
 
 struct PeerSyncPlan {
   uapi::DeviceChange change;
-  std::vector<std::string> added;    // node names (or base64 keys for unnamed removals)
+  std::vector<std::string> added;  // node names (or base64 keys for unnamed removals)
   std::vector<std::string> updated;
   std::vector<std::string> removed;
   [[nodiscard]] bool empty() const { return change.peers.empty() && !change.listen_port; }

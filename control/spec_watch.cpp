@@ -1,13 +1,13 @@
 #include "control/spec_watch.hpp"
 
+#include <sys/inotify.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <sys/inotify.h>
-#include <unistd.h>
 
 namespace strait::ctl {
 
@@ -18,8 +18,8 @@ Result<SpecWatch> SpecWatch::open(const std::string& spec_path) {
   if (fd < 0) return Error{errno, std::string("inotify_init1: ") + std::strerror(errno)};
   // IN_MOVED_TO/IN_CREATE: a ConfigMap's ..data swap, or an editor's rename-over;
   // IN_CLOSE_WRITE: an in-place write; IN_DELETE/IN_ATTRIB: removal, permission changes.
-  const std::uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_CLOSE_WRITE |
-                             IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
+  const std::uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_CLOSE_WRITE | IN_DELETE |
+                             IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
   if (::inotify_add_watch(fd, dir.c_str(), mask) < 0) {
     const int e = errno;
     ::close(fd);

@@ -192,7 +192,7 @@ int strait_xdp(struct xdp_md* ctx) {
     if (ip->version != 4 || ip->ihl < 5 || ip->protocol != IPPROTO_UDP) return pass_not_tunnel();
     const __u16 frag = bpf_ntohs(ip->frag_off);
     if (frag & IPV4_OFFSET_MASK) return pass_not_tunnel();  // no UDP header to judge
-    const __u32 hlen = ip->ihl * 4;  // 20..60
+    const __u32 hlen = ip->ihl * 4;                         // 20..60
     udp = l3 + hlen;
     if ((void*)(udp + 1) > data_end) return pass_not_tunnel();
     if (udp->dest != tunnel_port) return pass_not_tunnel();
@@ -256,8 +256,7 @@ int strait_xdp(struct xdp_md* ctx) {
       if (msg_len < WG_DATA_MIN_LEN) return drop(STRAIT_XDP_DROP_msg_bad_length);
       is_data = 1;
       break;
-    default:
-      return drop(STRAIT_XDP_DROP_msg_bad_type);
+    default: return drop(STRAIT_XDP_DROP_msg_bad_type);
   }
 
   if ((cfg->flags & STRAIT_XDP_F_ALLOWLIST) && !bpf_map_lookup_elem(&allowed_srcs, &allow_key))
@@ -266,8 +265,8 @@ int strait_xdp(struct xdp_md* ctx) {
   if (is_data) {
     // Receiver index: little-endian u32 at offset 4 (paper section 5.4.6).
     if ((void*)(msg + 8) > data_end) return drop(STRAIT_XDP_DROP_outer_truncated);
-    const __u32 receiver = (__u32)msg[4] | (__u32)msg[5] << 8 | (__u32)msg[6] << 16 |
-                           (__u32)msg[7] << 24;
+    const __u32 receiver =
+        (__u32)msg[4] | (__u32)msg[5] << 8 | (__u32)msg[6] << 16 | (__u32)msg[7] << 24;
     const struct strait_xdp_live_index* live = bpf_map_lookup_elem(&live_indices, &receiver);
     if (!live) return drop(STRAIT_XDP_DROP_unknown_index);
     if (live->data_type && live->data_type != type) return drop(STRAIT_XDP_DROP_cipher_mismatch);
@@ -279,6 +278,7 @@ int strait_xdp(struct xdp_md* ctx) {
 
   count_verdict(STRAIT_XDP_TUNNEL_ACCEPTED);
   const long action = bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS);
-  count_verdict(action == XDP_REDIRECT ? STRAIT_XDP_TUNNEL_REDIRECTED : STRAIT_XDP_TUNNEL_NO_SOCKET);
+  count_verdict(action == XDP_REDIRECT ? STRAIT_XDP_TUNNEL_REDIRECTED
+                                       : STRAIT_XDP_TUNNEL_NO_SOCKET);
   return (int)action;
 }

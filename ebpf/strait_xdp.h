@@ -45,10 +45,10 @@ enum strait_xdp_verdict {
 #define STRAIT_XDP_F_ALLOWLIST (1u << 0) /* drop tunnel packets from outside allowed_srcs */
 
 struct strait_xdp_config {
-  __u16 tunnel_port;  /* UDP destination port of the tunnel, host byte order; 0 = unconfigured */
+  __u16 tunnel_port; /* UDP destination port of the tunnel, host byte order; 0 = unconfigured */
   __u16 reserved;
-  __u32 flags;        /* STRAIT_XDP_F_* */
-  __u64 test_now_ns;  /* tests only: if non-zero, the handshake cap's clock; 0 in production */
+  __u32 flags;         /* STRAIT_XDP_F_* */
+  __u64 test_now_ns;   /* tests only: if non-zero, the handshake cap's clock; 0 in production */
   __u32 hs_per_second; /* cap on handshake messages from all sources together; 0 = no cap */
   __u32 hs_burst;      /* ... and its burst, in messages (at least 1 when the cap is on) */
 };
@@ -56,15 +56,15 @@ struct strait_xdp_config {
 /* live_indices: HASH, key = a receiver index as straitd allocated it (the little-endian u32 of
  * the wire, WireGuard paper section 5.4.6, as a number), value = which data type may use it. */
 struct strait_xdp_live_index {
-  __u8 data_type;  /* 4 (ChaCha20-Poly1305) or 0x84 (AES-256-GCM); 0 = either */
+  __u8 data_type; /* 4 (ChaCha20-Poly1305) or 0x84 (AES-256-GCM); 0 = either */
   __u8 reserved[3];
 };
 
 /* hs_global: ARRAY of one token bucket for handshake messages of every source together (the
  * coarse global cap; there is no per-source limit here, see strait_xdp.bpf.c). */
 struct strait_xdp_bucket {
-  __u64 tokens_ns;     /* credit in nanoseconds of packet cost */
-  __u64 last_seen_ns;  /* clock when tokens_ns was computed */
+  __u64 tokens_ns;    /* credit in nanoseconds of packet cost */
+  __u64 last_seen_ns; /* clock when tokens_ns was computed */
 };
 
 /* allowed_srcs: LPM_TRIE of endpoint prefixes, both families in one trie: the first key byte

@@ -41,7 +41,8 @@ int libbpf_to_spdlog(enum libbpf_print_level level, const char* fmt, va_list arg
   if (level == LIBBPF_DEBUG) return 0;
   char buf[1024];
   const int n = std::vsnprintf(buf, sizeof buf, fmt, args);
-  std::string_view text(buf, n < 0 ? 0 : std::min<std::size_t>(static_cast<std::size_t>(n), sizeof buf - 1));
+  std::string_view text(
+      buf, n < 0 ? 0 : std::min<std::size_t>(static_cast<std::size_t>(n), sizeof buf - 1));
   while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
   if (level == LIBBPF_WARN)
     spdlog::warn("{}", text);  // libbpf prefixes its own "libbpf: "
@@ -76,7 +77,8 @@ bpf_prog_info prog_info(int fd, std::vector<std::uint32_t>* map_ids = nullptr) {
     info.nr_map_ids = n;
     info.map_ids = reinterpret_cast<std::uint64_t>(map_ids->data());
     len = sizeof info;
-    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) fail("bpf_obj_get_info_by_fd(prog maps)", errno);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
+      fail("bpf_obj_get_info_by_fd(prog maps)", errno);
     map_ids->resize(std::min(n, info.nr_map_ids));
   }
   return info;
@@ -98,7 +100,9 @@ std::vector<Attached> attached_programs(int ifindex) {
   return out;
 }
 
-bool is_strait_program(int prog_fd) { return std::strcmp(prog_info(prog_fd).name, STRAIT_XDP_PROG_NAME) == 0; }
+bool is_strait_program(int prog_fd) {
+  return std::strcmp(prog_info(prog_fd).name, STRAIT_XDP_PROG_NAME) == 0;
+}
 
 // Host bits cleared, so that "10.1.2.3/8" and "10.0.0.0/8" are one entry.
 strait_xdp_lpm_key lpm_key(const IpPrefix& prefix) {
@@ -152,7 +156,8 @@ XdpProgram XdpProgram::adopt(const std::string& ifname, std::string_view pin_roo
       if (mfd < 0) fail("bpf_map_get_fd_by_id", errno);
       bpf_map_info minfo{};
       std::uint32_t len = sizeof minfo;
-      if (bpf_obj_get_info_by_fd(mfd, &minfo, &len) != 0) fail("bpf_obj_get_info_by_fd(map)", errno);
+      if (bpf_obj_get_info_by_fd(mfd, &minfo, &len) != 0)
+        fail("bpf_obj_get_info_by_fd(map)", errno);
       bool kept = false;
       for (std::size_t i = 0; i < kMapCount; ++i) {
         if (p.map_fds_[i] < 0 && std::strcmp(minfo.name, kMapNames[i]) == 0) {
@@ -172,8 +177,9 @@ XdpProgram XdpProgram::adopt(const std::string& ifname, std::string_view pin_roo
       p.unpin_maps();
       spdlog::warn("xdp: maps of {} not pinned: {}", ifname, e.what());
     }
-    spdlog::info("xdp: adopted {} (id {}) on {} in {} mode, maps pinned under {}", STRAIT_XDP_PROG_NAME,
-                 a.prog_id, ifname, a.mode_flag == XDP_FLAGS_SKB_MODE ? "generic" : "native", p.pin_dir_);
+    spdlog::info("xdp: adopted {} (id {}) on {} in {} mode, maps pinned under {}",
+                 STRAIT_XDP_PROG_NAME, a.prog_id, ifname,
+                 a.mode_flag == XDP_FLAGS_SKB_MODE ? "generic" : "native", p.pin_dir_);
     return p;
   }
   throw XdpError("no " STRAIT_XDP_PROG_NAME " program attached to " + ifname);
@@ -203,7 +209,8 @@ bool XdpProgram::remove_stale(const std::string& ifname, std::string_view pin_ro
       if (!ours) continue;  // someone else's program: not ours to remove
       if (const int err = bpf_xdp_detach(ifindex, a.mode_flag, nullptr); err != 0)
         fail("detaching stale " STRAIT_XDP_PROG_NAME " from " + ifname, err);
-      spdlog::warn("xdp: removed a stale {} (id {}) from {}", STRAIT_XDP_PROG_NAME, a.prog_id, ifname);
+      spdlog::warn("xdp: removed a stale {} (id {}) from {}", STRAIT_XDP_PROG_NAME, a.prog_id,
+                   ifname);
       removed = true;
     }
   }
@@ -288,18 +295,21 @@ XdpConfig XdpProgram::config() const {
                    raw.hs_per_second, raw.hs_burst};
 }
 
-AttachMode XdpProgram::attach(const std::string& ifname, bool allow_generic_fallback, std::string_view pin_root) {
+AttachMode XdpProgram::attach(const std::string& ifname, bool allow_generic_fallback,
+                              std::string_view pin_root) {
   if (prog_fd_ < 0) throw XdpError("attach: no program (opened from pins)");
   const int ifindex = ifindex_of(ifname);
   // UPDATE_IF_NOEXIST: never replace a program silently; remove_stale() clears our own.
-  int err = bpf_xdp_attach(ifindex, prog_fd_, XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, nullptr);
+  int err =
+      bpf_xdp_attach(ifindex, prog_fd_, XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, nullptr);
   AttachMode mode = AttachMode::native;
   if (err != 0) {
     if (err == -EEXIST || err == -EBUSY || !allow_generic_fallback)
       fail("attaching " STRAIT_XDP_PROG_NAME " to " + ifname + " in native mode", err);
     spdlog::warn("xdp: native mode on {} refused ({}), falling back to generic (SKB) mode", ifname,
                  errno_text(err));
-    err = bpf_xdp_attach(ifindex, prog_fd_, XDP_FLAGS_SKB_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, nullptr);
+    err = bpf_xdp_attach(ifindex, prog_fd_, XDP_FLAGS_SKB_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST,
+                         nullptr);
     if (err != 0) fail("attaching " STRAIT_XDP_PROG_NAME " to " + ifname + " in generic mode", err);
     mode = AttachMode::generic;
   }
@@ -311,8 +321,8 @@ AttachMode XdpProgram::attach(const std::string& ifname, bool allow_generic_fall
     detach();
     throw;
   }
-  spdlog::info("xdp: {} attached to {} in {} mode, maps pinned under {}", STRAIT_XDP_PROG_NAME, ifname,
-               to_string(mode), pin_dir_);
+  spdlog::info("xdp: {} attached to {} in {} mode, maps pinned under {}", STRAIT_XDP_PROG_NAME,
+               ifname, to_string(mode), pin_dir_);
   return mode;
 }
 
@@ -333,7 +343,8 @@ void XdpProgram::pin_maps(std::string_view pin_root, const std::string& ifname) 
   const std::string dir = pin_dir_for(pin_root, ifname);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) throw XdpError("creating " + dir + ": " + ec.message() + " (is bpffs mounted on /sys/fs/bpf?)");
+  if (ec)
+    throw XdpError("creating " + dir + ": " + ec.message() + " (is bpffs mounted on /sys/fs/bpf?)");
   pin_dir_ = dir;
   for (std::size_t i = 0; i < kMapCount; ++i) {
     const std::string path = dir + "/" + kMapNames[i];
@@ -410,7 +421,8 @@ void XdpProgram::reset_counters() {
                                                     {kVerdicts, STRAIT_XDP_VERDICT_COUNT}};
   for (const auto& [slot, entries] : maps) {
     for (std::uint32_t key = 0; key < entries; ++key)
-      if (const int err = bpf_map_update_elem(map_fds_[slot], &key, zeros.data(), BPF_ANY); err != 0)
+      if (const int err = bpf_map_update_elem(map_fds_[slot], &key, zeros.data(), BPF_ANY);
+          err != 0)
         fail("resetting counter " + std::to_string(key), err);
   }
 }

@@ -55,7 +55,9 @@ enum class AttachMode { native, generic };
 struct XdpCounters {
   std::array<std::uint64_t, kDropReasonCount> drops{};
   std::array<std::uint64_t, kVerdictCount> verdicts{};
-  [[nodiscard]] std::uint64_t drop(DropReason r) const { return drops[static_cast<std::size_t>(r)]; }
+  [[nodiscard]] std::uint64_t drop(DropReason r) const {
+    return drops[static_cast<std::size_t>(r)];
+  }
   [[nodiscard]] std::uint64_t verdict(strait_xdp_verdict v) const { return verdicts[v]; }
 };
 
@@ -115,8 +117,8 @@ class XdpProgram {
  private:
   enum MapSlot { kConfig, kLiveIndices, kHsGlobal, kAllowed, kXsks, kDrops, kVerdicts, kMapCount };
   static constexpr std::array<const char*, kMapCount> kMapNames = {
-      STRAIT_XDP_MAP_CONFIG, STRAIT_XDP_MAP_LIVE_INDICES, STRAIT_XDP_MAP_HS_GLOBAL,
-      STRAIT_XDP_MAP_ALLOWED, STRAIT_XDP_MAP_XSKS,        STRAIT_XDP_MAP_DROPS,
+      STRAIT_XDP_MAP_CONFIG,  STRAIT_XDP_MAP_LIVE_INDICES, STRAIT_XDP_MAP_HS_GLOBAL,
+      STRAIT_XDP_MAP_ALLOWED, STRAIT_XDP_MAP_XSKS,         STRAIT_XDP_MAP_DROPS,
       STRAIT_XDP_MAP_VERDICTS};
 
   XdpProgram() { map_fds_.fill(-1); }
@@ -128,9 +130,9 @@ class XdpProgram {
   bpf_object* object_ = nullptr;
   int prog_fd_ = -1;
   std::array<int, kMapCount> map_fds_{};
-  int ifindex_ = 0;             // where this object attached or adopted the program; 0 = nowhere
+  int ifindex_ = 0;  // where this object attached or adopted the program; 0 = nowhere
   std::uint32_t attach_flags_ = 0;  // XDP_FLAGS_* used to attach (for detach)
-  std::string pin_dir_;         // empty when nothing is pinned
+  std::string pin_dir_;             // empty when nothing is pinned
 };
 
 }  // namespace strait::ebpf

@@ -150,7 +150,8 @@ void engine(benchmark::State& state, strait::Cipher cipher, bool open) {
   const auto len = static_cast<std::size_t>(state.range(0));
   Fixture f(len);
   strait::crypto::AeadEngine engine;
-  auto key_storage = std::make_unique<strait::crypto::AeadKey>();  // keys live in tables, not on the stack
+  auto key_storage =
+      std::make_unique<strait::crypto::AeadKey>();  // keys live in tables, not on the stack
   strait::crypto::AeadKey& key = *key_storage;
   engine.prepare_key(key, cipher, f.key_.data());
   std::array<strait::crypto::AeadOp, kBurst> ops{};

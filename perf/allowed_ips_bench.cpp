@@ -27,9 +27,9 @@
 
 namespace {
 
-using strait::wg::AllowedIps;
 using strait::IpFamily;
 using strait::IpPrefix;
+using strait::wg::AllowedIps;
 
 enum class Shape { v4, v6, v6_ula };
 

@@ -20,8 +20,8 @@
 
 namespace {
 
-std::array<std::uint8_t, 116> g_msg{};   // an initiation up to mac1
-std::array<std::uint8_t, 64> g_mix{};    // MixHash input: hash || data
+std::array<std::uint8_t, 116> g_msg{};  // an initiation up to mac1
+std::array<std::uint8_t, 64> g_mix{};   // MixHash input: hash || data
 std::array<std::uint8_t, 32> g_key{};
 
 void ours_mac1(benchmark::State& state) {

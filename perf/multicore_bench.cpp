@@ -107,9 +107,9 @@ RunResult run(unsigned threads, double seconds, rte_mempool* const* pools) {
 
 int main(int argc, char** argv) {
   const double seconds = argc > 1 ? std::atof(argv[1]) : 2.0;
-  auto eal = dp::EalSession::init({"multicore_bench", "-l", "0", "--no-pci", "--no-huge", "-m",
-                                   "512", "--file-prefix", "strait_multicore_bench",
-                                   "--log-level", "*:warning"});
+  auto eal =
+      dp::EalSession::init({"multicore_bench", "-l", "0", "--no-pci", "--no-huge", "-m", "512",
+                            "--file-prefix", "strait_multicore_bench", "--log-level", "*:warning"});
   if (!eal.ok()) {
     std::fprintf(stderr, "EAL: %s\n", eal.error().message.c_str());
     return 1;
@@ -121,8 +121,10 @@ int main(int argc, char** argv) {
       rte_pktmbuf_pool_create("mc_bench0", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY),
       rte_pktmbuf_pool_create("mc_bench1", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY)};
   if (pools[0] == nullptr || pools[1] == nullptr) return 1;
-  std::printf("one peer, AES-256-GCM, %zu-byte inner packets, encap+decap per thread, %u hardware threads\n",
-              kInner, std::thread::hardware_concurrency());
+  std::printf(
+      "one peer, AES-256-GCM, %zu-byte inner packets, encap+decap per thread, %u hardware "
+      "threads\n",
+      kInner, std::thread::hardware_concurrency());
   double base = 0;
   int rc = 0;
   for (unsigned threads : {1U, 2U}) {

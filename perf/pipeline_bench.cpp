@@ -66,8 +66,8 @@
 #include <string>
 #include <vector>
 
-#include "common/packet_builder.hpp"
 #include "common/mesh_fixture.hpp"
+#include "common/packet_builder.hpp"
 #include "common/pipeline_fixture.hpp"
 #include "core/allowed_ips.hpp"
 #include "crypto/aead_burst.hpp"
@@ -195,7 +195,11 @@ class StageBench final : public Bench {
   // on_wrap runs (untimed) each time the ring starts over, before the batch that reuses it.
   StageBench(Kind kind, StageContext& ctx, const dp::ForwardingState& state, FrameRing ring,
              std::function<void()> on_wrap = {})
-      : kind_(kind), ctx_(ctx), state_(state), ring_(std::move(ring)), on_wrap_(std::move(on_wrap)) {
+      : kind_(kind),
+        ctx_(ctx),
+        state_(state),
+        ring_(std::move(ring)),
+        on_wrap_(std::move(on_wrap)) {
     if (ring_.size() % kBatch != 0) fail("ring size is not a multiple of the batch");
   }
 
@@ -220,9 +224,8 @@ class StageBench final : public Bench {
       }
     } else {
       for (std::uint32_t k = 0; k < kBatch; k += kBurst) {
-        const dp::DecapResult r =
-            dp::decap_burst(ctx_, state_, in_.data() + k, kBurst, out_.data() + done, hs_.data(),
-                            slow_.data());
+        const dp::DecapResult r = dp::decap_burst(ctx_, state_, in_.data() + k, kBurst,
+                                                  out_.data() + done, hs_.data(), slow_.data());
         done += r.to_bridge;
       }
     }
@@ -327,7 +330,7 @@ struct Result {
   double cycles_per_packet = 0;
   double mpps_p10 = 0;  // spread over batches
   double mpps_p90 = 0;
-  double mpps_mean = 0;  // all packets over all timed cycles
+  double mpps_mean = 0;                  // all packets over all timed cycles
   double untimed_cycles_per_packet = 0;  // mbuf refill and free, median batch
   std::size_t batches = 0;
 };
@@ -341,7 +344,8 @@ class Cell {
     if (samples_.empty()) return {};
     std::vector<Sample> v = samples_;
     auto cpp = [](const Sample& s) { return static_cast<double>(s.cycles) / s.packets; };
-    std::sort(v.begin(), v.end(), [&](const Sample& a, const Sample& b) { return cpp(a) < cpp(b); });
+    std::sort(v.begin(), v.end(),
+              [&](const Sample& a, const Sample& b) { return cpp(a) < cpp(b); });
     const Sample& m = v[v.size() / 2];
     Result r;
     r.cycles_per_packet = cpp(m);
@@ -436,8 +440,8 @@ Plan plan_for(const Options& o) {
     std::size_t start = colon + 1;
     while (start <= o.scale_only.size()) {
       const std::size_t comma = o.scale_only.find(',', start);
-      points.push_back(static_cast<std::uint32_t>(
-          std::stoul(o.scale_only.substr(start, comma - start))));
+      points.push_back(
+          static_cast<std::uint32_t>(std::stoul(o.scale_only.substr(start, comma - start))));
       if (comma == std::string::npos) break;
       start = comma + 1;
     }
@@ -477,9 +481,11 @@ struct SizeCell {
       const Bytes frame = test::bridge_frame(inner);
       bridge.add(frame.data(), frame.size(), inner.size());
     }
-    inner_avg = std::accumulate(sizes.begin(), sizes.end(), 0.0) / static_cast<double>(sizes.size());
+    inner_avg =
+        std::accumulate(sizes.begin(), sizes.end(), 0.0) / static_cast<double>(sizes.size());
     FrameRing wire = seal_ring(a.ctx, *a.state, bridge);
-    encap = std::make_unique<StageBench>(StageBench::Kind::encap, a.ctx, *a.state, std::move(bridge));
+    encap =
+        std::make_unique<StageBench>(StageBench::Kind::encap, a.ctx, *a.state, std::move(bridge));
     dp::PreparedKeypair& kp = *b.keypair;
     decap = std::make_unique<StageBench>(StageBench::Kind::decap, b.ctx, *b.state, std::move(wire),
                                          [&kp] { kp.keypair->replay.reset(); });
@@ -503,8 +509,8 @@ SizeRow run_size(strait::Cipher cipher, std::uint32_t size, const Plan& plan) {
     decap.add(measure(*cell.decap, plan.seconds));
   }
   if (cell.a.total_drops() != 0 || cell.b.total_drops() != 0) fail("the stages dropped packets");
-  return SizeRow{cipher,         size,           cell.inner_avg, decap.result(), encap.result(),
-                 open.result(),  seal.result(),  cell.decap->wraps()};
+  return SizeRow{cipher,         size,          cell.inner_avg, decap.result(),
+                 encap.result(), open.result(), seal.result(),  cell.decap->wraps()};
 }
 
 // ---- the scale curves -----------------------------------------------------------------------
@@ -577,13 +583,11 @@ ScaleRow run_routes(std::uint32_t count, const Plan& plan) {
   while (table->size() < count) {
     const std::uint32_t addr = rng();
     const std::uint32_t kind = rng() % 4;
-    const auto len =
-        static_cast<std::uint8_t>(kind < 2 ? 32 : kind == 2 ? 24 : 16 + rng() % 16);
-    const auto prefix = IpPrefix::v4({static_cast<std::uint8_t>(addr >> 24),
-                                          static_cast<std::uint8_t>(addr >> 16),
-                                          static_cast<std::uint8_t>(addr >> 8),
-                                          static_cast<std::uint8_t>(addr)},
-                                         len);
+    const auto len = static_cast<std::uint8_t>(kind < 2 ? 32 : kind == 2 ? 24 : 16 + rng() % 16);
+    const auto prefix =
+        IpPrefix::v4({static_cast<std::uint8_t>(addr >> 24), static_cast<std::uint8_t>(addr >> 16),
+                      static_cast<std::uint8_t>(addr >> 8), static_cast<std::uint8_t>(addr)},
+                     len);
     if (table->insert(prefix, 0) != wg::AllowedIpsError::none) fail("route refused");
     prefixes.emplace_back(addr, len);
   }
@@ -633,9 +637,14 @@ Options parse(int argc, char** argv) {
 // Hugepages when the host has enough free ones (mbufs live in hugepages on a real worker),
 // otherwise --no-huge.
 std::vector<std::string> eal_args(const Options& o, bool& huge) {
-  std::vector<std::string> args = {"pipeline_bench", "-l", "0", "--no-pci", "--file-prefix",
+  std::vector<std::string> args = {"pipeline_bench",
+                                   "-l",
+                                   "0",
+                                   "--no-pci",
+                                   "--file-prefix",
                                    "strait_pipeline_bench_" + std::to_string(getpid()),
-                                   "--log-level", "*:warning"};
+                                   "--log-level",
+                                   "*:warning"};
   huge = false;
   if (!o.no_huge && dp::check_host_hugepages().ok()) {
     std::ifstream meminfo("/proc/meminfo");
@@ -668,11 +677,12 @@ int profile(const Options& o) {
     start = colon + 1;
   }
   if (f.size() < 3) fail("--profile wants kind:cipher:size[:seconds]");
-  const strait::Cipher cipher = f[1] == "aes256_gcm" ? strait::Cipher::aes256_gcm : strait::Cipher::chacha20_poly1305;
+  const strait::Cipher cipher =
+      f[1] == "aes256_gcm" ? strait::Cipher::aes256_gcm : strait::Cipher::chacha20_poly1305;
   const std::uint32_t size = f[2] == "imix" ? kImix : static_cast<std::uint32_t>(std::stoul(f[2]));
   const double seconds = f.size() > 3 ? std::stod(f[3]) : 10.0;
   SizeCell cell(cipher, size, 65536);
-  Bench* b = f[0] == "decap"  ? static_cast<Bench*>(cell.decap.get())
+  Bench* b = f[0] == "decap"   ? static_cast<Bench*>(cell.decap.get())
              : f[0] == "encap" ? static_cast<Bench*>(cell.encap.get())
              : f[0] == "open"  ? static_cast<Bench*>(cell.open.get())
                                : static_cast<Bench*>(cell.seal.get());
@@ -687,14 +697,17 @@ int profile(const Options& o) {
 int run(const Options& o, bool huge) {
   const Plan plan = plan_for(o);
   const crypto::AeadEngine probe;
-  std::printf("pipeline_bench: TSC %.3f GHz, ipsec-mb %s (%s), mbufs in %s, burst %u, batch %u, "
-              "%d repetition(s) of %.2f s per cell, median batch shown\n",
-              g_tsc_hz / 1e9, IMB_VERSION_STR, probe.arch_name(), huge ? "hugepages" : "4 KiB pages",
-              kBurst, kBatch, plan.reps, plan.seconds);
-  std::printf("IMIX: 7:4:1 of 64/576/1420 B inner packets. Ratios: decap / open ceiling, encap / "
-              "seal ceiling (AeadEngine alone, same sizes).\n\n");
+  std::printf(
+      "pipeline_bench: TSC %.3f GHz, ipsec-mb %s (%s), mbufs in %s, burst %u, batch %u, "
+      "%d repetition(s) of %.2f s per cell, median batch shown\n",
+      g_tsc_hz / 1e9, IMB_VERSION_STR, probe.arch_name(), huge ? "hugepages" : "4 KiB pages",
+      kBurst, kBatch, plan.reps, plan.seconds);
+  std::printf(
+      "IMIX: 7:4:1 of 64/576/1420 B inner packets. Ratios: decap / open ceiling, encap / "
+      "seal ceiling (AeadEngine alone, same sizes).\n\n");
   std::printf("%-18s %5s | %7s %7s %6s %5s | %7s %7s %6s %5s | %7s %7s\n", "cipher", "size",
-              "decap", "Gbit/s", "cyc/p", "ratio", "encap", "Gbit/s", "cyc/p", "ratio", "open", "seal");
+              "decap", "Gbit/s", "cyc/p", "ratio", "encap", "Gbit/s", "cyc/p", "ratio", "open",
+              "seal");
   std::printf("%-18s %5s | %7s %7s %6s %5s | %7s %7s %6s %5s | %7s %7s\n", "", "B", "Mpps", "", "",
               "", "Mpps", "", "", "", "Mpps", "Mpps");
 

@@ -86,14 +86,17 @@ int main(int argc, char** argv) {
   };
 
   const double floor_ns = ns_per_packet(floor_fd, floods[0].frame, repeat, nullptr);
-  std::printf("xdp_drop_bench: %d runs per case, one core; floor (1-insn XDP_DROP): %.0f ns\n", repeat, floor_ns);
+  std::printf("xdp_drop_bench: %d runs per case, one core; floor (1-insn XDP_DROP): %.0f ns\n",
+              repeat, floor_ns);
   std::printf("%-30s %8s %8s %8s %s\n", "flood", "ns/pkt", "Mpps", "x floor", "verdict");
   for (const Flood& f : floods) {
     std::uint32_t verdict = 0;
     const double ns = ns_per_packet(prog.program_fd(), f.frame, repeat, &verdict);
     std::printf("%-30s %8.0f %8.2f %8.2f %s\n", f.name, ns, ns > 0 ? 1e3 / ns : 0.0,
                 floor_ns > 0 ? ns / floor_ns : 0.0,
-                verdict == XDP_DROP ? "drop" : verdict == XDP_PASS ? "pass" : "other");
+                verdict == XDP_DROP   ? "drop"
+                : verdict == XDP_PASS ? "pass"
+                                      : "other");
   }
   const auto c = prog.read_counters();
   std::printf("counters: msg_bad_type=%llu unknown_index=%llu handshake_rate_limited=%llu\n",

@@ -1,10 +1,10 @@
 #include "base/ip_prefix.hpp"
 
-#include <algorithm>
-#include <charconv>
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
+
+#include <algorithm>
+#include <charconv>
 
 namespace strait {
 

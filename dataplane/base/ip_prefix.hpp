@@ -43,7 +43,8 @@ struct IpPrefix {
   // Family, then address, then length: sorted output lists IPv4 first.
   friend bool operator==(const IpPrefix&, const IpPrefix&) = default;
   // (clang-tidy 14 sees the literal 0 of the defaulted comparison's expansion.)
-  friend auto operator<=>(const IpPrefix&, const IpPrefix&) = default;  // NOLINT(modernize-use-nullptr)
+  // NOLINTNEXTLINE(modernize-use-nullptr)
+  friend auto operator<=>(const IpPrefix&, const IpPrefix&) = default;
 };
 
 }  // namespace strait

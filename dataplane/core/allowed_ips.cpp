@@ -47,7 +47,7 @@ void PrefixTrie<kBits>::update_first_level(Key key, unsigned len) {
   } else if (routes_ >= kFirstLevelFrom || (slot_bits_ != 0 && routes_ >= kFirstLevelFrom / 2)) {
     bits = kNarrowSlotBits;
   }
-  if (bits != slot_bits_) {  // build, rebuild at the other width, or drop
+  if (bits != slot_bits_) {            // build, rebuild at the other width, or drop
     std::vector<Slot>().swap(first_);  // give the memory back, copies shrink with it
     slot_bits_ = static_cast<std::uint8_t>(bits);
     if (bits == 0) return;
@@ -260,16 +260,11 @@ void store_v6(detail::Uint128 key, std::array<std::uint8_t, 16>& out) {
 
 std::string_view describe(AllowedIpsError error) noexcept {
   switch (error) {
-    case AllowedIpsError::none:
-      return "ok";
-    case AllowedIpsError::v4_prefix_too_long:
-      return "IPv4 prefix length must be at most 32";
-    case AllowedIpsError::v6_prefix_too_long:
-      return "IPv6 prefix length must be at most 128";
-    case AllowedIpsError::bad_family:
-      return "address family must be IPv4 or IPv6";
-    case AllowedIpsError::not_found:
-      return "no such allowed IP";
+    case AllowedIpsError::none: return "ok";
+    case AllowedIpsError::v4_prefix_too_long: return "IPv4 prefix length must be at most 32";
+    case AllowedIpsError::v6_prefix_too_long: return "IPv6 prefix length must be at most 128";
+    case AllowedIpsError::bad_family: return "address family must be IPv4 or IPv6";
+    case AllowedIpsError::not_found: return "no such allowed IP";
   }
   return "unknown allowed-IPs error";
 }
@@ -293,11 +288,11 @@ AllowedIpsError AllowedIps::remove(const IpPrefix& prefix) {
     case IpFamily::v4:
       if (prefix.len > 32) return AllowedIpsError::v4_prefix_too_long;
       return v4_.remove(load_v4(prefix.addr.data()), prefix.len) ? AllowedIpsError::none
-                                                                  : AllowedIpsError::not_found;
+                                                                 : AllowedIpsError::not_found;
     case IpFamily::v6:
       if (prefix.len > 128) return AllowedIpsError::v6_prefix_too_long;
       return v6_.remove(load_v6(prefix.addr.data()), prefix.len) ? AllowedIpsError::none
-                                                                  : AllowedIpsError::not_found;
+                                                                 : AllowedIpsError::not_found;
   }
   return AllowedIpsError::bad_family;
 }

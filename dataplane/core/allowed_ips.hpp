@@ -83,8 +83,8 @@ class PrefixTrie {
   [[nodiscard]] std::optional<PeerId> lookup(Key addr) const noexcept {
     if (first_.empty()) return walk(root_, addr, std::nullopt);
     const Slot s = first_[slot_of(addr)];
-    return walk(s.next & kNodeMask,
-                addr, (s.next & kSlotHasPeer) != 0 ? std::optional<PeerId>(s.peer) : std::nullopt);
+    return walk(s.next & kNodeMask, addr,
+                (s.next & kSlotHasPeer) != 0 ? std::optional<PeerId>(s.peer) : std::nullopt);
   }
 
   // Precondition: len <= kBits. True if the prefix is new, false if it changed peer.
@@ -123,7 +123,8 @@ class PrefixTrie {
   // One first-level slot: in next's low 31 bits the trie node to resume the walk from (the
   // first node on the slot's path with at least slot_bits_ bits, kNodeMask for none), and in
   // peer the best match among the prefixes above it that cover the slot (valid if next has
-  // kSlotHasPeer). A leaf of exactly slot_bits_ bits is folded into peer rather than left for the walk.
+  // kSlotHasPeer). A leaf of exactly slot_bits_ bits is folded into peer rather than left for the
+  // walk.
   struct Slot {
     PeerId peer = 0;
     std::uint32_t next = kNodeMask;

@@ -40,7 +40,8 @@ std::optional<Key> key_from_base64(std::string_view text, std::string* why, KeyT
       return refuse("character " + std::to_string(i + 1) + shown + " is not base64");
     }
   }
-  return refuse("the last base64 character has non-zero padding bits (not a key `wg genkey` wrote)");
+  return refuse(
+      "the last base64 character has non-zero padding bits (not a key `wg genkey` wrote)");
 }
 
 std::string key_to_base64(const Key& key) {

@@ -60,7 +60,7 @@ struct alignas(64) Keypair {
   std::uint32_t local_index;   // our sender index; the peer's data carries it as receiver
   std::uint32_t remote_index;  // the peer's sender index; our data carries it as receiver
   Cipher cipher;
-  bool we_initiated;  // initiator of the handshake that made this keypair
+  bool we_initiated;           // initiator of the handshake that made this keypair
   bool aead_prepared = false;  // send_aead/recv_aead hold the keys (prepare_aead)
 
   // Cleared when a limit is reached, or by Keypairs::expire_current_for_sending (new private

@@ -32,8 +32,8 @@ enum class IndexKind : std::uint8_t {
 
 struct IndexEntry {
   IndexKind kind = IndexKind::handshake;
-  PeerId peer = 0;              // whose index it is
-  Keypair* keypair = nullptr;   // kind == keypair only; owned by the Device/snapshot
+  PeerId peer = 0;             // whose index it is
+  Keypair* keypair = nullptr;  // kind == keypair only; owned by the Device/snapshot
   friend bool operator==(const IndexEntry&, const IndexEntry&) = default;
 };
 

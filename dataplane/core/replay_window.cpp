@@ -6,7 +6,7 @@ namespace {
 
 constexpr std::uint64_t kBitMask = ReplayWindow::kBitsPerSlot - 1;
 constexpr std::uint64_t kSlotMask = ReplayWindow::kSlots - 1;
-constexpr unsigned kBlockShift = 5;       // log2(kBitsPerSlot)
+constexpr unsigned kBlockShift = 5;        // log2(kBitsPerSlot)
 constexpr unsigned kGenerationShift = 13;  // log2(kRingBits)
 static_assert(std::uint64_t{1} << kBlockShift == ReplayWindow::kBitsPerSlot);
 static_assert(std::uint64_t{1} << kGenerationShift == ReplayWindow::kRingBits);
@@ -47,9 +47,8 @@ bool ReplayWindow::commit(std::uint64_t counter) noexcept {
   // foreign tag decide from end_ alone whether the slot is older than its counter (replace
   // it) or newer (the counter has left the window).
   std::uint64_t end = end_.load(std::memory_order_acquire);
-  while (counter >= end &&
-         !end_.compare_exchange_weak(end, counter + 1, std::memory_order_acq_rel,
-                                     std::memory_order_acquire)) {
+  while (counter >= end && !end_.compare_exchange_weak(end, counter + 1, std::memory_order_acq_rel,
+                                                       std::memory_order_acquire)) {
   }
 
   std::atomic<std::uint64_t>& slot = slots_[slot_of(counter)];
@@ -70,8 +69,7 @@ bool ReplayWindow::commit(std::uint64_t counter) noexcept {
       // An older block whose counters have all left the window: start our block afresh.
       want = tag | bit;
     }
-    if (slot.compare_exchange_weak(v, want, std::memory_order_acq_rel,
-                                   std::memory_order_acquire)) {
+    if (slot.compare_exchange_weak(v, want, std::memory_order_acq_rel, std::memory_order_acquire)) {
       return true;
     }
   }

@@ -4,8 +4,8 @@
 
 namespace strait::wg {
 
-DropReason seal_one(crypto::AeadEngine& engine, Keypair& kp, std::uint8_t* msg,
-                    std::uint32_t len, std::uint32_t padded, Time now) noexcept {
+DropReason seal_one(crypto::AeadEngine& engine, Keypair& kp, std::uint8_t* msg, std::uint32_t len,
+                    std::uint32_t padded, Time now) noexcept {
   if (!kp.aead_prepared || !kp.valid_for_send(now)) return DropReason::no_keypair;
   const auto counter = kp.reserve_counters(1);
   if (!counter) return DropReason::no_keypair;
@@ -17,8 +17,8 @@ DropReason seal_one(crypto::AeadEngine& engine, Keypair& kp, std::uint8_t* msg,
   return op.ok ? DropReason::none : DropReason::seal_failed;
 }
 
-DropReason open_one(crypto::AeadEngine& engine, Keypair& kp, std::span<std::uint8_t> msg,
-                    Time now, std::span<std::uint8_t>& plaintext) noexcept {
+DropReason open_one(crypto::AeadEngine& engine, Keypair& kp, std::span<std::uint8_t> msg, Time now,
+                    std::span<std::uint8_t>& plaintext) noexcept {
   if (msg.size() < kDataMinLen) return DropReason::msg_bad_length;
   if (!kp.aead_prepared) return DropReason::keypair_expired;  // no keys: no session to open with
   if (const DropReason why = check_open(kp, msg.data(), now); why != DropReason::none) return why;

@@ -1,10 +1,11 @@
 #include "crypto/aead_burst.hpp"
 
+#include <string.h>  // explicit_bzero
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
 #include <new>
-#include <string.h>  // explicit_bzero
 
 namespace strait::crypto {
 
@@ -52,8 +53,7 @@ AeadEngine::AeadEngine() {
 
 AeadEngine::~AeadEngine() { free_mb_mgr(mgr_); }
 
-void AeadEngine::prepare_key(AeadKey& out, Cipher cipher,
-                             const std::uint8_t key[kKeyLen]) const {
+void AeadEngine::prepare_key(AeadKey& out, Cipher cipher, const std::uint8_t key[kKeyLen]) const {
   out = AeadKey{};
   out.cipher = cipher;
   if (cipher == Cipher::aes256_gcm) {
@@ -180,8 +180,8 @@ void AeadEngine::chacha_burst(std::span<AeadOp> chunk, std::span<const std::uint
     const IMB_JOB* job = jobs[j];
     AeadOp& op = *static_cast<AeadOp*>(job->user_data);
     const bool completed = job->status == IMB_STATUS_COMPLETED;
-    op.ok = dir == Direction::seal ? completed
-                                   : completed && tags_equal(job->auth_tag_output, op.tag);
+    op.ok =
+        dir == Direction::seal ? completed : completed && tags_equal(job->auth_tag_output, op.tag);
   }
 }
 

@@ -20,7 +20,6 @@
 
 namespace strait::crypto {
 
-
 // A transport key prepared for the fast path. For AES-256-GCM this holds the expanded key
 // schedule and the GHASH key powers (IMB_AES256_GCM_PRE), for ChaCha20-Poly1305 the raw key
 // (ChaCha20 has no key schedule). Prepared on the slow path, then read-only. The GHASH table
@@ -32,7 +31,7 @@ struct alignas(64) AeadKey {
   AeadKey& operator=(const AeadKey&) = default;
   ~AeadKey();
 
-  gcm_key_data gcm{};                         // valid when cipher == aes256_gcm
+  gcm_key_data gcm{};                       // valid when cipher == aes256_gcm
   std::array<std::uint8_t, kKeyLen> raw{};  // valid when cipher == chacha20_poly1305
   Cipher cipher = Cipher::chacha20_poly1305;
 };
@@ -45,7 +44,8 @@ struct alignas(64) AeadKey {
 // burst; no effect on any result.
 inline void prefetch_key(const AeadKey& key) noexcept {
   const auto* k = reinterpret_cast<const std::uint8_t*>(&key);
-  for (std::size_t off = 0; off < sizeof key.gcm.expanded_keys; off += 64) __builtin_prefetch(k + off);
+  for (std::size_t off = 0; off < sizeof key.gcm.expanded_keys; off += 64)
+    __builtin_prefetch(k + off);
   __builtin_prefetch(k + sizeof key.gcm - 128);
   __builtin_prefetch(k + sizeof key.gcm - 64);
   __builtin_prefetch(k + offsetof(AeadKey, raw));
@@ -57,8 +57,8 @@ struct AeadOp {
   const AeadKey* key = nullptr;
   std::uint64_t counter = 0;
   std::uint8_t* data = nullptr;  // sealed/opened in place
-  std::uint32_t len = 0;         // plaintext length for seal; ciphertext length WITHOUT tag for open
-  std::uint8_t* tag = nullptr;   // 16 bytes: written by seal, verified by open
+  std::uint32_t len = 0;        // plaintext length for seal; ciphertext length WITHOUT tag for open
+  std::uint8_t* tag = nullptr;  // 16 bytes: written by seal, verified by open
   const std::uint8_t* aad = nullptr;  // WireGuard transport data has none; for tests and vectors
   std::uint32_t aad_len = 0;
   // Test hook for known-answer vectors with arbitrary 96-bit IVs: when non-null, these 12 bytes

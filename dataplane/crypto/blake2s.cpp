@@ -131,7 +131,8 @@ void Blake2s::final(MutBytes out) {
 
   std::array<std::uint8_t, kBlake2sOutMax> full{};
   for (std::size_t i = 0; i < 8; ++i) {
-    for (std::size_t j = 0; j < 4; ++j) full[4 * i + j] = static_cast<std::uint8_t>(h_[i] >> (8 * j));
+    for (std::size_t j = 0; j < 4; ++j)
+      full[4 * i + j] = static_cast<std::uint8_t>(h_[i] >> (8 * j));
   }
   std::memcpy(out.data(), full.data(), out_len_);
 

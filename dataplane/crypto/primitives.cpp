@@ -7,11 +7,11 @@
 // always-on assert); the AEAD open functions instead return false, since their input sizes
 // come from the network.
 
+#include "crypto/primitives.hpp"
+
 #include <sodium.h>
 
 #include <cstdlib>
-
-#include "crypto/primitives.hpp"
 
 #include "base/keys.hpp"
 
@@ -100,9 +100,8 @@ bool chacha20poly1305_open_nonce96(MutBytes dst, Bytes src, Bytes ad, Bytes nonc
   const std::size_t len = src.size() - kAeadTagLen;
   // libsodium verifies the tag before decrypting and zeroes dst on failure.
   return crypto_aead_chacha20poly1305_ietf_decrypt_detached(dst.data(), nullptr, src.data(), len,
-                                                            src.data() + len, ad.data(),
-                                                            ad.size(), nonce12.data(),
-                                                            key.data()) == 0;
+                                                            src.data() + len, ad.data(), ad.size(),
+                                                            nonce12.data(), key.data()) == 0;
 }
 
 void chacha20poly1305_seal(MutBytes dst, Bytes src, Bytes ad, std::uint64_t counter, Bytes key) {
@@ -130,9 +129,8 @@ bool xchacha20poly1305_open(MutBytes dst, Bytes src, Bytes ad, Bytes nonce24, By
   if (nonce24.size() != kXNonceLen || key.size() != kAeadKeyLen) return false;
   const std::size_t len = src.size() - kAeadTagLen;
   return crypto_aead_xchacha20poly1305_ietf_decrypt_detached(dst.data(), nullptr, src.data(), len,
-                                                             src.data() + len, ad.data(),
-                                                             ad.size(), nonce24.data(),
-                                                             key.data()) == 0;
+                                                             src.data() + len, ad.data(), ad.size(),
+                                                             nonce24.data(), key.data()) == 0;
 }
 
 }  // namespace strait::crypto

@@ -28,7 +28,8 @@ std::optional<std::string> check_change(const uapi::DeviceChange& change,
     if (pc.endpoint && pc.endpoint->family != 4 && pc.endpoint->family != 6)
       return who + ": endpoint: unknown address family";
     for (const IpPrefix& ip : pc.allowed_ips) {
-      if (auto why = check_allowed_ip(ip)) return who + ": allowed_ip " + ip.to_string() + ": " + *why;
+      if (auto why = check_allowed_ip(ip))
+        return who + ": allowed_ip " + ip.to_string() + ": " + *why;
     }
   }
   // The result as a whole: no peer may carry our own public key (Linux silently drops such a

@@ -223,9 +223,7 @@ void Device::receive(std::span<const std::uint8_t> bytes, const uapi::Endpoint& 
         receive_cookie_reply(bytes, now);
         break;
       case MessageType::data:
-      case MessageType::data_aes_gcm:
-        receive_data(bytes, from, now, io);
-        break;
+      case MessageType::data_aes_gcm: receive_data(bytes, from, now, io); break;
     }
   }
   flush_notifications(io);
@@ -235,9 +233,7 @@ bool Device::admit_handshake(std::span<const std::uint8_t> bytes, const uapi::En
                              Time now, DeviceIo& io) {
   const SourceBytes source = source_bytes(from);
   switch (cookie_checker_.check(bytes, source.span(), under_load_.under_load(), now, rng_)) {
-    case MacVerdict::invalid_mac1:
-      drop(nullptr, DropReason::handshake_bad_mac1);
-      return false;
+    case MacVerdict::invalid_mac1: drop(nullptr, DropReason::handshake_bad_mac1); return false;
     case MacVerdict::invalid_mac2: {
       // Under load: make the sender prove its address first (paper section 5.4.7).
       MessageCookieReply reply;
@@ -255,8 +251,7 @@ bool Device::admit_handshake(std::span<const std::uint8_t> bytes, const uapi::En
         return false;
       }
       return true;
-    case MacVerdict::valid_mac1_no_mac2:
-      return true;
+    case MacVerdict::valid_mac1_no_mac2: return true;
   }
   return false;
 }
@@ -270,7 +265,8 @@ void Device::receive_initiation(std::span<const std::uint8_t> bytes, const uapi:
   }
   if (!admit_handshake(bytes, from, now, io)) return;
 
-  const HandshakeResult<PendingInitiation> pending = decrypt_initiation_static(identity_, msg.value);
+  const HandshakeResult<PendingInitiation> pending =
+      decrypt_initiation_static(identity_, msg.value);
   if (!pending.ok()) {
     drop(nullptr, DropReason::handshake_invalid);
     return;
@@ -284,7 +280,7 @@ void Device::receive_initiation(std::span<const std::uint8_t> bytes, const uapi:
   if (e != HandshakeError::ok) {
     drop(peer, e == HandshakeError::replayed_timestamp ? DropReason::handshake_replayed
                : e == HandshakeError::initiation_flood ? DropReason::handshake_rate_limited
-                                                        : DropReason::handshake_invalid);
+                                                       : DropReason::handshake_invalid);
     return;
   }
   // Linux receive.c: the endpoint follows the initiation, then the response goes out.
@@ -348,8 +344,8 @@ void Device::receive_cookie_reply(std::span<const std::uint8_t> bytes, Time now)
   }
 }
 
-void Device::receive_data(std::span<const std::uint8_t> bytes, const uapi::Endpoint& from,
-                          Time now, DeviceIo& io) {
+void Device::receive_data(std::span<const std::uint8_t> bytes, const uapi::Endpoint& from, Time now,
+                          DeviceIo& io) {
   const Parsed<DataView> msg = parse_data(bytes);
   if (!msg.ok()) {
     drop(nullptr, DropReason::msg_bad_length);
@@ -358,8 +354,8 @@ void Device::receive_data(std::span<const std::uint8_t> bytes, const uapi::Endpo
   const DataView& data = msg.value;
   const IndexEntry* entry = index_.lookup(data.receiver);
   Peer* peer = entry != nullptr && entry->kind == IndexKind::keypair && entry->keypair != nullptr
-                    ? peers_.find(entry->peer)
-                    : nullptr;
+                   ? peers_.find(entry->peer)
+                   : nullptr;
   if (peer == nullptr) {
     drop(nullptr, DropReason::unknown_index);
     return;
@@ -404,8 +400,8 @@ void Device::receive_data(std::span<const std::uint8_t> bytes, const uapi::Endpo
     } else {
       // Cryptokey routing (paper section 2.1): the inner source must be one of the sender's.
       const AllowedIps& routes = *peers_.routes();
-      const std::optional<PeerId> owner = info.is_ipv6 ? routes.lookup_v6(info.src_ip())
-                                                       : routes.lookup_v4(info.src_ip());
+      const std::optional<PeerId> owner =
+          info.is_ipv6 ? routes.lookup_v6(info.src_ip()) : routes.lookup_v4(info.src_ip());
       if (!owner || *owner != peer->id) {
         drop(peer, DropReason::inner_src_not_allowed);
       } else {

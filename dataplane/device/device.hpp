@@ -37,6 +37,7 @@
 #include <span>
 #include <vector>
 
+#include "base/drop_reason.hpp"
 #include "core/allowed_ips.hpp"
 #include "core/cookie.hpp"
 #include "core/keypairs.hpp"
@@ -51,7 +52,6 @@
 #include "device/peer_table.hpp"
 #include "device/staging_queue.hpp"
 #include "device/under_load.hpp"
-#include "base/drop_reason.hpp"
 #include "uapi/model.hpp"
 
 namespace strait::wg {
@@ -168,10 +168,10 @@ class Device {
   void remove_peer(PeerId id);
 
   // receive() by message type.
-  void receive_initiation(std::span<const std::uint8_t> bytes, const uapi::Endpoint& from,
-                          Time now, DeviceIo& io);
-  void receive_response(std::span<const std::uint8_t> bytes, const uapi::Endpoint& from,
-                        Time now, DeviceIo& io);
+  void receive_initiation(std::span<const std::uint8_t> bytes, const uapi::Endpoint& from, Time now,
+                          DeviceIo& io);
+  void receive_response(std::span<const std::uint8_t> bytes, const uapi::Endpoint& from, Time now,
+                        DeviceIo& io);
   void receive_cookie_reply(std::span<const std::uint8_t> bytes, Time now);
   void receive_data(std::span<const std::uint8_t> bytes, const uapi::Endpoint& from, Time now,
                     DeviceIo& io);

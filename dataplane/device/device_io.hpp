@@ -32,7 +32,8 @@ struct DeviceIo {
   // its receiver index. Lcores may still read it: straitd keeps the pointer until an RCU grace
   // period has passed. Ignoring it (the default) frees it at once when nothing else holds it.
   // A sink: hosts keep the pointer (by value, moved in), the default lets it go.
-  virtual void on_keypair_released(std::shared_ptr<Keypair> /*keypair*/) {}  // NOLINT(performance-unnecessary-value-param)
+  // NOLINTNEXTLINE(performance-unnecessary-value-param)
+  virtual void on_keypair_released(std::shared_ptr<Keypair> /*keypair*/) {}
 
  protected:
   ~DeviceIo() = default;

@@ -31,12 +31,12 @@ struct Peer {
   // --- Identity and configuration (UAPI set=1).
   const PeerId id;
   const Key public_key;
-  Key preshared_key{};                // all zero = none (paper section 5.2)
+  Key preshared_key{};                     // all zero = none (paper section 5.2)
   std::optional<uapi::Endpoint> endpoint;  // configured, then the source of the last
                                            // authenticated packet (roaming, paper section 2.1)
   Cipher cipher = Cipher::chacha20_poly1305;
   std::uint16_t persistent_keepalive = 0;  // seconds, 0 = off
-  std::vector<IpPrefix> allowed_ips;  // as configured, host bits cleared, for get=1
+  std::vector<IpPrefix> allowed_ips;       // as configured, host bits cleared, for get=1
 
   // --- Protocol state.
   Handshake handshake;
@@ -53,8 +53,8 @@ struct Peer {
   bool send_staged_due = false;
 
   // --- Counters (UAPI get=1).
-  std::uint64_t rx_bytes = 0;  // whole UDP payloads of authenticated messages, as Linux counts
-  std::uint64_t tx_bytes = 0;  // whole UDP payloads sent to the peer
+  std::uint64_t rx_bytes = 0;    // whole UDP payloads of authenticated messages, as Linux counts
+  std::uint64_t tx_bytes = 0;    // whole UDP payloads sent to the peer
   std::uint64_t rx_packets = 0;  // transport data messages (keepalives included)
   std::uint64_t tx_packets = 0;
   DropCounters drops;

@@ -9,8 +9,8 @@
 #include <memory>
 #include <mutex>
 
-#include "dpdk/port_role.hpp"
 #include "base/drop_reason.hpp"
+#include "dpdk/port_role.hpp"
 
 namespace strait::dp {
 
@@ -24,8 +24,8 @@ struct PortCounters {
 struct alignas(64) LcoreCounters {
   std::array<PortCounters, kPortRoleCount> port{};
   std::array<std::uint64_t, kDropReasonCount> drops{};  // indexed by DropReason
-  std::uint64_t polls = 0;        // run-loop iterations
-  std::uint64_t idle_sleeps = 0;  // back-off sleeps taken while idle
+  std::uint64_t polls = 0;                              // run-loop iterations
+  std::uint64_t idle_sleeps = 0;                        // back-off sleeps taken while idle
   std::uint64_t idle_sleep_us = 0;
 };
 

@@ -34,8 +34,7 @@ long meminfo_value(std::string_view meminfo, std::string_view key) {
     if (eol == std::string_view::npos) eol = meminfo.size();
     std::string_view line = meminfo.substr(pos, eol - pos);
     pos = eol + 1;
-    if (line.size() > key.size() && line.substr(0, key.size()) == key &&
-        line[key.size()] == ':') {
+    if (line.size() > key.size() && line.substr(0, key.size()) == key && line[key.size()] == ':') {
       std::string_view rest = line.substr(key.size() + 1);
       std::size_t first = rest.find_first_not_of(" \t");
       if (first == std::string_view::npos) return -1;

@@ -81,12 +81,12 @@ TunnelSteering TunnelSteering::install(const Port& port, std::uint16_t udp_port,
     }
     const char* ip_name = ip == IpVersion::v4 ? "IPv4" : "IPv6";
     rte_flow_error error{};
-    int ret = rte_flow_validate(s.port_id_, &rule.attr, rule.pattern.data(),
-                                rule.actions.data(), &error);
+    int ret =
+        rte_flow_validate(s.port_id_, &rule.attr, rule.pattern.data(), rule.actions.data(), &error);
     if (ret != 0) return fall_back(std::string(ip_name) + ": " + flow_error_text(error, ret));
     error = rte_flow_error{};
-    rte_flow* flow = rte_flow_create(s.port_id_, &rule.attr, rule.pattern.data(),
-                                     rule.actions.data(), &error);
+    rte_flow* flow =
+        rte_flow_create(s.port_id_, &rule.attr, rule.pattern.data(), rule.actions.data(), &error);
     if (flow == nullptr) {
       return fall_back(std::string(ip_name) + ": " + flow_error_text(error, -rte_errno));
     }
@@ -99,7 +99,8 @@ TunnelSteering TunnelSteering::install(const Port& port, std::uint16_t udp_port,
 }
 
 TunnelSteering::TunnelSteering(TunnelSteering&& other) noexcept
-    : port_id_(other.port_id_), flows_(std::move(other.flows_)),
+    : port_id_(other.port_id_),
+      flows_(std::move(other.flows_)),
       summary_(std::move(other.summary_)) {
   other.flows_.clear();
 }

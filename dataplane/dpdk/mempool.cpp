@@ -35,9 +35,10 @@ void track_pool(rte_mempool* mp) {
   g_pools.push_back(mp);
   if (!g_pools_registered) {
     // Fails only without the EAL's telemetry (--no-telemetry): then there is nothing to serve.
-    g_pools_registered = rte_telemetry_register_cmd(
-        "/strait/mempools", mempools_telemetry,
-        "Mbufs in use and pool size of each straitd packet pool. No parameters") == 0;
+    g_pools_registered =
+        rte_telemetry_register_cmd(
+            "/strait/mempools", mempools_telemetry,
+            "Mbufs in use and pool size of each straitd packet pool. No parameters") == 0;
   }
 }
 
@@ -62,9 +63,7 @@ std::uint32_t mempool_size(const MempoolSizing& s) {
   return pow2 - 1;
 }
 
-std::uint32_t mempool_in_use(const rte_mempool* pool) {
-  return rte_mempool_in_use_count(pool);
-}
+std::uint32_t mempool_in_use(const rte_mempool* pool) { return rte_mempool_in_use_count(pool); }
 
 Result<std::unique_ptr<PktmbufPools>> PktmbufPools::create(const std::string& name_prefix,
                                                            const std::vector<int>& sockets,

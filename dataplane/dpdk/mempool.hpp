@@ -20,10 +20,10 @@ namespace strait::dp {
 struct MempoolSizing {
   // Over all ports on the socket: sum of (RX queues * RX ring size + TX queues * TX ring size).
   std::uint32_t ring_descriptors = 0;
-  std::uint32_t lcores = 1;             // lcores that allocate or free on this socket
-  std::uint32_t cache_size = 256;       // per-lcore mempool cache (<= RTE_MEMPOOL_CACHE_MAX_SIZE)
-  std::uint32_t burst_size = 32;        // packets an lcore holds in flight in its pipeline
-  std::uint32_t staging = 4096;         // packets parked waiting for a handshake, slow-path rings
+  std::uint32_t lcores = 1;        // lcores that allocate or free on this socket
+  std::uint32_t cache_size = 256;  // per-lcore mempool cache (<= RTE_MEMPOOL_CACHE_MAX_SIZE)
+  std::uint32_t burst_size = 32;   // packets an lcore holds in flight in its pipeline
+  std::uint32_t staging = 4096;    // packets parked waiting for a handshake, slow-path rings
   std::uint16_t data_room = RTE_MBUF_DEFAULT_BUF_SIZE;  // headroom + the largest frame
 };
 
@@ -43,9 +43,9 @@ class PktmbufPools {
  public:
   // Creates one pool named "<name_prefix>_s<socket>" per socket in `sockets`, all sized by
   // `sizing`. Errors name the socket and the number of mbufs asked for.
-  [[nodiscard]] static Result<std::unique_ptr<PktmbufPools>> create(
-      const std::string& name_prefix, const std::vector<int>& sockets,
-      const MempoolSizing& sizing);
+  [[nodiscard]] static Result<std::unique_ptr<PktmbufPools>> create(const std::string& name_prefix,
+                                                                    const std::vector<int>& sockets,
+                                                                    const MempoolSizing& sizing);
 
   ~PktmbufPools();
   PktmbufPools(const PktmbufPools&) = delete;

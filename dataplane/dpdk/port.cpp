@@ -5,7 +5,6 @@
 #include <rte_ethdev.h>
 #include <spdlog/spdlog.h>
 
-
 namespace strait::dp {
 namespace {
 
@@ -125,20 +124,18 @@ Result<std::unique_ptr<Port>> Port::open(const PortSpec& spec) {
   rte_eth_rxconf rxconf = info.default_rxconf;
   rxconf.offloads = conf.rxmode.offloads;
   for (std::uint16_t q = 0; q < spec.n_rx_queues; ++q) {
-    if (int ret = rte_eth_rx_queue_setup(p->port_id_, q, nb_rxd, p->socket_, &rxconf,
-                                         spec.mempool);
+    if (int ret = rte_eth_rx_queue_setup(p->port_id_, q, nb_rxd, p->socket_, &rxconf, spec.mempool);
         ret != 0) {
-      return Error{p->describe() + ": RX queue " + std::to_string(q) + " setup: " +
-                   errno_text(ret)};
+      return Error{p->describe() + ": RX queue " + std::to_string(q) +
+                   " setup: " + errno_text(ret)};
     }
   }
   rte_eth_txconf txconf = info.default_txconf;
   txconf.offloads = conf.txmode.offloads;
   for (std::uint16_t q = 0; q < spec.n_tx_queues; ++q) {
-    if (int ret = rte_eth_tx_queue_setup(p->port_id_, q, nb_txd, p->socket_, &txconf);
-        ret != 0) {
-      return Error{p->describe() + ": TX queue " + std::to_string(q) + " setup: " +
-                   errno_text(ret)};
+    if (int ret = rte_eth_tx_queue_setup(p->port_id_, q, nb_txd, p->socket_, &txconf); ret != 0) {
+      return Error{p->describe() + ": TX queue " + std::to_string(q) +
+                   " setup: " + errno_text(ret)};
     }
   }
 

@@ -17,7 +17,7 @@ struct rte_device;
 namespace strait::dp {
 
 struct PortSpec {
-  std::string name;     // "wire" or "bridge": only for messages
+  std::string name;  // "wire" or "bridge": only for messages
   // A PCI address ("0000:3b:00.1", probed by the EAL or hot-plugged here) or a vdev with its
   // arguments ("net_tap0,iface=strait0", "net_af_xdp0,iface=eth1,start_queue=0,queue_count=1",
   // "net_af_packet0,iface=veth1", "net_ring0").
@@ -26,9 +26,9 @@ struct PortSpec {
   std::uint16_t n_tx_queues = 1;
   std::uint16_t rx_ring_size = 1024;  // descriptors, adjusted to the device's limits
   std::uint16_t tx_ring_size = 1024;
-  std::uint16_t mtu = 1500;           // L3 MTU; PMDs that cannot set it keep theirs (logged)
-  bool promiscuous = false;           // the bridge port must see every pod's MAC
-  rte_mempool* mempool = nullptr;     // RX buffers; must outlive the port
+  std::uint16_t mtu = 1500;        // L3 MTU; PMDs that cannot set it keep theirs (logged)
+  bool promiscuous = false;        // the bridge port must see every pod's MAC
+  rte_mempool* mempool = nullptr;  // RX buffers; must outlive the port
 };
 
 // TX offloads the device has and we enabled; the encap stage fills checksums in software

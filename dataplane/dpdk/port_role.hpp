@@ -14,8 +14,7 @@ enum class PortRole : std::uint8_t {
 };
 
 inline constexpr std::size_t kPortRoleCount = 2;
-inline constexpr std::array<std::string_view, kPortRoleCount> kPortRoleNames = {"wire",
-                                                                                "bridge"};
+inline constexpr std::array<std::string_view, kPortRoleCount> kPortRoleNames = {"wire", "bridge"};
 
 [[nodiscard]] constexpr std::string_view port_role_name(PortRole r) {
   return kPortRoleNames[static_cast<std::size_t>(r)];

@@ -12,8 +12,7 @@ Result<std::unique_ptr<RcuDomain>> RcuDomain::create(unsigned max_threads) {
   std::size_t size = rte_rcu_qsbr_get_memsize(max_threads);
   std::unique_ptr<RcuDomain> d(new RcuDomain());
   d->max_threads_ = max_threads;
-  d->v_ = static_cast<rte_rcu_qsbr*>(
-      rte_zmalloc("strait_rcu", size, RTE_CACHE_LINE_SIZE));
+  d->v_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc("strait_rcu", size, RTE_CACHE_LINE_SIZE));
   if (d->v_ == nullptr) {
     return Error{"cannot allocate the RCU variable (" + std::to_string(size) +
                  " bytes of hugepage memory)"};

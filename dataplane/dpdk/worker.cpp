@@ -33,8 +33,8 @@ Result<void> WorkerGroup::launch() {
   }
   stop_.store(false, std::memory_order_relaxed);
   for (auto& c : contexts_) {
-    std::string who = "worker " + std::to_string(c.worker_index) + " on lcore " +
-                      std::to_string(c.lcore_id);
+    std::string who =
+        "worker " + std::to_string(c.worker_index) + " on lcore " + std::to_string(c.lcore_id);
     if (c.poll == nullptr || c.counters == nullptr) {
       stop();
       return Error{who + ": no poll function or no counter block"};

@@ -15,9 +15,9 @@
 #include <span>
 #include <vector>
 
+#include "base/result.hpp"
 #include "dpdk/counters.hpp"
 #include "dpdk/port_role.hpp"
-#include "base/result.hpp"
 
 namespace strait::dp {
 
@@ -35,8 +35,10 @@ struct WorkerOptions {
 class IdleBackoff {
  public:
   explicit IdleBackoff(const WorkerOptions& o)
-      : threshold_(o.idle_polls_before_sleep), min_us_(o.sleep_min_us ? o.sleep_min_us : 1),
-        max_us_(o.sleep_max_us < min_us_ ? min_us_ : o.sleep_max_us), busy_(o.busy_poll),
+      : threshold_(o.idle_polls_before_sleep),
+        min_us_(o.sleep_min_us ? o.sleep_min_us : 1),
+        max_us_(o.sleep_max_us < min_us_ ? min_us_ : o.sleep_max_us),
+        busy_(o.busy_poll),
         next_us_(min_us_) {}
 
   // After a poll that handled `packets`: the microseconds to sleep now, 0 to poll at once.
@@ -83,8 +85,8 @@ struct alignas(64) WorkerContext {
   std::array<WorkerQueues, kPortRoleCount> queues{};  // indexed by PortRole
   LcoreCounters* counters = nullptr;  // this lcore's block, never null once launched
   PollFn poll = nullptr;
-  void* pipeline = nullptr;          // the per-lcore pipeline object poll() works on
-  rte_rcu_qsbr* rcu = nullptr;       // null: the worker reports no quiescent states
+  void* pipeline = nullptr;                 // the per-lcore pipeline object poll() works on
+  rte_rcu_qsbr* rcu = nullptr;              // null: the worker reports no quiescent states
   const std::atomic<bool>* stop = nullptr;  // set by the main thread, read each iteration
   WorkerOptions options;
 

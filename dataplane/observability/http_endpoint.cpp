@@ -1,14 +1,13 @@
 #include "observability/http_endpoint.hpp"
 
+#include <CivetServer.h>
 #include <arpa/inet.h>
+#include <civetweb.h>
+#include <prometheus/exposer.h>
 
 #include <cerrno>
 #include <map>
 #include <mutex>
-
-#include <CivetServer.h>
-#include <civetweb.h>
-#include <prometheus/exposer.h>
 
 namespace strait::observe {
 
@@ -71,8 +70,8 @@ int answer_health(mg_connection* conn) {
 }
 
 Result<std::unique_ptr<HttpEndpoint>> HttpEndpoint::start(const std::string& listen,
-                                                                HealthCheck health,
-                                                                const std::string& what) {
+                                                          HealthCheck health,
+                                                          const std::string& what) {
   const auto parsed = parse_listen(listen, what);
   if (!parsed) return parsed.error();
   static const CivetCallbacks callbacks = [] {
@@ -90,7 +89,7 @@ Result<std::unique_ptr<HttpEndpoint>> HttpEndpoint::start(const std::string& lis
         &callbacks);
   } catch (const std::exception& ex) {
     return Error{EADDRNOTAVAIL, what + " " + listen + ": cannot listen (" + ex.what() +
-                                          "; in use, or not an address of this host?)"};
+                                    "; in use, or not an address of this host?)"};
   }
   const auto ports = e->exposer_->GetListeningPorts();
   e->port_ = ports.empty() ? *parsed : static_cast<std::uint16_t>(ports.front());

@@ -1,8 +1,8 @@
 #include "observability/json_log.hpp"
 
-#include <ctime>
-
 #include <spdlog/spdlog.h>
+
+#include <ctime>
 
 namespace strait::observe {
 

@@ -5,11 +5,11 @@
 // ts is ISO 8601 in UTC with microseconds; msg is escaped per RFC 8259 (quotes, backslash,
 // control characters as \uXXXX; other bytes pass through, so UTF-8 stays UTF-8).
 
+#include <spdlog/formatter.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <spdlog/formatter.h>
 
 namespace strait::observe {
 

@@ -3,11 +3,11 @@
 // their numbers at scrape time (straitd's data plane, strait-agent's snapshot) instead of
 // keeping prometheus::Counter objects up to date.
 
+#include <prometheus/metric_family.h>
+
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <prometheus/metric_family.h>
 
 namespace strait::observe {
 

@@ -28,7 +28,8 @@ inline std::uint64_t halves(std::uint64_t w) noexcept { return (w & 0xffffffffU)
 
 }  // namespace
 
-std::uint32_t checksum_partial(const std::uint8_t* data, std::size_t len, std::uint32_t sum) noexcept {
+std::uint32_t checksum_partial(const std::uint8_t* data, std::size_t len,
+                               std::uint32_t sum) noexcept {
   std::uint64_t acc = sum;
   // Four independent loads per iteration; an iteration adds < 2^35, so no input below 4 GiB
   // can overflow the accumulator.
@@ -77,7 +78,8 @@ std::uint32_t pseudo_header_sum_v4(const std::uint8_t* src4, const std::uint8_t*
   std::memcpy(&s, src4, 4);
   std::memcpy(&d, dst4, 4);
   // The wire words {0, protocol} and {length}, loaded natively, are their big-endian values.
-  const std::uint64_t acc = static_cast<std::uint64_t>(s) + d + cpu_to_be16(protocol) + cpu_to_be16(l4_len);
+  const std::uint64_t acc =
+      static_cast<std::uint64_t>(s) + d + cpu_to_be16(protocol) + cpu_to_be16(l4_len);
   return fold_to_32(acc);
 }
 
@@ -90,24 +92,28 @@ std::uint32_t pseudo_header_sum_v6(const std::uint8_t* src16, const std::uint8_t
   return fold_to_32(acc);
 }
 
-std::uint16_t l4_checksum_v4(const std::uint8_t* src4, const std::uint8_t* dst4, std::uint8_t protocol,
-                             const std::uint8_t* l4, std::uint16_t len) noexcept {
-  return checksum_finish(checksum_partial(l4, len, pseudo_header_sum_v4(src4, dst4, protocol, len)));
+std::uint16_t l4_checksum_v4(const std::uint8_t* src4, const std::uint8_t* dst4,
+                             std::uint8_t protocol, const std::uint8_t* l4,
+                             std::uint16_t len) noexcept {
+  return checksum_finish(
+      checksum_partial(l4, len, pseudo_header_sum_v4(src4, dst4, protocol, len)));
 }
 
 std::uint16_t l4_checksum_v6(const std::uint8_t* src16, const std::uint8_t* dst16,
-                             std::uint8_t next_header, const std::uint8_t* l4, std::uint32_t len) noexcept {
-  return checksum_finish(checksum_partial(l4, len, pseudo_header_sum_v6(src16, dst16, next_header, len)));
+                             std::uint8_t next_header, const std::uint8_t* l4,
+                             std::uint32_t len) noexcept {
+  return checksum_finish(
+      checksum_partial(l4, len, pseudo_header_sum_v6(src16, dst16, next_header, len)));
 }
 
-std::uint16_t udp4_checksum(const std::uint8_t* src4, const std::uint8_t* dst4, const std::uint8_t* udp,
-                            std::uint16_t len) noexcept {
+std::uint16_t udp4_checksum(const std::uint8_t* src4, const std::uint8_t* dst4,
+                            const std::uint8_t* udp, std::uint16_t len) noexcept {
   const std::uint16_t c = l4_checksum_v4(src4, dst4, kIpProtoUdp, udp, len);
   return c == 0 ? 0xffff : c;
 }
 
-std::uint16_t udp6_checksum(const std::uint8_t* src16, const std::uint8_t* dst16, const std::uint8_t* udp,
-                            std::uint32_t len) noexcept {
+std::uint16_t udp6_checksum(const std::uint8_t* src16, const std::uint8_t* dst16,
+                            const std::uint8_t* udp, std::uint32_t len) noexcept {
   const std::uint16_t c = l4_checksum_v6(src16, dst16, kIpProtoUdp, udp, len);
   return c == 0 ? 0xffff : c;
 }

@@ -47,20 +47,23 @@ namespace strait::dp {
 
 // RFC 1624 equation 3: the new checksum when one 16-bit word of the covered data changes from
 // old_be to new_be: HC' = ~(~HC + ~m + m'). All three arguments in network order.
-[[nodiscard]] constexpr std::uint16_t checksum_update16(std::uint16_t check_be, std::uint16_t old_be,
+[[nodiscard]] constexpr std::uint16_t checksum_update16(std::uint16_t check_be,
+                                                        std::uint16_t old_be,
                                                         std::uint16_t new_be) noexcept {
   const std::uint32_t sum = static_cast<std::uint16_t>(~check_be) +
-                            static_cast<std::uint32_t>(static_cast<std::uint16_t>(~old_be)) + new_be;
+                            static_cast<std::uint32_t>(static_cast<std::uint16_t>(~old_be)) +
+                            new_be;
   return checksum_finish(sum);
 }
 
 // RFC 1624 for a 32-bit field (an IPv4 address, a TCP sequence number), as two 16-bit words.
 // Values are the raw 32-bit loads of the wire bytes (network order).
-[[nodiscard]] constexpr std::uint16_t checksum_update32(std::uint16_t check_be, std::uint32_t old_be,
+[[nodiscard]] constexpr std::uint16_t checksum_update32(std::uint16_t check_be,
+                                                        std::uint32_t old_be,
                                                         std::uint32_t new_be) noexcept {
   const std::uint64_t sum = static_cast<std::uint16_t>(~check_be) +
-                            static_cast<std::uint64_t>(~old_be & 0xffffU) + ((~old_be >> 16) & 0xffffU) +
-                            (new_be & 0xffffU) + (new_be >> 16);
+                            static_cast<std::uint64_t>(~old_be & 0xffffU) +
+                            ((~old_be >> 16) & 0xffffU) + (new_be & 0xffffU) + (new_be >> 16);
   return checksum_finish(sum);
 }
 
@@ -68,9 +71,12 @@ namespace strait::dp {
 // zero, protocol, L4 length. IPv6 (RFC 8200 section 8.1): source, destination, 32-bit upper-layer
 // length, three zero bytes, next header. l4_len is in host order.
 [[nodiscard]] std::uint32_t pseudo_header_sum_v4(const std::uint8_t* src4, const std::uint8_t* dst4,
-                                                 std::uint8_t protocol, std::uint16_t l4_len) noexcept;
-[[nodiscard]] std::uint32_t pseudo_header_sum_v6(const std::uint8_t* src16, const std::uint8_t* dst16,
-                                                 std::uint8_t next_header, std::uint32_t l4_len) noexcept;
+                                                 std::uint8_t protocol,
+                                                 std::uint16_t l4_len) noexcept;
+[[nodiscard]] std::uint32_t pseudo_header_sum_v6(const std::uint8_t* src16,
+                                                 const std::uint8_t* dst16,
+                                                 std::uint8_t next_header,
+                                                 std::uint32_t l4_len) noexcept;
 
 // The checksum of an upper-layer segment (UDP, TCP, ICMPv6) of `len` bytes at `l4`, whose
 // checksum field must be zero, including the pseudo-header. Returned as computed: a result of 0

@@ -36,8 +36,12 @@ namespace strait::dp {
   if constexpr (std::endian::native == std::endian::little) return bswap32(v);
   return v;
 }
-[[nodiscard]] constexpr std::uint16_t be16_to_cpu(std::uint16_t v) noexcept { return cpu_to_be16(v); }
-[[nodiscard]] constexpr std::uint32_t be32_to_cpu(std::uint32_t v) noexcept { return cpu_to_be32(v); }
+[[nodiscard]] constexpr std::uint16_t be16_to_cpu(std::uint16_t v) noexcept {
+  return cpu_to_be16(v);
+}
+[[nodiscard]] constexpr std::uint32_t be32_to_cpu(std::uint32_t v) noexcept {
+  return cpu_to_be32(v);
+}
 
 // Copies a header out of / into a frame at any alignment (see the file comment).
 template <typename Hdr>

@@ -11,12 +11,12 @@
 namespace strait::dp {
 
 struct InnerInfo {
-  bool is_keepalive;           // empty plaintext (paper section 6.5): valid, nothing to forward
+  bool is_keepalive;  // empty plaintext (paper section 6.5): valid, nothing to forward
   bool is_ipv6;
-  std::uint8_t protocol;       // IPv4 protocol / IPv6 first next header (may be an extension header)
-  std::uint16_t header_len;    // IPv4 IHL * 4, or 40 for IPv6
-  std::uint32_t ip_len;        // the packet's real length from its IP header (IPv6: up to 65575)
-  IpAddr16 src_addr;           // IPv4 addresses are stored IPv4-mapped (::ffff:a.b.c.d)
+  std::uint8_t protocol;     // IPv4 protocol / IPv6 first next header (may be an extension header)
+  std::uint16_t header_len;  // IPv4 IHL * 4, or 40 for IPv6
+  std::uint32_t ip_len;      // the packet's real length from its IP header (IPv6: up to 65575)
+  IpAddr16 src_addr;         // IPv4 addresses are stored IPv4-mapped (::ffff:a.b.c.d)
   IpAddr16 dst_addr;
 
   [[nodiscard]] const std::uint8_t* src_ip() const noexcept {
@@ -38,6 +38,7 @@ struct InnerInfo {
 // and IHL * 4 <= total length <= len; IPv6 40 + payload length <= len. An IPv6 jumbogram
 // (payload length 0, RFC 2675) parses with ip_len 40 and is thus cut to its header.
 // Inner fragments are fine (they are the endpoints' business). Never reads past p + len.
-[[nodiscard]] DropReason parse_inner(const std::uint8_t* p, std::uint32_t len, InnerInfo& out) noexcept;
+[[nodiscard]] DropReason parse_inner(const std::uint8_t* p, std::uint32_t len,
+                                     InnerInfo& out) noexcept;
 
 }  // namespace strait::dp

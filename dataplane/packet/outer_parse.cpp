@@ -103,8 +103,7 @@ DropReason parse_outer(const std::uint8_t* frame, std::uint32_t len, std::uint16
   out.l3_offset = static_cast<std::uint16_t>(l3);
   if (ether_type == kEtherTypeIpv4Be) [[likely]]
     return parse_ipv4(frame, len, l3, tunnel_port_be, out);
-  if (ether_type == kEtherTypeIpv6Be)
-    return parse_ipv6(frame, len, l3, tunnel_port_be, out);
+  if (ether_type == kEtherTypeIpv6Be) return parse_ipv6(frame, len, l3, tunnel_port_be, out);
   return DropReason::outer_not_ip;
 }
 

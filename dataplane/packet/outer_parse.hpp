@@ -21,10 +21,10 @@ struct OuterInfo {
   std::uint16_t vlan_tci;        // host order; 0 when has_vlan is false
   bool has_vlan;
   bool is_ipv6;
-  std::uint8_t tos;              // IPv4 TOS / IPv6 traffic class (DSCP and ECN, RFC 6040 decap)
+  std::uint8_t tos;  // IPv4 TOS / IPv6 traffic class (DSCP and ECN, RFC 6040 decap)
   std::uint16_t src_port_be;
   std::uint16_t dst_port_be;
-  IpAddr16 src_addr;             // IPv4 addresses are stored IPv4-mapped (::ffff:a.b.c.d)
+  IpAddr16 src_addr;  // IPv4 addresses are stored IPv4-mapped (::ffff:a.b.c.d)
   IpAddr16 dst_addr;
 
   // The source address as it was on the wire: 4 bytes for IPv4, 16 for IPv6. These are the

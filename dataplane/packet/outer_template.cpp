@@ -62,14 +62,15 @@ void OuterTemplate::write(std::uint8_t* dst, std::uint32_t payload_len,
   std::memcpy(udp + offsetof(UdpHdr, length_be), &udp_len_be, 2);
   if (is_ipv6_) {
     std::memcpy(ip + offsetof(Ipv6Hdr, payload_len_be), &udp_len_be, 2);
-    const std::uint16_t check = udp6_checksum(ip + offsetof(Ipv6Hdr, src), ip + offsetof(Ipv6Hdr, dst),
-                                              udp, udp_len);
+    const std::uint16_t check =
+        udp6_checksum(ip + offsetof(Ipv6Hdr, src), ip + offsetof(Ipv6Hdr, dst), udp, udp_len);
     std::memcpy(udp + offsetof(UdpHdr, checksum_be), &check, 2);
   } else {
     const std::uint16_t total_be = cpu_to_be16(static_cast<std::uint16_t>(kIpv4HdrLen + udp_len));
     // The sum of the other nine words was taken with the total length word zero, so adding
     // that word now gives the sum of the whole header (checksum word still zero).
-    const std::uint16_t check = checksum_finish(static_cast<std::uint64_t>(ipv4_partial_sum_) + total_be);
+    const std::uint16_t check =
+        checksum_finish(static_cast<std::uint64_t>(ipv4_partial_sum_) + total_be);
     std::memcpy(ip + offsetof(Ipv4Hdr, total_len_be), &total_be, 2);
     std::memcpy(ip + offsetof(Ipv4Hdr, checksum_be), &check, 2);
   }

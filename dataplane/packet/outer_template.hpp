@@ -12,16 +12,16 @@
 namespace strait::dp {
 
 struct OuterTemplateConfig {
-  MacAddr src_mac{};            // our wire port
-  MacAddr dst_mac{};            // the next hop towards the peer's endpoint
+  MacAddr src_mac{};  // our wire port
+  MacAddr dst_mac{};  // the next hop towards the peer's endpoint
   bool has_vlan = false;
-  std::uint16_t vlan_tci = 0;   // host order: PCP:3 DEI:1 VID:12
+  std::uint16_t vlan_tci = 0;  // host order: PCP:3 DEI:1 VID:12
   bool is_ipv6 = false;
-  IpAddr16 src_addr{};          // IPv4: IPv4-mapped, only the last 4 bytes are used
-  IpAddr16 dst_addr{};          // the peer's endpoint
+  IpAddr16 src_addr{};            // IPv4: IPv4-mapped, only the last 4 bytes are used
+  IpAddr16 dst_addr{};            // the peer's endpoint
   std::uint16_t dst_port_be = 0;  // the peer's endpoint port, network order
-  std::uint8_t ttl = 64;        // IPv4 TTL / IPv6 hop limit
-  std::uint8_t tos = 0;         // IPv4 TOS / IPv6 traffic class
+  std::uint8_t ttl = 64;          // IPv4 TTL / IPv6 hop limit
+  std::uint8_t tos = 0;           // IPv4 TOS / IPv6 traffic class
 };
 
 class OuterTemplate {
@@ -49,7 +49,8 @@ class OuterTemplate {
   //    mandatory for UDP over IPv6 (RFC 8200 section 8.1).
   // src_port_be varies per flow (network order) so that the receiver's RSS spreads one peer
   // pair over several queues.
-  void write(std::uint8_t* dst, std::uint32_t payload_len, std::uint16_t src_port_be) const noexcept;
+  void write(std::uint8_t* dst, std::uint32_t payload_len,
+             std::uint16_t src_port_be) const noexcept;
 
   // 42 (IPv4) or 62 (IPv6) bytes, plus 4 with a VLAN tag.
   [[nodiscard]] std::uint32_t header_len() const noexcept { return header_len_; }

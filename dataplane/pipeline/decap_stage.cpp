@@ -156,9 +156,8 @@ void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
     // of one peer do not overwrite each other's report on every burst.
     const std::uint16_t src_port =
         s->keypair->cipher == Cipher::aes256_gcm ? 0 : be16_to_cpu(a.outer.src_port_be);
-    pending.emplace(n_ops) =
-        PendingOpen{a.m, s, a.outer.payload_offset, a.outer.payload_len,
-                    SourceReport{a.outer.src_addr, src_port, a.outer.is_ipv6}};
+    pending.emplace(n_ops) = PendingOpen{a.m, s, a.outer.payload_offset, a.outer.payload_len,
+                                         SourceReport{a.outer.src_addr, src_port, a.outer.is_ipv6}};
     ++n_ops;
   }
   if (n_ops == 0) return;

@@ -171,7 +171,7 @@ struct FragmentQueue {
 
 // Where packets that do not fit the tunnel go besides the bin (null: nowhere, drop too_big).
 struct TooBigSinks {
-  rte_mbuf** bridge = nullptr;    // ICMP errors back to their senders
+  rte_mbuf** bridge = nullptr;     // ICMP errors back to their senders
   FragmentQueue* frags = nullptr;  // fragments of IPv4 packets without DF
 };
 

@@ -38,7 +38,8 @@ inline constexpr std::uint16_t kFlowPortFirst = 49152;
 // accepted), network order: a hash of source and destination address, protocol and, unless the
 // packet is an IPv4 fragment, the TCP/UDP/SCTP/UDP-Lite ports. IPv6 extension headers are not
 // walked (the first next header counts as the protocol). Reads at most inner.ip_len bytes.
-[[nodiscard]] std::uint16_t flow_source_port(const std::uint8_t* ip, const InnerInfo& inner) noexcept;
+[[nodiscard]] std::uint16_t flow_source_port(const std::uint8_t* ip,
+                                             const InnerInfo& inner) noexcept;
 
 // Takes ownership of the n bridge frames in pkts and hands each one to exactly one place:
 //  - out_wire: a WireGuard transport data message in its outer headers, ready for wire TX;

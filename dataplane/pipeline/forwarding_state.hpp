@@ -20,8 +20,8 @@
 
 #include <array>
 #include <atomic>
-#include <cstring>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -73,8 +73,8 @@ struct alignas(64) PeerCounters {
 // is a hint that the next burst reports again, so a lost update costs nothing. A reader
 // retries on its next tick if seq moved while it read.
 struct SourceReport {
-  IpAddr16 addr{};          // IPv4-mapped for IPv4
-  std::uint16_t port = 0;   // host order
+  IpAddr16 addr{};         // IPv4-mapped for IPv4
+  std::uint16_t port = 0;  // host order
   bool is_ipv6 = false;
   friend bool operator==(const SourceReport&, const SourceReport&) = default;
 };
@@ -217,7 +217,7 @@ struct PeerSlot {
 // What a receiver index (our local index, paper section 5.4.6) names.
 struct SessionEntry {
   wg::Keypair* keypair = nullptr;  // non-const: workers commit replay counters on it
-  std::uint32_t peer = 0;  // index into ForwardingState::peers
+  std::uint32_t peer = 0;          // index into ForwardingState::peers
   // The peer's unconfirmed responder keypair: the first authenticated data sets *confirmed.
   bool is_next = false;
   std::atomic<bool>* confirmed = nullptr;  // PreparedKeypair::received_data; set when is_next
@@ -373,9 +373,8 @@ struct ForwardingState {
 // returns the optional through a stack slot written as 4 + 1 bytes and read back as 8, a
 // store-forwarding stall that was half of this function's cost (perf/README.md, "Where the
 // cycles go").
-[[nodiscard, gnu::always_inline]] inline std::optional<std::uint32_t> lookup_route(const wg::AllowedIps& routes,
-                                                               bool is_ipv6,
-                                                               const std::uint8_t* addr) noexcept {
+[[nodiscard, gnu::always_inline]] inline std::optional<std::uint32_t> lookup_route(
+    const wg::AllowedIps& routes, bool is_ipv6, const std::uint8_t* addr) noexcept {
   const auto hit = is_ipv6 ? routes.lookup_v6(addr) : routes.lookup_v4(addr);
   if (!hit) return std::nullopt;
   return static_cast<std::uint32_t>(*hit);

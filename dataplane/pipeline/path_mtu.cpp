@@ -21,9 +21,7 @@ bool is_unspecified_v6(const std::uint8_t* a) noexcept {
   return true;
 }
 
-bool is_unicast_v6(const std::uint8_t* a) noexcept {
-  return a[0] != 0xff && !is_unspecified_v6(a);
-}
+bool is_unicast_v6(const std::uint8_t* a) noexcept { return a[0] != 0xff && !is_unspecified_v6(a); }
 
 // ICMPv4 error types (RFC 792, RFC 1812 section 4.3.2.7): destination unreachable, source
 // quench, redirect, time exceeded, parameter problem.
@@ -70,7 +68,8 @@ bool build_too_big_reply(rte_mbuf* m, const InnerInfo& inner, const PathMtuConfi
   IpAddr16 src{};
   std::memcpy(src.data(), reply_source(inner, config), inner.is_ipv6 ? 16 : 4);
 
-  auto* p = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_prepend(m, static_cast<std::uint16_t>(grow)));
+  auto* p =
+      reinterpret_cast<std::uint8_t*>(rte_pktmbuf_prepend(m, static_cast<std::uint16_t>(grow)));
   const std::uint32_t keep = kEthHdrLen + grow + quote;
   rte_pktmbuf_trim(m, static_cast<std::uint16_t>(rte_pktmbuf_data_len(m) - keep));
 
@@ -188,8 +187,8 @@ FragmentResult fragment_ipv4(const rte_mbuf* m, const InnerInfo& inner, std::uin
     std::memcpy(h, k == 0 ? ip : later_hdr, hl);
     const bool more = k + 1 < count || orig_more;
     const std::uint16_t total_be = cpu_to_be16(static_cast<std::uint16_t>(hl + len));
-    const std::uint16_t frag_be = cpu_to_be16(
-        static_cast<std::uint16_t>((more ? 0x2000U : 0U) | (base_units + off / 8)));
+    const std::uint16_t frag_be =
+        cpu_to_be16(static_cast<std::uint16_t>((more ? 0x2000U : 0U) | (base_units + off / 8)));
     std::memcpy(h + offsetof(Ipv4Hdr, total_len_be), &total_be, 2);
     std::memcpy(h + offsetof(Ipv4Hdr, frag_off_be), &frag_be, 2);
     std::memset(h + offsetof(Ipv4Hdr, checksum_be), 0, 2);

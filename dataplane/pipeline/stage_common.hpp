@@ -12,8 +12,8 @@
 #include <new>
 #include <type_traits>
 
-#include "dpdk/counters.hpp"
 #include "base/drop_reason.hpp"
+#include "dpdk/counters.hpp"
 #include "pipeline/forwarding_state.hpp"
 #include "pipeline/stage_context.hpp"
 
@@ -48,7 +48,8 @@ class Scratch {
  public:
   T& emplace(std::size_t i) noexcept {
     // T may be a pointer type (a scratch of pointers): sizeof(T) is meant.
-    return *::new (static_cast<void*>(buf_ + i * sizeof(T))) T{};  // NOLINT(bugprone-sizeof-expression)
+    // NOLINTNEXTLINE(bugprone-sizeof-expression)
+    return *::new (static_cast<void*>(buf_ + i * sizeof(T))) T{};
   }
   [[nodiscard]] T* data() noexcept { return std::launder(reinterpret_cast<T*>(buf_)); }
   [[nodiscard]] T& operator[](std::size_t i) noexcept { return data()[i]; }

@@ -25,9 +25,9 @@ constexpr auto kUapiTimeout = std::chrono::seconds(1);
 
 std::vector<MetricFamily> DataplaneMetrics::Collect() const {
   std::vector<MetricFamily> out;
-  add_series(add_family(out, "strait_build_info", "Version and git commit of this straitd (value 1).",
-             MetricType::Gauge),
-      {{"component", "straitd"}, {"version", STRAIT_VERSION}, {"commit", STRAIT_COMMIT}}, 1);
+  add_series(add_family(out, "strait_build_info",
+                        "Version and git commit of this straitd (value 1).", MetricType::Gauge),
+             {{"component", "straitd"}, {"version", STRAIT_VERSION}, {"commit", STRAIT_COMMIT}}, 1);
 
   // Ports, from the driver (rte_eth_stats): what reached or left the NIC, and what it lost.
   struct PortCounter {
@@ -62,9 +62,11 @@ std::vector<MetricFamily> DataplaneMetrics::Collect() const {
                        &rte_eth_stats::oerrors},
        }) {
     auto& f = add_family(out, c.name, c.help, MetricType::Counter);
-    for (const auto& [role, st] : port_stats) add_series(f, {{"port", role}}, static_cast<double>(st.*c.field));
+    for (const auto& [role, st] : port_stats)
+      add_series(f, {{"port", role}}, static_cast<double>(st.*c.field));
   }
-  auto& link = add_family(out, "strait_port_link_up", "1 when the port's link is up.", MetricType::Gauge);
+  auto& link =
+      add_family(out, "strait_port_link_up", "1 when the port's link is up.", MetricType::Gauge);
   for (const auto& p : src_.ports) {
     rte_eth_link l{};
     const bool up = rte_eth_link_get_nowait(p.port_id, &l) == 0 && l.link_status == RTE_ETH_LINK_UP;
@@ -73,19 +75,20 @@ std::vector<MetricFamily> DataplaneMetrics::Collect() const {
 
   // Lcores: one counter block each (dpdk/counters.hpp).
   auto& polls = add_family(out, "strait_lcore_polls_total", "Run-loop iterations of the lcore.",
-                       MetricType::Counter);
-  auto& idle = add_family(out, "strait_lcore_idle_seconds_total",
-                      "Time the lcore slept because its queues were empty (0 with --busy-poll).",
-                      MetricType::Counter);
-  auto& busy = add_family(out, "strait_lcore_busy_ratio",
-                      "Fraction of wall time the lcore did not sleep since the previous scrape.",
-                      MetricType::Gauge);
+                           MetricType::Counter);
+  auto& idle =
+      add_family(out, "strait_lcore_idle_seconds_total",
+                 "Time the lcore slept because its queues were empty (0 with --busy-poll).",
+                 MetricType::Counter);
+  auto& busy =
+      add_family(out, "strait_lcore_busy_ratio",
+                 "Fraction of wall time the lcore did not sleep since the previous scrape.",
+                 MetricType::Gauge);
   std::array<std::uint64_t, kDropReasonCount> drops{};
   if (src_.counters != nullptr) {
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mu_);
-    const double wall_us =
-        std::chrono::duration<double, std::micro>(now - last_at_).count();
+    const double wall_us = std::chrono::duration<double, std::micro>(now - last_at_).count();
     const bool have_previous = last_idle_us_.size() == src_.counters->size();
     if (!have_previous) last_idle_us_.assign(src_.counters->size(), 0);
     for (unsigned i = 0; i < src_.counters->size(); ++i) {
@@ -106,9 +109,9 @@ std::vector<MetricFamily> DataplaneMetrics::Collect() const {
   }
 
   auto& in_use = add_family(out, "strait_mempool_mbufs_in_use",
-                        "Mbufs allocated from the pool and not returned (lcore caches count as "
-                        "free).",
-                        MetricType::Gauge);
+                            "Mbufs allocated from the pool and not returned (lcore caches count as "
+                            "free).",
+                            MetricType::Gauge);
   auto& size = add_family(out, "strait_mempool_mbufs", "Mbufs in the pool.", MetricType::Gauge);
   for (const auto& [socket, pool] : src_.pools) {
     Labels labels{{"pool", pool->name}, {"socket", std::to_string(socket)}};
@@ -123,8 +126,9 @@ std::vector<MetricFamily> DataplaneMetrics::Collect() const {
   if (auto c = uapi::UapiClient::connect(src_.uapi_socket, kUapiTimeout)) {
     if (auto d = c.value().get()) device = std::move(d.value());
   }
-  add_series(add_family(out, "strait_uapi_up", "1 when the slow path answered a UAPI get for this scrape.",
-             MetricType::Gauge),
+  add_series(
+      add_family(out, "strait_uapi_up", "1 when the slow path answered a UAPI get for this scrape.",
+                 MetricType::Gauge),
       {}, device ? 1 : 0);
   std::map<std::string, double> by_reason;
   for (std::size_t r = 1; r < kDropReasonCount; ++r) {
@@ -133,21 +137,22 @@ std::vector<MetricFamily> DataplaneMetrics::Collect() const {
   if (device) {
     for (const auto& [reason, n] : device->drops) by_reason[reason] = static_cast<double>(n);
   }
-  auto& d = add_family(out, "strait_drops_total",
-                   "Packets straitd (and its XDP program) dropped, by reason (drop_reasons.def).",
-                   MetricType::Counter);
+  auto& d =
+      add_family(out, "strait_drops_total",
+                 "Packets straitd (and its XDP program) dropped, by reason (drop_reasons.def).",
+                 MetricType::Counter);
   for (const auto& [reason, n] : by_reason) add_series(d, {{"reason", reason}}, n);
   if (device) {
     add_series(add_family(out, "strait_peers", "Peers configured.", MetricType::Gauge), {},
-        static_cast<double>(device->peers.size()));
+               static_cast<double>(device->peers.size()));
     double handshaken = 0;
     for (const auto& p : device->peers) {
       if (p.last_handshake_sec != 0 || p.last_handshake_nsec != 0) ++handshaken;
     }
     add_series(add_family(out, "strait_peers_handshaken",
-               "Peers with at least one completed handshake since they were configured.",
-               MetricType::Gauge),
-        {}, handshaken);
+                          "Peers with at least one completed handshake since they were configured.",
+                          MetricType::Gauge),
+               {}, handshaken);
 
     // Handshake and cookie messages of the slow path's device (uapi/model.hpp
     // HandshakeCounters): a responder flooded with initiations, or answering with cookies

@@ -13,6 +13,7 @@
 // state over the UAPI socket, which is the slow path's, so a UAPI answer also proves the slow
 // path alive.
 
+#include <prometheus/collectable.h>
 #include <rte_mempool.h>
 
 #include <chrono>
@@ -20,8 +21,6 @@
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include <prometheus/collectable.h>
 
 #include "dpdk/counters.hpp"
 #include "observability/http_endpoint.hpp"

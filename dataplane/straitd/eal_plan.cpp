@@ -8,7 +8,9 @@ namespace strait::straitd {
 bool is_pci_address(std::string_view devargs) {
   std::string_view name = devargs.substr(0, devargs.find(','));
   auto hex = [](std::string_view s) {
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+      return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+    });
   };
   // [domain:]bus:device.function, e.g. 0000:3b:00.1 or 3b:00.1 (DPDK's PCI address syntax).
   const std::size_t dot = name.rfind('.');
@@ -21,11 +23,13 @@ bool is_pci_address(std::string_view devargs) {
   std::size_t pos = 0;
   while (true) {
     std::size_t c = head.find(':', pos);
-    parts.push_back(head.substr(pos, c == std::string_view::npos ? std::string_view::npos : c - pos));
+    parts.push_back(
+        head.substr(pos, c == std::string_view::npos ? std::string_view::npos : c - pos));
     if (c == std::string_view::npos) break;
     pos = c + 1;
   }
-  if (parts.size() == 2) return parts[0].size() == 2 && hex(parts[0]) && parts[1].size() == 2 && hex(parts[1]);
+  if (parts.size() == 2)
+    return parts[0].size() == 2 && hex(parts[0]) && parts[1].size() == 2 && hex(parts[1]);
   if (parts.size() == 3) {
     return parts[0].size() == 4 && hex(parts[0]) && parts[1].size() == 2 && hex(parts[1]) &&
            parts[2].size() == 2 && hex(parts[2]);
@@ -89,8 +93,7 @@ PortQueues port_queues(std::size_t workers, std::string_view devargs) {
 std::string explain_port_error(std::string_view message, std::size_t workers) {
   std::string m(message);
   if (m.find(" queues, straitd needs ") != std::string::npos) {
-    m += "; straitd needs " + std::to_string(workers) + " RX and " +
-         std::to_string(workers + 1) +
+    m += "; straitd needs " + std::to_string(workers) + " RX and " + std::to_string(workers + 1) +
          " TX queues per port (one each per worker lcore, plus a TX queue for the slow path): "
          "use fewer --lcores or a device with more queues";
   }

@@ -40,7 +40,7 @@ Result<KernelNeighbours> KernelNeighbours::open() {
   int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
   if (fd < 0) {
     return Error{std::string("cannot open an rtnetlink socket to read the neighbour table: ") +
-                     std::strerror(errno)};
+                 std::strerror(errno)};
   }
   // The kernel answers at once; the timeout only guards against a lost reply.
   timeval tv{0, 200 * 1000};
@@ -132,7 +132,8 @@ std::optional<dp::MacAddr> KernelNeighbours::lookup(const dp::IpAddr16& dst) {
       NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT;
   if ((nd->ndm_state & kUsable) == 0) return std::nullopt;
   attr_len = static_cast<int>(nnh->nlmsg_len - NLMSG_LENGTH(sizeof(ndmsg)));
-  for (auto* a = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(nd) + NLMSG_ALIGN(sizeof(ndmsg)));
+  for (auto* a =
+           reinterpret_cast<rtattr*>(reinterpret_cast<char*>(nd) + NLMSG_ALIGN(sizeof(ndmsg)));
        RTA_OK(a, attr_len); a = RTA_NEXT(a, attr_len)) {
     if (a->rta_type == NDA_LLADDR && RTA_PAYLOAD(a) == 6) {
       dp::MacAddr mac{};

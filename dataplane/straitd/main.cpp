@@ -12,8 +12,8 @@
 #include <rte_eal.h>
 #include <rte_lcore.h>
 #include <rte_ring.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <sodium.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "core/key_base64.hpp"
 #include "dpdk/counters.hpp"
 #include "dpdk/eal.hpp"
 #include "dpdk/flow_steering.hpp"
@@ -33,13 +34,12 @@
 #include "dpdk/port.hpp"
 #include "dpdk/rcu.hpp"
 #include "dpdk/worker.hpp"
-#include "core/key_base64.hpp"
-#include "straitd/node_key.hpp"
 #include "observability/json_log.hpp"
 #include "packet/address_text.hpp"
 #include "straitd/dataplane_metrics.hpp"
 #include "straitd/dpdk_log.hpp"
 #include "straitd/eal_plan.hpp"
+#include "straitd/node_key.hpp"
 #include "straitd/options.hpp"
 #include "straitd/publication.hpp"
 #include "straitd/slow_path.hpp"
@@ -93,9 +93,10 @@ struct RingDeleter {
 
 int run(const Options& o) {
   if (o.test_rekey_after_seconds != 0) {
-    spdlog::warn("*** TEST MODE: --test-rekey-after-seconds {} — the protocol's timers are NOT "
-                 "WireGuard's; never use this in production ***",
-                 o.test_rekey_after_seconds);
+    spdlog::warn(
+        "*** TEST MODE: --test-rekey-after-seconds {} — the protocol's timers are NOT "
+        "WireGuard's; never use this in production ***",
+        o.test_rekey_after_seconds);
   }
   if (!o.config_file.empty()) spdlog::info("options from {}", o.config_file);
 
@@ -133,7 +134,7 @@ int run(const Options& o) {
   if (!eal) return fail(eal.error().message);
   const std::size_t workers = o.worker_lcores.size();
   const std::array<PortQueues, dp::kPortRoleCount> queues = {port_queues(workers, o.wire),
-                                                              port_queues(workers, o.bridge)};
+                                                             port_queues(workers, o.bridge)};
 
   {
     // Everything below holds DPDK objects and must be gone before the EAL session.
@@ -157,7 +158,8 @@ int run(const Options& o) {
     sizing.staging += kHandshakeRingSize;  // the slow path's own ring for handshake messages
     auto pools = dp::PktmbufPools::create("strait_" + o.ifname, sockets, sizing);
     if (!pools) return fail(pools.error().message);
-    rte_mempool* pool = pools.value()->for_socket(static_cast<int>(rte_lcore_to_socket_id(o.worker_lcores[0])));
+    rte_mempool* pool =
+        pools.value()->for_socket(static_cast<int>(rte_lcore_to_socket_id(o.worker_lcores[0])));
 
     // 5. Ports: one RX queue per worker, one TX queue per worker plus the slow path's.
     auto open_port = [&](dp::PortRole role, const std::string& devargs, bool promiscuous) {
@@ -172,8 +174,8 @@ int run(const Options& o) {
       spec.tx_ring_size = kRingDescriptors;
       // The wire carries the inner packet plus the tunnel overhead (IPv6 + UDP + WireGuard:
       // 40 + 8 + 32); the bridge carries the inner MTU.
-      spec.mtu = static_cast<std::uint16_t>(
-          role == dp::PortRole::wire ? o.tunnel_mtu + 80 : o.tunnel_mtu);
+      spec.mtu =
+          static_cast<std::uint16_t>(role == dp::PortRole::wire ? o.tunnel_mtu + 80 : o.tunnel_mtu);
       spec.promiscuous = promiscuous;
       spec.mempool = pool;
       return dp::Port::open(spec);
@@ -230,8 +232,10 @@ int run(const Options& o) {
                                       kRelayRingSize, static_cast<int>(rte_socket_id()),
                                       RING_F_SP_ENQ | RING_F_SC_DEQ));
       if (!relays[r]) return fail("cannot create a relay ring (hugepage memory exhausted?)");
-      spdlog::info("{} port needs equal RX and TX queue counts: worker 0 sends the slow path's "
-                   "frames", dp::port_role_name(static_cast<dp::PortRole>(r)));
+      spdlog::info(
+          "{} port needs equal RX and TX queue counts: worker 0 sends the slow path's "
+          "frames",
+          dp::port_role_name(static_cast<dp::PortRole>(r)));
     }
 
     // 9. The Device and the first snapshot.
@@ -288,14 +292,15 @@ int run(const Options& o) {
     spdlog::info("AEAD engine: ipsec-mb {}", pipelines[0]->aead.arch_name());
     dp::WorkerGroup group(std::move(contexts));
     if (auto r = group.launch(); !r) return fail(r.error().message);
-    spdlog::info("straitd {} running: UAPI {} ({} worker{} on lcore{} {}, slow path on lcore {})",
-                 o.ifname, socket_path, workers, workers == 1 ? "" : "s",
-                 workers == 1 ? "" : "s", [&] {
-                   std::string s;
-                   for (unsigned l : o.worker_lcores) s += (s.empty() ? "" : ",") + std::to_string(l);
-                   return s;
-                 }(),
-                 o.main_lcore);
+    spdlog::info(
+        "straitd {} running: UAPI {} ({} worker{} on lcore{} {}, slow path on lcore {})", o.ifname,
+        socket_path, workers, workers == 1 ? "" : "s", workers == 1 ? "" : "s",
+        [&] {
+          std::string s;
+          for (unsigned l : o.worker_lcores) s += (s.empty() ? "" : ",") + std::to_string(l);
+          return s;
+        }(),
+        o.main_lcore);
 
     // 11. /metrics and /healthz on the endpoint's own threads (not lcores), then the slow
     // path, until a signal.

@@ -11,9 +11,9 @@ NeighbourCache::Entry& NeighbourCache::entry_for(const dp::IpAddr16& dst, std::i
     if (entries_.size() >= max_entries_) {
       // Still full of recently used destinations: the least recently used one goes (a linear
       // scan, only when full; peers' endpoints are far fewer than the cap).
-      auto lru = std::min_element(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) {
-        return a.second.used_ns < b.second.used_ns;
-      });
+      auto lru = std::min_element(
+          entries_.begin(), entries_.end(),
+          [](const auto& a, const auto& b) { return a.second.used_ns < b.second.used_ns; });
       entries_.erase(lru);
     }
   }
@@ -42,7 +42,8 @@ NeighbourCache::Answer NeighbourCache::resolve(const dp::IpAddr16& dst, std::uin
 }
 
 void NeighbourCache::expire(std::int64_t now_ns) {
-  std::erase_if(entries_, [now_ns](const auto& kv) { return now_ns - kv.second.used_ns >= kIdleNs; });
+  std::erase_if(entries_,
+                [now_ns](const auto& kv) { return now_ns - kv.second.used_ns >= kIdleNs; });
 }
 
 }  // namespace strait::straitd

@@ -59,8 +59,8 @@ Result<void> write_file_atomically(const std::string& path, std::string_view tex
                  " (does the directory exist and may straitd write it?)"};
   }
   // The umask may have narrowed `mode`; a public key file must stay readable by the agent.
-  if (::fchmod(fd.get(), mode) != 0 || ::write(fd.get(), text.data(), text.size()) !=
-                                           static_cast<ssize_t>(text.size()) ||
+  if (::fchmod(fd.get(), mode) != 0 ||
+      ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
       ::fsync(fd.get()) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
@@ -89,7 +89,8 @@ Result<Key> load_private_key_file(const std::string& path) {
     const int err = errno;
     return Error{"cannot read private key file '" + path + "': " + std::strerror(err) +
                  (err == ENOENT ? " (let straitd make one: --create-private-key; or: "
-                                  "(umask 077; wg genkey > " + path + "))"
+                                  "(umask 077; wg genkey > " +
+                                      path + "))"
                                 : std::string())};
   }
   struct stat st {};
@@ -117,10 +118,10 @@ Result<Key> load_private_key_file(const std::string& path) {
     if (n == 0) break;
     len += static_cast<std::size_t>(n);
   }
-  Result<Key> key = len == buf.size()
-                            ? Result<Key>(Error{"longer than " +
-                                                    std::to_string(kMaxKeyFileBytes) + " bytes"})
-                            : parse_private_key(std::string_view(buf.data(), len));
+  Result<Key> key =
+      len == buf.size()
+          ? Result<Key>(Error{"longer than " + std::to_string(kMaxKeyFileBytes) + " bytes"})
+          : parse_private_key(std::string_view(buf.data(), len));
   sodium_memzero(buf.data(), buf.size());
   if (!key) {
     return Error{"private key file '" + path + "' is malformed: " + key.error().message};

@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
-#include "core/types.hpp"
 #include "base/result.hpp"
+#include "core/types.hpp"
 
 namespace strait::straitd {
 
@@ -29,8 +29,7 @@ namespace strait::straitd {
 
 // Writes `public_key` in base64 with a newline to `path` (mode 0644, renamed into place: a
 // reader never sees half a key).
-[[nodiscard]] Result<void> write_public_key_file(const std::string& path,
-                                                     const Key& public_key);
+[[nodiscard]] Result<void> write_public_key_file(const std::string& path, const Key& public_key);
 
 // straitd's start: load `path`, or when it does not exist and `create` is set, make it.
 struct NodeKey {

@@ -33,7 +33,7 @@ std::optional<bool> parse_bool(std::string_view s) {
   return std::nullopt;
 }
 
-constexpr std::array<std::string_view, 7> kLogLevels = {"trace", "debug", "info",    "warn",
+constexpr std::array<std::string_view, 7> kLogLevels = {"trace", "debug",    "info", "warn",
                                                         "error", "critical", "off"};
 
 // ---- the option table, shared by the command line and the config file ----
@@ -44,8 +44,8 @@ enum class Kind : std::uint8_t { value, flag };
 using Setter = std::function<std::optional<std::string>(Options&, std::string_view)>;
 
 struct OptionDef {
-  std::string_view name;   // long name without "--"
-  char short_name;         // 0: none
+  std::string_view name;  // long name without "--"
+  char short_name;        // 0: none
   Kind kind;
   std::string_view value_name;
   std::string_view help;
@@ -54,12 +54,14 @@ struct OptionDef {
 
 std::optional<std::string> set_wire_ip(Options& o, std::string_view v) {
   if (auto v4 = dp::parse_ipv4_address(v)) {
-    if (o.wire_ipv4) return "--wire-ip given twice for IPv4 (one IPv4 and one IPv6 address at most)";
+    if (o.wire_ipv4)
+      return "--wire-ip given twice for IPv4 (one IPv4 and one IPv6 address at most)";
     o.wire_ipv4 = dp::ipv4_mapped(v4->data());
     return std::nullopt;
   }
   if (auto v6 = dp::parse_ipv6_address(v)) {
-    if (o.wire_ipv6) return "--wire-ip given twice for IPv6 (one IPv4 and one IPv6 address at most)";
+    if (o.wire_ipv6)
+      return "--wire-ip given twice for IPv6 (one IPv4 and one IPv6 address at most)";
     o.wire_ipv6 = *v6;
     return std::nullopt;
   }
@@ -114,8 +116,9 @@ const std::vector<OptionDef>& option_table() {
        "the EAL main lcore, which runs the slow path (default 0); not among --lcores",
        [](Options& o, std::string_view v) -> std::optional<std::string> {
          auto n = wg::parse_decimal<unsigned>(v, kMaxLcoreId);
-         if (!n) return "--main-lcore '" + std::string(v) + "' is not an lcore id (0.." +
-                        std::to_string(kMaxLcoreId) + ")";
+         if (!n)
+           return "--main-lcore '" + std::string(v) + "' is not an lcore id (0.." +
+                  std::to_string(kMaxLcoreId) + ")";
          o.main_lcore = *n;
          return std::nullopt;
        }},
@@ -142,7 +145,8 @@ const std::vector<OptionDef>& option_table() {
        "EAL -m: memory to reserve in megabytes (default: EAL's; 256 with --no-huge)",
        [](Options& o, std::string_view v) -> std::optional<std::string> {
          auto n = wg::parse_decimal<unsigned>(v, 1U << 24);
-         if (!n || *n == 0) return "-m/--memory '" + std::string(v) + "' is not a number of megabytes";
+         if (!n || *n == 0)
+           return "-m/--memory '" + std::string(v) + "' is not a number of megabytes";
          o.memory_mb = *n;
          return std::nullopt;
        }},
@@ -157,7 +161,8 @@ const std::vector<OptionDef>& option_table() {
        "tunnel UDP port (default 51820; the UAPI's listen_port changes it)",
        [](Options& o, std::string_view v) -> std::optional<std::string> {
          auto n = wg::parse_decimal<std::uint16_t>(v, 65535);
-         if (!n || *n == 0) return "--listen-port '" + std::string(v) + "' is not a UDP port (1..65535)";
+         if (!n || *n == 0)
+           return "--listen-port '" + std::string(v) + "' is not a UDP port (1..65535)";
          o.listen_port = *n;
          return std::nullopt;
        }},
@@ -189,7 +194,9 @@ const std::vector<OptionDef>& option_table() {
        "kernel's neighbour table is read (af_packet/af_xdp/tap ports)",
        [](Options& o, std::string_view v) -> std::optional<std::string> {
          auto m = dp::parse_mac(v);
-         if (!m) return "--wire-gateway-mac '" + std::string(v) + "' is not a MAC address (write 02:00:00:00:00:01)";
+         if (!m)
+           return "--wire-gateway-mac '" + std::string(v) +
+                  "' is not a MAC address (write 02:00:00:00:00:01)";
          o.wire_gateway_mac = *m;
          return std::nullopt;
        }},
@@ -211,7 +218,9 @@ const std::vector<OptionDef>& option_table() {
        "(default ff:ff:ff:ff:ff:ff)",
        [](Options& o, std::string_view v) -> std::optional<std::string> {
          auto m = dp::parse_mac(v);
-         if (!m) return "--bridge-dst-mac '" + std::string(v) + "' is not a MAC address (write 02:00:00:00:00:01)";
+         if (!m)
+           return "--bridge-dst-mac '" + std::string(v) +
+                  "' is not a MAC address (write 02:00:00:00:00:01)";
          o.bridge_dst_mac = *m;
          return std::nullopt;
        }},
@@ -257,7 +266,8 @@ const std::vector<OptionDef>& option_table() {
        "TESTS ONLY: rekey after SECONDS instead of 120 (breaks the protocol's timing)",
        [](Options& o, std::string_view v) -> std::optional<std::string> {
          auto n = wg::parse_decimal<std::uint32_t>(v, 120);
-         if (!n || *n == 0) return "--test-rekey-after-seconds '" + std::string(v) + "' must be 1..120";
+         if (!n || *n == 0)
+           return "--test-rekey-after-seconds '" + std::string(v) + "' must be 1..120";
          o.test_rekey_after_seconds = *n;
          return std::nullopt;
        }},
@@ -353,8 +363,9 @@ Result<std::vector<unsigned>> parse_lcore_list(std::string_view text) {
     std::string_view item = text.substr(pos, comma - pos);
     std::size_t dash = item.find('-');
     auto lo = wg::parse_decimal<unsigned>(item.substr(0, dash), kMaxLcoreId);
-    auto hi = dash == std::string_view::npos ? lo
-                                             : wg::parse_decimal<unsigned>(item.substr(dash + 1), kMaxLcoreId);
+    auto hi = dash == std::string_view::npos
+                  ? lo
+                  : wg::parse_decimal<unsigned>(item.substr(dash + 1), kMaxLcoreId);
     if (!lo || !hi || *hi < *lo) return Error{bad};
     for (unsigned i = *lo; i <= *hi; ++i) out.push_back(i);
     pos = comma + 1;
@@ -527,21 +538,24 @@ Result<CommandLine> parse_command_line(std::span<const std::string> args) {
 
 Result<void> validate_options(const Options& o) {
   if (o.wire.empty()) {
-    return Error{"missing --wire: the wire port's devargs, e.g. --wire net_af_packet0,iface=eth1 "
-                 "or --wire 0000:3b:00.1"};
+    return Error{
+        "missing --wire: the wire port's devargs, e.g. --wire net_af_packet0,iface=eth1 "
+        "or --wire 0000:3b:00.1"};
   }
   if (o.bridge.empty()) {
-    return Error{"missing --bridge: the bridge port's devargs, e.g. --bridge net_tap0,iface=strait-br"};
+    return Error{
+        "missing --bridge: the bridge port's devargs, e.g. --bridge net_tap0,iface=strait-br"};
   }
   if (o.wire == o.bridge) return Error{"--wire and --bridge name the same device '" + o.wire + "'"};
   if (!o.wire_ipv4 && !o.wire_ipv6) {
-    return Error{"missing --wire-ip: our outer source address on the wire, e.g. --wire-ip 192.0.2.1 "
-                 "(the address peers use as our endpoint)"};
+    return Error{
+        "missing --wire-ip: our outer source address on the wire, e.g. --wire-ip 192.0.2.1 "
+        "(the address peers use as our endpoint)"};
   }
   if (o.worker_lcores.empty()) return Error{"--lcores names no worker lcore"};
   if (o.worker_lcores.size() > kMaxWorkers) {
-    return Error{"--lcores names " + std::to_string(o.worker_lcores.size()) +
-                 " workers, at most " + std::to_string(kMaxWorkers) + " are supported"};
+    return Error{"--lcores names " + std::to_string(o.worker_lcores.size()) + " workers, at most " +
+                 std::to_string(kMaxWorkers) + " are supported"};
   }
   if (std::find(o.worker_lcores.begin(), o.worker_lcores.end(), o.main_lcore) !=
       o.worker_lcores.end()) {
@@ -581,8 +595,10 @@ std::string usage_text() {
     if (d.short_name != 0) head += std::string("-") + d.short_name + ", ";
     head += "--" + std::string(d.name);
     if (!d.value_name.empty()) head += " " + std::string(d.value_name);
-    if (head.size() < 34) head.resize(34, ' ');
-    else head += "\n" + std::string(34, ' ');
+    if (head.size() < 34)
+      head.resize(34, ' ');
+    else
+      head += "\n" + std::string(34, ' ');
     s += head + std::string(d.help) + "\n";
   }
   s += "  -h, --help                      this text\n"

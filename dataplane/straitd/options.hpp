@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "core/types.hpp"
 #include "base/result.hpp"
+#include "core/types.hpp"
 #include "packet/headers.hpp"
 
 namespace strait::straitd {
@@ -40,14 +40,14 @@ struct Options {
   std::string bridge;              // devargs of the bridge port (plain inner packets)
   unsigned main_lcore = 0;         // EAL main lcore: the slow path
   std::vector<unsigned> worker_lcores = {1};
-  std::string file_prefix;         // empty: "strait_<ifname>"
-  std::string socket_mem;          // EAL --socket-mem, empty: EAL default
-  unsigned memory_mb = 0;          // EAL -m, 0: EAL default (256 with --no-huge)
-  bool no_huge = false;            // EAL --no-huge (tests, no hugepages needed)
+  std::string file_prefix;  // empty: "strait_<ifname>"
+  std::string socket_mem;   // EAL --socket-mem, empty: EAL default
+  unsigned memory_mb = 0;   // EAL -m, 0: EAL default (256 with --no-huge)
+  bool no_huge = false;     // EAL --no-huge (tests, no hugepages needed)
   std::uint16_t listen_port = 51820;
-  std::string private_key_file;    // empty: no key until set over the UAPI
+  std::string private_key_file;     // empty: no key until set over the UAPI
   bool create_private_key = false;  // make private_key_file when absent (straitd/node_key.hpp)
-  std::string public_key_file;     // empty: the public key is not written out
+  std::string public_key_file;      // empty: the public key is not written out
   std::optional<dp::IpAddr16> wire_ipv4;  // IPv4-mapped (::ffff:a.b.c.d)
   std::optional<dp::IpAddr16> wire_ipv6;
   std::optional<dp::MacAddr> wire_gateway_mac;
@@ -64,7 +64,7 @@ struct Options {
   std::string log_level = "info";
   bool log_json = false;       // --log-format json
   std::string metrics_listen;  // empty: no /metrics, /healthz (off unless asked for)
-  std::string config_file;  // where options came from besides the command line (for logs)
+  std::string config_file;     // where options came from besides the command line (for logs)
 
   [[nodiscard]] std::string effective_file_prefix() const {
     return file_prefix.empty() ? "strait_" + ifname : file_prefix;

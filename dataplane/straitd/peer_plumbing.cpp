@@ -72,8 +72,8 @@ PeerResources& PeerPlumbing::resources_for(wg::PeerId id, const strait::Key& pub
   r.public_key = public_key;
   r.activity = std::make_shared<dp::PeerActivity>();
   const std::string name = "strait_stg" + std::to_string(staging_rings_created_++);
-  rte_ring* ring = rte_ring_create(name.c_str(), kStagingRingSize,
-                                   bridge_->socket_id(), RING_F_SC_DEQ);
+  rte_ring* ring =
+      rte_ring_create(name.c_str(), kStagingRingSize, bridge_->socket_id(), RING_F_SC_DEQ);
   if (ring == nullptr) throw std::runtime_error("rte_ring_create " + name + " failed");
   // A ring's last owner frees what it still holds.
   r.staging = std::shared_ptr<rte_ring>(ring, [budget = staging_budget_](rte_ring* g) {

@@ -51,7 +51,7 @@ class Publication {
   rte_rcu_qsbr* qsbr_;
   std::atomic<const dp::ForwardingState*> current_{nullptr};
   std::unique_ptr<const dp::ForwardingState> owned_;  // what current_ points to
-  std::deque<Retired> retired_;                        // tokens in increasing order
+  std::deque<Retired> retired_;                       // tokens in increasing order
 };
 
 }  // namespace strait::straitd

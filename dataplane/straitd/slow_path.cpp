@@ -58,8 +58,9 @@ strait::Result<void> SlowPath::start(const std::optional<strait::Key>& private_k
   if (cfg_.options == nullptr || cfg_.wire == nullptr || cfg_.bridge == nullptr ||
       cfg_.pool == nullptr || cfg_.handshakes == nullptr || cfg_.exceptions == nullptr ||
       cfg_.counters == nullptr || cfg_.all_counters == nullptr || cfg_.publication == nullptr) {
-    return strait::Error{"the slow path needs its options, both ports, a mempool, the handshake and "
-                     "exception rings, its counters and a publication"};
+    return strait::Error{
+        "the slow path needs its options, both ports, a mempool, the handshake and "
+        "exception rings, its counters and a publication"};
   }
   uapi::DeviceChange initial;
   initial.listen_port = cfg_.options->listen_port;
@@ -163,8 +164,8 @@ unsigned SlowPath::drain_other_exceptions(std::int64_t now_ns) {
 void SlowPath::handle_wire_exception(rte_mbuf* m, std::int64_t now_ns) {
   const auto* frame = rte_pktmbuf_mtod(m, const std::uint8_t*);
   dp::OuterInfo info{};
-  const DropReason r = dp::parse_outer(frame, rte_pktmbuf_data_len(m),
-                                       dp::cpu_to_be16(tunnel_port_), info);
+  const DropReason r =
+      dp::parse_outer(frame, rte_pktmbuf_data_len(m), dp::cpu_to_be16(tunnel_port_), info);
   if (r == DropReason::none) {
     uapi::Endpoint from = endpoint_of(info);
     // Answers go back the way the frame came (send_datagram): a cookie reply to a spoofed
@@ -199,9 +200,10 @@ void SlowPath::handle_bridge_exception(rte_mbuf* m) {
   const dp::ForwardingState* state = cfg_.publication->current();
   const bool answered =
       state != nullptr &&
-      answer_neighbour_request(m, tx_.mac(PortRole::bridge), [state](const std::uint8_t* addr, bool is_ipv6) {
-        return dp::lookup_route(*state->routes, is_ipv6, addr).has_value();
-      });
+      answer_neighbour_request(m, tx_.mac(PortRole::bridge),
+                               [state](const std::uint8_t* addr, bool is_ipv6) {
+                                 return dp::lookup_route(*state->routes, is_ipv6, addr).has_value();
+                               });
   if (answered) {
     tx_.transmit(PortRole::bridge, m);
   } else {
@@ -298,7 +300,7 @@ void SlowPath::republish() {
   dp::BridgeL2 l2;
   l2.src_mac = tx_.mac(PortRole::bridge);
   l2.mode = o.bridge_mac_mode == BridgeMacMode::pod ? dp::BridgeDstMac::pod_mac_from_ip
-                                                     : dp::BridgeDstMac::fixed;
+                                                    : dp::BridgeDstMac::fixed;
   l2.fixed_dst_mac = o.bridge_dst_mac.value_or(dp::MacAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff});
 
   dp::ForwardingStateBuilder b;

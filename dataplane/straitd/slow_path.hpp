@@ -38,11 +38,11 @@
 #include <optional>
 #include <span>
 
+#include "base/result.hpp"
 #include "core/noise.hpp"
 #include "device/device.hpp"
 #include "dpdk/counters.hpp"
 #include "dpdk/port.hpp"
-#include "base/result.hpp"
 #include "pipeline/forwarding_state.hpp"
 #include "straitd/options.hpp"
 #include "straitd/peer_plumbing.hpp"
@@ -57,13 +57,13 @@ struct SlowPathConfig {
   const Options* options = nullptr;
   dp::Port* wire = nullptr;
   dp::Port* bridge = nullptr;
-  std::uint16_t tx_queue = 0;       // the slow path's TX queue on both ports (= workers)
+  std::uint16_t tx_queue = 0;  // the slow path's TX queue on both ports (= workers)
   // Per PortRole: non-null when the port has no slow-path TX queue; worker 0 sends from it.
   std::array<rte_ring*, dp::kPortRoleCount> relay{};
-  rte_mempool* pool = nullptr;      // for the frames it builds
-  rte_ring* handshakes = nullptr;   // handshake messages from the workers; single consumer: us
-  rte_ring* exceptions = nullptr;   // other exception traffic from the workers; consumer: us
-  dp::LcoreCounters* counters = nullptr;  // the slow path's own block
+  rte_mempool* pool = nullptr;     // for the frames it builds
+  rte_ring* handshakes = nullptr;  // handshake messages from the workers; single consumer: us
+  rte_ring* exceptions = nullptr;  // other exception traffic from the workers; consumer: us
+  dp::LcoreCounters* counters = nullptr;         // the slow path's own block
   const dp::CounterSet* all_counters = nullptr;  // for the UAPI's drop counters
   Publication* publication = nullptr;
   uapi::UapiServer* uapi = nullptr;
@@ -132,7 +132,7 @@ class SlowPath final : public wg::DeviceIo, public uapi::Handler {
   PeerPlumbing plumbing_;  // what the workers use of each peer; staging
 
   std::uint16_t tunnel_port_ = 0;
-  bool dirty_ = true;               // the snapshot must be rebuilt
+  bool dirty_ = true;                  // the snapshot must be rebuilt
   bool unresolved_endpoints_ = false;  // a peer's next hop was unknown at the last build
   bool busy_ = false;  // the last iteration had exception traffic: poll without sleeping
 };

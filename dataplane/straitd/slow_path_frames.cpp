@@ -93,7 +93,8 @@ rte_mbuf* build_datagram_frame(rte_mempool* pool, const OuterTemplate& outer,
   rte_mbuf* m = rte_pktmbuf_alloc(pool);
   if (m == nullptr) return nullptr;
   const std::uint32_t total = outer.header_len() + static_cast<std::uint32_t>(payload.size());
-  auto* p = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, static_cast<std::uint16_t>(total)));
+  auto* p =
+      reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, static_cast<std::uint16_t>(total)));
   if (total > UINT16_MAX || p == nullptr) {
     rte_pktmbuf_free(m);
     return nullptr;

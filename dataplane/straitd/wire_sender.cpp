@@ -33,7 +33,9 @@ WireSender::WireSender(const Options& options, SlowPathTx& tx, rte_mempool* pool
       neighbours_.emplace(std::move(n).value());
       neighbour_cache_.emplace(NeighbourCache::Resolver{
           [this](const dp::IpAddr16& dst) { return neighbours_->lookup(dst); },
-          [this](const dp::IpAddr16& dst, std::uint16_t port) { neighbours_->solicit(dst, port); }});
+          [this](const dp::IpAddr16& dst, std::uint16_t port) {
+            neighbours_->solicit(dst, port);
+          }});
     } else {
       spdlog::warn("{}; outer frames need --wire-gateway-mac", n.error().message);
     }

@@ -75,17 +75,17 @@ class WireSender {
   // address.
   [[nodiscard]] std::optional<dp::OuterTemplate> outer_template_via(
       const uapi::Endpoint& to, const dp::MacAddr& next_hop) const;
-  [[nodiscard]] std::optional<dp::MacAddr> next_hop_mac(const dp::IpAddr16& dst,
-                                                        std::uint16_t port, std::int64_t now_ns);
+  [[nodiscard]] std::optional<dp::MacAddr> next_hop_mac(const dp::IpAddr16& dst, std::uint16_t port,
+                                                        std::int64_t now_ns);
 
   const Options& options_;
   SlowPathTx& tx_;
   rte_mempool* pool_;
   dp::LcoreCounters* counters_;
   std::function<void()> on_next_hop_changed_;
-  std::optional<KernelNeighbours> neighbours_;  // only without --wire-gateway-mac
+  std::optional<KernelNeighbours> neighbours_;     // only without --wire-gateway-mac
   std::optional<NeighbourCache> neighbour_cache_;  // in front of neighbours_
-  std::optional<Answering> answering_;  // set during Device::receive of a wire frame
+  std::optional<Answering> answering_;             // set during Device::receive of a wire frame
   std::deque<PendingDatagram> pending_;
   std::int64_t last_resolve_ns_ = 0;
   std::int64_t last_neighbour_expiry_ns_ = 0;

@@ -15,8 +15,8 @@ std::uint64_t total_bytes(rte_mbuf* const* pkts, std::uint16_t n) noexcept {
 }
 
 // TX what the stage produced; what the queue refuses is dropped (tx_failed).
-void transmit(dp::LcoreCounters& c, dp::PortRole role, const dp::WorkerQueues& q,
-              rte_mbuf** pkts, std::uint16_t n) noexcept {
+void transmit(dp::LcoreCounters& c, dp::PortRole role, const dp::WorkerQueues& q, rte_mbuf** pkts,
+              std::uint16_t n) noexcept {
   if (n == 0) return;
   const std::uint64_t bytes = total_bytes(pkts, n);
   const std::uint16_t sent = rte_eth_tx_burst(q.port_id, q.tx_queue, pkts, n);
@@ -68,7 +68,8 @@ std::uint32_t worker_poll(dp::WorkerContext& ctx) {
     if (state == nullptr) {
       drop_tail(c, in, 0, n_wire, DropReason::unknown_index);
     } else {
-      const dp::DecapResult r = dp::decap_burst(wp.stage, *state, in, n_wire, out, handshakes, slow);
+      const dp::DecapResult r =
+          dp::decap_burst(wp.stage, *state, in, n_wire, out, handshakes, slow);
       transmit(c, dp::PortRole::bridge, bridge, out, r.to_bridge);
       to_slow_path(c, wp.handshakes, handshakes, r.to_handshake, DropReason::handshake_ring_full);
       to_slow_path(c, wp.exceptions, slow, r.to_slow_path, DropReason::exception_ring_full);

@@ -49,7 +49,7 @@ std::uint32_t worker_poll(dp::WorkerContext& ctx);
 
 // Frees mbufs [first, n) of `pkts` and counts them as dropped for `why`. Also used by the
 // slow path.
-void drop_tail(dp::LcoreCounters& counters, rte_mbuf** pkts, std::uint16_t first,
-               std::uint16_t n, DropReason why) noexcept;
+void drop_tail(dp::LcoreCounters& counters, rte_mbuf** pkts, std::uint16_t first, std::uint16_t n,
+               DropReason why) noexcept;
 
 }  // namespace strait::straitd

@@ -68,13 +68,16 @@ std::unique_ptr<XdpWire> XdpWire::prepare(const Options& o, std::string& devargs
   }
   if (!devarg_value(devargs, "xdp_prog")) {
     if (o.no_xdp_program) {
-      spdlog::info("xdp: --no-xdp-program: the PMD's default program on {} (no early drop)", *iface);
+      spdlog::info("xdp: --no-xdp-program: the PMD's default program on {} (no early drop)",
+                   *iface);
       return nullptr;
     }
     const std::string object = o.xdp_program.empty() ? default_object() : o.xdp_program;
     if (access(object.c_str(), R_OK) != 0) {
-      spdlog::warn("xdp: {} not readable: the PMD's default program on {} (no early drop; "
-                   "--xdp-program PATH names the object)", object, *iface);
+      spdlog::warn(
+          "xdp: {} not readable: the PMD's default program on {} (no early drop; "
+          "--xdp-program PATH names the object)",
+          object, *iface);
       return nullptr;
     }
     devargs += ",xdp_prog=" + object;
@@ -159,7 +162,8 @@ struct XdpWire::Impl {};
 
 std::unique_ptr<XdpWire> XdpWire::prepare(const Options& o, std::string& devargs) {
   if (is_af_xdp(devargs) && !o.no_xdp_program) {
-    spdlog::warn("xdp: straitd built without libbpf: the PMD's default XDP program (no early drop)");
+    spdlog::warn(
+        "xdp: straitd built without libbpf: the PMD's default XDP program (no early drop)");
   }
   return nullptr;
 }

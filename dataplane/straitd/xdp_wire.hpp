@@ -16,8 +16,8 @@
 #include <string>
 #include <string_view>
 
-#include "core/types.hpp"
 #include "base/drop_reason.hpp"
+#include "core/types.hpp"
 #include "pipeline/forwarding_state.hpp"
 #include "straitd/options.hpp"
 

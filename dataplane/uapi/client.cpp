@@ -1,11 +1,11 @@
 #include "uapi/client.hpp"
 
-#include <cerrno>
-#include <cstdlib>
-
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
 
 namespace strait::uapi {
 

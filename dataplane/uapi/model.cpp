@@ -1,12 +1,12 @@
 #include "uapi/model.hpp"
 
-#include <algorithm>
-#include <charconv>
-#include <cstring>
-
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
 
 #include "core/decimal_text.hpp"
 
@@ -99,8 +99,7 @@ Result<Endpoint> Endpoint::parse(std::string_view text) {
     port_text = text.substr(colon + 1);
     ep.family = 4;
     if (inet_pton(AF_INET, host.c_str(), ep.addr.data()) != 1) {
-      return Error{"not an IPv4 address (IPv6 needs [brackets]; names are not resolved): " +
-                     host};
+      return Error{"not an IPv4 address (IPv6 needs [brackets]; names are not resolved): " + host};
     }
   }
   const auto port = wg::parse_decimal<std::uint16_t>(port_text);

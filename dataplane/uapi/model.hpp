@@ -5,6 +5,8 @@
 // request reports. Both are plain values: the UAPI text lives in protocol.hpp, the socket in
 // server.hpp. Control path only: these types allocate freely.
 
+#include <sys/socket.h>
+
 #include <array>
 #include <cerrno>
 #include <cstdint>
@@ -15,14 +17,11 @@
 #include <variant>
 #include <vector>
 
-#include <sys/socket.h>
-
 #include "base/ip_prefix.hpp"
 #include "base/result.hpp"
 #include "core/types.hpp"
 
 namespace strait::uapi {
-
 
 // ---- keys and ciphers in their UAPI text form ----
 
@@ -62,14 +61,14 @@ struct Endpoint {
 // One `public_key=` section of a set request. Unset optionals leave the setting as it is.
 struct PeerChange {
   Key public_key{};
-  bool remove = false;        // remove=true: delete the peer (the rest of its section is moot)
-  bool update_only = false;   // update_only=true: change the peer only if it exists already
-  std::optional<Key> preshared_key;          // all-zero key = no preshared key
+  bool remove = false;       // remove=true: delete the peer (the rest of its section is moot)
+  bool update_only = false;  // update_only=true: change the peer only if it exists already
+  std::optional<Key> preshared_key;  // all-zero key = no preshared key
   std::optional<Endpoint> endpoint;
   std::optional<std::uint16_t> persistent_keepalive;  // seconds; 0 = off
-  bool replace_allowed_ips = false;          // drop the peer's prefixes before adding these
-  std::vector<IpPrefix> allowed_ips;         // added, in order
-  std::optional<Cipher> cipher;              // strait extension key strait_cipher=
+  bool replace_allowed_ips = false;   // drop the peer's prefixes before adding these
+  std::vector<IpPrefix> allowed_ips;  // added, in order
+  std::optional<Cipher> cipher;       // strait extension key strait_cipher=
   friend bool operator==(const PeerChange&, const PeerChange&) = default;
   ~PeerChange() { wipe_secret(preshared_key); }  // every copy erases its secret
 };
@@ -127,7 +126,7 @@ struct DeviceState {
   std::uint16_t listen_port = 0;
   std::uint32_t fwmark = 0;
   std::vector<PeerState> peers;
-  DropCounters drops;  // device-wide, strait_drop_<reason>
+  DropCounters drops;            // device-wide, strait_drop_<reason>
   HandshakeCounters handshakes;  // strait_handshake_*, strait_handshakes_completed
   bool under_load = false;       // strait_under_load: handshakes need a cookie (mac2) now
   friend bool operator==(const DeviceState&, const DeviceState&) = default;

@@ -28,8 +28,8 @@ bool is_device_key(std::string_view k) {
 
 bool is_peer_key(std::string_view k) {
   return k == "remove" || k == "update_only" || k == "preshared_key" || k == "endpoint" ||
-         k == "persistent_keepalive_interval" || k == "replace_allowed_ips" ||
-         k == "allowed_ip" || k == "protocol_version" || k == "strait_cipher";
+         k == "persistent_keepalive_interval" || k == "replace_allowed_ips" || k == "allowed_ip" ||
+         k == "protocol_version" || k == "strait_cipher";
 }
 
 // Walks newline-terminated lines, counting them from `first_line`. A final line without a
@@ -115,7 +115,8 @@ Result<DeviceChange> parse_set(std::string_view body) {
     const unsigned n = lines.line_no();
     if (line.empty()) {
       // The empty line ends the request; one request per parse.
-      if (!lines.at_end()) return line_error(EPROTO, n + 1, "data after the empty line that ends the request");
+      if (!lines.at_end())
+        return line_error(EPROTO, n + 1, "data after the empty line that ends the request");
       break;
     }
     const auto eq = line.find('=');
@@ -200,7 +201,8 @@ Result<DeviceChange> parse_set(std::string_view body) {
       if (!c) return bad_value("expected aes256-gcm or chacha20-poly1305, got " + quoted(value));
       peer->cipher = *c;
     } else if (is_device_key(key)) {
-      return line_error(EINVAL, n, k + " is a device key and must come before the first public_key");
+      return line_error(EINVAL, n,
+                        k + " is a device key and must come before the first public_key");
     } else if (key.substr(0, kStraitPrefix.size()) == kStraitPrefix) {
       return line_error(EINVAL, n, "unknown strait extension key " + quoted(key));
     } else {

@@ -1,14 +1,14 @@
 #include "uapi/server.hpp"
 
-#include <array>
-#include <cerrno>
-#include <exception>
-
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <exception>
 
 namespace strait::uapi {
 
@@ -40,7 +40,7 @@ Result<std::unique_ptr<UapiServer>> UapiServer::listen(std::string path, ServerO
   // An existing socket file either belongs to a live server (refuse: two daemons must not
   // share an interface name) or is left over from a crash (replace it, as wg(8) itself does
   // when it meets ECONNREFUSED in ipc-uapi-unix.h).
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
       return Error{EEXIST, "\"" + path + "\" exists and is not a socket"};
@@ -108,7 +108,7 @@ UapiServer::~UapiServer() {
   for (auto& [fd, c] : clients_) ::close(fd);
   clients_.clear();
   // Unlink only our own file: a newer server may have replaced it after declaring us stale.
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path_.c_str(), &st) == 0 && st.st_dev == dev_ && st.st_ino == ino_) {
     ::unlink(path_.c_str());
   }
@@ -295,9 +295,9 @@ void UapiServer::handle_requests(int fd, Client& c, Handler& handler) {
       const auto end = c.in.find("\n\n", nl);
       if (end == std::string::npos) {
         if (c.in.size() > options_.max_request_bytes) {
-          return refuse(fd, c, EMSGSIZE,
-                        "set request larger than " + std::to_string(options_.max_request_bytes) +
-                            " bytes");
+          return refuse(
+              fd, c, EMSGSIZE,
+              "set request larger than " + std::to_string(options_.max_request_bytes) + " bytes");
         }
         return;  // wait for more
       }
@@ -321,7 +321,8 @@ void UapiServer::handle_requests(int fd, Client& c, Handler& handler) {
         answer(c, render_errno(applied ? 0 : applied.error().code));
       }
     } else {
-      return refuse(fd, c, EPROTO, "unknown operation \"" + std::string(op.substr(0, kMaxOpLine)) + "\"");
+      return refuse(fd, c, EPROTO,
+                    "unknown operation \"" + std::string(op.substr(0, kMaxOpLine)) + "\"");
     }
   }
   flush(fd, c);

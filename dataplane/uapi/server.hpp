@@ -62,8 +62,8 @@ class UapiServer {
 
  private:
   struct Client {
-    std::string in;    // bytes received and not yet consumed
-    std::string out;   // reply bytes not yet written
+    std::string in;   // bytes received and not yet consumed
+    std::string out;  // reply bytes not yet written
     bool close_after_flush = false;
     bool want_write = false;  // EPOLLOUT registered
   };

@@ -28,7 +28,8 @@ constexpr int kExitUsage = 2;
 const char* const kUsage =
     "usage: strait-ctl [--socket PATH] IFNAME show\n"
     "       strait-ctl [--socket PATH] IFNAME drops [--all]\n"
-    "       strait-ctl [--socket PATH] IFNAME set-cipher PEER_PUBLIC_KEY chacha20-poly1305|aes256-gcm\n"
+    "       strait-ctl [--socket PATH] IFNAME set-cipher PEER_PUBLIC_KEY "
+    "chacha20-poly1305|aes256-gcm\n"
     "       strait-ctl --version | --help\n"
     "\n"
     "The strait_ keys of straitd's UAPI (dataplane/uapi/UAPI.md); wg(8) does the rest.\n"

@@ -1,9 +1,9 @@
 #include "uapi/unix_socket.hpp"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
-
-#include <unistd.h>
 
 namespace strait::uapi {
 

@@ -2,10 +2,10 @@
 // The Unix-socket plumbing that the UAPI server (server.hpp) and client (client.hpp) share:
 // where the socket of an interface lives, its address, and errors made from errno.
 
+#include <sys/un.h>
+
 #include <string>
 #include <string_view>
-
-#include <sys/un.h>
 
 #include "uapi/model.hpp"
 

@@ -29,7 +29,8 @@ std::optional<std::vector<std::pair<std::uint16_t, unsigned>>> parse_sizes(const
     const auto colon = item.find(':');
     try {
       const unsigned long size = std::stoul(item.substr(0, colon));
-      const unsigned long weight = colon == std::string::npos ? 1 : std::stoul(item.substr(colon + 1));
+      const unsigned long weight =
+          colon == std::string::npos ? 1 : std::stoul(item.substr(colon + 1));
       if (size < kMinInnerSize || size > 1500 || weight == 0 || weight > 1000) return std::nullopt;
       out.emplace_back(static_cast<std::uint16_t>(size), static_cast<unsigned>(weight));
     } catch (const std::exception&) {
@@ -81,10 +82,14 @@ ConfigResult parse_bench_config(std::string_view text, const std::string& base_d
     } else if (key == "bridge") {
       c.bridge = value;
     } else if (key == "direction") {
-      if (value == "loop") c.direction = Direction::loop;
-      else if (value == "decap") c.direction = Direction::decap;
-      else if (value == "encap") c.direction = Direction::encap;
-      else return fail("direction is loop, decap or encap");
+      if (value == "loop")
+        c.direction = Direction::loop;
+      else if (value == "decap")
+        c.direction = Direction::decap;
+      else if (value == "encap")
+        c.direction = Direction::encap;
+      else
+        return fail("direction is loop, decap or encap");
     } else if (key == "local_ip") {
       if (!(have_local = ip(c.local_ip))) return fail("local_ip is an IPv4 address");
     } else if (key == "dut_ip") {
@@ -107,9 +112,12 @@ ConfigResult parse_bench_config(std::string_view text, const std::string& base_d
       c.dut_public_key = *k;
       have_dut_key = true;
     } else if (key == "cipher") {
-      if (value == "aes256-gcm") c.cipher = strait::Cipher::aes256_gcm;
-      else if (value == "chacha20-poly1305") c.cipher = strait::Cipher::chacha20_poly1305;
-      else return fail("cipher is aes256-gcm or chacha20-poly1305");
+      if (value == "aes256-gcm")
+        c.cipher = strait::Cipher::aes256_gcm;
+      else if (value == "chacha20-poly1305")
+        c.cipher = strait::Cipher::chacha20_poly1305;
+      else
+        return fail("cipher is aes256-gcm or chacha20-poly1305");
     } else if (key == "peer") {
       std::istringstream words(value);
       std::string file, addr;

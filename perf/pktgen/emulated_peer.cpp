@@ -7,8 +7,9 @@
 
 namespace strait::pktgen {
 
-EmulatedPeer::EmulatedPeer(const BenchConfig& config, std::size_t index, const dp::MacAddr& wire_mac,
-                           rte_mempool* pool, wg::RandomSource& rng, wg::Time now)
+EmulatedPeer::EmulatedPeer(const BenchConfig& config, std::size_t index,
+                           const dp::MacAddr& wire_mac, rte_mempool* pool, wg::RandomSource& rng,
+                           wg::Time now)
     : config_(config),
       index_(static_cast<std::uint32_t>(index)),
       port_(static_cast<std::uint16_t>(config.port_base + index)),
@@ -40,7 +41,9 @@ EmulatedPeer::EmulatedPeer(const BenchConfig& config, std::size_t index, const d
   rebuild();
 }
 
-std::string EmulatedPeer::public_key_hex() const { return uapi::key_to_hex(device_.identity().public_key); }
+std::string EmulatedPeer::public_key_hex() const {
+  return uapi::key_to_hex(device_.identity().public_key);
+}
 
 void EmulatedPeer::start_handshake(wg::Time now) {
   device_.note_handshake_wanted(dut_, now);
@@ -70,7 +73,8 @@ void EmulatedPeer::send_datagram(const uapi::Endpoint&, std::span<const std::uin
   rte_mbuf* m = rte_pktmbuf_alloc(pool_);
   if (m == nullptr) return;  // the Device retransmits (REKEY_TIMEOUT)
   const std::uint32_t hdr = outer_.header_len();
-  auto* p = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, static_cast<std::uint16_t>(hdr + bytes.size())));
+  auto* p = reinterpret_cast<std::uint8_t*>(
+      rte_pktmbuf_append(m, static_cast<std::uint16_t>(hdr + bytes.size())));
   if (p == nullptr) {
     rte_pktmbuf_free(m);
     return;

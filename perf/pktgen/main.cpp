@@ -30,10 +30,10 @@
 
 #include "base/monotonic_clock.hpp"
 #include "bench_config.hpp"
-#include "observability/version.hpp"
 #include "dpdk/counters.hpp"
 #include "dpdk/port.hpp"
 #include "emulated_peer.hpp"
+#include "observability/version.hpp"
 #include "pipeline/decap_stage.hpp"
 #include "pipeline/encap_stage.hpp"
 #include "probe.hpp"
@@ -72,11 +72,16 @@ Args parse_args(int argc, char** argv) {
     if (i + 1 >= argc) usage("missing value for " + flag);
     const std::string v = argv[++i];
     try {
-      if (flag == "--config") a.config = v;
-      else if (flag == "--json") a.json = v;
-      else if (flag == "--rate") a.rate_pps = std::stoull(v);
-      else if (flag == "--duration") a.duration_s = std::stod(v);
-      else usage("unknown option " + flag);
+      if (flag == "--config")
+        a.config = v;
+      else if (flag == "--json")
+        a.json = v;
+      else if (flag == "--rate")
+        a.rate_pps = std::stoull(v);
+      else if (flag == "--duration")
+        a.duration_s = std::stod(v);
+      else
+        usage("unknown option " + flag);
     } catch (const std::exception&) {
       usage("bad value for " + flag);
     }
@@ -87,10 +92,10 @@ Args parse_args(int argc, char** argv) {
 
 // What came back, and when.
 struct Tally {
-  std::uint64_t offered = 0;     // probes made
-  std::uint64_t sent = 0;        // probes the TX queue took
-  std::uint64_t tx_refused = 0;  // probes the TX queue refused (freed)
-  std::uint64_t received = 0;    // probes back
+  std::uint64_t offered = 0;         // probes made
+  std::uint64_t sent = 0;            // probes the TX queue took
+  std::uint64_t tx_refused = 0;      // probes the TX queue refused (freed)
+  std::uint64_t received = 0;        // probes back
   std::uint64_t received_bytes = 0;  // their inner IP bytes
   std::vector<std::uint32_t> latency_ns;
 };
@@ -117,7 +122,8 @@ class Generator {
   // Handshakes with the DUT for every peer; false after the timeout.
   bool handshake() {
     for (auto& p : peers_) p->start_handshake(wg::Time(monotonic_ns()));
-    const std::uint64_t end = rte_rdtsc() + static_cast<std::uint64_t>(kHandshakeTimeoutSeconds * tsc_hz_);
+    const std::uint64_t end =
+        rte_rdtsc() + static_cast<std::uint64_t>(kHandshakeTimeoutSeconds * tsc_hz_);
     while (rte_rdtsc() < end) {
       poll_rx();
       tick_peers();
@@ -137,7 +143,8 @@ class Generator {
     for (std::uint64_t now = start; now < end; now = rte_rdtsc()) {
       const auto due = static_cast<std::uint64_t>(static_cast<double>(now - start) * per_tick);
       if (due > tally_.offered) {
-        const auto n = static_cast<std::uint16_t>(std::min<std::uint64_t>(due - tally_.offered, kBurst));
+        const auto n =
+            static_cast<std::uint16_t>(std::min<std::uint64_t>(due - tally_.offered, kBurst));
         send_probes(*peers_[rr++ % peers_.size()], n);
       }
       poll_rx();
@@ -146,7 +153,8 @@ class Generator {
         next_tick = now + tsc_hz_ / 100;
       }
     }
-    const std::uint64_t drain_end = rte_rdtsc() + static_cast<std::uint64_t>(kDrainSeconds * tsc_hz_);
+    const std::uint64_t drain_end =
+        rte_rdtsc() + static_cast<std::uint64_t>(kDrainSeconds * tsc_hz_);
     while (rte_rdtsc() < drain_end) poll_rx();
     tx_seconds_ = seconds;
   }
@@ -269,8 +277,9 @@ class Generator {
       rte_mbuf* plain[kBurst];
       rte_mbuf* hs[kBurst];
       rte_mbuf* slow[kBurst];  // nothing is punted: punt_non_tunnel is off
-      const dp::DecapResult r = dp::decap_burst(ctx_, peers_[p]->state(), b.data(),
-                                                static_cast<std::uint16_t>(b.size()), plain, hs, slow);
+      const dp::DecapResult r =
+          dp::decap_burst(ctx_, peers_[p]->state(), b.data(), static_cast<std::uint16_t>(b.size()),
+                          plain, hs, slow);
       for (std::uint16_t i = 0; i < r.to_bridge; ++i) {
         on_plain_frame(plain[i]);
         rte_pktmbuf_free(plain[i]);
@@ -326,7 +335,8 @@ class Generator {
     ++tally_.received;
     tally_.received_bytes += len - dp::kEthHdrLen;
     if (tally_.latency_ns.size() < kMaxLatencySamples && now > probe->tx_tsc) {
-      const double ns = static_cast<double>(now - probe->tx_tsc) * 1e9 / static_cast<double>(tsc_hz_);
+      const double ns =
+          static_cast<double>(now - probe->tx_tsc) * 1e9 / static_cast<double>(tsc_hz_);
       tally_.latency_ns.push_back(static_cast<std::uint32_t>(std::min(ns, 4e9)));
     }
   }
@@ -371,8 +381,8 @@ int run(const Args& args) {
   if (args.rate_pps != 0) c.rate_pps = args.rate_pps;
   if (args.duration_s != 0) c.duration_s = args.duration_s;
 
-  rte_mempool* pool = rte_pktmbuf_pool_create("pktgen_mbufs", 16383, 256, 0,
-                                              RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
+  rte_mempool* pool = rte_pktmbuf_pool_create(
+      "pktgen_mbufs", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
   if (pool == nullptr) {
     std::fprintf(stderr, "strait-pktgen: cannot create the mbuf pool (memory: -m / hugepages)\n");
     return 1;
@@ -402,49 +412,58 @@ int run(const Args& args) {
 
   Generator gen(c, pool, *wire.value(), bridge.get());
   for (const auto& p : gen.peers())
-    std::printf("peer %u: UDP port %u, public key %s\n", p->index(), p->udp_port(), p->public_key_hex().c_str());
+    std::printf("peer %u: UDP port %u, public key %s\n", p->index(), p->udp_port(),
+                p->public_key_hex().c_str());
   if (!gen.handshake()) {
-    std::fprintf(stderr, "strait-pktgen: no session with the DUT after %.0f s (its public key, our "
-                         "keys in its peers, dut_mac, addresses?)\n", kHandshakeTimeoutSeconds);
+    std::fprintf(stderr,
+                 "strait-pktgen: no session with the DUT after %.0f s (its public key, our "
+                 "keys in its peers, dut_mac, addresses?)\n",
+                 kHandshakeTimeoutSeconds);
     return 1;
   }
   std::printf("handshakes done: %zu peer(s); %s, %.1f s at %llu pps\n", gen.peers().size(),
-              direction_name(c.direction), c.duration_s, static_cast<unsigned long long>(c.rate_pps));
+              direction_name(c.direction), c.duration_s,
+              static_cast<unsigned long long>(c.rate_pps));
   std::fflush(stdout);
   gen.run(c.duration_s, c.rate_pps);
 
   const Tally& t = gen.tally();
   std::vector<std::uint32_t> lat = t.latency_ns;
   std::sort(lat.begin(), lat.end());
-  const double loss = t.sent == 0 ? 0 : 100.0 * (1.0 - static_cast<double>(t.received) / static_cast<double>(t.sent));
+  const double loss =
+      t.sent == 0 ? 0
+                  : 100.0 * (1.0 - static_cast<double>(t.received) / static_cast<double>(t.sent));
   const double rx_pps = static_cast<double>(t.received) / c.duration_s;
   const double rx_gbps = static_cast<double>(t.received_bytes) * 8 / c.duration_s / 1e9;
-  std::printf("offered %llu, sent %llu (refused by TX %llu), received %llu: loss %.3f %%\n"
-              "received %.0f pps, %.3f Gbit/s of inner packets\n"
-              "latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
-              static_cast<unsigned long long>(t.offered), static_cast<unsigned long long>(t.sent),
-              static_cast<unsigned long long>(t.tx_refused), static_cast<unsigned long long>(t.received),
-              loss, rx_pps, rx_gbps, percentile(lat, 50), percentile(lat, 90), percentile(lat, 99),
-              percentile(lat, 99.9), lat.empty() ? 0.0 : lat.back() / 1000.0);
+  std::printf(
+      "offered %llu, sent %llu (refused by TX %llu), received %llu: loss %.3f %%\n"
+      "received %.0f pps, %.3f Gbit/s of inner packets\n"
+      "latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
+      static_cast<unsigned long long>(t.offered), static_cast<unsigned long long>(t.sent),
+      static_cast<unsigned long long>(t.tx_refused), static_cast<unsigned long long>(t.received),
+      loss, rx_pps, rx_gbps, percentile(lat, 50), percentile(lat, 90), percentile(lat, 99),
+      percentile(lat, 99.9), lat.empty() ? 0.0 : lat.back() / 1000.0);
   const auto totals = dp::read_counters(gen.counters());
   std::string drops;
   for (std::size_t i = 0; i < kDropReasonCount; ++i) {
     if (totals.drops[i] == 0) continue;
     const std::string name(kDropReasonNames[i]);
-    std::printf("generator drop %s: %llu\n", name.c_str(), static_cast<unsigned long long>(totals.drops[i]));
+    std::printf("generator drop %s: %llu\n", name.c_str(),
+                static_cast<unsigned long long>(totals.drops[i]));
     drops += (drops.empty() ? "" : ", ") + ("\"" + name + "\": " + std::to_string(totals.drops[i]));
   }
   if (!args.json.empty()) {
     std::ofstream j(args.json);
     j << "{\"direction\": \"" << direction_name(c.direction) << "\", \"peers\": " << c.peers.size()
       << ", \"rate_pps\": " << c.rate_pps << ", \"duration_s\": " << c.duration_s
-      << ", \"offered\": " << t.offered << ", \"sent\": " << t.sent << ", \"tx_refused\": " << t.tx_refused
-      << ", \"received\": " << t.received << ", \"loss_percent\": " << loss
-      << ", \"received_pps\": " << rx_pps << ", \"received_gbps\": " << rx_gbps
-      << ", \"latency_us\": {\"p50\": " << percentile(lat, 50) << ", \"p90\": " << percentile(lat, 90)
-      << ", \"p99\": " << percentile(lat, 99) << ", \"p999\": " << percentile(lat, 99.9)
-      << ", \"max\": " << (lat.empty() ? 0.0 : lat.back() / 1000.0) << ", \"samples\": " << lat.size()
-      << "}, \"generator_drops\": {" << drops << "}}\n";
+      << ", \"offered\": " << t.offered << ", \"sent\": " << t.sent
+      << ", \"tx_refused\": " << t.tx_refused << ", \"received\": " << t.received
+      << ", \"loss_percent\": " << loss << ", \"received_pps\": " << rx_pps
+      << ", \"received_gbps\": " << rx_gbps << ", \"latency_us\": {\"p50\": " << percentile(lat, 50)
+      << ", \"p90\": " << percentile(lat, 90) << ", \"p99\": " << percentile(lat, 99)
+      << ", \"p999\": " << percentile(lat, 99.9)
+      << ", \"max\": " << (lat.empty() ? 0.0 : lat.back() / 1000.0)
+      << ", \"samples\": " << lat.size() << "}, \"generator_drops\": {" << drops << "}}\n";
   }
   return t.received > 0 ? 0 : 1;
 }
@@ -459,7 +478,8 @@ int main(int argc, char** argv) {
   }
   const int used = rte_eal_init(argc, argv);
   if (used < 0) {
-    std::fprintf(stderr, "strait-pktgen: EAL initialisation failed (%s)\n", rte_strerror(rte_errno));
+    std::fprintf(stderr, "strait-pktgen: EAL initialisation failed (%s)\n",
+                 rte_strerror(rte_errno));
     return 1;
   }
   int rc = 1;

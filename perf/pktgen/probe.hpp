@@ -31,7 +31,8 @@ inline constexpr std::size_t kProbeOffset = dp::kIpv4HdrLen + sizeof(dp::IcmpEch
 // Writes one inner packet of `size` bytes (>= kProbeOffset + sizeof(Probe)) at `p`.
 inline void write_probe_packet(std::uint8_t* p, std::uint16_t size,
                                const std::array<std::uint8_t, 4>& src,
-                               const std::array<std::uint8_t, 4>& dst, const Probe& probe) noexcept {
+                               const std::array<std::uint8_t, 4>& dst,
+                               const Probe& probe) noexcept {
   dp::Ipv4Hdr ip{};
   ip.version_ihl = dp::kIpv4VersionIhl5;
   ip.total_len_be = dp::cpu_to_be16(size);
@@ -58,7 +59,8 @@ inline void write_probe_packet(std::uint8_t* p, std::uint16_t size,
 
 // The probe of an inner IPv4 packet of `len` bytes at `p` (an echo request or reply we sent,
 // or the answer to one), or nullopt.
-[[nodiscard]] inline std::optional<Probe> read_probe(const std::uint8_t* p, std::size_t len) noexcept {
+[[nodiscard]] inline std::optional<Probe> read_probe(const std::uint8_t* p,
+                                                     std::size_t len) noexcept {
   if (len < kProbeOffset + sizeof(Probe) || p[0] != dp::kIpv4VersionIhl5 ||
       p[9] != dp::kIpProtoIcmp)
     return std::nullopt;

@@ -44,9 +44,9 @@ using test::PacketBuilder;
 using Bytes = std::vector<std::uint8_t>;
 
 constexpr std::uint16_t kPort = 51820;
-constexpr std::uint32_t kLiveIndex = 7;       // any cipher
-constexpr std::uint32_t kLiveChacha = 8;      // ChaCha20-Poly1305 only (type 4)
-constexpr std::uint32_t kLiveAesGcm = 9;      // AES-256-GCM only (type 0x84)
+constexpr std::uint32_t kLiveIndex = 7;   // any cipher
+constexpr std::uint32_t kLiveChacha = 8;  // ChaCha20-Poly1305 only (type 4)
+constexpr std::uint32_t kLiveAesGcm = 9;  // AES-256-GCM only (type 0x84)
 constexpr std::uint32_t kUnknownIndex = 99;
 constexpr std::uint64_t kT0 = 1'000'000'000'000ULL;  // the injected clock's start
 constexpr std::uint64_t kMs = 1'000'000ULL;
@@ -56,7 +56,8 @@ const char* const kObject = STRAIT_XDP_OBJECT_BUILD;
 std::string skip_reason() {
   if (geteuid() != 0) return "needs root (CAP_BPF, CAP_NET_ADMIN) to load and run XDP programs";
   struct stat st {};
-  if (stat(kObject, &st) != 0) return std::string("XDP object not built: ") + kObject + " (install clang)";
+  if (stat(kObject, &st) != 0)
+    return std::string("XDP object not built: ") + kObject + " (install clang)";
   return {};
 }
 
@@ -67,8 +68,8 @@ IpPrefix endpoint_prefix(const char* text) {
   return p.ok() ? *p : IpPrefix{};
 }
 
-#define SKIP_UNLESS_ABLE()                          \
-  do {                                              \
+#define SKIP_UNLESS_ABLE()                                                 \
+  do {                                                                     \
     if (const auto why = skip_reason(); !why.empty()) GTEST_SKIP() << why; \
   } while (0)
 
@@ -99,7 +100,8 @@ Bytes with_ipv4_options(Bytes frame) {
   constexpr std::size_t kIp = 14;  // the IPv4 header's offset in the frame
   frame.insert(frame.begin() + kIp + 20, {1, 1, 1, 1});
   frame[kIp] = 0x46;
-  const std::uint16_t total = static_cast<std::uint16_t>(((frame[kIp + 2] << 8) | frame[kIp + 3]) + 4);
+  const std::uint16_t total =
+      static_cast<std::uint16_t>(((frame[kIp + 2] << 8) | frame[kIp + 3]) + 4);
   frame[kIp + 2] = static_cast<std::uint8_t>(total >> 8);
   frame[kIp + 3] = static_cast<std::uint8_t>(total);
   frame[kIp + 10] = frame[kIp + 11] = 0;
@@ -113,8 +115,8 @@ Bytes with_ipv4_options(Bytes frame) {
 
 struct Expect {
   std::uint32_t verdict;
-  std::optional<DropReason> drop;           // exactly this drop counter +1
-  std::optional<strait_xdp_verdict> pass;   // or exactly this verdict counter +1
+  std::optional<DropReason> drop;          // exactly this drop counter +1
+  std::optional<strait_xdp_verdict> pass;  // or exactly this verdict counter +1
 };
 const Expect kAccepted{XDP_PASS, std::nullopt, STRAIT_XDP_TUNNEL_ACCEPTED};  // empty xsks_map
 const Expect kNotTunnel{XDP_PASS, std::nullopt, STRAIT_XDP_PASS_NOT_TUNNEL};
@@ -124,10 +126,12 @@ std::string describe(const XdpCounters& c) {
   std::string s;
   for (std::size_t i = 0; i < c.drops.size(); ++i)
     if (c.drops[i]) s += std::string(kDropReasonNames[i]) + "=" + std::to_string(c.drops[i]) + " ";
-  static const char* const kVerdictNames[] = {"pass_not_tunnel", "pass_unconfigured", "tunnel_accepted",
-                                              "tunnel_redirected", "tunnel_no_socket"};
+  static const char* const kVerdictNames[] = {"pass_not_tunnel", "pass_unconfigured",
+                                              "tunnel_accepted", "tunnel_redirected",
+                                              "tunnel_no_socket"};
   for (std::size_t i = 0; i < c.verdicts.size(); ++i)
-    if (c.verdicts[i]) s += std::string(kVerdictNames[i]) + "=" + std::to_string(c.verdicts[i]) + " ";
+    if (c.verdicts[i])
+      s += std::string(kVerdictNames[i]) + "=" + std::to_string(c.verdicts[i]) + " ";
   return s.empty() ? "(none)" : s;
 }
 
@@ -166,7 +170,8 @@ class XdpProgramTest : public ::testing::Test {
     r.err = bpf_prog_test_run_opts(prog_->program_fd(), &opts);
     r.verdict = opts.retval;
     const XdpCounters after = prog_->read_counters();
-    for (std::size_t i = 0; i < after.drops.size(); ++i) r.delta.drops[i] = after.drops[i] - before.drops[i];
+    for (std::size_t i = 0; i < after.drops.size(); ++i)
+      r.delta.drops[i] = after.drops[i] - before.drops[i];
     for (std::size_t i = 0; i < after.verdicts.size(); ++i)
       r.delta.verdicts[i] = after.verdicts[i] - before.verdicts[i];
     // The program never rewrites a packet: what it passes or redirects is what came in.
@@ -278,7 +283,8 @@ TEST_F(XdpProgramTest, PacketTable) {
   SKIP_UNLESS_ABLE();
   const auto cases = table();
   for (std::size_t i = 0; i < cases.size(); ++i)
-    check("case " + std::to_string(i + 1) + ": " + cases[i].description, cases[i].packet, cases[i].expect);
+    check("case " + std::to_string(i + 1) + ": " + cases[i].description, cases[i].packet,
+          cases[i].expect);
 }
 
 // Every prefix of tunnel packets: a frame cut before the UDP destination port is complete is
@@ -346,7 +352,8 @@ TEST_F(XdpProgramTest, SpoofedHandshakeFloodFromOneAddressIsNotLimitedPerSource)
     check("initiation " + std::to_string(i) + " from the victim's address",
           v4("192.0.2.10").wg_initiation_shaped().build(), kAccepted);
   check("response from the same address", v4("192.0.2.10").wg_response_shaped().build(), kAccepted);
-  check("cookie reply from the same address", v4("192.0.2.10").wg_cookie_shaped().build(), kAccepted);
+  check("cookie reply from the same address", v4("192.0.2.10").wg_cookie_shaped().build(),
+        kAccepted);
   for (int i = 1; i <= 20; ++i)
     check("IPv6 initiation " + std::to_string(i) + " from one /64",
           v6("2001:db8:1::1").wg_initiation_shaped().build(), kAccepted);
@@ -379,7 +386,8 @@ TEST_F(XdpProgramTest, HandshakeGlobalCap) {
   check("and only one", init("192.0.2.15"), capped);
   c.test_now_ns = kT0 + 60'000 * kMs;
   prog_->configure(c);
-  for (int i = 1; i <= 3; ++i) check("a minute later, burst " + std::to_string(i), init("192.0.2.10"), kAccepted);
+  for (int i = 1; i <= 3; ++i)
+    check("a minute later, burst " + std::to_string(i), init("192.0.2.10"), kAccepted);
   check("burst capped at 3", init("192.0.2.10"), capped);
   c.test_now_ns = kT0;
   prog_->configure(c);
@@ -387,7 +395,8 @@ TEST_F(XdpProgramTest, HandshakeGlobalCap) {
 
   c.handshakes_per_second = 0;
   prog_->configure(c);
-  for (int i = 1; i <= 10; ++i) check("cap off " + std::to_string(i), init("192.0.2.10"), kAccepted);
+  for (int i = 1; i <= 10; ++i)
+    check("cap off " + std::to_string(i), init("192.0.2.10"), kAccepted);
 }
 
 TEST_F(XdpProgramTest, AllowList) {
@@ -395,7 +404,8 @@ TEST_F(XdpProgramTest, AllowList) {
   prog_->allow_prefix(endpoint_prefix("192.0.2.0/24"));
   prog_->allow_prefix(endpoint_prefix("2001:db8:1::/48"));
   prog_->allow_prefix(endpoint_prefix("203.0.113.7"));
-  check("flag off: outside source accepted", data(kLiveIndex, test::kWgData, v4("198.18.0.1")), kAccepted);
+  check("flag off: outside source accepted", data(kLiveIndex, test::kWgData, v4("198.18.0.1")),
+        kAccepted);
 
   prog_->configure({kPort, true, kT0});
   const Expect outside = dropped(DropReason::source_not_allowed);
@@ -403,11 +413,15 @@ TEST_F(XdpProgramTest, AllowList) {
   check("host prefix", data(kLiveIndex, test::kWgData, v4("203.0.113.7")), kAccepted);
   check("next to the host prefix", data(kLiveIndex, test::kWgData, v4("203.0.113.8")), outside);
   check("outside", data(kLiveIndex, test::kWgData, v4("198.18.0.1")), outside);
-  check("outside, unknown index: allow-list first", data(kUnknownIndex, test::kWgData, v4("198.18.0.1")), outside);
+  check("outside, unknown index: allow-list first",
+        data(kUnknownIndex, test::kWgData, v4("198.18.0.1")), outside);
   check("IPv6 inside /48", data(kLiveIndex, test::kWgData, v6("2001:db8:1:ff::1")), kAccepted);
   check("IPv6 outside", data(kLiveIndex, test::kWgData, v6("2001:db8:2::1")), outside);
-  check("IPv4-mapped-looking IPv6 source is not IPv4", data(kLiveIndex, test::kWgData, v6("::ffff:192.0.2.1")), outside);
-  check("non-tunnel traffic from outside still passes", PacketBuilder().eth().ipv4("198.18.0.1", "198.51.100.1").udp(1, 53).payload(8).build(), kNotTunnel);
+  check("IPv4-mapped-looking IPv6 source is not IPv4",
+        data(kLiveIndex, test::kWgData, v6("::ffff:192.0.2.1")), outside);
+  check("non-tunnel traffic from outside still passes",
+        PacketBuilder().eth().ipv4("198.18.0.1", "198.51.100.1").udp(1, 53).payload(8).build(),
+        kNotTunnel);
 
   check("initiation from outside", v4("198.18.0.2").wg_initiation_shaped().build(), outside);
 
@@ -437,8 +451,8 @@ TEST_F(XdpProgramTest, PerfGarbageFloodNote) {
     opts.repeat = 1'000'000;
     ASSERT_EQ(bpf_prog_test_run_opts(prog_->program_fd(), &opts), 0);
     const double ns = opts.duration > 0 ? opts.duration : 1;
-    std::printf("[ perf     ] %-26s %4u ns/packet  %6.2f Mpps on one core (verdict %u)\n", f.name, opts.duration,
-                1e3 / ns, opts.retval);
+    std::printf("[ perf     ] %-26s %4u ns/packet  %6.2f Mpps on one core (verdict %u)\n", f.name,
+                opts.duration, 1e3 / ns, opts.retval);
   }
 }
 
@@ -487,7 +501,8 @@ TEST(XdpLoaderTest, GenericFallbackPinsLiveTrafficAndCleanup) {
     to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     const std::uint8_t garbage[40] = {0x77};
     for (int i = 0; i < 3; ++i)
-      ASSERT_EQ(sendto(s, garbage, sizeof garbage, 0, reinterpret_cast<sockaddr*>(&to), sizeof to), 40);
+      ASSERT_EQ(sendto(s, garbage, sizeof garbage, 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+                40);
     close(s);
     EXPECT_EQ(agent.read_counters().drop(DropReason::msg_bad_type), 3u);
     agent.add_live_index(42);  // the agent's handle writes the same maps
@@ -518,13 +533,15 @@ TEST(XdpLoaderTest, GenericFallbackPinsLiveTrafficAndCleanup) {
 TEST(XdpLoaderTest, NativeAttachAdoptAndForeignProgram) {
   SKIP_UNLESS_ABLE();
   enter_private_netns();
-  ASSERT_EQ(std::system("ip link add sx-veth0 type veth peer name sx-veth1 && ip link set sx-veth0 up && "
-                        "ip link set sx-veth1 up"),
-            0);
+  ASSERT_EQ(
+      std::system("ip link add sx-veth0 type veth peer name sx-veth1 && ip link set sx-veth0 up && "
+                  "ip link set sx-veth1 up"),
+      0);
   const std::string root = test_pin_root();
   XdpProgram owner = XdpProgram::load(kObject);
   EXPECT_EQ(owner.attach("sx-veth0", false, root), AttachMode::native);  // veth has native XDP
-  EXPECT_THROW(XdpProgram::load(kObject).attach("sx-veth0", true, root), XdpError);  // never replaces
+  EXPECT_THROW(XdpProgram::load(kObject).attach("sx-veth0", true, root),
+               XdpError);  // never replaces
 
   XdpProgram adopted = XdpProgram::adopt("sx-veth0", root);
   adopted.configure({kPort, true, 0});
@@ -546,12 +563,14 @@ TEST_F(XdpProgramTest, RedirectToABoundAfXdpSocket) {
   SKIP_UNLESS_ABLE();
   enter_private_netns();
   if (if_nametoindex("sx-veth2") == 0) {
-    ASSERT_EQ(std::system("ip link add sx-veth2 type veth peer name sx-veth3 && ip link set sx-veth2 up && "
-                          "ip link set sx-veth3 up"),
+    ASSERT_EQ(std::system(
+                  "ip link add sx-veth2 type veth peer name sx-veth3 && ip link set sx-veth2 up && "
+                  "ip link set sx-veth3 up"),
               0);
   }
   constexpr std::size_t kFrames = 64, kFrameSize = 4096;
-  void* area = mmap(nullptr, kFrames * kFrameSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* area = mmap(nullptr, kFrames * kFrameSize, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(area, MAP_FAILED);
   xsk_ring_prod fill{};
   xsk_ring_cons comp{};

@@ -45,10 +45,16 @@ struct EalPlan {
 };
 
 [[nodiscard]] inline std::vector<std::string> eal_args(const EalPlan& plan) {
-  std::vector<std::string> args = {plan.program, "-l", plan.lcores, "--no-pci",
-                                   "-m", std::to_string(plan.memory_mb),
-                                   "--file-prefix", "strait_" + plan.program,
-                                   "--log-level", "*:warning"};
+  std::vector<std::string> args = {plan.program,
+                                   "-l",
+                                   plan.lcores,
+                                   "--no-pci",
+                                   "-m",
+                                   std::to_string(plan.memory_mb),
+                                   "--file-prefix",
+                                   "strait_" + plan.program,
+                                   "--log-level",
+                                   "*:warning"};
   args.emplace_back(plan.hugepages ? "--huge-unlink" : "--no-huge");
   return args;
 }

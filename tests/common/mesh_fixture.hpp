@@ -59,11 +59,10 @@ inline std::shared_ptr<const wg::AllowedIps> mesh_routes(std::uint32_t peers) {
   auto table = std::make_shared<wg::AllowedIps>();
   for (std::uint32_t p = 0; p < peers; ++p) {
     const std::uint32_t a = mesh_pod_block(p);
-    const auto prefix = IpPrefix::v4({static_cast<std::uint8_t>(a >> 24),
-                                          static_cast<std::uint8_t>(a >> 16),
-                                          static_cast<std::uint8_t>(a >> 8),
-                                          static_cast<std::uint8_t>(a)},
-                                         28);
+    const auto prefix =
+        IpPrefix::v4({static_cast<std::uint8_t>(a >> 24), static_cast<std::uint8_t>(a >> 16),
+                      static_cast<std::uint8_t>(a >> 8), static_cast<std::uint8_t>(a)},
+                     28);
     if (table->insert(prefix, p) != wg::AllowedIpsError::none)
       throw std::runtime_error("mesh_routes: the table refused peer " + std::to_string(p));
   }
@@ -98,10 +97,9 @@ inline std::unique_ptr<MeshNode> build_mesh(bool side_a, std::uint32_t peers, st
     // 100.64.0.0/10 (B's endpoints are never used: B only decapsulates).
     dp::OuterTemplateConfig c = endpoint_config(/*outer_v6=*/false, /*from_a=*/true);
     const std::uint32_t them = 0x64400000 + p;
-    const std::uint8_t them_b[4] = {static_cast<std::uint8_t>(them >> 24),
-                                    static_cast<std::uint8_t>(them >> 16),
-                                    static_cast<std::uint8_t>(them >> 8),
-                                    static_cast<std::uint8_t>(them)};
+    const std::uint8_t them_b[4] = {
+        static_cast<std::uint8_t>(them >> 24), static_cast<std::uint8_t>(them >> 16),
+        static_cast<std::uint8_t>(them >> 8), static_cast<std::uint8_t>(them)};
     c.dst_addr = dp::ipv4_mapped(them_b);
     b.endpoint(p, dp::OuterTemplate(c));
     wg::SessionKeys k;

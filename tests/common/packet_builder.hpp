@@ -69,7 +69,8 @@ inline constexpr std::uint8_t kTcpFlagAck = 0x10;
   unsigned b[6];
   const std::string s(text);
   char extra;
-  if (std::sscanf(s.c_str(), "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &extra) != 6)
+  if (std::sscanf(s.c_str(), "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+                  &extra) != 6)
     throw std::invalid_argument("bad MAC address: " + s);
   std::vector<std::uint8_t> mac(6);
   for (int i = 0; i < 6; ++i) {
@@ -97,7 +98,8 @@ class PacketBuilder {
  public:
   // ---- layers, outermost first ----
 
-  PacketBuilder& eth(std::string_view src = "02:00:00:00:00:01", std::string_view dst = "02:00:00:00:00:02") {
+  PacketBuilder& eth(std::string_view src = "02:00:00:00:00:01",
+                     std::string_view dst = "02:00:00:00:00:02") {
     Layer l{Kind::eth};
     l.bytes = parse_mac(dst);
     const auto s = parse_mac(src);
@@ -177,10 +179,12 @@ class PacketBuilder {
   }
 
   // ARP request (RFC 826) for target_ip; put eth() before it (broadcast dst is up to the caller).
-  PacketBuilder& arp_request(std::string_view sender_mac, std::string_view sender_ip, std::string_view target_ip) {
+  PacketBuilder& arp_request(std::string_view sender_mac, std::string_view sender_ip,
+                             std::string_view target_ip) {
     Layer l{Kind::arp};
     l.bytes = {0, 1, 0x08, 0x00, 6, 4, 0, 1};
-    const auto sha = parse_mac(sender_mac), spa = parse_ipv4(sender_ip), tpa = parse_ipv4(target_ip);
+    const auto sha = parse_mac(sender_mac), spa = parse_ipv4(sender_ip),
+               tpa = parse_ipv4(target_ip);
     l.bytes.insert(l.bytes.end(), sha.begin(), sha.end());
     l.bytes.insert(l.bytes.end(), spa.begin(), spa.end());
     l.bytes.insert(l.bytes.end(), 6, 0);
@@ -305,9 +309,10 @@ class PacketBuilder {
     return *this;
   }
   // IPv4 flags and fragment offset (in 8-byte units), RFC 791 section 3.1.
-  PacketBuilder& set_fragment(bool more_fragments, std::uint16_t offset_units, bool dont_fragment = false) {
-    ip_layer(Kind::ipv4).frag = static_cast<std::uint16_t>((dont_fragment ? 0x4000 : 0) |
-                                                           (more_fragments ? 0x2000 : 0) | (offset_units & 0x1fff));
+  PacketBuilder& set_fragment(bool more_fragments, std::uint16_t offset_units,
+                              bool dont_fragment = false) {
+    ip_layer(Kind::ipv4).frag = static_cast<std::uint16_t>(
+        (dont_fragment ? 0x4000 : 0) | (more_fragments ? 0x2000 : 0) | (offset_units & 0x1fff));
     return *this;
   }
   PacketBuilder& set_dont_fragment() { return set_fragment(false, 0, true); }
@@ -356,15 +361,12 @@ class PacketBuilder {
       std::uint8_t* p = out.data() + off[k];
       const std::size_t len = end - off[k];
       switch (l.kind) {
-        case Kind::eth:
-          set16(p + 12, l.ether_type ? *l.ether_type : ether_type_for(next));
-          break;
-        case Kind::vlan:
-          set16(p + 2, l.ether_type ? *l.ether_type : ether_type_for(next));
-          break;
+        case Kind::eth: set16(p + 12, l.ether_type ? *l.ether_type : ether_type_for(next)); break;
+        case Kind::vlan: set16(p + 2, l.ether_type ? *l.ether_type : ether_type_for(next)); break;
         case Kind::ipv4: {
           set16(p + 2, l.total_len ? *l.total_len : static_cast<std::uint16_t>(len));
-          p[0] = static_cast<std::uint8_t>(((l.version ? *l.version : 4) << 4) | (l.ihl ? *l.ihl : 5));
+          p[0] =
+              static_cast<std::uint8_t>(((l.version ? *l.version : 4) << 4) | (l.ihl ? *l.ihl : 5));
           set16(p + 6, l.frag);
           p[9] = l.protocol ? *l.protocol : proto_for(next, false);
           set16(p + 10, 0);
@@ -382,18 +384,11 @@ class PacketBuilder {
           set16(p + 4, l.udp_len ? *l.udp_len : static_cast<std::uint16_t>(len));
           finish_l4(out, off, k, 6, 17, l.no_checksum);
           break;
-        case Kind::tcp:
-          finish_l4(out, off, k, 16, 6, false);
-          break;
-        case Kind::icmp:
-          finish_l4(out, off, k, 2, 1, false);
-          break;
-        case Kind::icmpv6:
-          finish_l4(out, off, k, 2, 58, false);
-          break;
+        case Kind::tcp: finish_l4(out, off, k, 16, 6, false); break;
+        case Kind::icmp: finish_l4(out, off, k, 2, 1, false); break;
+        case Kind::icmpv6: finish_l4(out, off, k, 2, 58, false); break;
         case Kind::arp:
-        case Kind::payload:
-          break;
+        case Kind::payload: break;
       }
     }
     out.insert(out.end(), trailer_.begin(), trailer_.end());
@@ -488,7 +483,8 @@ class PacketBuilder {
       const std::uint8_t* h = out.data() + off[ip];
       const bool v6 = layers_[ip].kind == Kind::ipv6;
       const std::uint8_t* addrs = h + (v6 ? 8 : 12);
-      for (std::size_t i = 0; i < (v6 ? 32U : 8U); i += 2) pseudo += static_cast<std::uint32_t>(addrs[i] << 8 | addrs[i + 1]);
+      for (std::size_t i = 0; i < (v6 ? 32U : 8U); i += 2)
+        pseudo += static_cast<std::uint32_t>(addrs[i] << 8 | addrs[i + 1]);
       pseudo += proto;
       pseudo += static_cast<std::uint32_t>(len & 0xffff) + static_cast<std::uint32_t>(len >> 16);
     }
@@ -501,7 +497,9 @@ class PacketBuilder {
     p[0] = static_cast<std::uint8_t>(v >> 8);
     p[1] = static_cast<std::uint8_t>(v);
   }
-  static void put16(std::vector<std::uint8_t>& b, std::size_t at, std::uint16_t v) { set16(b.data() + at, v); }
+  static void put16(std::vector<std::uint8_t>& b, std::size_t at, std::uint16_t v) {
+    set16(b.data() + at, v);
+  }
   static void put32(std::vector<std::uint8_t>& b, std::size_t at, std::uint32_t v) {
     put16(b, at, static_cast<std::uint16_t>(v >> 16));
     put16(b, at + 2, static_cast<std::uint16_t>(v));

@@ -36,10 +36,10 @@ inline dp::EncapResult encap(Node& a, const std::vector<Bytes>& frames, std::vec
       to_bridge(in.size());
   const auto n = static_cast<std::uint16_t>(in.size());
   const dp::EncapResult r =
-      bridge != nullptr ? dp::encap_burst(a.ctx, *a.state, in.data(), n, to_wire.data(),
-                                          to_slow.data(), to_bridge.data())
-                        : dp::encap_burst(a.ctx, *a.state, in.data(), n, to_wire.data(),
-                                          to_slow.data());
+      bridge != nullptr
+          ? dp::encap_burst(a.ctx, *a.state, in.data(), n, to_wire.data(), to_slow.data(),
+                            to_bridge.data())
+          : dp::encap_burst(a.ctx, *a.state, in.data(), n, to_wire.data(), to_slow.data());
   detail::keep_and_free(to_wire.data(), r.to_wire, wire);
   detail::keep_and_free(to_slow.data(), r.to_slow_path, slow);
   detail::keep_and_free(to_bridge.data(), r.to_bridge, bridge);

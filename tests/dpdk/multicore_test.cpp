@@ -113,8 +113,8 @@ TEST_F(MulticoreTest, FragmentsOfOneDatagramShareAPort) {
   test::build_node(a, o);
   std::vector<rte_mbuf*> in{mbuf_of(test::bridge_frame(udp_packet(40000, 53, 1900)))};
   std::vector<rte_mbuf*> out(1 + kEncapFragmentRoom), slow(1), bridge(1);
-  const EncapResult r = encap_burst(a.ctx, *a.state, in.data(), 1, out.data(), slow.data(),
-                                    bridge.data());
+  const EncapResult r =
+      encap_burst(a.ctx, *a.state, in.data(), 1, out.data(), slow.data(), bridge.data());
   ASSERT_GE(r.to_wire, 2u);
   std::set<std::uint16_t> ports;
   for (std::uint16_t i = 0; i < r.to_wire; ++i) {
@@ -143,9 +143,12 @@ TEST_F(MulticoreTest, FlowPortIgnoresPayloadAndCoversIpv6) {
               DropReason::none);
     return be16_to_cpu(flow_source_port(ip.data(), inner));
   };
-  const Bytes a1 = PacketBuilder().ipv6("fd00:a::5", "fd00:b::7").udp(1000, 2000).payload(10).build();
-  const Bytes a2 = PacketBuilder().ipv6("fd00:a::5", "fd00:b::7").udp(1000, 2000).payload(900).build();
-  const Bytes b = PacketBuilder().ipv6("fd00:a::5", "fd00:b::7").udp(1001, 2000).payload(10).build();
+  const Bytes a1 =
+      PacketBuilder().ipv6("fd00:a::5", "fd00:b::7").udp(1000, 2000).payload(10).build();
+  const Bytes a2 =
+      PacketBuilder().ipv6("fd00:a::5", "fd00:b::7").udp(1000, 2000).payload(900).build();
+  const Bytes b =
+      PacketBuilder().ipv6("fd00:a::5", "fd00:b::7").udp(1001, 2000).payload(10).build();
   EXPECT_EQ(port_of(a1), port_of(a2));
   EXPECT_NE(port_of(a1), port_of(b));  // fixed inputs: not a matter of luck once it passes
   EXPECT_GE(port_of(b), kFlowPortFirst);
@@ -227,9 +230,9 @@ SplitResult decap_on_two_threads(test::Node& b, const std::vector<Bytes>& wire, 
       in.clear();
       for (std::size_t i = round * kBurst; i < std::min(wire.size(), (round + 1) * kBurst); ++i)
         if (pick(t, i)) in.push_back(mbuf_of(wire[i]));
-      const DecapResult r = decap_burst(ctx, *b.state, in.data(),
-                                        static_cast<std::uint16_t>(in.size()), out.data(),
-                                        hs.data(), slow.data());
+      const DecapResult r =
+          decap_burst(ctx, *b.state, in.data(), static_cast<std::uint16_t>(in.size()), out.data(),
+                      hs.data(), slow.data());
       res.delivered[t] += r.to_bridge;
       test::free_all(out.data(), r.to_bridge);
       test::free_all(hs.data(), r.to_handshake);

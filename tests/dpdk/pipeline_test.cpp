@@ -324,7 +324,8 @@ TEST_F(PipelineTest, EncapOneReportsItsReasons) {
   NodeOptions o;
   Node a;
   build_node(a, o);
-  EXPECT_EQ(encap_one(a.ctx, *a.state, 7, *a.keypair->keypair, mbuf_of(Bytes(20, 1))), DropReason::no_route);
+  EXPECT_EQ(encap_one(a.ctx, *a.state, 7, *a.keypair->keypair, mbuf_of(Bytes(20, 1))),
+            DropReason::no_route);
   EXPECT_EQ(encap_one(a.ctx, *a.state, 1, *a.keypair->keypair, mbuf_of(Bytes(20, 1))),
             DropReason::no_endpoint);
   EXPECT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair->keypair, mbuf_of(Bytes(kMtu + 1, 1))),
@@ -344,7 +345,8 @@ TEST_F(PipelineTest, EncapOneReportsItsReasons) {
 // packet in clear. The engine's test hook leaves the chosen ops in plaintext with ok = false,
 // as such a failure does. PipelineTest's TearDown checks that every mbuf is back in the pool.
 TEST_F(PipelineTest, UnsealedPacketsAreDroppedNotSentInClear) {
-  for (const strait::Cipher cipher : {strait::Cipher::chacha20_poly1305, strait::Cipher::aes256_gcm}) {
+  for (const strait::Cipher cipher :
+       {strait::Cipher::chacha20_poly1305, strait::Cipher::aes256_gcm}) {
     SCOPED_TRACE(cipher == strait::Cipher::aes256_gcm ? "aes256-gcm" : "chacha20-poly1305");
     NodeOptions o;
     o.cipher = cipher;
@@ -404,10 +406,12 @@ TEST_F(PipelineTest, StagedPacketsOfAThousandPeersStayWithinTheGlobalLimit) {
   ForwardingStateBuilder b;
   for (std::uint32_t p = 1; p <= kPeers; ++p) {
     ASSERT_EQ(routes->insert(IpPrefix::v4({10, 100, static_cast<std::uint8_t>(p >> 8),
-                                               static_cast<std::uint8_t>(p)}, 32), p),
+                                           static_cast<std::uint8_t>(p)},
+                                          32),
+                             p),
               wg::AllowedIpsError::none);
-    rings.push_back(rte_ring_create(("glim" + std::to_string(p)).c_str(), 256, SOCKET_ID_ANY,
-                                    RING_F_SC_DEQ));
+    rings.push_back(
+        rte_ring_create(("glim" + std::to_string(p)).c_str(), 256, SOCKET_ID_ANY, RING_F_SC_DEQ));
     ASSERT_NE(rings.back(), nullptr);
     b.peer(p, strait::Cipher::chacha20_poly1305, activity[p], rings.back());
   }
@@ -415,7 +419,8 @@ TEST_F(PipelineTest, StagedPacketsOfAThousandPeersStayWithinTheGlobalLimit) {
   b.bridge(BridgeL2{test::kBridgeMacB, BridgeDstMac::pod_mac_from_ip, test::kGatewayMacB});
   b.peer(0, strait::Cipher::chacha20_poly1305, activity[0], nullptr);
   b.endpoint(0, test::endpoint_template(false, true));
-  b.current(0, prepare_keypair(engine, test::make_keypair(true, strait::Cipher::chacha20_poly1305)));
+  b.current(0,
+            prepare_keypair(engine, test::make_keypair(true, strait::Cipher::chacha20_poly1305)));
   const auto state = b.build();
 
   // Rounds of 32: 30 packets to the endpoint-less peers (each gets two over the run), 2 to
@@ -464,13 +469,13 @@ TEST_F(PipelineTest, StagedPacketsOfAThousandPeersStayWithinTheGlobalLimit) {
 struct DecapDrop {
   const char* name;
   DropReason reason;
-  NodeOptions (*sender)() = [] { return NodeOptions{}; };  // A
+  NodeOptions (*sender)() = [] { return NodeOptions{}; };            // A
   NodeOptions (*receiver)() = [] { return side_b(NodeOptions{}); };  // B
   Bytes inner = inner_packet(false, 100);
-  Bytes (*instead)() = nullptr;            // a frame of its own instead of A's
-  void (*mutate)(Bytes& wire) = nullptr;   // what happens to A's frame on the way
+  Bytes (*instead)() = nullptr;                           // a frame of its own instead of A's
+  void (*mutate)(Bytes& wire) = nullptr;                  // what happens to A's frame on the way
   void (*before)(Node& b, const Bytes& frame) = nullptr;  // B's state before the frame arrives
-  void (*after)(Node& b) = nullptr;        // further checks on B after the drop
+  void (*after)(Node& b) = nullptr;                       // further checks on B after the drop
 };
 
 void PrintTo(const DecapDrop& row, std::ostream* os) { *os << row.name; }
@@ -518,78 +523,80 @@ void session_alive_but_nothing_counted(Node& b) {
 
 std::vector<DecapDrop> decap_drops() {
   return {
-    {.name = "ReplayedPacket",
-     .reason = DropReason::replay,
-     .before =
-         [](Node& b, const Bytes& frame) {
-           std::vector<Bytes> bridge;
-           EXPECT_EQ(decap(b, {frame}, &bridge).to_bridge, 1u);  // the first copy gets in
-         }},
-    {.name = "TruncatedFrame",
-     .reason = DropReason::outer_truncated,
-     // The IP total length now overruns the frame.
-     .mutate = [](Bytes& wire) { wire.resize(wire.size() - 20); }},
-    {.name = "DataMessageShorterThanHeaderAndTag",
-     .reason = DropReason::msg_bad_length,
-     .instead = [] { return data_message_frame(strait::kTagLen - 1); }},
-    {.name = "UnknownMessageType",
-     .reason = DropReason::msg_bad_type,
-     .instead = [] { return data_message_frame(64, /*type=*/5); }},
-    {.name = "UnknownReceiverIndex",
-     .reason = DropReason::unknown_index,
-     .mutate = [](Bytes& wire) { wire[outer_of(wire).payload_offset + 4] ^= 0x01; }},
-    {.name = "FlippedCiphertextFailsAuthentication",
-     .reason = DropReason::auth_failed,
-     .mutate =
-         [](Bytes& wire) { wire[outer_of(wire).payload_offset + wg::kDataHeaderLen + 3] ^= 0x80; },
-     // The window did not move: the genuine packet with the same counter still gets in.
-     .after = genuine_packet_gets_in},
-    {.name = "WrongKeyFailsAuthenticationChaCha",
-     .reason = DropReason::auth_failed,
-     .receiver = [] { return receiver_with_wrong_key(strait::Cipher::chacha20_poly1305); },
-     .inner = inner_packet(true, 64)},
-    {.name = "WrongKeyFailsAuthenticationAesGcm",
-     .reason = DropReason::auth_failed,
-     .sender = [] { return with_cipher(NodeOptions{}, strait::Cipher::aes256_gcm); },
-     .receiver = [] { return receiver_with_wrong_key(strait::Cipher::aes256_gcm); },
-     .inner = inner_packet(true, 64)},
-    {.name = "InnerSourceInNoPeersAllowedIps",
-     .reason = DropReason::inner_src_not_allowed,
-     .inner = inner_packet(false, 40, "10.9.0.1"),
-     .after = session_alive_but_nothing_counted},
-    {.name = "InnerSourceInAnotherPeersAllowedIps",  // 10.3/16 is peer 1's on B
-     .reason = DropReason::inner_src_not_allowed,
-     .inner = inner_packet(false, 40, "10.3.0.1"),
-     .after = session_alive_but_nothing_counted},
-    {.name = "AesGcmMessageOnChaChaKeypair",  // type 0x84
-     .reason = DropReason::cipher_mismatch,
-     .sender = [] { return with_cipher(NodeOptions{}, strait::Cipher::aes256_gcm); },
-     .inner = inner_packet(false, 40)},
-    {.name = "ChaChaMessageOnAesGcmKeypair",  // type 4
-     .reason = DropReason::cipher_mismatch,
-     .receiver = [] { return side_b(with_cipher(NodeOptions{}, strait::Cipher::aes256_gcm)); },
-     .inner = inner_packet(false, 40)},
-    {.name = "ExpiredKeypair",
-     .reason = DropReason::keypair_expired,
-     .receiver =
-         [] {
-           NodeOptions o = side_b(NodeOptions{});
-           o.birth_ns = kNow - std::chrono::nanoseconds(wg::kRejectAfterTime).count();
-           return o;
-         },
-     .inner = inner_packet(false, 40)},
-    {.name = "GarbagePlaintextIsNotAnInnerPacket",
-     .reason = DropReason::inner_bad_ip,
-     .instead =
-         [] {
-           Node a;
-           build_node(a, NodeOptions{});
-           rte_mbuf* m = mbuf_of(Bytes(40, 0xff));  // version nibble 15
-           EXPECT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair->keypair, m), DropReason::none);
-           const Bytes wire = bytes_of(m);
-           rte_pktmbuf_free(m);
-           return wire;
-         }},
+      {.name = "ReplayedPacket",
+       .reason = DropReason::replay,
+       .before =
+           [](Node& b, const Bytes& frame) {
+             std::vector<Bytes> bridge;
+             EXPECT_EQ(decap(b, {frame}, &bridge).to_bridge, 1u);  // the first copy gets in
+           }},
+      {.name = "TruncatedFrame",
+       .reason = DropReason::outer_truncated,
+       // The IP total length now overruns the frame.
+       .mutate = [](Bytes& wire) { wire.resize(wire.size() - 20); }},
+      {.name = "DataMessageShorterThanHeaderAndTag",
+       .reason = DropReason::msg_bad_length,
+       .instead = [] { return data_message_frame(strait::kTagLen - 1); }},
+      {.name = "UnknownMessageType",
+       .reason = DropReason::msg_bad_type,
+       .instead = [] { return data_message_frame(64, /*type=*/5); }},
+      {.name = "UnknownReceiverIndex",
+       .reason = DropReason::unknown_index,
+       .mutate = [](Bytes& wire) { wire[outer_of(wire).payload_offset + 4] ^= 0x01; }},
+      {.name = "FlippedCiphertextFailsAuthentication",
+       .reason = DropReason::auth_failed,
+       .mutate =
+           [](Bytes& wire) {
+             wire[outer_of(wire).payload_offset + wg::kDataHeaderLen + 3] ^= 0x80;
+           },
+       // The window did not move: the genuine packet with the same counter still gets in.
+       .after = genuine_packet_gets_in},
+      {.name = "WrongKeyFailsAuthenticationChaCha",
+       .reason = DropReason::auth_failed,
+       .receiver = [] { return receiver_with_wrong_key(strait::Cipher::chacha20_poly1305); },
+       .inner = inner_packet(true, 64)},
+      {.name = "WrongKeyFailsAuthenticationAesGcm",
+       .reason = DropReason::auth_failed,
+       .sender = [] { return with_cipher(NodeOptions{}, strait::Cipher::aes256_gcm); },
+       .receiver = [] { return receiver_with_wrong_key(strait::Cipher::aes256_gcm); },
+       .inner = inner_packet(true, 64)},
+      {.name = "InnerSourceInNoPeersAllowedIps",
+       .reason = DropReason::inner_src_not_allowed,
+       .inner = inner_packet(false, 40, "10.9.0.1"),
+       .after = session_alive_but_nothing_counted},
+      {.name = "InnerSourceInAnotherPeersAllowedIps",  // 10.3/16 is peer 1's on B
+       .reason = DropReason::inner_src_not_allowed,
+       .inner = inner_packet(false, 40, "10.3.0.1"),
+       .after = session_alive_but_nothing_counted},
+      {.name = "AesGcmMessageOnChaChaKeypair",  // type 0x84
+       .reason = DropReason::cipher_mismatch,
+       .sender = [] { return with_cipher(NodeOptions{}, strait::Cipher::aes256_gcm); },
+       .inner = inner_packet(false, 40)},
+      {.name = "ChaChaMessageOnAesGcmKeypair",  // type 4
+       .reason = DropReason::cipher_mismatch,
+       .receiver = [] { return side_b(with_cipher(NodeOptions{}, strait::Cipher::aes256_gcm)); },
+       .inner = inner_packet(false, 40)},
+      {.name = "ExpiredKeypair",
+       .reason = DropReason::keypair_expired,
+       .receiver =
+           [] {
+             NodeOptions o = side_b(NodeOptions{});
+             o.birth_ns = kNow - std::chrono::nanoseconds(wg::kRejectAfterTime).count();
+             return o;
+           },
+       .inner = inner_packet(false, 40)},
+      {.name = "GarbagePlaintextIsNotAnInnerPacket",
+       .reason = DropReason::inner_bad_ip,
+       .instead =
+           [] {
+             Node a;
+             build_node(a, NodeOptions{});
+             rte_mbuf* m = mbuf_of(Bytes(40, 0xff));  // version nibble 15
+             EXPECT_EQ(encap_one(a.ctx, *a.state, 0, *a.keypair->keypair, m), DropReason::none);
+             const Bytes wire = bytes_of(m);
+             rte_pktmbuf_free(m);
+             return wire;
+           }},
   };
 }
 
@@ -749,8 +756,8 @@ struct EncapDrop {
   DropReason reason;
   std::vector<Bytes> frames;
   NodeOptions (*sender)() = [] { return NodeOptions{}; };  // A
-  void (*before)(Node& a) = nullptr;  // A's state before the burst
-  void (*after)(Node& a) = nullptr;   // further checks on A after the drops
+  void (*before)(Node& a) = nullptr;                       // A's state before the burst
+  void (*after)(Node& a) = nullptr;                        // further checks on A after the drops
 };
 
 void PrintTo(const EncapDrop& row, std::ostream* os) { *os << row.name; }
@@ -759,37 +766,37 @@ void handshake_wanted(Node& a) { EXPECT_TRUE(a.activity[0].handshake_wanted.load
 
 std::vector<EncapDrop> encap_drops() {
   return {
-    {.name = "Oversized",
-     .reason = DropReason::too_big,
-     .frames = {bridge_frame(inner_packet(false, kMtu - 28 + 1))},
-     .after =
-         [](Node& a) {
-           EXPECT_EQ(a.keypair->keypair->send_counter.load(), 0u);  // no nonce spent on it
-         }},
-    {.name = "NoRoute",
-     .reason = DropReason::no_route,
-     .frames = {bridge_frame(inner_packet(false, 10, nullptr, "10.99.0.1"))}},
-    {.name = "NoEndpoint",
-     .reason = DropReason::no_endpoint,
-     .frames = {bridge_frame(inner_packet(true, 10))},
-     .sender = [] { return NodeOptions{.with_endpoint = false}; }},
-    {.name = "BadInnerPacket",
-     .reason = DropReason::inner_bad_ip,
-     .frames = {[] {
-       Bytes frame = bridge_frame(inner_packet(false, 10));
-       frame[kEthHdrLen] = 0x35;  // IPv4 with IHL 5 but version 3
-       return frame;
-     }()}},
-    {.name = "NonIpFrame",
-     .reason = DropReason::bridge_not_ip,
-     .frames = {PacketBuilder().eth().set_ether_type(0x88cc).payload(46).build()}},  // LLDP
-    // Two packets need two nonces; only one is left, so the burst's reservation fails whole.
-    {.name = "ExhaustedKeypair",
-     .reason = DropReason::no_keypair,
-     .frames = {bridge_frame(inner_packet(false, 1)), bridge_frame(inner_packet(false, 2))},
-     .before =
-         [](Node& a) { a.keypair->keypair->send_counter.store(wg::kRejectAfterMessages - 1); },
-     .after = handshake_wanted},
+      {.name = "Oversized",
+       .reason = DropReason::too_big,
+       .frames = {bridge_frame(inner_packet(false, kMtu - 28 + 1))},
+       .after =
+           [](Node& a) {
+             EXPECT_EQ(a.keypair->keypair->send_counter.load(), 0u);  // no nonce spent on it
+           }},
+      {.name = "NoRoute",
+       .reason = DropReason::no_route,
+       .frames = {bridge_frame(inner_packet(false, 10, nullptr, "10.99.0.1"))}},
+      {.name = "NoEndpoint",
+       .reason = DropReason::no_endpoint,
+       .frames = {bridge_frame(inner_packet(true, 10))},
+       .sender = [] { return NodeOptions{.with_endpoint = false}; }},
+      {.name = "BadInnerPacket",
+       .reason = DropReason::inner_bad_ip,
+       .frames = {[] {
+         Bytes frame = bridge_frame(inner_packet(false, 10));
+         frame[kEthHdrLen] = 0x35;  // IPv4 with IHL 5 but version 3
+         return frame;
+       }()}},
+      {.name = "NonIpFrame",
+       .reason = DropReason::bridge_not_ip,
+       .frames = {PacketBuilder().eth().set_ether_type(0x88cc).payload(46).build()}},  // LLDP
+      // Two packets need two nonces; only one is left, so the burst's reservation fails whole.
+      {.name = "ExhaustedKeypair",
+       .reason = DropReason::no_keypair,
+       .frames = {bridge_frame(inner_packet(false, 1)), bridge_frame(inner_packet(false, 2))},
+       .before =
+           [](Node& a) { a.keypair->keypair->send_counter.store(wg::kRejectAfterMessages - 1); },
+       .after = handshake_wanted},
   };
 }
 
@@ -915,8 +922,7 @@ TEST(SessionTable, FindsEveryIndexAndNothingElse) {
     k.local_index = i * 0x01000193U;  // spread, including 0
     kps.push_back(prepare_keypair(
         engine, std::make_shared<wg::Keypair>(k, strait::Cipher::chacha20_poly1305, wg::Time(0))));
-    entries.push_back(
-        SessionEntry{kps.back()->keypair.get(), i, false, nullptr});
+    entries.push_back(SessionEntry{kps.back()->keypair.get(), i, false, nullptr});
   }
   SessionTable t;
   t.build(entries);

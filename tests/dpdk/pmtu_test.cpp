@@ -33,8 +33,8 @@
 namespace strait::dp {
 namespace {
 
-using test::Bytes;
 using test::build_node;
+using test::Bytes;
 using test::kBridgeMacB;
 using test::kMtu;
 using test::kNow;
@@ -223,7 +223,8 @@ TEST_F(PmtuTest, EleventhAnswerInTheSameInstantIsDroppedThenTheBucketRefills) {
   Node a;
   build_node(a, NodeOptions{});
   std::vector<Bytes> frames;
-  for (int i = 0; i < 11; ++i) frames.push_back(test::bridge_frame(udp_packet(i % 2 == 0, 1500, true)));
+  for (int i = 0; i < 11; ++i)
+    frames.push_back(test::bridge_frame(udp_packet(i % 2 == 0, 1500, true)));
   EncapOut o = encap(a, frames);
   EXPECT_EQ(o.r.to_bridge, static_cast<unsigned>(kIcmpBurst));
   EXPECT_EQ(a.drops(DropReason::too_big_icmp), 10u);
@@ -249,10 +250,12 @@ TEST_F(PmtuTest, NoAnswerWhereTheRulesForbidIt) {
   // 1. An ICMP error (destination unreachable) with DF; 2. an ICMPv6 error (type 1);
   // 3. an IPv4 source of 0.0.0.0; 4. an IPv6 multicast destination with no configured source
   // (the fallback source would be multicast); 5. an echo request (a query) is answered.
-  Bytes icmp_err = PacketBuilder().ipv4("10.1.0.5", "10.2.0.7").icmp_echo(1, 1).payload(1500).build();
+  Bytes icmp_err =
+      PacketBuilder().ipv4("10.1.0.5", "10.2.0.7").icmp_echo(1, 1).payload(1500).build();
   icmp_err[6] = 0x40;  // DF
   icmp_err[20] = 3;    // type: destination unreachable (checksums do not matter here)
-  Bytes icmp6_err = PacketBuilder().ipv6("fd00:a::5", "fd00:b::7").icmpv6_echo(1, 1).payload(1500).build();
+  Bytes icmp6_err =
+      PacketBuilder().ipv6("fd00:a::5", "fd00:b::7").icmpv6_echo(1, 1).payload(1500).build();
   icmp6_err[40] = 1;
   auto s = std::make_unique<ForwardingState>(*a.state);
   s->routes = test::make_routes(
@@ -261,7 +264,8 @@ TEST_F(PmtuTest, NoAnswerWhereTheRulesForbidIt) {
   PacketBuilder zero_src;
   zero_src.ipv4("0.0.0.0", "10.2.0.7").set_dont_fragment();
   const Bytes from_zero = zero_src.udp(1, 2).payload(1500).build();
-  const Bytes to_multicast = PacketBuilder().ipv6("fd00:a::5", "ff0e::1").udp(1, 2).payload(1500).build();
+  const Bytes to_multicast =
+      PacketBuilder().ipv6("fd00:a::5", "ff0e::1").udp(1, 2).payload(1500).build();
   PacketBuilder echo;
   echo.ipv4("10.1.0.5", "10.2.0.7").set_dont_fragment();
   const Bytes echo_request = echo.icmp_echo(7, 1).payload(1500).build();
@@ -522,8 +526,8 @@ TEST(MssClampTable, CasesBothFamilies) {
     const std::uint16_t clamp = mss_for_mtu(kMtu, v6);
     EXPECT_EQ(clamp, v6 ? 1360 : 1380);
     for (const MssCase& c : cases) {
-      SCOPED_TRACE(std::string(v6 ? "IPv6 " : "IPv4 ") + "case " + std::to_string(c.number) +
-                   ": " + c.what);
+      SCOPED_TRACE(std::string(v6 ? "IPv6 " : "IPv4 ") + "case " + std::to_string(c.number) + ": " +
+                   c.what);
       Bytes ip = tcp_segment(v6, c.flags, c.options);
       const Bytes before = ip;
       InnerInfo inner{};
@@ -573,8 +577,8 @@ TEST_F(PmtuTest, SynIsClampedInBothDirectionsNonSynUntouched) {
       const Bytes synack =
           tcp_segment(v6, test::kTcpFlagSyn | test::kTcpFlagAck, cat_nop_mss(8960));
       const Bytes data = tcp_segment(v6, test::kTcpFlagAck, mss_option(1460));
-      const EncapOut o = encap(a, {test::bridge_frame(syn), test::bridge_frame(synack),
-                                   test::bridge_frame(data)});
+      const EncapOut o =
+          encap(a, {test::bridge_frame(syn), test::bridge_frame(synack), test::bridge_frame(data)});
       ASSERT_EQ(o.r.to_wire, 3u);
       const std::vector<Bytes> bridge = decap(b, o.wire);
       ASSERT_EQ(bridge.size(), 3u);

@@ -49,8 +49,7 @@ TEST(HugepageCheck, Cases) {
     Result<void> r = check_hugepages(c.meminfo, c.mounts);
     EXPECT_EQ(r.ok(), c.ok);
     if (!c.ok) {
-      EXPECT_NE(r.error().message.find(c.message_part), std::string::npos)
-          << r.error().message;
+      EXPECT_NE(r.error().message.find(c.message_part), std::string::npos) << r.error().message;
     }
   }
 }

@@ -13,6 +13,8 @@
 // (encap_stage.cpp stage_packet): the worker writes the peer's PeerActivity and its staging
 // ring, the two blocks the slow path owns per peer.
 
+#include "straitd/slow_path.hpp"
+
 #include <gtest/gtest.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
@@ -40,7 +42,6 @@
 #include "dpdk/worker.hpp"
 #include "straitd/options.hpp"
 #include "straitd/publication.hpp"
-#include "straitd/slow_path.hpp"
 #include "straitd/worker_pipeline.hpp"
 
 namespace strait::straitd {
@@ -79,8 +80,11 @@ uapi::PeerChange remove_peer(const strait::Key& key) {
 // An Ethernet + IPv4 + UDP frame from the bridge towards `dst`.
 Bytes frame_to(const char* dst) {
   test::PacketBuilder pb;
-  return pb.eth("0a:58:0a:01:00:05", "02:00:00:00:00:b0").ipv4("10.1.0.5", dst).udp(40000, 53)
-      .payload(64).build();
+  return pb.eth("0a:58:0a:01:00:05", "02:00:00:00:00:b0")
+      .ipv4("10.1.0.5", dst)
+      .udp(40000, 53)
+      .payload(64)
+      .build();
 }
 
 // What the worker sends itself through the bridge port's loopback before each poll.

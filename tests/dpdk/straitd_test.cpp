@@ -72,7 +72,8 @@ class Straitd {
  public:
   explicit Straitd(std::vector<std::string> args) {
     static int counter = 0;
-    log_ = "/tmp/straitd_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + ".log";
+    log_ = "/tmp/straitd_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) +
+           ".log";
     args.insert(args.begin(), g_straitd);
     pid_ = ::fork();
     if (pid_ == 0) {
@@ -136,10 +137,25 @@ class StraitdTest : public ::testing::Test {
   void TearDown() override { std::remove(key_file_.c_str()); }
 
   std::vector<std::string> base_args() const {
-    return {"--ifname", tag_, "--wire", "net_ring_" + tag_ + "w", "--bridge",
-            "net_ring_" + tag_ + "b", "--wire-ip", "192.0.2.1", "--wire-gateway-mac",
-            "02:00:00:00:00:01", "--lcores", "1", "--main-lcore", "0", "--file-prefix",
-            "straitd_test_" + tag_, "--no-huge", "-m", "256"};
+    return {"--ifname",
+            tag_,
+            "--wire",
+            "net_ring_" + tag_ + "w",
+            "--bridge",
+            "net_ring_" + tag_ + "b",
+            "--wire-ip",
+            "192.0.2.1",
+            "--wire-gateway-mac",
+            "02:00:00:00:00:01",
+            "--lcores",
+            "1",
+            "--main-lcore",
+            "0",
+            "--file-prefix",
+            "straitd_test_" + tag_,
+            "--no-huge",
+            "-m",
+            "256"};
   }
   std::string socket_path() const { return "/var/run/wireguard/" + tag_ + ".sock"; }
 
@@ -214,7 +230,8 @@ TEST_F(StraitdTest, MalformedKeyFileExitsOne) {
   args.insert(args.end(), {"--private-key-file", key_file_});
   Straitd d(args);
   EXPECT_EQ(d.wait_exit(std::chrono::seconds(30)), 1);
-  EXPECT_THAT(d.log(), HasSubstr("private key file '" + key_file_ + "' is malformed: expected 44 "
+  EXPECT_THAT(d.log(), HasSubstr("private key file '" + key_file_ +
+                                 "' is malformed: expected 44 "
                                  "base64 characters"));
   EXPECT_FALSE(exists(socket_path()));
 }
@@ -227,7 +244,8 @@ TEST_F(StraitdTest, KeyFileOthersCanReadExitsOne) {
   Straitd d(args);
   EXPECT_EQ(d.wait_exit(std::chrono::seconds(30)), 1);
   EXPECT_THAT(d.log(), HasSubstr("is accessible to group or others (mode 0644): anyone on the "
-                                 "node could read the key; fix it with: chmod 600 " + key_file_));
+                                 "node could read the key; fix it with: chmod 600 " +
+                                 key_file_));
   EXPECT_FALSE(exists(socket_path()));
 }
 

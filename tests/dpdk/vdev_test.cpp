@@ -114,8 +114,8 @@ TEST(FlowSteering, FallsBackOnVdevsWithoutRteFlow) {
     ASSERT_TRUE(port.ok()) << port.error().message;
     const std::uint16_t one[] = {1};
     const std::uint16_t two[] = {0, 1};
-    for (std::span<const std::uint16_t> queues : {std::span<const std::uint16_t>(one),
-                                                  std::span<const std::uint16_t>(two)}) {
+    for (std::span<const std::uint16_t> queues :
+         {std::span<const std::uint16_t>(one), std::span<const std::uint16_t>(two)}) {
       TunnelSteering s = TunnelSteering::install(*port.value(), 51820, queues);
       EXPECT_FALSE(s.installed());
       const std::string want = port.value()->describe() + ": rte_flow not supported (";
@@ -226,7 +226,8 @@ TEST(Worker, ForwardsBetweenTwoRingPortsWithoutLeakingMbufs) {
       rte_pktmbuf_free(pkts[i]);
     }
     return received >= kPackets;
-  })) << "received " << received << " of " << kPackets;
+  })) << "received "
+      << received << " of " << kPackets;
   EXPECT_EQ(received, kPackets);
   EXPECT_TRUE(in_order);
   // Nothing went to queue 1 of either port.

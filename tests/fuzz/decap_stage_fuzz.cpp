@@ -41,7 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   o.cipher = (setup & 1) != 0 ? strait::Cipher::aes256_gcm : strait::Cipher::chacha20_poly1305;
   o.outer_v6 = (setup & 2) != 0;
   o.punt_non_tunnel = (setup & 8) != 0;
-  if ((setup & 16) != 0) o.birth_ns = test::kNow - std::int64_t{200} * 1'000'000'000;  // > reject_after
+  if ((setup & 16) != 0)
+    o.birth_ns = test::kNow - std::int64_t{200} * 1'000'000'000;  // > reject_after
   {
     test::Node a, b;
     test::build_node(a, o);
@@ -59,9 +60,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
       in[n++] = m;
     }
-    const dp::DecapResult res =
-        dp::decap_burst(b.ctx, *b.state, in.data(), n, to_bridge.data(), to_handshake.data(),
-                        to_slow.data());
+    const dp::DecapResult res = dp::decap_burst(b.ctx, *b.state, in.data(), n, to_bridge.data(),
+                                                to_handshake.data(), to_slow.data());
     if (res.to_bridge + res.to_handshake + res.to_slow_path > n) __builtin_trap();
     fuzz::free_all({to_bridge.data(), res.to_bridge});
     fuzz::free_all({to_handshake.data(), res.to_handshake});

@@ -47,26 +47,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   {
     test::Node a, b;
     test::build_node(a, o);
-    test::build_node(b, test::side_b(test::NodeOptions{.cipher = o.cipher,
-                                                       .outer_v6 = o.outer_v6}));
+    test::build_node(b,
+                     test::side_b(test::NodeOptions{.cipher = o.cipher, .outer_v6 = o.outer_v6}));
 
     std::array<rte_mbuf*, kMaxFrames> in{}, to_slow{}, to_bridge{};
     std::array<rte_mbuf*, kWireRoom> to_wire{};
     std::uint16_t n = 0;
     for (const fuzz::Record& r : fuzz::records_of({data + 1, size - 1}, kMaxFrames)) {
       if ((r.kind & 1) != 0 && !r.bytes.empty()) {  // bridge_frame reads the version nibble
-        const test::Bytes frame =
-            test::bridge_frame(test::Bytes(r.bytes.begin(), r.bytes.end()));
+        const test::Bytes frame = test::bridge_frame(test::Bytes(r.bytes.begin(), r.bytes.end()));
         in[n++] = fuzz::mbuf_of(frame);
       } else {
         in[n++] = fuzz::mbuf_of(r.bytes);
       }
     }
     const dp::EncapResult res =
-        with_bridge_path ? dp::encap_burst(a.ctx, *a.state, in.data(), n, to_wire.data(),
-                                           to_slow.data(), to_bridge.data())
-                         : dp::encap_burst(a.ctx, *a.state, in.data(), n, to_wire.data(),
-                                           to_slow.data());
+        with_bridge_path
+            ? dp::encap_burst(a.ctx, *a.state, in.data(), n, to_wire.data(), to_slow.data(),
+                              to_bridge.data())
+            : dp::encap_burst(a.ctx, *a.state, in.data(), n, to_wire.data(), to_slow.data());
     if (res.to_wire > kWireRoom || res.to_slow_path > n || res.to_bridge > n) __builtin_trap();
     fuzz::free_all({to_slow.data(), res.to_slow_path});
     fuzz::free_all({to_bridge.data(), res.to_bridge});

@@ -1,9 +1,10 @@
 #pragma once
 // What the pipeline fuzz targets (decap_stage_fuzz, encap_stage_fuzz) share: one EAL for the
 // process (--no-huge, --no-telemetry, and the target's name as --file-prefix, so that the two
-// targets can run at once; not two processes of one target: no libFuzzer -jobs), one mbuf pool without a per-lcore cache (rte_mempool_in_use_count is exact),
-// and the cutting of an input into frames. The nodes, keypairs and routes are the ones of
-// tests/common/pipeline_fixture.hpp, which the dpdk suite and perf/pipeline_bench.cpp use.
+// targets can run at once; not two processes of one target: no libFuzzer -jobs), one mbuf pool
+// without a per-lcore cache (rte_mempool_in_use_count is exact), and the cutting of an input into
+// frames. The nodes, keypairs and routes are the ones of tests/common/pipeline_fixture.hpp, which
+// the dpdk suite and perf/pipeline_bench.cpp use.
 //
 // An input is a sequence of records [kind][length low][length high][length bytes]; the last
 // record takes what is left. Each frame becomes one mbuf; each input is one burst.
@@ -45,15 +46,15 @@ inline rte_mempool* g_pool = nullptr;
 // that cannot start must not report "no crash".
 inline void init_eal(const char* name) {
   static std::unique_ptr<dp::EalSession> eal;
-  auto s = dp::EalSession::init({name, "-l", "0", "--no-pci", "--no-huge", "--no-telemetry",
-                                 "-m", "256", "--file-prefix", name, "--log-level", "*:error"});
+  auto s = dp::EalSession::init({name, "-l", "0", "--no-pci", "--no-huge", "--no-telemetry", "-m",
+                                 "256", "--file-prefix", name, "--log-level", "*:error"});
   if (!s.ok()) {
     std::fprintf(stderr, "%s: EAL: %s\n", name, s.error().message.c_str());
     __builtin_trap();
   }
   eal = std::move(s).value();
-  g_pool = rte_pktmbuf_pool_create("fuzz_pool", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                   SOCKET_ID_ANY);
+  g_pool =
+      rte_pktmbuf_pool_create("fuzz_pool", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
   if (g_pool == nullptr) __builtin_trap();
 }
 

@@ -201,7 +201,8 @@ int run(const Options& o) {
   }
   const wg::PeerId peer_id = *device.peer_id(o.peer_public);
   std::fprintf(stderr, "driver: %s, public key %s, listening on %s\n", o.mode.c_str(),
-               uapi::key_to_hex(device.identity().public_key).c_str(), o.listen.to_string().c_str());
+               uapi::key_to_hex(device.identity().public_key).c_str(),
+               o.listen.to_string().c_str());
 
   SocketIo io(fd);
   const wg::Time start = wg::Time(monotonic_ns());
@@ -218,14 +219,19 @@ int run(const Options& o) {
       std::fprintf(stderr, "driver: timed out after %d s (%zu requests sent, %d replies sent)\n",
                    o.timeout_seconds, requests_sent.size(), replies_sent);
       const auto drops = device.state().drops;
-      for (const auto& [name, n] : drops) std::fprintf(stderr, "driver: drop %s = %llu\n",
-                                                       name.c_str(), static_cast<unsigned long long>(n));
+      for (const auto& [name, n] : drops)
+        std::fprintf(stderr, "driver: drop %s = %llu\n", name.c_str(),
+                     static_cast<unsigned long long>(n));
       return 1;
     }
     if (o.mode == "initiator" && now >= next_echo) {
       const std::uint16_t seq = next_seq++;
       requests_sent.insert(seq);
-      device.send(PacketBuilder().ipv4(o.tunnel_address, o.target).icmp_echo(kEchoId, seq).payload(56).build(),
+      device.send(PacketBuilder()
+                      .ipv4(o.tunnel_address, o.target)
+                      .icmp_echo(kEchoId, seq)
+                      .payload(56)
+                      .build(),
                   now, io);
       std::fprintf(stderr, "driver: echo request seq %u to %s\n", seq, o.target.c_str());
       next_echo = now + std::chrono::seconds(1);
@@ -238,7 +244,8 @@ int run(const Options& o) {
     if (o.mode == "initiator") wake = std::min(wake, next_echo);
     const auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now).count();
     pollfd pfd{fd, POLLIN, 0};
-    const int ready = ::poll(&pfd, 1, static_cast<int>(std::clamp<long long>(wait_ms + 1, 0, 1000)));
+    const int ready =
+        ::poll(&pfd, 1, static_cast<int>(std::clamp<long long>(wait_ms + 1, 0, 1000)));
     if (ready < 0 && errno != EINTR) {
       std::perror("driver: poll");
       return 1;
@@ -247,7 +254,8 @@ int run(const Options& o) {
       std::uint8_t buf[65536];
       sockaddr_storage from{};
       socklen_t from_len = sizeof from;
-      const ssize_t n = ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &from_len);
+      const ssize_t n =
+          ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &from_len);
       if (n >= 0) {
         if (auto src = uapi::Endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&from))) {
           device.receive({buf, static_cast<std::size_t>(n)}, *src, wg::Time(monotonic_ns()), io);

@@ -4,7 +4,7 @@
 # that fixes them.
 #
 # Usage: format_check.sh [--report-only] [REPO_ROOT]
-#   --report-only  list the differences but pass (the tree is not formatted yet: issue 12)
+#   --report-only  list the differences but pass (the middle of a reformat)
 # Exit: 0 clean (or --report-only), 1 files differ, 77 (skipped) without clang-format.
 set -euo pipefail
 

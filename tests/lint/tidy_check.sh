@@ -5,7 +5,7 @@
 # FILE:LINE:COL: warning: TEXT [check].
 #
 # Usage: tidy_check.sh [--report-only] BUILD_DIR [REPO_ROOT]
-#   --report-only  list the findings but pass (findings remain in rooms being edited: issue 12)
+#   --report-only  list the findings but pass (the middle of a clean-up)
 #   STRAIT_TIDY_JOBS  parallel clang-tidy processes (default 2, the machine's cores)
 #   STRAIT_TIDY_FILES regex of the sources to check (default: see SCOPE below)
 # Exit: 0 clean (or --report-only), 1 findings or clang-tidy failed, 77 (skipped) without

@@ -2,14 +2,14 @@
 // options and strait-pktgen's bench config read them. Numbered rows, each malformed form
 // refused.
 
+#include "packet/address_text.hpp"
+
 #include <gtest/gtest.h>
 
 #include <array>
 #include <cstdint>
 #include <optional>
 #include <string_view>
-
-#include "packet/address_text.hpp"
 
 namespace strait::dp {
 namespace {

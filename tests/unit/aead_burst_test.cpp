@@ -3,6 +3,8 @@
 // RFC 8439 (section 2.8.2, appendix A.5), round trips of mixed bursts, per-packet failure
 // isolation, and a differential check against libsodium.
 
+#include "crypto/aead_burst.hpp"
+
 #include <gtest/gtest.h>
 #include <sodium.h>
 
@@ -10,8 +12,6 @@
 #include <cstring>
 #include <string>
 #include <vector>
-
-#include "crypto/aead_burst.hpp"
 
 namespace strait::crypto {
 namespace {
@@ -121,9 +121,9 @@ TEST_F(AeadBurstTest, GcmKnownAnswersTestCases13To16) {
 
 // RFC 8439 section 2.8.2: the AEAD construction example ("Ladies and Gentlemen ...").
 TEST_F(AeadBurstTest, ChaChaPolyRfc8439Section282) {
-  const AeadKey key = make_key(
-      Cipher::chacha20_poly1305,
-      hex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"));
+  const AeadKey key =
+      make_key(Cipher::chacha20_poly1305,
+               hex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"));
   const std::string text =
       "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the "
       "future, sunscreen would be it.";
@@ -155,19 +155,19 @@ TEST_F(AeadBurstTest, ChaChaPolyRfc8439Section282) {
 // RFC 8439 appendix A.5: the decryption example. Its nonce 000000000102030405060708 is in
 // WireGuard layout (4 zero bytes || LE64 counter), so this goes through the counter path.
 TEST_F(AeadBurstTest, ChaChaPolyRfc8439AppendixA5ThroughCounterNonce) {
-  const AeadKey key = make_key(
-      Cipher::chacha20_poly1305,
-      hex("1c9240a5eb55d38af333888604f6b5f0473917c1402b80099dca5cbc207075c0"));
-  const Buf ciphertext = hex(
-      "64a0861575861af460f062c79be643bd5e805cfd345cf389f108670ac76c8cb2"
-      "4c6cfc18755d43eea09ee94e382d26b0bdb7b73c321b0100d4f03b7f355894cf"
-      "332f830e710b97ce98c8a84abd0b948114ad176e008d33bd60f982b1ff37c855"
-      "9797a06ef4f0ef61c186324e2b3506383606907b6a7c02b0f9f6157b53c867e4"
-      "b9166c767b804d46a59b5216cde7a4e99040c5a40433225ee282a1b0a06c523e"
-      "af4534d7f83fa1155b0047718cbc546a0d072b04b3564eea1b422273f548271a"
-      "0bb2316053fa76991955ebd63159434ecebb4e466dae5a1073a6727627097a10"
-      "49e617d91d361094fa68f0ff77987130305beaba2eda04df997b714d6c6f2c29"
-      "a6ad5cb4022b02709b");
+  const AeadKey key =
+      make_key(Cipher::chacha20_poly1305,
+               hex("1c9240a5eb55d38af333888604f6b5f0473917c1402b80099dca5cbc207075c0"));
+  const Buf ciphertext =
+      hex("64a0861575861af460f062c79be643bd5e805cfd345cf389f108670ac76c8cb2"
+          "4c6cfc18755d43eea09ee94e382d26b0bdb7b73c321b0100d4f03b7f355894cf"
+          "332f830e710b97ce98c8a84abd0b948114ad176e008d33bd60f982b1ff37c855"
+          "9797a06ef4f0ef61c186324e2b3506383606907b6a7c02b0f9f6157b53c867e4"
+          "b9166c767b804d46a59b5216cde7a4e99040c5a40433225ee282a1b0a06c523e"
+          "af4534d7f83fa1155b0047718cbc546a0d072b04b3564eea1b422273f548271a"
+          "0bb2316053fa76991955ebd63159434ecebb4e466dae5a1073a6727627097a10"
+          "49e617d91d361094fa68f0ff77987130305beaba2eda04df997b714d6c6f2c29"
+          "a6ad5cb4022b02709b");
   const Buf expected_tag = hex("eead9d67890cbb22392336fea1851f38");
   const std::string text =
       "Internet-Drafts are draft documents valid for a maximum of six months and may be "
@@ -213,8 +213,8 @@ TEST_F(AeadBurstTest, MixedBurstRoundTripsAllSizes) {
   };
   std::vector<std::uint32_t> sizes;
   for (std::uint32_t s = 0; s <= 70; ++s) sizes.push_back(s);
-  for (std::uint32_t s : {127u, 128u, 129u, 255u, 256u, 257u, 511u, 512u, 513u, 1023u, 1024u,
-                          1025u, 1419u, 1420u, 1421u, 1499u, 1999u, 2000u}) {
+  for (std::uint32_t s : {127u, 128u, 129u, 255u, 256u, 257u, 511u, 512u, 513u, 1023u, 1024u, 1025u,
+                          1419u, 1420u, 1421u, 1499u, 1999u, 2000u}) {
     sizes.push_back(s);
   }
   for (std::uint32_t s = 71; s < 2000; s += 97) sizes.push_back(s);
@@ -420,8 +420,8 @@ TEST_F(SodiumCrossCheck, ChaChaPolySealEqualsLibsodiumIetf) {
 
       Buf data = plain;
       Buf tag(16);
-      AeadOp op{.key = &key, .counter = counter, .data = data.data(), .len = len,
-                .tag = tag.data()};
+      AeadOp op{
+          .key = &key, .counter = counter, .data = data.data(), .len = len, .tag = tag.data()};
       engine_.seal_burst({&op, 1});
       ASSERT_TRUE(op.ok);
       data.insert(data.end(), tag.begin(), tag.end());
@@ -445,8 +445,8 @@ TEST_F(SodiumCrossCheck, GcmSealEqualsLibsodiumAes256Gcm) {
                                     nullptr, wg_nonce(counter).data(), raw.data());
       Buf data = plain;
       Buf tag(16);
-      AeadOp op{.key = &key, .counter = counter, .data = data.data(), .len = len,
-                .tag = tag.data()};
+      AeadOp op{
+          .key = &key, .counter = counter, .data = data.data(), .len = len, .tag = tag.data()};
       engine_.seal_burst({&op, 1});
       ASSERT_TRUE(op.ok);
       data.insert(data.end(), tag.begin(), tag.end());

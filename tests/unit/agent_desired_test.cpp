@@ -43,10 +43,11 @@ TEST(AgentDesired, NodeA1) {
   auto d = compute_desired_state(*spec, "a1");
   ASSERT_TRUE(d) << d.error().message;
   EXPECT_EQ(d->cluster, "a");
-  expect_peers(*d, {
-                       {"b1", "b", testing::kKeyB1, "198.51.100.1:51820", "10.132.0.0/23", kAes},
-                       {"b2", "b", testing::kKeyB2, "[2001:db8::2]:51821", "10.132.2.0/23", kChaCha},
-                   });
+  expect_peers(*d,
+               {
+                   {"b1", "b", testing::kKeyB1, "198.51.100.1:51820", "10.132.0.0/23", kAes},
+                   {"b2", "b", testing::kKeyB2, "[2001:db8::2]:51821", "10.132.2.0/23", kChaCha},
+               });
   ASSERT_EQ(d->remote_cidrs.size(), 2u);
   EXPECT_EQ(d->remote_cidrs[0].to_string(), "10.132.0.0/14");
   EXPECT_EQ(d->remote_cidrs[1].to_string(), "fd00:b::/48");

@@ -90,8 +90,10 @@ TEST(AgentFlows, ParseDumpKeepsOnlyOurCookieAndDropsStatistics) {
   EXPECT_EQ((*flows)[1].table, 30);
   EXPECT_EQ((*flows)[1].priority, 150);
   // Field order does not matter once normalised.
-  EXPECT_EQ(normalized((*flows)[1]), normalized(Flow{30, 150, "ip,nw_dst=10.132.0.0/14", "output:7"}));
-  EXPECT_EQ(normalized((*flows)[1]), "table=30, priority=150, ip,nw_dst=10.132.0.0/14 actions=output:7");
+  EXPECT_EQ(normalized((*flows)[1]),
+            normalized(Flow{30, 150, "ip,nw_dst=10.132.0.0/14", "output:7"}));
+  EXPECT_EQ(normalized((*flows)[1]),
+            "table=30, priority=150, ip,nw_dst=10.132.0.0/14 actions=output:7");
   EXPECT_FALSE(parse_dump_flows("garbage line without actions\n"));
   auto empty = parse_dump_flows("OFPST_FLOW reply (OF1.3) (xid=0x2):\n");
   ASSERT_TRUE(empty);
@@ -124,19 +126,20 @@ TEST(AgentFlows, DiffAddsMissingRemovesStaleKeepsPresent) {
 class BridgeScript : public ::testing::Test {
  protected:
   void SetUp() override {
-    runner_.on("ovs-vsctl --timeout=5 get Interface strait-tap ofport mac_in_use",
-               [](const auto&) { return CommandOutput{0, "7\n\"02:00:00:00:00:07\"\n", ""}; });
-    runner_.on("dump-flows br0 cookie=0x57a1700000000000/0xffffffff00000000",
-               [this](const auto&) { return CommandOutput{0, dump_, ""}; });
+    runner_.on("ovs-vsctl --timeout=5 get Interface strait-tap ofport mac_in_use", [](const auto&) {
+      return CommandOutput{0, "7\n\"02:00:00:00:00:07\"\n", ""};
+    });
+    runner_.on("dump-flows br0 cookie=0x57a1700000000000/0xffffffff00000000", [this](const auto&) {
+      return CommandOutput{0, dump_, ""};
+    });
     runner_.on("--bundle add-flows br0 -", [this](const ScriptedRunner::Call& c) {
       bundles_.push_back(c.stdin_text);
       return CommandOutput{0, "", ""};
     });
-    runner_.on("del-flows br0 cookie=0x57a1700000000000/0xffffffff00000000",
-               [this](const auto&) {
-                 ++wipes_;
-                 return CommandOutput{0, "", ""};
-               });
+    runner_.on("del-flows br0 cookie=0x57a1700000000000/0xffffffff00000000", [this](const auto&) {
+      ++wipes_;
+      return CommandOutput{0, "", ""};
+    });
   }
   using ScriptedRunner = testing::ScriptedRunner;
   ScriptedRunner runner_;
@@ -191,7 +194,9 @@ TEST_F(BridgeScript, MissingPortAndFailingOfctlAreErrors) {
   EXPECT_NE(r.error().message.find("no OpenFlow port number yet"), std::string::npos);
 
   testing::ScriptedRunner down;
-  down.on("ovs-vsctl", [](const auto&) { return CommandOutput{0, "5\n\"02:00:00:00:00:05\"\n", ""}; });
+  down.on("ovs-vsctl", [](const auto&) {
+    return CommandOutput{0, "5\n\"02:00:00:00:00:05\"\n", ""};
+  });
   down.on("dump-flows", [](const auto&) {
     return CommandOutput{1, "", "ovs-ofctl: br0 is not a bridge or a socket\n"};
   });
@@ -212,7 +217,9 @@ TEST(AgentRoutes, ParseAndReconcile) {
 
   testing::ScriptedRunner runner;
   runner.on("ip -4 -o route show table main proto 87", [](const auto&) {
-    return CommandOutput{0, "10.132.0.0/14 dev strait-tap scope link \n10.200.0.0/16 dev strait-tap scope link \n", ""};
+    return CommandOutput{
+        0, "10.132.0.0/14 dev strait-tap scope link \n10.200.0.0/16 dev strait-tap scope link \n",
+        ""};
   });
   runner.on("ip -6 -o route show", [](const auto&) { return CommandOutput{0, "", ""}; });
   runner.on("route replace", [](const auto&) { return CommandOutput{0, "", ""}; });

@@ -1,19 +1,18 @@
 // Metrics: exposition text from a device state, /healthz logic, and the HTTP server.
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <thread>
 
 #include "agent_test_support.hpp"
-#include "core/key_base64.hpp"
-#include "control/metrics.hpp"
 #include "base/drop_reason.hpp"
+#include "control/metrics.hpp"
+#include "core/key_base64.hpp"
 
 namespace strait::ctl {
 namespace {
@@ -55,16 +54,18 @@ TEST(AgentMetrics, Exposition) {
   EXPECT_TRUE(has_line(t, "# TYPE strait_peer_last_handshake_timestamp_seconds gauge")) << t;
   EXPECT_TRUE(has_line(
       t, "strait_peer_last_handshake_timestamp_seconds{peer_cluster=\"b\",peer_node=\"b1\"} 1000"));
-  EXPECT_EQ(t.find("strait_peer_last_handshake_timestamp_seconds{peer_cluster=\"b\",peer_node=\"b\\\"2\"}"),
-            std::string::npos);  // never: no series
+  EXPECT_EQ(
+      t.find(
+          "strait_peer_last_handshake_timestamp_seconds{peer_cluster=\"b\",peer_node=\"b\\\"2\"}"),
+      std::string::npos);  // never: no series
   EXPECT_TRUE(has_line(t, "# TYPE strait_peer_rx_bytes_total counter"));
   EXPECT_TRUE(has_line(t, "strait_peer_rx_bytes_total{peer_cluster=\"b\",peer_node=\"b1\"} 1500"));
   EXPECT_TRUE(has_line(t, "strait_peer_tx_bytes_total{peer_cluster=\"b\",peer_node=\"b1\"} 3000"));
   EXPECT_TRUE(has_line(t, "strait_peer_rx_packets_total{peer_cluster=\"b\",peer_node=\"b1\"} 1"));
   EXPECT_TRUE(has_line(t, "strait_peer_tx_packets_total{peer_cluster=\"b\",peer_node=\"b1\"} 2"));
   EXPECT_TRUE(has_line(t, "strait_peer_rx_bytes_total{peer_cluster=\"b\",peer_node=\"b\\\"2\"} 0"));
-  EXPECT_TRUE(
-      has_line(t, "strait_peer_drops_total{peer_cluster=\"b\",peer_node=\"b1\",reason=\"replay\"} 4"));
+  EXPECT_TRUE(has_line(
+      t, "strait_peer_drops_total{peer_cluster=\"b\",peer_node=\"b1\",reason=\"replay\"} 4"));
   EXPECT_EQ(t.find("77777"), std::string::npos) << "foreign peers are not exported";
   EXPECT_TRUE(has_line(t, "strait_drops_total{reason=\"auth_failed\"} 9"));
   EXPECT_TRUE(has_line(t, "strait_drops_total{reason=\"no_route\"} 0"));

@@ -24,10 +24,8 @@ TEST(AgentOvn, NexthopIsTheLastUsableHost) {
     const char* subnet;
     const char* want;
   } cases[] = {
-      {1, "10.128.0.0/23", "10.128.1.254"},
-      {2, "10.128.2.0/24", "10.128.2.254"},
-      {3, "10.244.0.0/16", "10.244.255.254"},
-      {4, "fd01:0:0:1::/64", "fd01::1:ffff:ffff:ffff:fffe"},
+      {1, "10.128.0.0/23", "10.128.1.254"},   {2, "10.128.2.0/24", "10.128.2.254"},
+      {3, "10.244.0.0/16", "10.244.255.254"}, {4, "fd01:0:0:1::/64", "fd01::1:ffff:ffff:ffff:fffe"},
       {5, "10.128.4.0/30", "10.128.4.2"},
   };
   for (const auto& c : cases) {
@@ -41,8 +39,7 @@ TEST(AgentOvn, RendersThePortAndOnePolicyPerSubnetAndRemoteCidrOfAFamily) {
                                cidrs({"10.132.0.0/14", "10.136.0.0/14", "fd00:b::/48"})});
   ASSERT_TRUE(rows) << rows.error().message;
   EXPECT_EQ(rows->port.name, "strait-a1");
-  EXPECT_EQ(rows->port.addresses,
-            "02:00:00:00:00:09 10.128.1.254 fd00:a:0:1:ffff:ffff:ffff:fffe");
+  EXPECT_EQ(rows->port.addresses, "02:00:00:00:00:09 10.128.1.254 fd00:a:0:1:ffff:ffff:ffff:fffe");
   EXPECT_EQ(rows->port.owner, "a1");
   ASSERT_EQ(rows->policies.size(), 3u);
   EXPECT_EQ(rows->policies[0].match, "ip4.src == 10.128.0.0/23 && ip4.dst == 10.132.0.0/14");
@@ -54,9 +51,9 @@ TEST(AgentOvn, RendersThePortAndOnePolicyPerSubnetAndRemoteCidrOfAFamily) {
 }
 
 TEST(AgentOvn, SeveralBlocksOfOneFamilyShareTheFirstBlocksNexthop) {
-  auto rows = render_ovn_rows({"a1", "strait-a1", "02:00:00:00:00:09",
-                               cidrs({"10.128.0.0/26", "10.128.9.64/26"}),
-                               cidrs({"10.132.0.0/14"})});
+  auto rows =
+      render_ovn_rows({"a1", "strait-a1", "02:00:00:00:00:09",
+                       cidrs({"10.128.0.0/26", "10.128.9.64/26"}), cidrs({"10.132.0.0/14"})});
   ASSERT_TRUE(rows);
   EXPECT_EQ(rows->port.addresses, "02:00:00:00:00:09 10.128.0.62");
   ASSERT_EQ(rows->policies.size(), 2u);
@@ -65,7 +62,8 @@ TEST(AgentOvn, SeveralBlocksOfOneFamilyShareTheFirstBlocksNexthop) {
 }
 
 TEST(AgentOvn, NoSubnetIsAnError) {
-  auto rows = render_ovn_rows({"a1", "strait-a1", "02:00:00:00:00:09", {}, cidrs({"10.132.0.0/14"})});
+  auto rows =
+      render_ovn_rows({"a1", "strait-a1", "02:00:00:00:00:09", {}, cidrs({"10.132.0.0/14"})});
   ASSERT_FALSE(rows);
   EXPECT_NE(rows.error().message.find("node a1 has no pod subnet"), std::string::npos);
 }
@@ -102,8 +100,8 @@ TEST(AgentOvn, ParsesRecordedCsvWithQuotedFields) {
 }
 
 OvnRows rows_a1() {
-  return *render_ovn_rows({"a1", "strait-a1", "02:00:00:00:00:09", cidrs({"10.128.0.0/23"}),
-                           cidrs({"10.132.0.0/14"})});
+  return *render_ovn_rows(
+      {"a1", "strait-a1", "02:00:00:00:00:09", cidrs({"10.128.0.0/23"}), cidrs({"10.132.0.0/14"})});
 }
 
 TEST(AgentOvn, DiffKeepsWhatIsThereAndRemovesStaleAndDuplicates) {
@@ -135,14 +133,40 @@ TEST(AgentOvn, OneTransactionWithMarkedRows) {
   d.remove = {"stale-uuid"};
   const auto args = ovn_transaction_args(d, want, "a1", "a1", "ovn_cluster_router");
   const std::vector<std::string> expect = {
-      "--may-exist", "lsp-add", "a1", "strait-a1", "--",
-      "lsp-set-addresses", "strait-a1", "02:00:00:00:00:09 10.128.1.254", "--",
-      "set", "Logical_Switch_Port", "strait-a1", "external_ids:\"strait.io/owner\"=\"a1\"", "--",
-      "--id=@strait0", "create", "Logical_Router_Policy", "priority=1500",
-      "match=\"ip4.src == 10.128.0.0/23 && ip4.dst == 10.132.0.0/14\"", "action=reroute",
-      "nexthops=\"10.128.1.254\"", "external_ids:\"strait.io/owner\"=\"a1\"", "--",
-      "add", "Logical_Router", "ovn_cluster_router", "policies", "@strait0", "--",
-      "remove", "Logical_Router", "ovn_cluster_router", "policies", "stale-uuid"};
+      "--may-exist",
+      "lsp-add",
+      "a1",
+      "strait-a1",
+      "--",
+      "lsp-set-addresses",
+      "strait-a1",
+      "02:00:00:00:00:09 10.128.1.254",
+      "--",
+      "set",
+      "Logical_Switch_Port",
+      "strait-a1",
+      "external_ids:\"strait.io/owner\"=\"a1\"",
+      "--",
+      "--id=@strait0",
+      "create",
+      "Logical_Router_Policy",
+      "priority=1500",
+      "match=\"ip4.src == 10.128.0.0/23 && ip4.dst == 10.132.0.0/14\"",
+      "action=reroute",
+      "nexthops=\"10.128.1.254\"",
+      "external_ids:\"strait.io/owner\"=\"a1\"",
+      "--",
+      "add",
+      "Logical_Router",
+      "ovn_cluster_router",
+      "policies",
+      "@strait0",
+      "--",
+      "remove",
+      "Logical_Router",
+      "ovn_cluster_router",
+      "policies",
+      "stale-uuid"};
   EXPECT_EQ(args, expect);
 }
 
@@ -183,8 +207,8 @@ DesiredState desired_a1() {
 }
 
 TEST_F(NorthboundScript, WritesOnceBindsThePortThenOnlyReads) {
-  OvnNorthbound nb(runner_, {"a1", "unix:/run/ovn/nb.sock", "a1", "ovn_cluster_router", "br-int",
-                             "strait0"});
+  OvnNorthbound nb(
+      runner_, {"a1", "unix:/run/ovn/nb.sock", "a1", "ovn_cluster_router", "br-int", "strait0"});
   auto r = nb.reconcile(desired_a1());
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->added, 2u);  // the port and one policy

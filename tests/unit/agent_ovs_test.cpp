@@ -11,6 +11,9 @@
 // bundle; `ovs-ofctl del-flows br0` is repaired by the next pass; cleanup removes exactly the
 // agent's flows and peers.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sched.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <csignal>
@@ -18,10 +21,6 @@
 #include <fstream>
 #include <mutex>
 #include <thread>
-
-#include <poll.h>
-#include <sched.h>
-#include <unistd.h>
 
 #include "agent_test_support.hpp"
 #include "control/agent.hpp"
@@ -101,18 +100,20 @@ class RealOvs : public ::testing::Test {
     ::setenv("OVS_DBDIR", dir_.c_str(), 1);
     ::setenv("OVS_LOGDIR", dir_.c_str(), 1);
     const std::string d = dir_.string();
-    ASSERT_EQ(sh("ovsdb-tool create " + d + "/conf.db /usr/share/openvswitch/vswitch.ovsschema"), 0);
-    ASSERT_EQ(sh("ovsdb-server --remote=punix:" + d + "/db.sock --pidfile=" + d +
-                 "/ovsdb-server.pid --detach --log-file=" + d + "/ovsdb-server.log " + d +
-                 "/conf.db"),
+    ASSERT_EQ(sh("ovsdb-tool create " + d + "/conf.db /usr/share/openvswitch/vswitch.ovsschema"),
               0);
+    ASSERT_EQ(
+        sh("ovsdb-server --remote=punix:" + d + "/db.sock --pidfile=" + d +
+           "/ovsdb-server.pid --detach --log-file=" + d + "/ovsdb-server.log " + d + "/conf.db"),
+        0);
     started_ = true;
     ASSERT_EQ(sh("ovs-vsctl --no-wait init"), 0);
     ASSERT_EQ(sh("ovs-vswitchd --pidfile=" + d + "/ovs-vswitchd.pid --detach --log-file=" + d +
                  "/ovs-vswitchd.log 2>/dev/null"),
               0);
     ASSERT_EQ(sh("ovs-vsctl --timeout=10 add-br br0 -- set bridge br0 datapath_type=netdev -- "
-                 "add-port br0 " + port_ + " -- set interface " + port_ + " type=internal"),
+                 "add-port br0 " +
+                 port_ + " -- set interface " + port_ + " type=internal"),
               0);
     ASSERT_EQ(sh("ovs-ofctl -O OpenFlow13 add-flow br0 table=0,priority=1,actions=NORMAL"), 0);
 
@@ -152,8 +153,9 @@ class RealOvs : public ::testing::Test {
   }
 
   std::string our_flows() {
-    return output_of("ovs-ofctl -O OpenFlow13 --no-names --no-stats dump-flows br0 "
-                     "cookie=0x57a1700000000000/0xffffffff00000000 | grep -v OFPST | sort");
+    return output_of(
+        "ovs-ofctl -O OpenFlow13 --no-names --no-stats dump-flows br0 "
+        "cookie=0x57a1700000000000/0xffffffff00000000 | grep -v OFPST | sort");
   }
   std::string ofport() { return output_of("ovs-vsctl get Interface " + port_ + " ofport"); }
 
@@ -178,12 +180,15 @@ TEST_F(RealOvs, ApplyRepairCleanup) {
   const std::string want =
       " cookie=0x57a1700000000000, priority=210,ip,in_port=" + port +
       ",nw_src=10.132.0.0/14 actions=goto_table:30\n"
-      " cookie=0x57a1700000000000, priority=210,ipv6,in_port=" + port +
+      " cookie=0x57a1700000000000, priority=210,ipv6,in_port=" +
+      port +
       ",ipv6_src=fd00:b::/48 actions=goto_table:30\n"
       " cookie=0x57a1700000000000, table=30, priority=150,ip,nw_dst=10.132.0.0/14 actions=output:" +
-      port + "\n"
+      port +
+      "\n"
       " cookie=0x57a1700000000000, table=30, priority=150,ipv6,ipv6_dst=fd00:b::/48 "
-      "actions=output:" + port + "\n";
+      "actions=output:" +
+      port + "\n";
   EXPECT_EQ(our_flows(), want);
   EXPECT_EQ(dev_.get().peers.size(), 2u);
 

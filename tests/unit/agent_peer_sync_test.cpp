@@ -1,18 +1,17 @@
 // Peer sync against a real UapiServer in this process, whose device is the reference model
 // (uapi::apply_change): add, update (VIP change), remove, idempotence, foreign peers kept.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
 #include <mutex>
 #include <thread>
 
-#include <poll.h>
-#include <unistd.h>
-
 #include "agent_test_support.hpp"
-#include "core/key_base64.hpp"
 #include "control/peer_sync.hpp"
+#include "core/key_base64.hpp"
 #include "uapi/server.hpp"
 
 namespace strait::ctl {
@@ -197,7 +196,8 @@ TEST_F(Fixture, RemovesOwnedPeersKeepsForeignOnes) {
 
   // b2 leaves the mesh: its peer is removed (installed by us), the foreign one stays.
   std::string smaller = testing::kSpec2x2;
-  smaller.erase(smaller.find("  - name: b2"), smaller.find("defaults:") - smaller.find("  - name: b2"));
+  smaller.erase(smaller.find("  - name: b2"),
+                smaller.find("defaults:") - smaller.find("  - name: b2"));
   auto plan = sync.sync(c, desired_for(smaller, "a1", &keys), keys);
   ASSERT_TRUE(plan) << plan.error().message;
   EXPECT_EQ(plan->removed, (std::vector<std::string>{testing::kKeyB2}));

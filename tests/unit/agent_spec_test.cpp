@@ -1,15 +1,15 @@
 // The mesh spec: base64 keys, prefixes, parsing, and the validation table (every refusal names
 // the field and the entry).
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 
-#include <gtest/gtest.h>
-
 #include "agent_test_support.hpp"
-#include "core/key_base64.hpp"
 #include "control/mesh_spec.hpp"
 #include "control/prefix.hpp"
+#include "core/key_base64.hpp"
 
 namespace strait::ctl {
 namespace {
@@ -18,8 +18,8 @@ using testing::kSpec2x2;
 
 TEST(AgentKeyBase64, KnownKeyRoundTrip) {
   // RFC 7748 section 6.1, Alice's public key, and its base64 as `wg pubkey` would print it.
-  const auto key = uapi::key_from_hex(
-      "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
+  const auto key =
+      uapi::key_from_hex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
   ASSERT_TRUE(key);
   EXPECT_EQ(wg::key_to_base64(*key), "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=");
   const auto back = wg::key_from_base64("hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=");
@@ -30,11 +30,11 @@ TEST(AgentKeyBase64, KnownKeyRoundTrip) {
 TEST(AgentKeyBase64, RefusesMalformed) {
   const char* bad[] = {
       "",
-      "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo",     // 43: no padding
-      "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo==",   // 45
-      "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTm==",    // 44, two '='
-      "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo=",    // URL-safe alphabet
-      "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmp=",    // non-zero unused bits
+      "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo",    // 43: no padding
+      "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo==",  // 45
+      "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTm==",   // 44, two '='
+      "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo=",   // URL-safe alphabet
+      "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmp=",   // non-zero unused bits
       " SDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=",
   };
   for (const char* b : bad) EXPECT_FALSE(wg::key_from_base64(b)) << b;
@@ -109,10 +109,13 @@ TEST(AgentSpec, ValidationTable) {
       {4, edited("pod_subnets: [10.128.2.0/23]", "pod_subnets: [10.128.0.0/22]"),
        "nodes[1] (a2).pod_subnets[0] (line 15): 10.128.0.0/22 overlaps 10.128.0.0/23 of "
        "nodes[0] (a1).pod_subnets[0]"},
-      {5, edited("name: a2", "name: a1"), "nodes[1] (a1).name (line 13): duplicate node name (also nodes[0])"},
+      {5, edited("name: a2", "name: a1"),
+       "nodes[1] (a1).name (line 13): duplicate node name (also nodes[0])"},
       {6, edited(testing::kKeyA2, testing::kKeyA1),
        "nodes[1] (a2).public_key (line 17): duplicate public key (also nodes[0])"},
-      {7, edited("cluster: b\n    pod_subnets: [10.132.2.0", "cluster: c\n    pod_subnets: [10.132.2.0"),
+      {7,
+       edited("cluster: b\n    pod_subnets: [10.132.2.0",
+              "cluster: c\n    pod_subnets: [10.132.2.0"),
        "nodes[3] (b2).cluster (line 26): unknown cluster \"c\""},
       {8, edited("pod_cidrs: [10.128.0.0/14]", "pod_cidrs: [10.128.0.0/33]"),
        "clusters[0] (a).pod_cidrs[0] (line 3): \"10.128.0.0/33\" is not a valid CIDR"},
@@ -124,7 +127,8 @@ TEST(AgentSpec, ValidationTable) {
        "nodes[1] (a2).endpoint (line 16): duplicate endpoint 192.0.2.1:51820 (also nodes[0])"},
       {12, edited("    straitd: false", "    straitd: maybe"),
        "nodes[3] (b2).straitd (line 30): must be true or false"},
-      {13, edited("    straitd: false\n", ""), "nodes[3] (b2) (line 25): missing required field \"straitd\""},
+      {13, edited("    straitd: false\n", ""),
+       "nodes[3] (b2) (line 25): missing required field \"straitd\""},
       {14, edited("  - name: b\n", "  - name: a\n"),
        "clusters[1] (a).name (line 4): duplicate cluster name (also clusters[0])"},
       {15, edited("persistent_keepalive: 15", "persistent_keepalive: 70000"),
@@ -157,7 +161,9 @@ TEST(AgentSpec, ValidationTable) {
       {27, edited("    pod_subnets: [10.128.2.0/23]\n", ""),
        "nodes[1] (a2) (line 13): missing required field \"pod_subnets\""},
       // The older single form stays accepted, but not together with the list.
-      {28, edited("pod_subnets: [10.128.2.0/23]", "pod_subnets: [10.128.2.0/23]\n    pod_subnet: 10.128.4.0/23"),
+      {28,
+       edited("pod_subnets: [10.128.2.0/23]",
+              "pod_subnets: [10.128.2.0/23]\n    pod_subnet: 10.128.4.0/23"),
        "nodes[1] (a2).pod_subnet (line 16): give either pod_subnets (a list) or the older "
        "pod_subnet (one CIDR), not both"},
       {29, edited("pod_subnets: [10.128.0.0/23]", "pod_subnet: [10.128.0.0/23]"),
@@ -176,7 +182,8 @@ TEST(AgentSpec, ValidationTable) {
 
 TEST(AgentSpec, SeveralSubnetsPerNodeDualStack) {
   // b2 dual-stack (IPv4 and IPv6 of cluster b), a2 two IPv4 blocks as Calico allocates them.
-  std::string s = edited("pod_subnets: [10.132.2.0/23]", "pod_subnets: [10.132.2.0/23, \"fd00:b:0:2::/64\"]");
+  std::string s =
+      edited("pod_subnets: [10.132.2.0/23]", "pod_subnets: [10.132.2.0/23, \"fd00:b:0:2::/64\"]");
   const auto at = s.find("pod_subnets: [10.128.2.0/23]");
   s.replace(at, 28, "pod_subnets:\n      - 10.128.2.0/26\n      - 10.128.9.64/26");
   auto spec = parse_mesh_spec(s);

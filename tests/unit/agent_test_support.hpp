@@ -63,7 +63,9 @@ class ScriptedRunner : public CommandRunner {
   using Answer = std::function<CommandOutput(const Call&)>;
 
   // Answers whatever matches `argv0_and_verb` (e.g. "ovs-ofctl dump-flows") with `answer`.
-  void on(std::string needle, Answer answer) { rules_.emplace_back(std::move(needle), std::move(answer)); }
+  void on(std::string needle, Answer answer) {
+    rules_.emplace_back(std::move(needle), std::move(answer));
+  }
 
   Result<CommandOutput> run(const std::vector<std::string>& argv,
                             const std::string& stdin_text) override {

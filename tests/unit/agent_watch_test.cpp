@@ -1,14 +1,13 @@
 // The spec watch sees a ConfigMap-style update (atomic `..data` symlink swap), and the agent
 // takes a new valid spec, refuses a bad one keeping the last good one, and parses its flags.
 #include <gtest/gtest.h>
-
-#include <filesystem>
-#include <fstream>
-
 #include <poll.h>
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "agent_test_support.hpp"
 #include "control/agent.hpp"
@@ -37,7 +36,8 @@ class ConfigMapDir : public ::testing::Test {
     std::ofstream(dir_ / ("..ts_" + version) / "mesh.yaml") << text;
     fs::create_symlink("..ts_" + version, dir_ / "..data_tmp");
     fs::rename(dir_ / "..data_tmp", dir_ / "..data");
-    if (!fs::is_symlink(dir_ / "mesh.yaml")) fs::create_symlink("..data/mesh.yaml", dir_ / "mesh.yaml");
+    if (!fs::is_symlink(dir_ / "mesh.yaml"))
+      fs::create_symlink("..data/mesh.yaml", dir_ / "mesh.yaml");
   }
   std::string spec_path() const { return (dir_ / "mesh.yaml").string(); }
   fs::path dir_;
@@ -97,7 +97,7 @@ TEST_F(ConfigMapDir, AgentTakesGoodSpecsAndKeepsTheLastGoodOne) {
 // gives a log collector one event per problem.
 TEST_F(ConfigMapDir, RefusedSpecLogsOneRecordPerProblem) {
   std::string bad = testing::kSpec2x2;
-  bad.replace(bad.find("10.128.2.0/23"), 13, "10.128.2.1/23");         // host bits set
+  bad.replace(bad.find("10.128.2.0/23"), 13, "10.128.2.1/23");            // host bits set
   bad.replace(bad.find("198.51.100.1:51820"), 18, "198.51.100.1:99999");  // bad port
   publish("1", bad);
   AgentOptions o;
@@ -126,8 +126,8 @@ TEST(AgentOptionsTest, VersionAndLogFormat) {
   auto v = parse_agent_args(version, nullptr);
   ASSERT_TRUE(v) << v.error().message;
   EXPECT_EQ(v->action, AgentAction::version);
-  const std::vector<std::string> json = {"--spec", "s.yaml", "--strait-port", "p",
-                                         "--log-format", "json"};
+  const std::vector<std::string> json = {"--spec", "s.yaml",       "--strait-port",
+                                         "p",      "--log-format", "json"};
   auto j = parse_agent_args(json, "n");
   ASSERT_TRUE(j) << j.error().message;
   EXPECT_TRUE(j->options.log_json);
@@ -139,9 +139,16 @@ TEST(AgentOptionsTest, VersionAndLogFormat) {
 }
 
 TEST(AgentOptionsTest, ParsesFlagsAndRefusesMistakes) {
-  const std::vector<std::string> args = {"--spec", "/etc/strait/mesh.yaml", "--profile=generic",
-                                         "--strait-port", "strait-tap", "--resync-interval",
-                                         "500ms", "--once", "--metrics-listen", "off"};
+  const std::vector<std::string> args = {"--spec",
+                                         "/etc/strait/mesh.yaml",
+                                         "--profile=generic",
+                                         "--strait-port",
+                                         "strait-tap",
+                                         "--resync-interval",
+                                         "500ms",
+                                         "--once",
+                                         "--metrics-listen",
+                                         "off"};
   auto c = parse_agent_args(args, "node-7");
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->options.node, "node-7");

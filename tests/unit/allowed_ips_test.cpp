@@ -55,15 +55,9 @@ void run(AllowedIps& t, const std::vector<Step>& steps) {
     const Step& s = steps[i];
     SCOPED_TRACE("case " + std::to_string(i + 1) + ": " + s.text);
     switch (s.op) {
-      case Step::kInsert:
-        ASSERT_EQ(t.insert(parse(s.text), s.peer), AllowedIpsError::none);
-        break;
-      case Step::kRemove:
-        ASSERT_EQ(t.remove(parse(s.text)), AllowedIpsError::none);
-        break;
-      case Step::kRemovePeer:
-        ASSERT_GT(t.remove_peer(s.peer), 0U);
-        break;
+      case Step::kInsert: ASSERT_EQ(t.insert(parse(s.text), s.peer), AllowedIpsError::none); break;
+      case Step::kRemove: ASSERT_EQ(t.remove(parse(s.text)), AllowedIpsError::none); break;
+      case Step::kRemovePeer: ASSERT_GT(t.remove_peer(s.peer), 0U); break;
       case Step::kLookup: {
         const auto got = lookup(t, s.text);
         if (s.peer == kNone) {
@@ -84,56 +78,56 @@ TEST(AllowedIps, NumberedCases) {
   run(t, {
              /*  1 */ {Step::kLookup, "192.168.4.20", kNone},  // empty table
              /*  2 */ {Step::kInsert, "192.168.4.0/24", a},
-             /*  3 */ {Step::kInsert, "192.168.4.4/32", b},    // host route inside a's /24
-             /*  4 */ {Step::kInsert, "192.168.0.0/16", c},    // covering a's /24
+             /*  3 */ {Step::kInsert, "192.168.4.4/32", b},  // host route inside a's /24
+             /*  4 */ {Step::kInsert, "192.168.0.0/16", c},  // covering a's /24
              /*  5 */ {Step::kInsert, "192.95.5.64/27", d},
-             /*  6 */ {Step::kInsert, "192.95.5.65/27", c},    // same prefix, host bits set: moves
+             /*  6 */ {Step::kInsert, "192.95.5.65/27", c},  // same prefix, host bits set: moves
              /*  7 */ {Step::kInsert, "2607:5300:60:6b00::/56", d},
              /*  8 */ {Step::kInsert, "2607:5300:60:6b00::c05f:543/128", e},
              /*  9 */ {Step::kInsert, "2001:db8::/32", f},
              /* 10 */ {Step::kInsert, "10.0.0.0/8", g},
              /* 11 */ {Step::kInsert, "10.1.0.0/16", h},
-             /* 12 */ {Step::kInsert, "10.1.0.0/17", g},     // divergence inside h's /16
+             /* 12 */ {Step::kInsert, "10.1.0.0/17", g},  // divergence inside h's /16
              /* 13 */ {Step::kLookup, "192.168.4.20", a},
              /* 14 */ {Step::kLookup, "192.168.4.0", a},
              /* 15 */ {Step::kLookup, "192.168.4.4", b},
              /* 16 */ {Step::kLookup, "192.168.4.5", a},
              /* 17 */ {Step::kLookup, "192.168.200.182", c},
-             /* 18 */ {Step::kLookup, "192.95.5.68", c},     // the /27 moved to c
-             /* 19 */ {Step::kLookup, "192.95.5.96", kNone}, // just past the /27
-             /* 20 */ {Step::kLookup, "192.95.5.63", kNone}, // just before it
+             /* 18 */ {Step::kLookup, "192.95.5.68", c},      // the /27 moved to c
+             /* 19 */ {Step::kLookup, "192.95.5.96", kNone},  // just past the /27
+             /* 20 */ {Step::kLookup, "192.95.5.63", kNone},  // just before it
              /* 21 */ {Step::kLookup, "2607:5300:60:6b00::c05f:543", e},
              /* 22 */ {Step::kLookup, "2607:5300:60:6b00::c05f:544", d},
              /* 23 */ {Step::kLookup, "2607:5300:60:6bff:ffff:ffff:ffff:ffff", d},
              /* 24 */ {Step::kLookup, "2607:5300:60:6c00::", kNone},
              /* 25 */ {Step::kLookup, "2001:db8:ffff::1", f},
-             /* 26 */ {Step::kLookup, "10.1.127.255", g},    // /17
-             /* 27 */ {Step::kLookup, "10.1.128.0", h},      // /16 outside the /17
-             /* 28 */ {Step::kLookup, "10.2.0.1", g},        // /8
+             /* 26 */ {Step::kLookup, "10.1.127.255", g},  // /17
+             /* 27 */ {Step::kLookup, "10.1.128.0", h},    // /16 outside the /17
+             /* 28 */ {Step::kLookup, "10.2.0.1", g},      // /8
              /* 29 */ {Step::kLookup, "11.0.0.0", kNone},
-             /* 30 */ {Step::kInsert, "0.0.0.0/0", e},       // IPv4 default route
+             /* 30 */ {Step::kInsert, "0.0.0.0/0", e},  // IPv4 default route
              /* 31 */ {Step::kLookup, "11.0.0.0", e},
              /* 32 */ {Step::kLookup, "192.95.5.96", e},
              /* 33 */ {Step::kLookup, "255.255.255.255", e},
-             /* 34 */ {Step::kLookup, "192.168.4.4", b},     // more specific still wins
-             /* 35 */ {Step::kLookup, "::1", kNone},         // the v4 default is not a v6 one
+             /* 34 */ {Step::kLookup, "192.168.4.4", b},  // more specific still wins
+             /* 35 */ {Step::kLookup, "::1", kNone},      // the v4 default is not a v6 one
              /* 36 */ {Step::kInsert, "::/0", h},
              /* 37 */ {Step::kLookup, "::1", h},
-             /* 38 */ {Step::kLookup, "::ffff:10.1.0.1", h}, // v4-mapped stays in the v6 table
-             /* 39 */ {Step::kRemove, "192.168.4.4/32", 0},  // more specific removed ...
-             /* 40 */ {Step::kLookup, "192.168.4.4", a},     // ... falls back to the /24
+             /* 38 */ {Step::kLookup, "::ffff:10.1.0.1", h},  // v4-mapped stays in the v6 table
+             /* 39 */ {Step::kRemove, "192.168.4.4/32", 0},   // more specific removed ...
+             /* 40 */ {Step::kLookup, "192.168.4.4", a},      // ... falls back to the /24
              /* 41 */ {Step::kRemove, "192.168.4.0/24", 0},
-             /* 42 */ {Step::kLookup, "192.168.4.4", c},     // ... then to the /16
-             /* 43 */ {Step::kRemove, "10.1.0.0/16", 0},     // a branch point's parent
+             /* 42 */ {Step::kLookup, "192.168.4.4", c},  // ... then to the /16
+             /* 43 */ {Step::kRemove, "10.1.0.0/16", 0},  // a branch point's parent
              /* 44 */ {Step::kLookup, "10.1.127.255", g},
              /* 45 */ {Step::kLookup, "10.1.128.0", g},
-             /* 46 */ {Step::kRemovePeer, "", c},            // c's /16 and /27
+             /* 46 */ {Step::kRemovePeer, "", c},  // c's /16 and /27
              /* 47 */ {Step::kLookup, "192.168.4.4", e},
              /* 48 */ {Step::kLookup, "192.95.5.68", e},
              /* 49 */ {Step::kRemove, "0.0.0.0/0", 0},
              /* 50 */ {Step::kLookup, "192.168.4.4", kNone},
              /* 51 */ {Step::kLookup, "10.2.0.1", g},
-             /* 52 */ {Step::kRemovePeer, "", d},            // only its v6 /56 is left
+             /* 52 */ {Step::kRemovePeer, "", d},  // only its v6 /56 is left
              /* 53 */ {Step::kLookup, "2607:5300:60:6b00::c05f:544", h},
              /* 54 */ {Step::kLookup, "2607:5300:60:6b00::c05f:543", e},
              /* 55 */ {Step::kInsert, "2607:5300:60:6b00::c05f:543/128", a},  // host route moves
@@ -159,9 +153,9 @@ TEST(AllowedIps, HostBitsAreMaskedAndEntriesListThem) {
   ASSERT_EQ(t.insert(parse("fd00::1234/64"), a), AllowedIpsError::none);
   ASSERT_EQ(t.insert(parse("fd00:1::1/127"), b), AllowedIpsError::none);
   ASSERT_EQ(t.insert(parse("1.2.3.4/0"), b), AllowedIpsError::none);
-  EXPECT_EQ(t.entries_for_peer(a), (std::vector<IpPrefix>{parse("10.0.0.0/8"),
-                                                         parse("192.168.1.76/30"),
-                                                         parse("fd00::/64")}));
+  EXPECT_EQ(
+      t.entries_for_peer(a),
+      (std::vector<IpPrefix>{parse("10.0.0.0/8"), parse("192.168.1.76/30"), parse("fd00::/64")}));
   EXPECT_EQ(t.entries_for_peer(b),
             (std::vector<IpPrefix>{parse("0.0.0.0/0"), parse("fd00:1::/127")}));
   EXPECT_TRUE(t.entries_for_peer(c).empty());
@@ -250,8 +244,8 @@ class ReferenceTable {
   }
   bool remove(const IpPrefix& prefix) {
     const IpPrefix m = masked(prefix);
-    const auto it = std::find_if(routes_.begin(), routes_.end(),
-                                 [&](const Route& r) { return r.prefix == m; });
+    const auto it =
+        std::find_if(routes_.begin(), routes_.end(), [&](const Route& r) { return r.prefix == m; });
     if (it == routes_.end()) return false;
     routes_.erase(it);
     return true;
@@ -423,8 +417,8 @@ void differential_around_slots(IpFamily family, std::uint64_t seed) {
     p.addr = address();
     const unsigned r = rng() % 100;
     p.len = static_cast<std::uint8_t>(r < 35   ? rng() % 16                  // shorter than 16
-                                      : r < 55 ? 16                           // exactly 16
-                                      : r < 75 ? 17 + rng() % 4               // just past it
+                                      : r < 55 ? 16                          // exactly 16
+                                      : r < 75 ? 17 + rng() % 4              // just past it
                                                : 21 + rng() % (bits - 20));  // longer
     return p;
   };
@@ -499,7 +493,8 @@ TEST(AllowedIps, FirstLevelIsBuiltAndDropped) {
   EXPECT_EQ(trie.lookup(0x0a110000U), std::optional<PeerId>(1000));
   EXPECT_EQ(trie.lookup(0x0b000000U), std::nullopt);
   // Down to 32 routes it stays; below, it goes.
-  for (std::uint32_t i = 1; i <= kFrom / 2; ++i) ASSERT_TRUE(trie.remove(0x0a000000U | i << 12, 20));
+  for (std::uint32_t i = 1; i <= kFrom / 2; ++i)
+    ASSERT_TRUE(trie.remove(0x0a000000U | i << 12, 20));
   EXPECT_EQ(trie.size(), kFrom / 2);
   EXPECT_EQ(trie.first_level_bits(), 16U);
   EXPECT_EQ(trie.lookup(0x0a000000U | 5U << 12 | 0x123U), std::optional<PeerId>(1000));
@@ -521,7 +516,7 @@ TEST(AllowedIps, FirstLevelWidensAndNarrows) {
   // Covering prefixes: /8, /12, /16, /18 (inside a 16-bit slot), /20 (exactly a wide slot),
   // /22 (inside a wide slot).
   const std::vector<std::tuple<std::uint32_t, unsigned, PeerId>> covering = {
-      {0x0a000000U, 8, 1001}, {0x0a100000U, 12, 1002}, {0x0a200000U, 16, 1003},
+      {0x0a000000U, 8, 1001},  {0x0a100000U, 12, 1002}, {0x0a200000U, 16, 1003},
       {0x0a300000U, 18, 1004}, {0x0a400000U, 20, 1005}, {0x0a500000U, 22, 1006}};
   for (const auto& [key, len, peer] : covering) trie.insert(key, len, peer);
   auto expected_cover = [&](std::uint32_t addr) {
@@ -583,10 +578,9 @@ TEST(AllowedIps, MillionHostRoutes) {
   addrs.erase(std::unique(addrs.begin(), addrs.end()), addrs.end());
   std::shuffle(addrs.begin(), addrs.end(), rng);
   auto bytes = [](std::uint32_t v) {
-    return std::array<std::uint8_t, 4>{static_cast<std::uint8_t>(v >> 24),
-                                       static_cast<std::uint8_t>(v >> 16),
-                                       static_cast<std::uint8_t>(v >> 8),
-                                       static_cast<std::uint8_t>(v)};
+    return std::array<std::uint8_t, 4>{
+        static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
+        static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
   };
   for (std::size_t i = 0; i < addrs.size(); ++i) {
     ASSERT_EQ(t.insert(IpPrefix::v4(bytes(addrs[i]), 32), static_cast<PeerId>(i)),

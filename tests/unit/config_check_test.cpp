@@ -61,11 +61,10 @@ TEST_F(ConfigCheckTest, PeerSectionCases) {
   };
   std::vector<Case> cases;
   cases.push_back({"1 a plain peer", peer_change(other_), std::nullopt});
+  cases.push_back({"2 all-zero key", peer_change(Key{}), who(Key{}) + ": public_key: all zero"});
   cases.push_back(
-      {"2 all-zero key", peer_change(Key{}), who(Key{}) + ": public_key: all zero"});
-  cases.push_back({"3 small-order key", peer_change(small_order),
-                   who(small_order) +
-                       ": public_key: a point of small order (no handshake can succeed)"});
+      {"3 small-order key", peer_change(small_order),
+       who(small_order) + ": public_key: a point of small order (no handshake can succeed)"});
   {
     uapi::PeerChange pc = peer_change(other_);
     pc.endpoint = uapi::Endpoint::v4({192, 0, 2, 1}, 51820);
@@ -81,16 +80,16 @@ TEST_F(ConfigCheckTest, PeerSectionCases) {
   {
     uapi::PeerChange pc = peer_change(other_);
     pc.allowed_ips = {allowed_ip("10.0.0.0/8", 33)};
-    cases.push_back({"6 IPv4 prefix /33", pc,
-                     who(other_) +
-                         ": allowed_ip 10.0.0.0/33: prefix length too long for the family"});
+    cases.push_back(
+        {"6 IPv4 prefix /33", pc,
+         who(other_) + ": allowed_ip 10.0.0.0/33: prefix length too long for the family"});
   }
   {
     uapi::PeerChange pc = peer_change(other_);
     pc.allowed_ips = {allowed_ip("fd00::/64", 129)};
-    cases.push_back({"7 IPv6 prefix /129", pc,
-                     who(other_) +
-                         ": allowed_ip fd00::/129: prefix length too long for the family"});
+    cases.push_back(
+        {"7 IPv6 prefix /129", pc,
+         who(other_) + ": allowed_ip fd00::/129: prefix length too long for the family"});
   }
   {
     uapi::PeerChange pc = peer_change(other_);
@@ -100,9 +99,9 @@ TEST_F(ConfigCheckTest, PeerSectionCases) {
   {
     uapi::PeerChange pc = peer_change(other_);
     pc.allowed_ips = {unknown_family};
-    cases.push_back({"9 allowed IP of an unknown family", pc,
-                     who(other_) + ": allowed_ip " + unknown_family.to_string() +
-                         ": unknown address family"});
+    cases.push_back(
+        {"9 allowed IP of an unknown family", pc,
+         who(other_) + ": allowed_ip " + unknown_family.to_string() + ": unknown address family"});
   }
   {
     // remove=true: the rest of the section is moot, even a bad key or prefix.

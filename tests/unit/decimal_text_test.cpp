@@ -1,13 +1,13 @@
 // Decimal numbers as text (core/decimal_text.hpp), as straitd's options read ports, lcore ids,
 // sizes and seconds. Numbered rows, each malformed form refused.
 
+#include "core/decimal_text.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <optional>
 #include <string_view>
-
-#include "core/decimal_text.hpp"
 
 namespace strait::wg {
 namespace {
@@ -19,15 +19,15 @@ TEST(DecimalText, Rows) {
     std::optional<std::uint64_t> expected;  // nothing: refused
   } cases[] = {
       /* 1 */ {"0", 10, 0},
-      /* 2 */ {"10", 10, 10},                            // max itself is taken
-      /* 3 */ {"007", 10, 7},                            // leading zeros are digits
-      /* 4 */ {"11", 10, std::nullopt},                  // above max
+      /* 2 */ {"10", 10, 10},            // max itself is taken
+      /* 3 */ {"007", 10, 7},            // leading zeros are digits
+      /* 4 */ {"11", 10, std::nullopt},  // above max
       /* 5 */ {"", 10, std::nullopt},
-      /* 6 */ {"-1", 10, std::nullopt},                  // no sign
+      /* 6 */ {"-1", 10, std::nullopt},  // no sign
       /* 7 */ {"+1", 10, std::nullopt},
-      /* 8 */ {" 1", 10, std::nullopt},                  // no spaces
+      /* 8 */ {" 1", 10, std::nullopt},  // no spaces
       /* 9 */ {"1 ", 10, std::nullopt},
-      /* 10 */ {"0x1", 100, std::nullopt},               // no hex
+      /* 10 */ {"0x1", 100, std::nullopt},  // no hex
       /* 11 */ {"1.5", 10, std::nullopt},
       /* 12 */ {"18446744073709551616", UINT64_MAX, std::nullopt},  // 2^64: overflow
       /* 13 */ {"18446744073709551615", UINT64_MAX, UINT64_MAX},

@@ -97,11 +97,12 @@ using test::private_key_from;
 struct Node {
   Node(std::uint8_t seed, uapi::Endpoint address, std::string tunnel, Time* clock)
       : rng(seed),
-        device(rng, engine, [clock] {
-          const auto ns = clock->count();
-          return WallTime{kWallEpoch + ns / 1'000'000'000,
-                          static_cast<std::uint32_t>(ns % 1'000'000'000)};
-        }),
+        device(rng, engine,
+               [clock] {
+                 const auto ns = clock->count();
+                 return WallTime{kWallEpoch + ns / 1'000'000'000,
+                                 static_cast<std::uint32_t>(ns % 1'000'000'000)};
+               }),
         addr(address),
         source(address),
         tunnel_ip(std::move(tunnel)),
@@ -183,7 +184,11 @@ class DeviceTest : public ::testing::Test {
   }
 
   static Bytes ping(const Node& from, const Node& to, std::uint16_t seq, std::size_t len = 56) {
-    return PacketBuilder().ipv4(from.tunnel_ip, to.tunnel_ip).icmp_echo(0x4242, seq).payload(len).build();
+    return PacketBuilder()
+        .ipv4(from.tunnel_ip, to.tunnel_ip)
+        .icmp_echo(0x4242, seq)
+        .payload(len)
+        .build();
   }
 
   // Sends one ping a -> b (or b -> a) through the devices and pumps.
@@ -300,7 +305,8 @@ TEST_F(DeviceTest, Ipv6InnerPacketsAreRoutedAndDelivered) {
   };
   add_route(a_, b_, "fd00::2/128");
   add_route(b_, a_, "fd00::1/128");
-  const Bytes v6 = PacketBuilder().ipv6("fd00::1", "fd00::2").icmpv6_echo(7, 1).payload(100).build();
+  const Bytes v6 =
+      PacketBuilder().ipv6("fd00::1", "fd00::2").icmpv6_echo(7, 1).payload(100).build();
   a_.device.send(v6, now_, a_.io);
   pump();
   ASSERT_EQ(b_.io.delivered.size(), 1u);
@@ -535,7 +541,8 @@ TEST_F(DeviceTest, NewHandshakeWhenDataGetsNoAnswer) {
 
 TEST_F(DeviceTest, PersistentKeepaliveStartsSessionAndRepeats) {
   ASSERT_EQ(refused(a_.device.apply(config_for(a_, b_), now_)), "");
-  ASSERT_EQ(refused(b_.device.apply(config_for(b_, a_, Cipher::chacha20_poly1305, true, 25), now_)), "");
+  ASSERT_EQ(refused(b_.device.apply(config_for(b_, a_, Cipher::chacha20_poly1305, true, 25), now_)),
+            "");
   // A new interval makes a keepalive due at once; with no session that is a handshake.
   ASSERT_TRUE(b_.device.next_deadline().has_value());
   EXPECT_LE(*b_.device.next_deadline(), now_);
@@ -666,7 +673,8 @@ TEST_F(DeviceTest, RoamingEndpointFollowsAuthenticatedPackets) {
 
   // An unauthenticated message from a third address does not move it.
   const uapi::Endpoint attacker = uapi::Endpoint::v4({203, 0, 113, 9}, 666);
-  Bytes forged = PacketBuilder().wg_data(peer_state(b_, a_).keypairs.current()->local_index, 99, 64).build();
+  Bytes forged =
+      PacketBuilder().wg_data(peer_state(b_, a_).keypairs.current()->local_index, 99, 64).build();
   b_.device.receive(forged, attacker, now_, b_.io);
   EXPECT_EQ(drops(b_, DropReason::auth_failed), 1u);
   EXPECT_EQ(*peer_state(b_, a_).endpoint, moved);
@@ -676,7 +684,8 @@ TEST_F(DeviceTest, SpoofedInnerSourceIsDropped) {
   configure();
   send(a_, b_, 1);
   // A seals a packet whose source is outside its allowed IPs at B (10.0.0.1/32).
-  a_.device.send(PacketBuilder().ipv4("10.0.0.99", "10.0.0.2").icmp_echo(1, 1).build(), now_, a_.io);
+  a_.device.send(PacketBuilder().ipv4("10.0.0.99", "10.0.0.2").icmp_echo(1, 1).build(), now_,
+                 a_.io);
   pump();
   EXPECT_EQ(b_.io.delivered.size(), 1u);
   EXPECT_EQ(drops(b_, DropReason::inner_src_not_allowed), 1u);
@@ -700,7 +709,8 @@ TEST_F(DeviceTest, ReplayedDataIsDropped) {
 }
 
 TEST_F(DeviceTest, NoRouteAndNoEndpoint) {
-  ASSERT_EQ(refused(a_.device.apply(config_for(a_, b_, Cipher::chacha20_poly1305, false), now_)), "");
+  ASSERT_EQ(refused(a_.device.apply(config_for(a_, b_, Cipher::chacha20_poly1305, false), now_)),
+            "");
   a_.device.send(ping(a_, b_, 1), now_, a_.io);
   EXPECT_EQ(drops(a_, DropReason::no_endpoint), 1u);
   a_.device.send(PacketBuilder().ipv4("10.0.0.1", "10.9.9.9").icmp_echo(1, 1).build(), now_, a_.io);
@@ -759,9 +769,11 @@ TEST_F(DeviceTest, MalformedDatagramsAreDroppedWithTheRightReason) {
       {9, "response extended", extend(real_resp), DropReason::msg_bad_length},
       {10, "cookie truncated", cut(cookie, kCookieReplyLen - 1), DropReason::msg_bad_length},
       {11, "cookie extended", extend(cookie), DropReason::msg_bad_length},
-      {12, "data shorter than header+tag", cut(real_data, kDataMinLen - 1), DropReason::msg_bad_length},
+      {12, "data shorter than header+tag", cut(real_data, kDataMinLen - 1),
+       DropReason::msg_bad_length},
       {13, "initiation bad mac1", flip(real_init, 120), DropReason::handshake_bad_mac1},
-      {14, "initiation body changed (mac1 fails)", flip(real_init, 50), DropReason::handshake_bad_mac1},
+      {14, "initiation body changed (mac1 fails)", flip(real_init, 50),
+       DropReason::handshake_bad_mac1},
       {15, "response bad mac1", flip(real_resp, 64), DropReason::handshake_bad_mac1},
       {16, "cookie reply for no index", cookie, DropReason::cookie_invalid},
       {17, "data unknown index", PacketBuilder().wg_data(0xdeadbeef, 0, 48).build(),
@@ -928,7 +940,9 @@ TEST_F(DeviceTest, AesGcmPeersRoamByAddressOnlyAndKeepTheirPort) {
 
 TEST_F(DeviceTest, AesGcmPeerWithoutEndpointLearnsNothingFromPortZero) {
   ASSERT_EQ(refused(a_.device.apply(config_for(a_, b_, Cipher::aes256_gcm), now_)), "");
-  ASSERT_EQ(refused(b_.device.apply(config_for(b_, a_, Cipher::aes256_gcm, /*with_endpoint=*/false), now_)), "");
+  ASSERT_EQ(refused(b_.device.apply(config_for(b_, a_, Cipher::aes256_gcm, /*with_endpoint=*/false),
+                                    now_)),
+            "");
   const PeerId a_at_b = peer_of(b_, a_);
   ASSERT_FALSE(peer_state(b_, a_).endpoint.has_value());
   EXPECT_FALSE(b_.device.note_endpoint(a_at_b, uapi::Endpoint::v4({192, 0, 2, 1}, 0)));
@@ -1059,7 +1073,8 @@ TEST_F(DeviceTest, PrivateKeyChangeStopsSendingOnOldSessions) {
   c.private_key = private_key_from(33);
   ASSERT_EQ(refused(a_.device.apply(c, now_)), "");
   EXPECT_FALSE(cur->valid_for_send(now_));
-  EXPECT_EQ(a_.device.identity().public_key, StaticIdentity::from_private(private_key_from(33)).public_key);
+  EXPECT_EQ(a_.device.identity().public_key,
+            StaticIdentity::from_private(private_key_from(33)).public_key);
   // B does not know the new key: A's next initiation fails B's mac1... B must be told.
   uapi::DeviceChange at_b;
   uapi::PeerChange old_a;
@@ -1142,11 +1157,14 @@ TEST(HandshakeRateLimiterTest, BurstThenRefillPerSource) {
     bool allowed;
   };
   const Step steps[] = {
-      {1, t, &a, true},  {2, t, &a, true},  {3, t, &a, true},
-      {4, t, &a, true},  {5, t, &a_other_port, true},  // the port does not matter: 5th
-      {6, t, &a, false},                               // burst of 5 used up
-      {7, t, &b, true},                                // another address has its own bucket
-      {8, t + milliseconds(49), &a, false},            // a token costs 50 ms
+      {1, t, &a, true},
+      {2, t, &a, true},
+      {3, t, &a, true},
+      {4, t, &a, true},
+      {5, t, &a_other_port, true},           // the port does not matter: 5th
+      {6, t, &a, false},                     // burst of 5 used up
+      {7, t, &b, true},                      // another address has its own bucket
+      {8, t + milliseconds(49), &a, false},  // a token costs 50 ms
       {9, t + milliseconds(50), &a, true},
       {10, t + milliseconds(50), &a, false},
       {11, t + seconds(1), &a, true},  // refilled (up to the burst)

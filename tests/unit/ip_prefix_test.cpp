@@ -13,7 +13,10 @@ namespace strait {
 namespace {
 
 TEST(IpPrefix, ParseErrorsNameWhatIsWrong) {
-  struct Case { const char* text; const char* message; };
+  struct Case {
+    const char* text;
+    const char* message;
+  };
   const Case cases[] = {
       /* 1 */ {"10.0.0.1", "missing /prefix-length"},
       /* 2 */ {"10.0.0/8", "not an IPv4 address: 10.0.0"},
@@ -22,8 +25,9 @@ TEST(IpPrefix, ParseErrorsNameWhatIsWrong) {
       /* 5 */ {"fd00::/129", "prefix length must be 0..128, got \"129\""},
       /* 6 */ {"10.0.0.0/08", "prefix length must be 0..32, got \"08\""},
       /* 7 */ {"10.0.0.0/", "prefix length must be 0..32, got \"\""},
-      /* 8 */ {"10.0.0.0/99999999999999999999",
-               "prefix length must be 0..32, got \"99999999999999999999\""},
+      /* 8 */
+      {"10.0.0.0/99999999999999999999",
+       "prefix length must be 0..32, got \"99999999999999999999\""},
   };
   int i = 0;
   for (const Case& c : cases) {
@@ -49,8 +53,8 @@ TEST(IpPrefix, HostOrPrefixTakesABareAddress) {
   EXPECT_EQ(q->len, 128);
   EXPECT_EQ(IpPrefix::parse_host_or_prefix("203.0.113.7")->len, 32);
   EXPECT_EQ(IpPrefix::parse_host_or_prefix("0.0.0.0/0")->len, 0);
-  for (const char* bad :
-       {"", "10.0.0.0/33", "2001:db8::/129", "10.0.0.0/", "10.0.0.0/8x", "host/8", "10.0.0/8", "host"}) {
+  for (const char* bad : {"", "10.0.0.0/33", "2001:db8::/129", "10.0.0.0/", "10.0.0.0/8x", "host/8",
+                          "10.0.0/8", "host"}) {
     EXPECT_FALSE(IpPrefix::parse_host_or_prefix(bad).ok()) << bad;
   }
 }

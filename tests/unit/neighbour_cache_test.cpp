@@ -14,8 +14,8 @@ namespace {
 constexpr std::int64_t kSec = 1'000'000'000;
 
 dp::IpAddr16 addr(std::uint32_t n) {
-  const std::uint8_t v4[4] = {10, static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 8),
-                              static_cast<std::uint8_t>(n)};
+  const std::uint8_t v4[4] = {10, static_cast<std::uint8_t>(n >> 16),
+                              static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)};
   return dp::ipv4_mapped(v4);
 }
 
@@ -66,7 +66,9 @@ TEST(NeighbourCacheTest, UnknownDestinationIsSolicitedAtAPace) {
   k.known[addr(2)] = kMacA;
   EXPECT_EQ(c.resolve(addr(2), 51820, 2 * NeighbourCache::kRetryNs).mac, kMacA);
   k.known.erase(addr(2));
-  EXPECT_EQ(c.resolve(addr(2), 51820, 2 * NeighbourCache::kRetryNs + NeighbourCache::kRefreshNs).mac, kMacA)
+  EXPECT_EQ(
+      c.resolve(addr(2), 51820, 2 * NeighbourCache::kRetryNs + NeighbourCache::kRefreshNs).mac,
+      kMacA)
       << "the last known MAC stays until the kernel knows better";
 }
 

@@ -2,6 +2,8 @@
 // file others can read (fails before the file had its own owner: a 0644 key was accepted),
 // making a key on first start, keeping an existing one, and the public key file.
 
+#include "straitd/node_key.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -14,7 +16,6 @@
 
 #include "core/key_base64.hpp"
 #include "crypto/primitives.hpp"
-#include "straitd/node_key.hpp"
 
 namespace strait::straitd {
 namespace {
@@ -25,8 +26,8 @@ using ::testing::Not;
 // A key `wg genkey` wrote, its bytes (base64 -d | xxd) and its public key (wg pubkey).
 constexpr const char* kKeyBase64 = "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=";
 constexpr strait::Key kKeyBytes = {0xc8, 0x09, 0xf3, 0xe5, 0x31, 0x7e, 0x95, 0x75, 0xc9, 0xb5, 0xed,
-                               0x78, 0xb6, 0x38, 0xb7, 0xce, 0x53, 0x0d, 0xab, 0xe8, 0x5d, 0xda,
-                               0xb6, 0x14, 0x22, 0x02, 0x41, 0x80, 0x1d, 0xdf, 0x06, 0x69};
+                                   0x78, 0xb6, 0x38, 0xb7, 0xce, 0x53, 0x0d, 0xab, 0xe8, 0x5d, 0xda,
+                                   0xb6, 0x14, 0x22, 0x02, 0x41, 0x80, 0x1d, 0xdf, 0x06, 0x69};
 
 // A directory of its own per test, removed with what is in it.
 class KeyDir {
@@ -127,7 +128,8 @@ TEST(NodeKey, ErrorsNameTheFileAndNeverTheKey) {
   auto m = load_private_key_file(missing);
   ASSERT_FALSE(m.ok());
   EXPECT_THAT(m.error().message,
-              HasSubstr("cannot read private key file '" + missing + "': No such file or "
+              HasSubstr("cannot read private key file '" + missing +
+                        "': No such file or "
                         "directory (let straitd make one: --create-private-key"));
 
   const std::string big = dir.write("big.key", std::string(300, 'A'), 0600);

@@ -1,11 +1,10 @@
 // The pieces straitd and strait-agent share for operators: JSON log records (--log-format json)
 // and the --version line.
 #include <gtest/gtest.h>
-
-#include <regex>
-
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
+
+#include <regex>
 
 #include "observability/build_version.hpp"
 #include "observability/json_log.hpp"
@@ -59,9 +58,9 @@ TEST(JsonLog, EscapingTable) {
     const char* in;
     const char* out;
   };
-  for (const Case& c : {Case{"", ""}, Case{"plain", "plain"}, Case{"\"", "\\\""},
-                        Case{"\\", "\\\\"}, Case{"\r\n", "\\r\\n"}, Case{"\x1f", "\\u001f"},
-                        Case{"\x7f", "\\u007f"}, Case{"/", "/"}}) {
+  for (const Case& c :
+       {Case{"", ""}, Case{"plain", "plain"}, Case{"\"", "\\\""}, Case{"\\", "\\\\"},
+        Case{"\r\n", "\\r\\n"}, Case{"\x1f", "\\u001f"}, Case{"\x7f", "\\u007f"}, Case{"/", "/"}}) {
     std::string s;
     append_json_escaped(s, c.in);
     EXPECT_EQ(s, c.out) << "input: " << c.in;

@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/packet_builder.hpp"
 #include "base/drop_reason.hpp"
+#include "common/packet_builder.hpp"
 #include "packet/checksum.hpp"
 #include "packet/headers.hpp"
 #include "packet/inner_parse.hpp"
@@ -59,7 +59,9 @@ DropReason inner(const Bytes& p, InnerInfo& info) { return inner(p, info, p.size
 std::string name(DropReason r) { return std::string(drop_reason_name(r)); }
 
 PacketBuilder v4() { return PacketBuilder().eth(kMacA, kMacB).ipv4("192.0.2.1", "198.51.100.2"); }
-PacketBuilder v6() { return PacketBuilder().eth(kMacA, kMacB).ipv6("2001:db8::1", "2001:db8:1::2"); }
+PacketBuilder v6() {
+  return PacketBuilder().eth(kMacA, kMacB).ipv6("2001:db8::1", "2001:db8:1::2");
+}
 Bytes v4_wg() { return v4().udp(40000, kPort).wg_data(7, 1, 64).build(); }
 Bytes v6_wg() { return v6().udp(40000, kPort).wg_data(7, 1, 64).build(); }
 
@@ -130,7 +132,8 @@ TEST(Checksum, MatchesNaiveOnRandomBuffersOfEveryLengthAndAlignment) {
       }
     }
     for (std::size_t len : {1419U, 1420U, 1499U, 1500U, 2048U, 2099U}) {
-      ASSERT_EQ(be16_to_cpu(internet_checksum(buf.data() + 1, len)), test::naive_checksum({buf.data() + 1, len}))
+      ASSERT_EQ(be16_to_cpu(internet_checksum(buf.data() + 1, len)),
+                test::naive_checksum({buf.data() + 1, len}))
           << len;
     }
   }
@@ -189,16 +192,18 @@ TEST(Checksum, PseudoHeaderSumsVerifyBuilderSegments) {
     std::size_t check_at;  // checksum offset inside the L4 header
   };
   const std::vector<Case> cases = {
-      {"udp4", PacketBuilder().ipv4("10.0.0.1", "10.0.0.2").udp(1234, kPort).payload(33).build(), false,
-       kIpProtoUdp, 6},
-      {"udp6", PacketBuilder().ipv6("fd00::1", "fd00::2").udp(1234, kPort).payload(33).build(), true,
-       kIpProtoUdp, 6},
-      {"tcp4", PacketBuilder().ipv4("10.0.0.1", "10.0.0.2").tcp(1, 2, test::kTcpFlagSyn, 1460).build(), false,
-       kIpProtoTcp, 16},
-      {"tcp6", PacketBuilder().ipv6("fd00::1", "fd00::2").tcp(1, 2, test::kTcpFlagAck).payload(101).build(), true,
-       kIpProtoTcp, 16},
-      {"icmpv6", PacketBuilder().ipv6("fd00::1", "fd00::2").icmpv6_echo(9, 1).payload(57).build(), true,
-       kIpProtoIcmpv6, 2},
+      {"udp4", PacketBuilder().ipv4("10.0.0.1", "10.0.0.2").udp(1234, kPort).payload(33).build(),
+       false, kIpProtoUdp, 6},
+      {"udp6", PacketBuilder().ipv6("fd00::1", "fd00::2").udp(1234, kPort).payload(33).build(),
+       true, kIpProtoUdp, 6},
+      {"tcp4",
+       PacketBuilder().ipv4("10.0.0.1", "10.0.0.2").tcp(1, 2, test::kTcpFlagSyn, 1460).build(),
+       false, kIpProtoTcp, 16},
+      {"tcp6",
+       PacketBuilder().ipv6("fd00::1", "fd00::2").tcp(1, 2, test::kTcpFlagAck).payload(101).build(),
+       true, kIpProtoTcp, 16},
+      {"icmpv6", PacketBuilder().ipv6("fd00::1", "fd00::2").icmpv6_echo(9, 1).payload(57).build(),
+       true, kIpProtoIcmpv6, 2},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.what);
@@ -207,8 +212,9 @@ TEST(Checksum, PseudoHeaderSumsVerifyBuilderSegments) {
     const std::uint8_t* src = f.data() + (c.v6 ? 8 : 12);
     const std::uint8_t* dst = f.data() + (c.v6 ? 24 : 16);
     const std::size_t len = f.size() - l4;
-    const std::uint32_t pseudo = c.v6 ? pseudo_header_sum_v6(src, dst, c.proto, static_cast<std::uint32_t>(len))
-                                      : pseudo_header_sum_v4(src, dst, c.proto, static_cast<std::uint16_t>(len));
+    const std::uint32_t pseudo =
+        c.v6 ? pseudo_header_sum_v6(src, dst, c.proto, static_cast<std::uint32_t>(len))
+             : pseudo_header_sum_v4(src, dst, c.proto, static_cast<std::uint16_t>(len));
     EXPECT_EQ(checksum_fold(checksum_partial(f.data() + l4, len, pseudo)), 0xffff);
     std::uint16_t sent;
     std::memcpy(&sent, f.data() + l4 + c.check_at, 2);
@@ -218,8 +224,9 @@ TEST(Checksum, PseudoHeaderSumsVerifyBuilderSegments) {
              : l4_checksum_v4(src, dst, c.proto, f.data() + l4, static_cast<std::uint16_t>(len));
     EXPECT_EQ(again, sent);
     if (c.proto == kIpProtoUdp) {
-      const std::uint16_t u = c.v6 ? udp6_checksum(src, dst, f.data() + l4, static_cast<std::uint32_t>(len))
-                                   : udp4_checksum(src, dst, f.data() + l4, static_cast<std::uint16_t>(len));
+      const std::uint16_t u =
+          c.v6 ? udp6_checksum(src, dst, f.data() + l4, static_cast<std::uint32_t>(len))
+               : udp4_checksum(src, dst, f.data() + l4, static_cast<std::uint16_t>(len));
       EXPECT_EQ(u, sent);
     }
   }
@@ -315,8 +322,13 @@ TEST(ParseOuter, CaseTable) {
 }
 
 TEST(ParseOuter, Ipv4Fields) {
-  const Bytes f = PacketBuilder().eth(kMacA, kMacB).ipv4("192.0.2.1", "198.51.100.2").udp(40000, kPort)
-                      .wg_data(7, 1, 64).trailer(3).build();
+  const Bytes f = PacketBuilder()
+                      .eth(kMacA, kMacB)
+                      .ipv4("192.0.2.1", "198.51.100.2")
+                      .udp(40000, kPort)
+                      .wg_data(7, 1, 64)
+                      .trailer(3)
+                      .build();
   OuterInfo info{};
   ASSERT_EQ(outer(f, info), DropReason::none);
   EXPECT_FALSE(info.is_ipv6);
@@ -336,8 +348,13 @@ TEST(ParseOuter, Ipv4Fields) {
 }
 
 TEST(ParseOuter, Ipv6AndVlanFields) {
-  const Bytes f = PacketBuilder().eth(kMacA, kMacB).vlan(100, 3).ipv6("2001:db8::1", "2001:db8:1::2")
-                      .udp(1, kPort).wg_cookie_shaped().build();
+  const Bytes f = PacketBuilder()
+                      .eth(kMacA, kMacB)
+                      .vlan(100, 3)
+                      .ipv6("2001:db8::1", "2001:db8:1::2")
+                      .udp(1, kPort)
+                      .wg_cookie_shaped()
+                      .build();
   // Traffic class 0xb8 (DSCP EF) to check the nibble split.
   Bytes g = f;
   g[18] = 0x6b;
@@ -369,8 +386,12 @@ TEST(ParseOuter, UdpLengthDecidesThePayload) {
 }
 
 TEST(ParseOuter, IpOptionsMoveTheUdpHeader) {
-  const Bytes f = v4().set_ip_protocol(kIpProtoUdp).set_ihl(6).raw(Bytes{1, 1, 1, 1}).udp(1, kPort)
-                      .wg_cookie_shaped().build();
+  const Bytes f = v4().set_ip_protocol(kIpProtoUdp)
+                      .set_ihl(6)
+                      .raw(Bytes{1, 1, 1, 1})
+                      .udp(1, kPort)
+                      .wg_cookie_shaped()
+                      .build();
   OuterInfo info{};
   ASSERT_EQ(outer(f, info), DropReason::none);
   EXPECT_EQ(info.l4_offset, 14 + 24);
@@ -454,13 +475,16 @@ TEST(ParseInner, CaseTable) {
     EXPECT_EQ(name(got), name(c.want)) << "case " << c.id << ": " << c.what;
     if (got == DR::none && c.want == DR::none) {
       EXPECT_EQ(info.is_keepalive, c.packet.empty()) << "case " << c.id;
-      if (!c.packet.empty()) { EXPECT_EQ(info.ip_len, c.ip_len) << "case " << c.id << ": " << c.what; }
+      if (!c.packet.empty()) {
+        EXPECT_EQ(info.ip_len, c.ip_len) << "case " << c.id << ": " << c.what;
+      }
     }
   }
 }
 
 TEST(ParseInner, Fields) {
-  const Bytes p4 = PacketBuilder().ipv4("10.1.0.1", "10.2.0.9").udp(1, 2).payload(3).trailer(13).build();
+  const Bytes p4 =
+      PacketBuilder().ipv4("10.1.0.1", "10.2.0.9").udp(1, 2).payload(3).trailer(13).build();
   InnerInfo info{};
   ASSERT_EQ(inner(p4, info), DropReason::none);
   EXPECT_FALSE(info.is_keepalive);
@@ -487,14 +511,22 @@ TEST(ParseInner, Fields) {
 }
 
 TEST(ParseInner, EveryTruncation) {
-  const Bytes p4 = PacketBuilder().ipv4("10.1.0.1", "10.2.0.1").tcp(1, 2, test::kTcpFlagSyn, 1380).payload(5).build();
+  const Bytes p4 = PacketBuilder()
+                       .ipv4("10.1.0.1", "10.2.0.1")
+                       .tcp(1, 2, test::kTcpFlagSyn, 1380)
+                       .payload(5)
+                       .build();
   const Bytes p6 = PacketBuilder().ipv6("fd00::1", "fd00::2").udp(1, 2).payload(5).build();
   for (const Bytes* p : {&p4, &p6}) {
     for (std::size_t n = 0; n <= p->size(); ++n) {
       InnerInfo info{};
-      const DropReason want = (n == 0 || n == p->size()) ? DropReason::none : DropReason::inner_bad_ip;
-      ASSERT_EQ(name(inner(*p, info, n)), name(want)) << (p == &p4 ? "IPv4" : "IPv6") << " truncated to " << n;
-      if (n == 0) { EXPECT_TRUE(info.is_keepalive); }
+      const DropReason want =
+          (n == 0 || n == p->size()) ? DropReason::none : DropReason::inner_bad_ip;
+      ASSERT_EQ(name(inner(*p, info, n)), name(want))
+          << (p == &p4 ? "IPv4" : "IPv6") << " truncated to " << n;
+      if (n == 0) {
+        EXPECT_TRUE(info.is_keepalive);
+      }
     }
   }
 }
@@ -536,14 +568,17 @@ Bytes builder_frame(bool v6, bool vlan, std::uint16_t sport, const Bytes& payloa
 }
 
 TEST(OuterTemplate, WritesWhatTheBuilderBuildsAndParsesBack) {
-  const std::vector<TemplateCase> cases = {
-      {"IPv4", false, false, 42}, {"IPv6", true, false, 62}, {"IPv4 VLAN", false, true, 46}, {"IPv6 VLAN", true, true, 66}};
+  const std::vector<TemplateCase> cases = {{"IPv4", false, false, 42},
+                                           {"IPv6", true, false, 62},
+                                           {"IPv4 VLAN", false, true, 46},
+                                           {"IPv6 VLAN", true, true, 66}};
   std::mt19937 rng(8200);
   for (const auto& c : cases) {
     const OuterTemplate t(template_config(c.v6, c.vlan));
     ASSERT_EQ(t.header_len(), c.header_len) << c.what;
     EXPECT_EQ(t.is_ipv6(), c.v6);
-    for (std::uint32_t payload_len : {0U, 1U, 2U, 31U, 32U, 33U, 148U, 1419U, 1420U, 1472U, 8000U}) {
+    for (std::uint32_t payload_len :
+         {0U, 1U, 2U, 31U, 32U, 33U, 148U, 1419U, 1420U, 1472U, 8000U}) {
       SCOPED_TRACE(std::string(c.what) + " payload " + std::to_string(payload_len));
       Bytes payload(payload_len);
       for (auto& b : payload) b = static_cast<std::uint8_t>(rng());
@@ -569,17 +604,19 @@ TEST(OuterTemplate, WritesWhatTheBuilderBuildsAndParsesBack) {
       const std::uint8_t* ip = frame.data() + t.l3_offset();
       const std::uint8_t* udp = frame.data() + t.l4_offset();
       if (!c.v6) {
-        EXPECT_EQ(checksum_fold(checksum_partial(ip, kIpv4HdrLen)), 0xffff);  // header checksum verifies
+        EXPECT_EQ(checksum_fold(checksum_partial(ip, kIpv4HdrLen)),
+                  0xffff);  // header checksum verifies
         EXPECT_EQ(test::naive_checksum({ip, kIpv4HdrLen}), 0);
-        EXPECT_EQ(ip[8], 64);                 // TTL
-        EXPECT_EQ(ip[6] & 0x40, 0x40);        // DF
-        EXPECT_EQ(udp[6] | udp[7], 0);        // no UDP checksum over IPv4
+        EXPECT_EQ(ip[8], 64);           // TTL
+        EXPECT_EQ(ip[6] & 0x40, 0x40);  // DF
+        EXPECT_EQ(udp[6] | udp[7], 0);  // no UDP checksum over IPv4
       } else {
         const std::uint32_t udp_len = kUdpHdrLen + payload_len;
-        EXPECT_EQ(checksum_fold(checksum_partial(udp, udp_len, pseudo_header_sum_v6(ip + 8, ip + 24, kIpProtoUdp, udp_len))),
+        EXPECT_EQ(checksum_fold(checksum_partial(
+                      udp, udp_len, pseudo_header_sum_v6(ip + 8, ip + 24, kIpProtoUdp, udp_len))),
                   0xffff);
         EXPECT_NE(udp[6] | udp[7], 0);
-        EXPECT_EQ(ip[7], 64);                 // hop limit
+        EXPECT_EQ(ip[7], 64);  // hop limit
       }
     }
   }
@@ -607,7 +644,9 @@ TEST(OuterTemplate, TosAndTtlAreCarried) {
     ASSERT_EQ(outer(frame, info), DropReason::none) << v6;
     EXPECT_EQ(info.tos, 0xb9) << v6;
     EXPECT_EQ(frame[t.l3_offset() + (v6 ? 7 : 8)], 17) << v6;
-    if (!v6) { EXPECT_EQ(internet_checksum(frame.data() + t.l3_offset(), kIpv4HdrLen), 0); }
+    if (!v6) {
+      EXPECT_EQ(internet_checksum(frame.data() + t.l3_offset(), kIpv4HdrLen), 0);
+    }
   }
 }
 
@@ -615,28 +654,35 @@ TEST(OuterTemplate, TosAndTtlAreCarried) {
 // PacketBuilder itself (it is the reference for the rest, so check its shapes).
 
 TEST(PacketBuilder, Shapes) {
-  const Bytes arp = PacketBuilder().eth(kMacA, "ff:ff:ff:ff:ff:ff").arp_request(kMacA, "10.0.0.1", "10.0.0.2").build();
+  const Bytes arp = PacketBuilder()
+                        .eth(kMacA, "ff:ff:ff:ff:ff:ff")
+                        .arp_request(kMacA, "10.0.0.1", "10.0.0.2")
+                        .build();
   ASSERT_EQ(arp.size(), 42U);
   EXPECT_EQ(arp[12], 0x08);
   EXPECT_EQ(arp[13], 0x06);
   EXPECT_EQ(arp[21], 1);  // op: request
   EXPECT_EQ(arp[41], 2);  // tpa 10.0.0.2
 
-  const Bytes ns = PacketBuilder().ipv6("fe80::1", PacketBuilder::solicited_node_multicast("fe80::1:2"), 255)
-                       .ipv6_neighbor_solicitation("fe80::1:2", kMacA).build();
+  const Bytes ns = PacketBuilder()
+                       .ipv6("fe80::1", PacketBuilder::solicited_node_multicast("fe80::1:2"), 255)
+                       .ipv6_neighbor_solicitation("fe80::1:2", kMacA)
+                       .build();
   ASSERT_EQ(ns.size(), 40U + 32U);
   EXPECT_EQ(ns[6], kIpProtoIcmpv6);
   EXPECT_EQ(ns[40], kIcmpv6NeighborSolicitation);
   EXPECT_EQ(test::parse_ipv6("ff02::1:ff01:2"), Bytes(ns.begin() + 24, ns.begin() + 40));
   EXPECT_EQ(l4_checksum_v6(ns.data() + 8, ns.data() + 24, kIpProtoIcmpv6, ns.data() + 40, 32), 0);
 
-  const Bytes icmp = PacketBuilder().ipv4("10.0.0.1", "10.0.0.2").icmp_echo(0x1234, 5).payload(11).build();
+  const Bytes icmp =
+      PacketBuilder().ipv4("10.0.0.1", "10.0.0.2").icmp_echo(0x1234, 5).payload(11).build();
   EXPECT_EQ(icmp[9], kIpProtoIcmp);
   EXPECT_EQ(icmp[20], kIcmpEchoRequest);
   EXPECT_EQ(test::naive_checksum({icmp.data() + 20, icmp.size() - 20}), 0);
   EXPECT_EQ(internet_checksum(icmp.data(), 20), 0);
 
-  const Bytes syn = PacketBuilder().ipv4("10.0.0.1", "10.0.0.2").tcp(1000, 80, test::kTcpFlagSyn, 1460).build();
+  const Bytes syn =
+      PacketBuilder().ipv4("10.0.0.1", "10.0.0.2").tcp(1000, 80, test::kTcpFlagSyn, 1460).build();
   ASSERT_EQ(syn.size(), 44U);
   EXPECT_EQ(syn[32], 6 << 4);  // data offset 6 words
   EXPECT_EQ(syn[40], kTcpOptMss);
@@ -650,7 +696,8 @@ TEST(PacketBuilder, Shapes) {
   EXPECT_EQ(init[4], 0x04);
   EXPECT_EQ(PacketBuilder().wg_response_shaped().build().size(), 92U);
   EXPECT_EQ(PacketBuilder().wg_cookie_shaped().build().size(), 64U);
-  const Bytes data = PacketBuilder().wg_data(5, 0x0102030405060708ULL, 32, test::kWgDataAesGcm).build();
+  const Bytes data =
+      PacketBuilder().wg_data(5, 0x0102030405060708ULL, 32, test::kWgDataAesGcm).build();
   ASSERT_EQ(data.size(), 48U);
   EXPECT_EQ(data[0], 0x84);
   EXPECT_EQ(data[4], 5);
@@ -658,7 +705,8 @@ TEST(PacketBuilder, Shapes) {
   EXPECT_EQ(data[15], 0x01);
 
   // Corruption helpers.
-  const Bytes bad = PacketBuilder().ipv4("10.0.0.1", "10.0.0.2").corrupt_ip_checksum().udp(1, 2).build();
+  const Bytes bad =
+      PacketBuilder().ipv4("10.0.0.1", "10.0.0.2").corrupt_ip_checksum().udp(1, 2).build();
   EXPECT_NE(internet_checksum(bad.data(), 20), 0);
   EXPECT_THROW(PacketBuilder().ipv4("10.0.0.300", "10.0.0.2"), std::invalid_argument);
   EXPECT_THROW(PacketBuilder().set_ihl(5), std::invalid_argument);

@@ -5,6 +5,8 @@
 // have no published vectors: they are checked against a construction written out here and
 // against values computed with Python's hmac/hashlib (an independent implementation).
 
+#include "crypto/primitives.hpp"
+
 #include <gtest/gtest.h>
 
 #include <array>
@@ -12,8 +14,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "crypto/primitives.hpp"
 
 namespace strait::crypto {
 namespace {
@@ -271,7 +271,9 @@ std::vector<KdfVector> kdf_vectors() {
        "6a96444e20e8d4c1cee974416acae1c10b3c92886010e54ed94dafb2c3b80ea0",
        "57af120b0de7acbe7907ec149c5ae870a2dbb74232b65777ba4123f1f7f888f5",
        "0926c7caabb6e8d73beda759e6f4f0d324ce5b5000bcf8cd784b26db3049faa9"},
-      {"ck = 00..1f, empty input", counting(32), {},
+      {"ck = 00..1f, empty input",
+       counting(32),
+       {},
        "7a38c34bf2b8738d7374ca77c44ecb309a11d2b2528304fa86052c365e722624",
        "1a17621f346abdc520746a9fb64d8eb03231d674fc15687537b0780fd9c060fd",
        "4eaf02809ac4b930ef63479de62275f1c55656e61f78a3cc653c18a2223d6c5f"},
@@ -347,13 +349,15 @@ Buf x25519_of(const Buf& scalar, const Buf& u) {
 }
 
 TEST(X25519, Rfc7748Section5_2) {
-  EXPECT_EQ(to_hex(x25519_of(hex("a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4"),
-                             hex("e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c"))),
-            "c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552");
+  EXPECT_EQ(
+      to_hex(x25519_of(hex("a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4"),
+                       hex("e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c"))),
+      "c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552");
   // The input u-coordinate has its top bit set, which RFC 7748 section 5 says to ignore.
-  EXPECT_EQ(to_hex(x25519_of(hex("4b66e9d4d1b4673c5ad22691957d6af5c11b6421e0ea01d42ca4169e7918ba0d"),
-                             hex("e5210f12786811d3f4b7959d0538ae2c31dbe7106fc03c3efc4cd549c715a493"))),
-            "95cbde9476e8907d7aade45cb4b873f88b595a68799fa152e6f8f7647aac7957");
+  EXPECT_EQ(
+      to_hex(x25519_of(hex("4b66e9d4d1b4673c5ad22691957d6af5c11b6421e0ea01d42ca4169e7918ba0d"),
+                       hex("e5210f12786811d3f4b7959d0538ae2c31dbe7106fc03c3efc4cd549c715a493"))),
+      "95cbde9476e8907d7aade45cb4b873f88b595a68799fa152e6f8f7647aac7957");
 }
 
 TEST(X25519, Rfc7748Section6_1DiffieHellman) {
@@ -362,7 +366,8 @@ TEST(X25519, Rfc7748Section6_1DiffieHellman) {
   Buf alice_public(32), bob_public(32);
   x25519_public(alice_public, alice_private);
   x25519_public(bob_public, bob_private);
-  EXPECT_EQ(to_hex(alice_public), "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
+  EXPECT_EQ(to_hex(alice_public),
+            "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
   EXPECT_EQ(to_hex(bob_public), "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
   const std::string shared = "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742";
   EXPECT_EQ(to_hex(x25519_of(alice_private, bob_public)), shared);
@@ -433,16 +438,16 @@ TEST(ChaCha20Poly1305, Rfc8439AppendixA5Decryption) {
   const Buf key = hex("1c9240a5eb55d38af333888604f6b5f0473917c1402b80099dca5cbc207075c0");
   const Buf nonce = hex("000000000102030405060708");
   const Buf ad = hex("f33388860000000000004e91");
-  Buf sealed = hex(
-      "64a0861575861af460f062c79be643bd5e805cfd345cf389f108670ac76c8cb2"
-      "4c6cfc18755d43eea09ee94e382d26b0bdb7b73c321b0100d4f03b7f355894cf"
-      "332f830e710b97ce98c8a84abd0b948114ad176e008d33bd60f982b1ff37c855"
-      "9797a06ef4f0ef61c186324e2b3506383606907b6a7c02b0f9f6157b53c867e4"
-      "b9166c767b804d46a59b5216cde7a4e99040c5a40433225ee282a1b0a06c523e"
-      "af4534d7f83fa1155b0047718cbc546a0d072b04b3564eea1b422273f548271a"
-      "0bb2316053fa76991955ebd63159434ecebb4e466dae5a1073a6727627097a10"
-      "49e617d91d361094fa68f0ff77987130305beaba2eda04df997b714d6c6f2c29"
-      "a6ad5cb4022b02709b");
+  Buf sealed =
+      hex("64a0861575861af460f062c79be643bd5e805cfd345cf389f108670ac76c8cb2"
+          "4c6cfc18755d43eea09ee94e382d26b0bdb7b73c321b0100d4f03b7f355894cf"
+          "332f830e710b97ce98c8a84abd0b948114ad176e008d33bd60f982b1ff37c855"
+          "9797a06ef4f0ef61c186324e2b3506383606907b6a7c02b0f9f6157b53c867e4"
+          "b9166c767b804d46a59b5216cde7a4e99040c5a40433225ee282a1b0a06c523e"
+          "af4534d7f83fa1155b0047718cbc546a0d072b04b3564eea1b422273f548271a"
+          "0bb2316053fa76991955ebd63159434ecebb4e466dae5a1073a6727627097a10"
+          "49e617d91d361094fa68f0ff77987130305beaba2eda04df997b714d6c6f2c29"
+          "a6ad5cb4022b02709b");
   const Buf tag = hex("eead9d67890cbb22392336fea1851f38");
   sealed.insert(sealed.end(), tag.begin(), tag.end());
   // The plaintext ends in UTF-8 curly quotes (E2 80 9C / E2 80 9D), as printed in the RFC.
@@ -469,7 +474,8 @@ TEST(ChaCha20Poly1305, CounterNonceIsFourZeroBytesAndLittleEndianCounter) {
        {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{0x0102030405060708ULL},
         ~std::uint64_t{0} - 1}) {
     Buf nonce(12, 0);
-    for (std::size_t i = 0; i < 8; ++i) nonce[4 + i] = static_cast<std::uint8_t>(counter >> (8 * i));
+    for (std::size_t i = 0; i < 8; ++i)
+      nonce[4 + i] = static_cast<std::uint8_t>(counter >> (8 * i));
     Buf by_counter(plaintext.size() + kAeadTagLen);
     Buf by_nonce(plaintext.size() + kAeadTagLen);
     chacha20poly1305_seal(by_counter, plaintext, ad, counter, key);

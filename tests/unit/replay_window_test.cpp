@@ -44,23 +44,23 @@ void run_table(ReplayWindow& w, const std::vector<Case>& cases) {
 TEST(ReplayWindow, NumberedCases) {
   ReplayWindow w;
   run_table(w, {
-                   /*  1 */ {0, true},             // counter 0 is valid
+                   /*  1 */ {0, true},  // counter 0 is valid
                    /*  2 */ {1, true},
-                   /*  3 */ {1, false},            // duplicate
-                   /*  4 */ {9, true},             // gap
-                   /*  5 */ {8, true},             // reordered
+                   /*  3 */ {1, false},  // duplicate
+                   /*  4 */ {9, true},   // gap
+                   /*  5 */ {8, true},   // reordered
                    /*  6 */ {7, true},
                    /*  7 */ {7, false},
-                   /*  8 */ {kLim, true},          // H = kLim
+                   /*  8 */ {kLim, true},  // H = kLim
                    /*  9 */ {kLim - 1, true},
                    /* 10 */ {kLim - 1, false},
                    /* 11 */ {kLim - 2, true},
-                   /* 12 */ {2, true},             // H - 2 = kW - 1: inside
+                   /* 12 */ {2, true},  // H - 2 = kW - 1: inside
                    /* 13 */ {2, false},
                    /* 14 */ {kLim + 16, true},
-                   /* 15 */ {3, false},            // now too old
+                   /* 15 */ {3, false},  // now too old
                    /* 16 */ {kLim + 16, false},
-                   /* 17 */ {kLim * 4, true},      // far jump
+                   /* 17 */ {kLim * 4, true},       // far jump
                    /* 18 */ {kLim * 4 - kW, true},  // exactly the left edge
                    /* 19 */ {10, false},
                    /* 20 */ {kLim * 4 - kLim, false},  // one past the edge
@@ -68,8 +68,8 @@ TEST(ReplayWindow, NumberedCases) {
                    /* 22 */ {kLim * 4 - kW + 1, true},
                    /* 23 */ {kLim * 4 - kW, false},  // the edge counter again: duplicate
                    /* 24 */ {0, false},
-                   /* 25 */ {kR, false},           // REJECT_AFTER_MESSAGES itself
-                   /* 26 */ {kR - 1, true},        // the last usable counter
+                   /* 25 */ {kR, false},     // REJECT_AFTER_MESSAGES itself
+                   /* 26 */ {kR - 1, true},  // the last usable counter
                    /* 27 */ {kR, false},
                    /* 28 */ {kR - 1, false},
                    /* 29 */ {kR - 2, true},
@@ -79,7 +79,7 @@ TEST(ReplayWindow, NumberedCases) {
                    /* 33 */ {kR - 3, true},
                    /* 34 */ {0, false},
                    /* 35 */ {UINT64_MAX, false},
-                   /* 36 */ {kR - 1 - kW, true},   // left edge at the very top of the range
+                   /* 36 */ {kR - 1 - kW, true},  // left edge at the very top of the range
                    /* 37 */ {kR - 2 - kW, false},
                });
 }
@@ -93,9 +93,9 @@ TEST(ReplayWindow, SlotReuseAcrossGenerations) {
                    /*  2 */ {100 + kRing + 10, true},  // H; 100's slot is one generation back
                    /*  3 */ {100 + kRing, true},       // same slot and bit as 100: stale, ignored
                    /*  4 */ {100 + kRing, false},
-                   /*  5 */ {100, false},              // too old
-                   /*  6 */ {101, false},              // 8201 behind: too old
-                   /*  7 */ {174, true},               // 8128 behind: inside
+                   /*  5 */ {100, false},  // too old
+                   /*  6 */ {101, false},  // 8201 behind: too old
+                   /*  7 */ {174, true},   // 8128 behind: inside
                    /*  8 */ {174, false},
                });
 }
@@ -104,14 +104,14 @@ TEST(ReplayWindow, EdgeBlockStaysUsableUntilItLeaves) {
   ReplayWindow w;
   constexpr std::uint64_t kRing = ReplayWindow::kRingBits;
   run_table(w, {
-                   /*  1 */ {kRing, true},             // H = 8192, slot 0 now generation 1
-                   /*  2 */ {0, false},                // 8192 behind
-                   /*  3 */ {31, false},               // 8161 behind: one past the edge
-                   /*  4 */ {32, true},                // 8160 behind: the edge, slot 1 block 1
+                   /*  1 */ {kRing, true},  // H = 8192, slot 0 now generation 1
+                   /*  2 */ {0, false},     // 8192 behind
+                   /*  3 */ {31, false},    // 8161 behind: one past the edge
+                   /*  4 */ {32, true},     // 8160 behind: the edge, slot 1 block 1
                    /*  5 */ {33, true},
-                   /*  6 */ {kRing + 32, true},        // H = 8224: slot 1 moves to block 257
-                   /*  7 */ {33, false},               // too old now
-                   /*  8 */ {64, true},                // 8160 behind the new H
+                   /*  6 */ {kRing + 32, true},  // H = 8224: slot 1 moves to block 257
+                   /*  7 */ {33, false},         // too old now
+                   /*  8 */ {64, true},          // 8160 behind the new H
                    /*  9 */ {kRing + 33, true},
                    /* 10 */ {kRing + 32, false},
                });
@@ -206,8 +206,8 @@ std::array<int, 4> differential(std::uint64_t seed, int ops, std::uint64_t start
     }
     const auto want = ref.verdict(c);
     if (w.check(c) != (want == ReferenceWindow::kAccept) || w.commit(c) != ref.commit(c)) {
-      ADD_FAILURE() << "seed " << seed << " op " << i << " counter " << c << " max "
-                    << ref.max() << ": reference verdict " << want;
+      ADD_FAILURE() << "seed " << seed << " op " << i << " counter " << c << " max " << ref.max()
+                    << ": reference verdict " << want;
       return {};
     }
     ++verdicts[want];
@@ -261,8 +261,7 @@ class Throttle {
 std::unique_ptr<std::atomic<std::uint8_t>[]> run_concurrent(ReplayWindow& w, int threads,
                                                             int copies, std::uint64_t chunk,
                                                             std::uint64_t chunks,
-                                                            std::uint64_t max_lead,
-                                                            bool precheck) {
+                                                            std::uint64_t max_lead, bool precheck) {
   auto accepts = std::make_unique<std::atomic<std::uint8_t>[]>(chunk * chunks);
   Throttle throttle(threads, max_lead);
   auto worker = [&](int t) {

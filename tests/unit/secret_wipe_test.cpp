@@ -68,7 +68,8 @@ Bytes leftover(Make make, Use use, Bytes* while_alive) {
 
 template <class T, class Make>
 Bytes leftover(Make make, Bytes* while_alive) {
-  return leftover<T>(make, [](T&) {}, while_alive);
+  return leftover<T>(
+      make, [](T&) {}, while_alive);
 }
 
 class CountingRandom final : public RandomSource {
@@ -132,19 +133,18 @@ TEST(SecretWipe, StaticIdentityAndEachCopyLeaveNoPrivateKey) {
   const Key priv = secret_of(0x51);
   Bytes alive;
   const Bytes left = leftover<StaticIdentity>(
-      [&](void* p) { return new (p) StaticIdentity(StaticIdentity::from_private(priv)); },
-      &alive);
+      [&](void* p) { return new (p) StaticIdentity(StaticIdentity::from_private(priv)); }, &alive);
   ASSERT_TRUE(holds(alive, priv));
   EXPECT_FALSE(holds(left, priv));
 
   const StaticIdentity original = StaticIdentity::from_private(priv);
-  const Bytes copy_left = leftover<StaticIdentity>(
-      [&](void* p) { return new (p) StaticIdentity(original); }, &alive);
+  const Bytes copy_left =
+      leftover<StaticIdentity>([&](void* p) { return new (p) StaticIdentity(original); }, &alive);
   ASSERT_TRUE(holds(alive, priv));
   EXPECT_FALSE(holds(copy_left, priv));
-  const Bytes assigned_left = leftover<StaticIdentity>(
-      [&](void* p) { return new (p) StaticIdentity; },
-      [&](StaticIdentity& s) { s = original; }, &alive);
+  const Bytes assigned_left =
+      leftover<StaticIdentity>([&](void* p) { return new (p) StaticIdentity; },
+                               [&](StaticIdentity& s) { s = original; }, &alive);
   ASSERT_TRUE(holds(alive, priv));
   EXPECT_FALSE(holds(assigned_left, priv));
 }
@@ -196,7 +196,10 @@ TEST(SecretWipe, PeerLeavesNoPsk) {
   const Key psk = secret_of(0xb3);
   Bytes alive;
   const Bytes left = leftover<Peer>(
-      [&](void* p) { return new (p) Peer(1, remote, local, [] { return 0u; }, 4); },
+      [&](void* p) {
+        return new (p) Peer(
+            1, remote, local, [] { return 0u; }, 4);
+      },
       [&](Peer& peer) {
         peer.preshared_key = psk;
         peer.handshake.set_preshared_key(psk);

@@ -76,13 +76,38 @@ TEST(StraitdOptions, DefaultsWithTheRequiredOptions) {
 }
 
 TEST(StraitdOptions, EveryOptionIsTaken) {
-  auto r = parse({"--ifname", "s1", "--lcores", "2-3,5", "--main-lcore", "1", "--file-prefix",
-                  "fp", "--socket-mem", "1024,0", "--listen-port", "4000", "--private-key-file",
-                  "/k", "--wire-ip", "2001:db8::1", "--wire-gateway-mac", "02:00:00:00:00:0A",
-                  "--bridge-mac-mode=fixed", "--bridge-dst-mac", "02-00-00-00-00-0b",
-                  "--tunnel-mtu", "1380", "--busy-poll", "--test-rekey-after-seconds", "5",
-                  "--log-level", "debug", "--metrics-listen", "127.0.0.1:9478",
-                  "--log-format", "json"});
+  auto r = parse({"--ifname",
+                  "s1",
+                  "--lcores",
+                  "2-3,5",
+                  "--main-lcore",
+                  "1",
+                  "--file-prefix",
+                  "fp",
+                  "--socket-mem",
+                  "1024,0",
+                  "--listen-port",
+                  "4000",
+                  "--private-key-file",
+                  "/k",
+                  "--wire-ip",
+                  "2001:db8::1",
+                  "--wire-gateway-mac",
+                  "02:00:00:00:00:0A",
+                  "--bridge-mac-mode=fixed",
+                  "--bridge-dst-mac",
+                  "02-00-00-00-00-0b",
+                  "--tunnel-mtu",
+                  "1380",
+                  "--busy-poll",
+                  "--test-rekey-after-seconds",
+                  "5",
+                  "--log-level",
+                  "debug",
+                  "--metrics-listen",
+                  "127.0.0.1:9478",
+                  "--log-format",
+                  "json"});
   ASSERT_TRUE(r.ok()) << r.error().message;
   const Options& o = r.value().options;
   EXPECT_EQ(o.ifname, "s1");
@@ -148,12 +173,28 @@ TEST(StraitdOptions, HelpAndVersionWinOverErrors) {
 
 TEST(StraitdOptions, UsageListsEveryOption) {
   const std::string u = usage_text();
-  for (const char* name :
-       {"--config", "--ifname", "--wire", "--bridge", "--lcores", "--main-lcore", "--file-prefix",
-        "--socket-mem", "-m, --memory", "--no-huge", "--listen-port", "--private-key-file",
-        "--wire-ip", "--wire-gateway-mac", "--bridge-mac-mode", "--bridge-dst-mac",
-        "--tunnel-mtu", "--busy-poll", "--test-rekey-after-seconds", "--log-level", "--help",
-        "--version"}) {
+  for (const char* name : {"--config",
+                           "--ifname",
+                           "--wire",
+                           "--bridge",
+                           "--lcores",
+                           "--main-lcore",
+                           "--file-prefix",
+                           "--socket-mem",
+                           "-m, --memory",
+                           "--no-huge",
+                           "--listen-port",
+                           "--private-key-file",
+                           "--wire-ip",
+                           "--wire-gateway-mac",
+                           "--bridge-mac-mode",
+                           "--bridge-dst-mac",
+                           "--tunnel-mtu",
+                           "--busy-poll",
+                           "--test-rekey-after-seconds",
+                           "--log-level",
+                           "--help",
+                           "--version"}) {
     EXPECT_THAT(u, HasSubstr(name));
   }
 }
@@ -171,7 +212,10 @@ TEST(StraitdOptions, ErrorMessages) {
       {1, {"--wire", "x", "--wire-ip", "192.0.2.1"}, false, "missing --bridge"},
       {2, {"--bridge", "x", "--wire-ip", "192.0.2.1"}, false, "missing --wire: the wire port"},
       {3, {"--wire", "a", "--bridge", "b"}, false, "missing --wire-ip"},
-      {4, {"--wire", "a", "--bridge", "a", "--wire-ip", "192.0.2.1"}, false, "name the same device"},
+      {4,
+       {"--wire", "a", "--bridge", "a", "--wire-ip", "192.0.2.1"},
+       false,
+       "name the same device"},
       {5, {"--bogus"}, true, "unknown option '--bogus' (see straitd --help)"},
       {6, {"stray"}, true, "unexpected argument 'stray'"},
       {7, {"--listen-port"}, true, "--listen-port needs a value: --listen-port PORT"},
@@ -188,7 +232,10 @@ TEST(StraitdOptions, ErrorMessages) {
       {16, {"--wire-gateway-mac", "02:00:00:00:00"}, true, "is not a MAC address"},
       {17, {"--bridge-mac-mode", "magic"}, true, "must be pod or fixed"},
       {18, {"--bridge-mac-mode", "fixed"}, true, "--bridge-mac-mode fixed needs --bridge-dst-mac"},
-      {19, {"--bridge-dst-mac", "02:00:00:00:0g:01"}, true, "--bridge-dst-mac '02:00:00:00:0g:01' is not a MAC address"},
+      {19,
+       {"--bridge-dst-mac", "02:00:00:00:0g:01"},
+       true,
+       "--bridge-dst-mac '02:00:00:00:0g:01' is not a MAC address"},
       {20, {"--tunnel-mtu", "100"}, true, "must be 576..9000"},
       {21, {"--log-level", "loud"}, true, "must be one of trace, debug, info"},
       {22, {"--test-rekey-after-seconds", "0"}, true, "must be 1..120"},
@@ -198,9 +245,13 @@ TEST(StraitdOptions, ErrorMessages) {
       {26, {"-m", "0"}, true, "is not a number of megabytes"},
       {27, {"-m", "256", "--socket-mem", "256"}, true, "either -m/--memory or --socket-mem"},
       {28, {"--socket-mem", "1G"}, true, "megabytes per NUMA socket"},
-      {29, {"--wire", "0000:3b:00.1", "--bridge", "b", "--wire-ip", "192.0.2.1"}, false,
+      {29,
+       {"--wire", "0000:3b:00.1", "--bridge", "b", "--wire-ip", "192.0.2.1"},
+       false,
        "a PCI wire port (0000:3b:00.1) needs --wire-gateway-mac"},
-      {30, {"--config", "/nonexistent/straitd.conf"}, true,
+      {30,
+       {"--config", "/nonexistent/straitd.conf"},
+       true,
        "cannot read config file '/nonexistent/straitd.conf': No such file or directory"},
       {31, {"--file-prefix", ""}, true, "non-empty name"},
       {32, {"--config"}, true, "--config needs a value"},
@@ -212,8 +263,8 @@ TEST(StraitdOptions, ErrorMessages) {
 
 TEST(StraitdOptions, CommandLineWireIpReplacesTheConfigFiles) {
   TempFile f(".conf", "wire-ip = 10.0.0.1\n");
-  auto r = parse({"--config", f.path(), "--wire", "a", "--bridge", "b", "--wire-ip", "10.0.0.2"},
-                 false);
+  auto r =
+      parse({"--config", f.path(), "--wire", "a", "--bridge", "b", "--wire-ip", "10.0.0.2"}, false);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ((*r.value().options.wire_ipv4)[15], 2);
 }
@@ -308,16 +359,16 @@ TEST(StraitdOptions, PciAddresses) {
 TEST(StraitdOptions, EalArgumentsForVdevs) {
   auto r = parse({"--lcores", "2-3", "--no-huge", "--log-level", "warn"});
   ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_THAT(eal_arguments(r.value().options),
-              ElementsAre("straitd", "-l", "0,2,3", "--main-lcore", "0", "--file-prefix",
-                          "strait_strait0", "--no-huge", "-m", "256", "--no-pci", "--log-level",
-                          "*:warning"));
+  EXPECT_THAT(
+      eal_arguments(r.value().options),
+      ElementsAre("straitd", "-l", "0,2,3", "--main-lcore", "0", "--file-prefix", "strait_strait0",
+                  "--no-huge", "-m", "256", "--no-pci", "--log-level", "*:warning"));
 }
 
 TEST(StraitdOptions, EalArgumentsForPci) {
   auto r = parse({"--wire", "0000:3b:00.1", "--bridge", "net_tap0,iface=b", "--wire-ip",
-                  "192.0.2.1", "--wire-gateway-mac", "02:00:00:00:00:01", "--socket-mem",
-                  "1024", "--main-lcore", "4", "--lcores", "1"},
+                  "192.0.2.1", "--wire-gateway-mac", "02:00:00:00:00:01", "--socket-mem", "1024",
+                  "--main-lcore", "4", "--lcores", "1"},
                  false);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_THAT(eal_arguments(r.value().options),
@@ -345,7 +396,8 @@ TEST(StraitdOptions, QueuesPerPort) {
                                  1),
               HasSubstr("straitd needs 1 RX and 2 TX queues per port (one each per worker "
                         "lcore, plus a TX queue for the slow path)"));
-  EXPECT_EQ(explain_port_error("port wire: cannot open device", 1), "port wire: cannot open device");
+  EXPECT_EQ(explain_port_error("port wire: cannot open device", 1),
+            "port wire: cannot open device");
 }
 
 TEST(StraitdOptions, NodeKeyOptions) {

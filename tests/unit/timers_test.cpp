@@ -66,8 +66,7 @@ constexpr TimerActions kZero{.zero_keys = true};
 // The caller's side of each event, as the header's table describes it.
 void report(PeerTimers& t, Ev ev, Time now) {
   switch (ev) {
-    case Ev::poll:
-      break;
+    case Ev::poll: break;
     case Ev::data_sent:
       t.on_any_authenticated_packet_sent(now);
       t.on_any_authenticated_packet_traversal(now);
@@ -92,27 +91,17 @@ void report(PeerTimers& t, Ev ev, Time now) {
       t.on_any_authenticated_packet_traversal(now);
       t.on_any_authenticated_packet_sent(now);
       break;
-    case Ev::response_received:
-      t.on_handshake_response_received(now);
-      break;
+    case Ev::response_received: t.on_handshake_response_received(now); break;
     case Ev::first_data_on_next:
       t.on_handshake_complete(now);
       t.on_any_authenticated_packet_received(now);
       t.on_any_authenticated_packet_traversal(now);
       t.on_data_received(now);
       break;
-    case Ev::request_initiation:
-      t.request_handshake_initiation(now);
-      break;
-    case Ev::session_derived:
-      t.on_session_derived(now);
-      break;
-    case Ev::persistent_25s:
-      t.set_persistent_keepalive_interval(seconds(25), now);
-      break;
-    case Ev::persistent_off:
-      t.set_persistent_keepalive_interval(Time::zero(), now);
-      break;
+    case Ev::request_initiation: t.request_handshake_initiation(now); break;
+    case Ev::session_derived: t.on_session_derived(now); break;
+    case Ev::persistent_25s: t.set_persistent_keepalive_interval(seconds(25), now); break;
+    case Ev::persistent_off: t.set_persistent_keepalive_interval(Time::zero(), now); break;
   }
 }
 

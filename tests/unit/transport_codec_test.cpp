@@ -8,8 +8,8 @@
 
 #include <chrono>
 #include <cstdint>
-#include <string>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace strait::wg {
@@ -70,9 +70,9 @@ TEST(TransportCodecPadding, ToSixteenNeverPastTheMtu) {
   struct Row {
     std::uint32_t len, mtu, want;
   };
-  for (const Row& r : {Row{0, 0, 0}, Row{1, 0, 16}, Row{16, 0, 16}, Row{17, 0, 32},
-                       Row{1419, 1420, 1420}, Row{1420, 1420, 1420}, Row{1405, 1420, 1408},
-                       Row{100, 1420, 112}}) {
+  for (const Row& r :
+       {Row{0, 0, 0}, Row{1, 0, 16}, Row{16, 0, 16}, Row{17, 0, 32}, Row{1419, 1420, 1420},
+        Row{1420, 1420, 1420}, Row{1405, 1420, 1408}, Row{100, 1420, 112}}) {
     EXPECT_EQ(padded_len(r.len, r.mtu), r.want) << r.len << " mtu " << r.mtu;
   }
 }
@@ -110,7 +110,7 @@ TEST_P(TransportCodec, OpenChecksInOrderEachWithItsReason) {
   {
     Message m = seal(engine_, *s.a, Bytes(20, 1));
     m.bytes[0] = data_type_for(GetParam() == Cipher::aes256_gcm ? Cipher::chacha20_poly1305
-                                                                 : Cipher::aes256_gcm);
+                                                                : Cipher::aes256_gcm);
     EXPECT_EQ(open_one(engine_, *s.b, m.bytes, kT0 + kRejectAfterTime, plain),
               DropReason::cipher_mismatch);
   }

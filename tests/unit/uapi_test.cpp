@@ -2,6 +2,14 @@
 // on the page's own examples and on every malformed line we could think of, the round trips
 // render_get -> parse_get and render_set -> parse_set, and the socket server with a client.
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -11,18 +19,9 @@
 #include <string>
 #include <thread>
 
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
+#include "uapi/client.hpp"
 #include "uapi/model.hpp"
 #include "uapi/protocol.hpp"
-#include "uapi/client.hpp"
 #include "uapi/server.hpp"
 
 namespace strait::uapi {
@@ -117,7 +116,13 @@ TEST(UapiModel, Cipher) {
 }
 
 TEST(UapiModel, AllowedIpParseAndFormat) {
-  struct Case { const char* text; bool ok; std::uint8_t family; std::uint8_t cidr; const char* back; };
+  struct Case {
+    const char* text;
+    bool ok;
+    std::uint8_t family;
+    std::uint8_t cidr;
+    const char* back;
+  };
   const Case cases[] = {
       /* 1 */ {"10.0.0.0/24", true, 4, 24, "10.0.0.0/24"},
       /* 2 */ {"0.0.0.0/0", true, 4, 0, "0.0.0.0/0"},
@@ -154,7 +159,11 @@ TEST(UapiModel, AllowedIpParseAndFormat) {
 }
 
 TEST(UapiModel, EndpointParseAndFormat) {
-  struct Case { const char* text; bool ok; const char* back; };
+  struct Case {
+    const char* text;
+    bool ok;
+    const char* back;
+  };
   const Case cases[] = {
       /* 1 */ {"1.2.3.4:51820", true, "1.2.3.4:51820"},
       /* 2 */ {"[fd00::1]:51820", true, "[fd00::1]:51820"},
@@ -203,15 +212,18 @@ TEST(UapiSet, SpecExample) {
   auto r = parse_set(kSpecSet);
   ASSERT_TRUE(r.ok()) << r.error().message;
   const DeviceChange& c = *r;
-  EXPECT_EQ(c.private_key, key_of("e84b5a6d2717c1003a13b431570353dbaca9146cf150c5f8575680feba52027a"));
+  EXPECT_EQ(c.private_key,
+            key_of("e84b5a6d2717c1003a13b431570353dbaca9146cf150c5f8575680feba52027a"));
   EXPECT_EQ(c.fwmark, 0u);
   EXPECT_EQ(c.listen_port, 12912);
   EXPECT_FALSE(c.replace_peers);
   ASSERT_EQ(c.peers.size(), 4u);
 
   const PeerChange& p0 = c.peers[0];
-  EXPECT_EQ(p0.public_key, key_of("b85996fecc9c7f1fc6d2572a76eda11d59bcd20be8e543b15ce4bd85a8e75a33"));
-  EXPECT_EQ(p0.preshared_key, key_of("188515093e952f5f22e865cef3012e72f8b5f0b598ac0309d5dacce3b70fcf52"));
+  EXPECT_EQ(p0.public_key,
+            key_of("b85996fecc9c7f1fc6d2572a76eda11d59bcd20be8e543b15ce4bd85a8e75a33"));
+  EXPECT_EQ(p0.preshared_key,
+            key_of("188515093e952f5f22e865cef3012e72f8b5f0b598ac0309d5dacce3b70fcf52"));
   EXPECT_TRUE(p0.replace_allowed_ips);
   ASSERT_EQ(p0.allowed_ips.size(), 1u);
   EXPECT_EQ(p0.allowed_ips[0].to_string(), "192.168.4.4/32");
@@ -232,7 +244,8 @@ TEST(UapiSet, SpecExample) {
   EXPECT_EQ(p2.allowed_ips[1], IpPrefix::v4({192, 168, 4, 11}, 32));
 
   const PeerChange& p3 = c.peers[3];
-  EXPECT_EQ(p3.public_key, key_of("e818b58db5274087fcc1be5dc728cf53d3b5726b4cef6b9bab8f8f8c2452c25c"));
+  EXPECT_EQ(p3.public_key,
+            key_of("e818b58db5274087fcc1be5dc728cf53d3b5726b4cef6b9bab8f8f8c2452c25c"));
   EXPECT_TRUE(p3.remove);
   EXPECT_FALSE(p3.endpoint);
 }
@@ -263,7 +276,11 @@ TEST(UapiSet, BodyFormsAccepted) {
 // Each bad line gives an error naming its line (counted from "set=1" as line 1) and its key.
 TEST(UapiSet, BadLinesNameLineAndKey) {
   const std::string pk = "public_key=" + std::string(64, 'a') + "\n";
-  struct Case { std::string body; int code; std::string must_contain; };
+  struct Case {
+    std::string body;
+    int code;
+    std::string must_contain;
+  };
   const Case cases[] = {
       /* 1 */ {"set=1\nlisten_port=1\nfwmark=2\npublic_key=abc\n\n", EINVAL,
                "line 4: invalid public_key: not 64 hex digits"},
@@ -277,31 +294,36 @@ TEST(UapiSet, BadLinesNameLineAndKey) {
       /* 9 */ {"set=1\nnonsense\n\n", EPROTO, "line 2: expected key=value"},
       /* 10 */ {"set=1\nbogus=1\n\n", EINVAL, "line 2: unknown device key \"bogus\""},
       /* 11 */ {"set=1\nallowed_ip=10.0.0.0/8\n\n", EINVAL, "line 2: allowed_ip is a peer key"},
-      /* 12 */ {"set=1\n" + pk + "listen_port=1\n\n", EINVAL,
-                "line 3: listen_port is a device key and must come before the first public_key"},
+      /* 12 */
+      {"set=1\n" + pk + "listen_port=1\n\n", EINVAL,
+       "line 3: listen_port is a device key and must come before the first public_key"},
       /* 13 */ {"set=1\n" + pk + "remove=1\n\n", EINVAL, "line 3: invalid remove"},
       /* 14 */ {"set=1\n" + pk + "update_only=yes\n\n", EINVAL, "line 3: invalid update_only"},
       /* 15 */ {"set=1\n" + pk + "preshared_key=00\n\n", EINVAL, "line 3: invalid preshared_key"},
       /* 16 */ {"set=1\n" + pk + "endpoint=1.2.3.4\n\n", EINVAL, "line 3: invalid endpoint"},
-      /* 17 */ {"set=1\n" + pk + "persistent_keepalive_interval=65536\n\n", EINVAL,
-                "line 3: invalid persistent_keepalive_interval"},
-      /* 18 */ {"set=1\n" + pk + "replace_allowed_ips=TRUE\n\n", EINVAL,
-                "line 3: invalid replace_allowed_ips"},
-      /* 19 */ {"set=1\n" + pk + "allowed_ip=10.0.0.0/8\nallowed_ip=10.0.0.0/40\n\n", EINVAL,
-                "line 4: invalid allowed_ip"},
-      /* 20 */ {"set=1\n" + pk + "protocol_version=2\n\n", EINVAL,
-                "line 3: invalid protocol_version"},
-      /* 21 */ {"set=1\n" + pk + "strait_cipher=aes128-gcm\n\n", EINVAL,
-                "line 3: invalid strait_cipher"},
-      /* 22 */ {"set=1\n" + pk + "strait_ciphr=aes256-gcm\n\n", EINVAL,
-                "line 3: unknown strait extension key \"strait_ciphr\""},
+      /* 17 */
+      {"set=1\n" + pk + "persistent_keepalive_interval=65536\n\n", EINVAL,
+       "line 3: invalid persistent_keepalive_interval"},
+      /* 18 */
+      {"set=1\n" + pk + "replace_allowed_ips=TRUE\n\n", EINVAL,
+       "line 3: invalid replace_allowed_ips"},
+      /* 19 */
+      {"set=1\n" + pk + "allowed_ip=10.0.0.0/8\nallowed_ip=10.0.0.0/40\n\n", EINVAL,
+       "line 4: invalid allowed_ip"},
+      /* 20 */
+      {"set=1\n" + pk + "protocol_version=2\n\n", EINVAL, "line 3: invalid protocol_version"},
+      /* 21 */
+      {"set=1\n" + pk + "strait_cipher=aes128-gcm\n\n", EINVAL, "line 3: invalid strait_cipher"},
+      /* 22 */
+      {"set=1\n" + pk + "strait_ciphr=aes256-gcm\n\n", EINVAL,
+       "line 3: unknown strait extension key \"strait_ciphr\""},
       /* 23 */ {"set=1\nstrait_whatever=1\n\n", EINVAL, "line 2: unknown strait extension key"},
       /* 24 */ {"set=1\n" + pk + "tx_bytes=5\n\n", EINVAL, "line 3: unknown peer key \"tx_bytes\""},
-      /* 25 */ {"set=1\n" + pk + "\nlisten_port=1\n", EPROTO,
-                "line 4: data after the empty line"},
+      /* 25 */ {"set=1\n" + pk + "\nlisten_port=1\n", EPROTO, "line 4: data after the empty line"},
       /* 26 */ {"set=1\n" + pk + "endpoint =1.2.3.4:1\n\n", EINVAL, "line 3: unknown peer key"},
       /* 27 */ {"set=1\nlisten_port=1 \n\n", EINVAL, "line 2: invalid listen_port"},
-      /* 28 */ {"set=1\n" + pk + "allowed_ip=10.0.0.0/8\r\n\n", EINVAL, "line 3: invalid allowed_ip"},
+      /* 28 */
+      {"set=1\n" + pk + "allowed_ip=10.0.0.0/8\r\n\n", EINVAL, "line 3: invalid allowed_ip"},
   };
   int i = 0;
   for (const Case& c : cases) {
@@ -391,7 +413,8 @@ TEST(UapiGet, RenderExactFormat) {
   std::string ones;
   for (int i = 0; i < 32; ++i) ones += "01";
   const std::string expected =
-      "private_key=" + ones + "\n"
+      "private_key=" + ones +
+      "\n"
       "listen_port=51820\n"
       "strait_drop_replay=3\n"
       "strait_handshake_rx_initiation=0\n"
@@ -403,7 +426,9 @@ TEST(UapiGet, RenderExactFormat) {
       "strait_handshakes_completed=2\n"
       "strait_under_load=1\n"
       "public_key=0202020202020202020202020202020202020202020202020202020202020202\n"
-      "preshared_key=" + std::string(64, '0') + "\n"
+      "preshared_key=" +
+      std::string(64, '0') +
+      "\n"
       "protocol_version=1\n"
       "endpoint=127.0.0.1:51820\n"
       "last_handshake_time_sec=1700000000\n"
@@ -464,7 +489,8 @@ TEST(UapiGet, ErrorsAndUnknownKeys) {
   ASSERT_TRUE(unknown.ok());
   EXPECT_EQ(unknown->listen_port, 5);
   EXPECT_EQ(unknown->peers.size(), 1u);
-  EXPECT_THAT(parse_get("listen_port=x\n").error().message, HasSubstr("line 1: invalid listen_port"));
+  EXPECT_THAT(parse_get("listen_port=x\n").error().message,
+              HasSubstr("line 1: invalid listen_port"));
   EXPECT_THAT(parse_get("public_key=" + std::string(64, 'b') + "\ntx_bytes=-1\n").error().message,
               HasSubstr("line 2: invalid tx_bytes"));
   EXPECT_THAT(parse_get("strait_under_load=2\n").error().message,
@@ -486,7 +512,8 @@ TEST(UapiApply, Semantics) {
   EXPECT_EQ(s.listen_port, 12912);
 
   // update_only of an unknown peer is skipped; of a known one applies.
-  auto u = parse_set("public_key=" + std::string(64, 'c') + "\nupdate_only=true\nendpoint=1.1.1.1:1\n"
+  auto u = parse_set("public_key=" + std::string(64, 'c') +
+                     "\nupdate_only=true\nendpoint=1.1.1.1:1\n"
                      "public_key=662e14fd594556f522604703340351258903b64f35553763f19426ab2a515c58\n"
                      "update_only=true\npersistent_keepalive_interval=9\nstrait_cipher=aes256-gcm\n"
                      "allowed_ip=192.168.4.4/32\n");
@@ -612,7 +639,7 @@ TEST(UapiServer, SetThenGet) {
   const std::string path = tmp.path("t.sock");
   auto server = UapiServer::listen(path);
   ASSERT_TRUE(server.ok()) << server.error().message;
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -692,7 +719,8 @@ TEST(UapiServer, RequestInPiecesAndPipelined) {
   ASSERT_EQ(::write(fd, two.data(), two.size()), static_cast<ssize_t>(two.size()));
   std::string all;
   char c[4096];
-  while (all.find("listen_port=4242") == std::string::npos || all.find("errno=0\n\n", 10) == std::string::npos) {
+  while (all.find("listen_port=4242") == std::string::npos ||
+         all.find("errno=0\n\n", 10) == std::string::npos) {
     const ssize_t r = ::read(fd, c, sizeof(c));
     ASSERT_GT(r, 0);
     all.append(c, static_cast<std::size_t>(r));
@@ -807,7 +835,7 @@ TEST(UapiServer, StaleSocketReplacedLiveSocketRefused) {
 
   // Destruction unlinks the socket.
   server.value().reset();
-  struct stat st{};
+  struct stat st {};
   EXPECT_NE(::stat(path.c_str(), &st), 0);
   EXPECT_FALSE(UapiClient::connect(path).ok());
 

@@ -9,6 +9,12 @@
 //   └───────────────────────────┘ /var/run/wireguard └──────────────┘
 //                                  /strait-t<pid>.sock
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <array>
 #include <atomic>
 #include <cstdio>
@@ -16,13 +22,6 @@
 #include <mutex>
 #include <string>
 #include <thread>
-
-#include <poll.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "uapi/model.hpp"
 #include "uapi/protocol.hpp"
@@ -164,7 +163,7 @@ TEST(UapiWgTool, ShowSetShowconf) {
   // wg set: a new peer with allowed IPs, endpoint and keepalive.
   const Key peer = key_filled(0x07);
   ToolRun set = run("wg set " + ifname + " peer " + base64(peer) +
-                " allowed-ips 10.0.0.0/24 endpoint 127.0.0.1:51820 persistent-keepalive 25");
+                    " allowed-ips 10.0.0.0/24 endpoint 127.0.0.1:51820 persistent-keepalive 25");
   ASSERT_EQ(set.status, 0) << set.output;
   DeviceChange want;
   PeerChange pc;
@@ -179,7 +178,8 @@ TEST(UapiWgTool, ShowSetShowconf) {
   // The peer shows up, with strait_ keys in the reply that wg(8) must skip.
   ToolRun dump = run("wg show " + ifname + " dump");
   ASSERT_EQ(dump.status, 0) << dump.output;
-  EXPECT_THAT(dump.output, HasSubstr(base64(peer) + "\t(none)\t127.0.0.1:51820\t10.0.0.0/24\t0\t0\t0\t25\n"));
+  EXPECT_THAT(dump.output,
+              HasSubstr(base64(peer) + "\t(none)\t127.0.0.1:51820\t10.0.0.0/24\t0\t0\t0\t25\n"));
   ToolRun show = run("wg show " + ifname);
   ASSERT_EQ(show.status, 0) << show.output;
   EXPECT_THAT(show.output, HasSubstr("peer: " + base64(peer)));
@@ -214,9 +214,11 @@ TEST(UapiWgTool, ShowSetShowconf) {
   char conf_path[] = "/tmp/strait-uapi-conf-XXXXXX";
   const int cfd = ::mkstemp(conf_path);
   ASSERT_GE(cfd, 0);
-  const std::string conf_text = "[Interface]\nListenPort = 51821\n\n[Peer]\nPublicKey = " +
-                                base64(peer2) + "\nAllowedIPs = 10.1.0.0/16, fd00::/64\n";
-  ASSERT_EQ(::write(cfd, conf_text.data(), conf_text.size()), static_cast<ssize_t>(conf_text.size()));
+  const std::string conf_text =
+      "[Interface]\nListenPort = 51821\n\n[Peer]\nPublicKey = " + base64(peer2) +
+      "\nAllowedIPs = 10.1.0.0/16, fd00::/64\n";
+  ASSERT_EQ(::write(cfd, conf_text.data(), conf_text.size()),
+            static_cast<ssize_t>(conf_text.size()));
   ::close(cfd);
   ToolRun sync = run("wg syncconf " + ifname + " " + conf_path);
   ::unlink(conf_path);
