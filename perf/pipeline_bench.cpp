@@ -31,16 +31,23 @@
 //  - peers: 1 .. 100,000 peers in the state, each with its own keypair, session-table entry,
 //    /28 of allowed IPs and endpoint (the mesh of tests/common/mesh_fixture.hpp); packets
 //    spread over the peers in a random order;
+//  - peers_zipf: the same meshes, packets drawn from the peers by a Zipf law (s = 1: the k-th
+//    busiest peer carries 1/k of the busiest one's traffic), a realistic locality beside the
+//    adversarial order above;
 //  - routes: 1 .. 1,000,000 random IPv4 allowed-IP prefixes (one peer), inner addresses drawn
 //    at random from them: the longest-prefix match on the destination (encap) and the source
-//    check (decap) walk a deep trie that no longer fits the caches.
+//    check (decap) walk a deep trie that no longer fits the caches;
+//  - routes_v6: the same with IPv6 prefixes inside fd00::/8 (a ULA plan: all in a few
+//    first-level slots), inner IPv6 packets.
 //
 //   pipeline_bench [--quick] [--json PATH] [--no-huge]
 //   pipeline_bench --profile decap|encap:aes256_gcm|chacha20_poly1305:SIZE|imix[:SECONDS]
+//   pipeline_bench --scale-only peers|peers_zipf|routes|routes_v6:N[,N...]
 //
 // Exit status 1 if any packet is dropped or misrouted: the benchmark then measured nothing
 // worth reporting (the test suite runs --quick for this check; it never judges speed).
 
+#include <arpa/inet.h>
 #include <intel-ipsec-mb.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -378,12 +385,29 @@ std::string ipv4_text(std::uint32_t a) {
          std::to_string((a >> 8) & 0xff) + "." + std::to_string(a & 0xff);
 }
 
+std::string ipv6_text(const std::array<std::uint8_t, 16>& a) {
+  char text[INET6_ADDRSTRLEN];
+  return ::inet_ntop(AF_INET6, a.data(), text, sizeof text) != nullptr ? text : "::";
+}
+
 // Bridge frames of `inner`-byte packets from src to dst (host-order IPv4 addresses).
 void add_bridge_frame(FrameRing& ring, std::uint32_t src, std::uint32_t dst, std::uint32_t inner) {
   const Bytes packet = test::PacketBuilder()
                            .ipv4(ipv4_text(src), ipv4_text(dst))
                            .udp(40000, 53)
                            .payload(inner - 28)
+                           .build();
+  const Bytes frame = test::bridge_frame(packet);
+  ring.add(frame.data(), frame.size(), packet.size());
+}
+
+// The same for IPv6 (inner is at least 48 bytes: header and UDP).
+void add_bridge_frame_v6(FrameRing& ring, const std::array<std::uint8_t, 16>& src,
+                         const std::array<std::uint8_t, 16>& dst, std::uint32_t inner) {
+  const Bytes packet = test::PacketBuilder()
+                           .ipv6(ipv6_text(src), ipv6_text(dst))
+                           .udp(40000, 53)
+                           .payload(inner - 48)
                            .build();
   const Bytes frame = test::bridge_frame(packet);
   ring.add(frame.data(), frame.size(), packet.size());
@@ -409,33 +433,38 @@ struct Options {
   bool no_huge = false;
   std::string json;
   std::string profile;  // kind:cipher:size[:seconds]
-  // --scale-only peers|routes:N[,N...]: only those scale rows (the size sweep and the other
-  // curve skipped), at the full plan's repetitions: for A/B runs and `perf record`.
+  // --scale-only CURVE:N[,N...]: only those rows of one scale curve (the size sweep and the
+  // other curves skipped), at the full plan's repetitions: for A/B runs and `perf record`.
   std::string scale_only;
 };
 
 struct Plan {
   std::vector<std::uint32_t> sizes;
   std::vector<std::uint32_t> peers;
+  std::vector<std::uint32_t> peers_zipf;
   std::vector<std::uint32_t> routes;
+  std::vector<std::uint32_t> routes_v6;
   int reps;
   double seconds;          // timed seconds per repetition of a cell
   std::size_t decap_ring;  // distinct sealed packets for decap
 };
 
 Plan plan_for(const Options& o) {
-  if (o.quick) return Plan{{64, 1420, kImix}, {1, 100}, {1, 1000}, 1, 0.01, 4096};
+  if (o.quick) return Plan{{64, 1420, kImix}, {1, 100}, {100}, {1, 1000}, {1000}, 1, 0.01, 4096};
   Plan plan{{64, 128, 256, 512, 1024, 1420, kImix},
             {1, 10, 100, 1000, 10'000, 100'000},
+            {1000, 10'000, 100'000},
             {1, 10, 100, 1000, 10'000, 100'000, 1'000'000},
+            {1, 1000, 100'000, 1'000'000},
             5,
             0.15,
             65536};
   if (!o.scale_only.empty()) {
     const std::size_t colon = o.scale_only.find(':');
     const std::string curve = o.scale_only.substr(0, colon);
-    if (colon == std::string::npos || (curve != "peers" && curve != "routes"))
-      fail("--scale-only wants peers|routes:N[,N...]");
+    if (colon == std::string::npos ||
+        (curve != "peers" && curve != "peers_zipf" && curve != "routes" && curve != "routes_v6"))
+      fail("--scale-only wants peers|peers_zipf|routes|routes_v6:N[,N...]");
     std::vector<std::uint32_t> points;
     std::size_t start = colon + 1;
     while (start <= o.scale_only.size()) {
@@ -446,8 +475,13 @@ Plan plan_for(const Options& o) {
       start = comma + 1;
     }
     plan.sizes.clear();
-    plan.peers = curve == "peers" ? points : std::vector<std::uint32_t>{};
-    plan.routes = curve == "routes" ? points : std::vector<std::uint32_t>{};
+    auto only = [&](const char* name) {
+      return curve == name ? points : std::vector<std::uint32_t>{};
+    };
+    plan.peers = only("peers");
+    plan.peers_zipf = only("peers_zipf");
+    plan.routes = only("routes");
+    plan.routes_v6 = only("routes_v6");
   }
   return plan;
 }
@@ -573,6 +607,28 @@ ScaleRow run_peers(std::uint32_t peers, const Plan& plan) {
   return run_scale(peers, peers, table, std::move(bridge), plan, setup);
 }
 
+// The same meshes, each packet's peer drawn by a Zipf law (s = 1) over the peers in a random
+// rank order: a few peers carry most packets, as on a real node; 64 B.
+ScaleRow run_peers_zipf(std::uint32_t peers, const Plan& plan) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto table = test::mesh_routes(peers);
+  std::vector<std::uint32_t> rank(peers);
+  std::iota(rank.begin(), rank.end(), 0U);
+  std::mt19937 rng(13);
+  std::shuffle(rank.begin(), rank.end(), rng);
+  std::vector<double> weight(peers);
+  for (std::uint32_t k = 0; k < peers; ++k) weight[k] = 1.0 / (k + 1);
+  std::discrete_distribution<std::uint32_t> zipf(weight.begin(), weight.end());
+  FrameRing bridge;
+  const std::size_t n = ring_size_for(plan.decap_ring);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t block = test::mesh_pod_block(rank[zipf(rng)]);
+    add_bridge_frame(bridge, block + 5, block + 7, 64);
+  }
+  const double setup = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return run_scale(peers, peers, table, std::move(bridge), plan, setup);
+}
+
 // `count` random IPv4 prefixes (half /32, a quarter /24, a quarter /16../31), all to peer 0;
 // packets between random addresses inside random prefixes, 64 B.
 ScaleRow run_routes(std::uint32_t count, const Plan& plan) {
@@ -601,6 +657,50 @@ ScaleRow run_routes(std::uint32_t count, const Plan& plan) {
   for (std::size_t i = 0; i < n; ++i) {
     add_bridge_frame(bridge, inside(prefixes[rng() % prefixes.size()]),
                      inside(prefixes[rng() % prefixes.size()]), 64);
+  }
+  const double setup = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return run_scale(count, 1, table, std::move(bridge), plan, setup);
+}
+
+// `count` random IPv6 prefixes inside fd00::/8 (half /128, a quarter /64, a quarter /48../127),
+// all to peer 0; IPv6 packets between random addresses inside random prefixes, 64 B.
+ScaleRow run_routes_v6(std::uint32_t count, const Plan& plan) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto table = std::make_shared<wg::AllowedIps>();
+  std::mt19937_64 rng(count);
+  using Addr = std::array<std::uint8_t, 16>;
+  std::vector<std::pair<Addr, std::uint8_t>> prefixes;
+  auto random_ula = [&] {
+    Addr a{};
+    for (std::size_t i = 0; i < 16; i += 8) {
+      const std::uint64_t r = rng();
+      std::memcpy(a.data() + i, &r, 8);
+    }
+    a[0] = 0xfd;
+    return a;
+  };
+  while (table->size() < count) {
+    const Addr addr = random_ula();
+    const std::uint64_t kind = rng() % 4;
+    const auto len = static_cast<std::uint8_t>(kind < 2 ? 128 : kind == 2 ? 64 : 48 + rng() % 80);
+    if (table->insert(IpPrefix::v6(addr, len), 0) != wg::AllowedIpsError::none)
+      fail("route refused");
+    prefixes.emplace_back(addr, len);
+  }
+  // An address inside prefix/len: its first len bits, random bits after.
+  auto inside = [&](const std::pair<Addr, std::uint8_t>& pr) {
+    Addr a = random_ula();
+    for (unsigned bit = 0; bit < pr.second; ++bit) {
+      const std::uint8_t mask = static_cast<std::uint8_t>(0x80U >> (bit % 8));
+      a[bit / 8] = static_cast<std::uint8_t>((a[bit / 8] & ~mask) | (pr.first[bit / 8] & mask));
+    }
+    return a;
+  };
+  FrameRing bridge;
+  const std::size_t n = ring_size_for(plan.decap_ring);
+  for (std::size_t i = 0; i < n; ++i) {
+    add_bridge_frame_v6(bridge, inside(prefixes[rng() % prefixes.size()]),
+                        inside(prefixes[rng() % prefixes.size()]), 64);
   }
   const double setup = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return run_scale(count, 1, table, std::move(bridge), plan, setup);
@@ -724,25 +824,26 @@ int run(const Options& o, bool huge) {
     }
   }
 
-  std::printf("\nScale, AES-256-GCM, 64 B (cycles/packet, Mpps):\n%10s | %8s %7s | %8s %7s\n",
-              "peers", "decap", "Mpps", "encap", "Mpps");
-  std::vector<ScaleRow> peers;
-  for (std::uint32_t p : plan.peers) {
-    const ScaleRow r = run_peers(p, plan);
-    std::printf("%10u | %8.0f %7.2f | %8.0f %7.2f\n", p, r.decap.cycles_per_packet, r.decap.mpps,
-                r.encap.cycles_per_packet, r.encap.mpps);
-    std::fflush(stdout);
-    peers.push_back(r);
-  }
-  std::printf("%10s | %8s %7s | %8s %7s\n", "routes", "decap", "Mpps", "encap", "Mpps");
-  std::vector<ScaleRow> routes;
-  for (std::uint32_t n : plan.routes) {
-    const ScaleRow r = run_routes(n, plan);
-    std::printf("%10u | %8.0f %7.2f | %8.0f %7.2f\n", n, r.decap.cycles_per_packet, r.decap.mpps,
-                r.encap.cycles_per_packet, r.encap.mpps);
-    std::fflush(stdout);
-    routes.push_back(r);
-  }
+  std::printf("\nScale, AES-256-GCM, 64 B (cycles/packet, Mpps):\n");
+  auto curve = [](const char* name, const std::vector<std::uint32_t>& points,
+                  ScaleRow (*run_one)(std::uint32_t, const Plan&), const Plan& p) {
+    std::vector<ScaleRow> out;
+    if (points.empty()) return out;
+    std::printf("%10s | %8s %7s | %8s %7s\n", name, "decap", "Mpps", "encap", "Mpps");
+    for (std::uint32_t n : points) {
+      const ScaleRow r = run_one(n, p);
+      std::printf("%10u | %8.0f %7.2f | %8.0f %7.2f\n", n, r.decap.cycles_per_packet, r.decap.mpps,
+                  r.encap.cycles_per_packet, r.encap.mpps);
+      std::fflush(stdout);
+      out.push_back(r);
+    }
+    return out;
+  };
+  const std::vector<ScaleRow> peers = curve("peers", plan.peers, run_peers, plan);
+  const std::vector<ScaleRow> peers_zipf =
+      curve("peers_zipf", plan.peers_zipf, run_peers_zipf, plan);
+  const std::vector<ScaleRow> routes = curve("routes", plan.routes, run_routes, plan);
+  const std::vector<ScaleRow> routes_v6 = curve("routes_v6", plan.routes_v6, run_routes_v6, plan);
 
   if (o.json.empty()) return 0;
   std::string j = "{\n";
@@ -789,7 +890,9 @@ int run(const Options& o, bool huge) {
     j += last ? "  ]\n" : "  ],\n";
   };
   scale("scale_peers", "peers", peers, false);
-  scale("scale_routes", "routes", routes, true);
+  scale("scale_peers_zipf", "peers", peers_zipf, false);
+  scale("scale_routes", "routes", routes, false);
+  scale("scale_routes_v6", "routes", routes_v6, true);
   j += "}\n";
   std::FILE* f = std::fopen(o.json.c_str(), "w");
   if (f == nullptr || std::fwrite(j.data(), 1, j.size(), f) != j.size() || std::fclose(f) != 0)

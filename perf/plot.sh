@@ -25,10 +25,11 @@ for cipher in ("aes256_gcm", "chacha20_poly1305"):
                 continue
             f.write("%s %.3f %.3f %.3f %.3f\n" % (r["size"], r["decap"]["gbps"], r["encap"]["gbps"],
                                                   r["open_ceiling"]["gbps"], r["seal_ceiling"]["gbps"]))
-for key, name in (("scale_peers", "peers"), ("scale_routes", "routes")):
+for key, name in (("scale_peers", "peers"), ("scale_peers_zipf", "peers"),
+                  ("scale_routes", "routes"), ("scale_routes_v6", "routes")):
     with open(os.path.join(data, key + ".dat"), "w") as f:
         f.write("# n decap encap (cycles/packet)\n")
-        for r in p[key]:
+        for r in p.get(key, []):
             f.write("%d %.1f %.1f\n" % (r[name], r["decap"]["cycles_per_packet"],
                                         r["encap"]["cycles_per_packet"]))
 m = res.get("machine") or {}

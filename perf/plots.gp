@@ -35,11 +35,15 @@ set key top left
 set output out."/scale_peers.png"
 set title "cost per packet vs peers (AES-256-GCM, 64 B, packets spread over the peers)\n".machine
 set xlabel "peers (keypairs, sessions, endpoints)"
-plot data."/scale_peers.dat" u 1:2 w lp lw 2 pt 7 t "decap", \
-     data."/scale_peers.dat" u 1:3 w lp lw 2 pt 5 t "encap"
+plot data."/scale_peers.dat" u 1:2 w lp lw 2 pt 7 t "decap, every burst 32 peers", \
+     data."/scale_peers.dat" u 1:3 w lp lw 2 pt 5 t "encap, every burst 32 peers", \
+     data."/scale_peers_zipf.dat" u 1:2 w lp lw 2 pt 6 dt 2 t "decap, Zipf mix", \
+     data."/scale_peers_zipf.dat" u 1:3 w lp lw 2 pt 4 dt 2 t "encap, Zipf mix"
 
 set output out."/scale_routes.png"
 set title "cost per packet vs allowed-IP routes (AES-256-GCM, 64 B, one peer, random prefixes)\n".machine
-set xlabel "allowed-IP routes (random IPv4 prefixes)"
-plot data."/scale_routes.dat" u 1:2 w lp lw 2 pt 7 t "decap (source check)", \
-     data."/scale_routes.dat" u 1:3 w lp lw 2 pt 5 t "encap (destination lookup)"
+set xlabel "allowed-IP routes (random prefixes)"
+plot data."/scale_routes.dat" u 1:2 w lp lw 2 pt 7 t "decap (source check), IPv4", \
+     data."/scale_routes.dat" u 1:3 w lp lw 2 pt 5 t "encap (destination lookup), IPv4", \
+     data."/scale_routes_v6.dat" u 1:2 w lp lw 2 pt 6 dt 2 t "decap, IPv6 (fd00::/8)", \
+     data."/scale_routes_v6.dat" u 1:3 w lp lw 2 pt 4 dt 2 t "encap, IPv6 (fd00::/8)"
