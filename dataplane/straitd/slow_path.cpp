@@ -363,8 +363,12 @@ void SlowPath::deliver(wg::PeerId /*peer*/, std::span<const std::uint8_t> ip_pac
     dp::count_drop(*cfg_.counters, DropReason::no_mbuf);
     return;
   }
-  auto* p = reinterpret_cast<std::uint8_t*>(
-      rte_pktmbuf_append(m, static_cast<std::uint16_t>(dp::kEthHdrLen + ip_packet.size())));
+  // Checked before the 16-bit length of rte_pktmbuf_append could wrap.
+  const std::size_t frame_len = dp::kEthHdrLen + ip_packet.size();
+  auto* p = frame_len > rte_pktmbuf_tailroom(m)
+                ? nullptr
+                : reinterpret_cast<std::uint8_t*>(
+                      rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame_len)));
   if (p == nullptr) {
     rte_pktmbuf_free(m);
     dp::count_drop(*cfg_.counters, DropReason::too_big);
