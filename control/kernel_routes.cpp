@@ -30,11 +30,14 @@ Result<std::vector<KernelRoute>> parse_routes(std::string_view text, int family)
   return routes;
 }
 
-std::vector<std::string> route_replace_argv(const KernelRoute& r) {
+namespace {
+
+// `ip -4|-6 route VERB DST dev DEV proto 87`: the one form of every route command we run.
+std::vector<std::string> route_argv(const char* verb, const KernelRoute& r) {
   return {"ip",
           r.dst.family == IpFamily::v4 ? "-4" : "-6",
           "route",
-          "replace",
+          verb,
           r.dst.to_string(),
           "dev",
           r.dev,
@@ -42,17 +45,13 @@ std::vector<std::string> route_replace_argv(const KernelRoute& r) {
           std::to_string(kRouteProtocol)};
 }
 
-std::vector<std::string> route_delete_argv(const KernelRoute& r) {
-  return {"ip",
-          r.dst.family == IpFamily::v4 ? "-4" : "-6",
-          "route",
-          "del",
-          r.dst.to_string(),
-          "dev",
-          r.dev,
-          "proto",
-          std::to_string(kRouteProtocol)};
+}  // namespace
+
+std::vector<std::string> route_replace_argv(const KernelRoute& r) {
+  return route_argv("replace", r);
 }
+
+std::vector<std::string> route_delete_argv(const KernelRoute& r) { return route_argv("del", r); }
 
 Result<void> KernelRoutes::ip(const std::vector<std::string>& argv) {
   auto r = runner_.run(argv, "");
