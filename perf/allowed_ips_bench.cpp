@@ -107,6 +107,32 @@ void chained(benchmark::State& state, Shape shape) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// Bursts of kBurst lookups through lookup_v4_bulk / lookup_v6_bulk, as the pipeline stages
+// ask (their walks advance together, so their misses overlap); items are lookups.
+void bulk(benchmark::State& state, Shape shape) {
+  constexpr unsigned kBurst = 32;
+  const Fixture& f = fixture(shape, static_cast<std::size_t>(state.range(0)));
+  std::array<std::uint32_t, kBurst> keys4{};
+  std::array<strait::wg::detail::Uint128, kBurst> keys6{};
+  std::array<strait::wg::PeerId, kBurst> peers{};
+  std::size_t i = 0;
+  for (auto _ : state) {
+    for (unsigned k = 0; k < kBurst; ++k) {
+      const std::uint8_t* addr = f.probes[(i + k) & (kProbes - 1)].data();
+      if (shape == Shape::v4) {
+        keys4[k] = AllowedIps::load_v4(addr);
+      } else {
+        keys6[k] = AllowedIps::load_v6(addr);
+      }
+    }
+    benchmark::DoNotOptimize(shape == Shape::v4
+                                 ? f.table.lookup_v4_bulk(keys4.data(), kBurst, peers.data())
+                                 : f.table.lookup_v6_bulk(keys6.data(), kBurst, peers.data()));
+    i = (i + kBurst) & (kProbes - 1);
+  }
+  state.SetItemsProcessed(state.iterations() * kBurst);
+}
+
 void sizes(benchmark::internal::Benchmark* b) {
   for (const std::int64_t n : {1, 1000, 100000, 1000000}) b->Arg(n);
 }
@@ -118,12 +144,19 @@ void ChainedV4(benchmark::State& state) { chained(state, Shape::v4); }
 void ChainedV6(benchmark::State& state) { chained(state, Shape::v6); }
 void ChainedV6Ula(benchmark::State& state) { chained(state, Shape::v6_ula); }
 
+void BulkV4(benchmark::State& state) { bulk(state, Shape::v4); }
+void BulkV6(benchmark::State& state) { bulk(state, Shape::v6); }
+void BulkV6Ula(benchmark::State& state) { bulk(state, Shape::v6_ula); }
+
 BENCHMARK(LookupV4)->Apply(sizes);
 BENCHMARK(LookupV6)->Apply(sizes);
 BENCHMARK(LookupV6Ula)->Apply(sizes);
 BENCHMARK(ChainedV4)->Apply(sizes);
 BENCHMARK(ChainedV6)->Apply(sizes);
 BENCHMARK(ChainedV6Ula)->Apply(sizes);
+BENCHMARK(BulkV4)->Apply(sizes);
+BENCHMARK(BulkV6)->Apply(sizes);
+BENCHMARK(BulkV6Ula)->Apply(sizes);
 
 }  // namespace
 

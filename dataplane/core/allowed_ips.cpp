@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <tuple>
 #include <utility>
 
 namespace strait::wg {
@@ -28,40 +29,181 @@ unsigned common_bits(Uint128 a, Uint128 b) noexcept {
 template <unsigned kBits>
 bool PrefixTrie<kBits>::insert(Key key, unsigned len, PeerId peer) {
   const bool fresh = insert_node(key, len, peer);
-  update_first_level(key, len);
+  update_first_level(key, len, fresh ? 1 : 0);
   return fresh;
 }
 
 template <unsigned kBits>
 bool PrefixTrie<kBits>::remove(Key key, unsigned len) {
   if (!remove_node(key, len)) return false;
-  update_first_level(key, len);
+  update_first_level(key, len, -1);
   return true;
 }
 
 template <unsigned kBits>
-void PrefixTrie<kBits>::update_first_level(Key key, unsigned len) {
+std::uint64_t PrefixTrie<kBits>::lookup_bulk(const Key* keys, unsigned n,
+                                             PeerId* peers) const noexcept {
+  std::uint32_t at[kMaxBulk];    // each lane's next node
+  std::uint8_t lanes[kMaxBulk];  // the lanes still walking
+  std::uint64_t found = 0;
+  n = std::min(n, kMaxBulk);
+  if (first_.empty()) {
+    // A small table: its few nodes stay in L1, where stepping lanes in rounds is pure overhead.
+    for (unsigned i = 0; i < n; ++i) {
+      if (const auto peer = walk(root_, keys[i], std::nullopt)) {
+        peers[i] = *peer;
+        found |= std::uint64_t{1} << i;
+      }
+    }
+    return found;
+  }
+  {
+    for (unsigned i = 0; i < n; ++i) {
+      if (in_region(keys[i])) __builtin_prefetch(&first_[slot_of(keys[i])]);
+    }
+    for (unsigned i = 0; i < n; ++i) {
+      if (!in_region(keys[i])) {
+        at[i] = root_;
+        continue;
+      }
+      const Slot s = first_[slot_of(keys[i])];
+      at[i] = s.next & kNodeMask;
+      if ((s.next & kSlotHasPeer) != 0) {
+        peers[i] = s.peer;
+        found |= std::uint64_t{1} << i;
+      }
+    }
+  }
+  unsigned walking = 0;
+  for (unsigned i = 0; i < n; ++i) {
+    if (at[i] >= kNodeMask) continue;
+    __builtin_prefetch(&nodes_[at[i]]);
+    lanes[walking++] = static_cast<std::uint8_t>(i);
+  }
+  // One node per walking lane per round: the node read now was prefetched a round ago, while
+  // the other lanes were stepped.
+  while (walking != 0) {
+    unsigned still = 0;
+    for (unsigned k = 0; k < walking; ++k) {
+      const unsigned i = lanes[k];
+      const Node& node = nodes_[at[i]];
+      if (!covers(node.key, node.len, keys[i])) continue;
+      if (node.has_peer) {
+        peers[i] = node.peer;
+        found |= std::uint64_t{1} << i;
+      }
+      if (node.len == kBits) continue;
+      const std::uint32_t next = node.child[bit(keys[i], node.len)];
+      if (next >= kNodeMask) continue;
+      __builtin_prefetch(&nodes_[next]);
+      at[i] = next;
+      lanes[still++] = static_cast<std::uint8_t>(i);
+    }
+    walking = still;
+  }
+  return found;
+}
+
+template <unsigned kBits>
+void PrefixTrie<kBits>::update_first_level(Key key, unsigned len, int fresh) {
+  key = mask(key, len);
+  if (slot_bits_ != 0 && fresh != 0 && !bears_on_region(key, len)) {
+    outside_ = fresh > 0 ? outside_ + 1 : outside_ - 1;
+  }
   unsigned bits = 0;
   if (routes_ >= kWideFrom || (slot_bits_ == kWideSlotBits && routes_ >= kWideFrom / 2)) {
     bits = kWideSlotBits;
   } else if (routes_ >= kFirstLevelFrom || (slot_bits_ != 0 && routes_ >= kFirstLevelFrom / 2)) {
     bits = kNarrowSlotBits;
   }
-  if (bits != slot_bits_) {            // build, rebuild at the other width, or drop
-    std::vector<Slot>().swap(first_);  // give the memory back, copies shrink with it
+  // More than an eighth of the routes outside the region: they all walk from the root, so
+  // choose the region again (it leaves out at most a sixteenth, so this cannot flap).
+  const bool drifted = bits != 0 && outside_ * 8 > routes_;
+  if (bits != slot_bits_ || drifted) {  // build, rebuild, or drop
+    std::vector<Slot>().swap(first_);   // give the memory back, copies shrink with it
     slot_bits_ = static_cast<std::uint8_t>(bits);
+    region_key_ = Key{0};
+    region_len_ = 0;
+    outside_ = 0;
     if (bits == 0) return;
+    std::tie(region_key_, region_len_, outside_) = choose_region(bits);
     const std::uint32_t slots = std::uint32_t{1} << bits;
     first_.assign(slots, Slot{});
-    fill(root_, 0, slots - 1, std::nullopt);
+    fill_region(0, slots - 1);
     return;
   }
-  if (bits == 0) return;
+  if (bits == 0 || !bears_on_region(key, len)) return;
   // Only the slots inside key/len can have changed: the nodes that end or branch outside it
   // keep their indices, and the prefixes covering other slots are the same.
-  const std::uint32_t lo = slot_of(mask(key, len));
-  const std::uint32_t hi = len >= bits ? lo : lo + (std::uint32_t{1} << (bits - len)) - 1;
-  fill(root_, lo, hi, std::nullopt);
+  const std::uint32_t last = (std::uint32_t{1} << bits) - 1;
+  if (len <= region_len_) {  // it covers the whole region
+    fill_region(0, last);
+    return;
+  }
+  const unsigned level = region_len_ + bits;
+  const std::uint32_t lo = slot_of(key);
+  const std::uint32_t hi = len >= level ? lo : lo + (std::uint32_t{1} << (level - len)) - 1;
+  fill_region(lo, hi);
+}
+
+template <unsigned kBits>
+std::tuple<typename PrefixTrie<kBits>::Key, std::uint8_t, std::size_t>
+PrefixTrie<kBits>::choose_region(unsigned bits) const {
+  // Routes under each node.
+  std::vector<std::uint32_t> under(nodes_.size(), 0);
+  const auto tally = [&](const auto& self, std::uint32_t i) -> std::uint32_t {
+    if (i == kNil) return 0;
+    const Node& n = nodes_[i];
+    under[i] = (n.has_peer ? 1U : 0U) + self(self, n.child[0]) + self(self, n.child[1]);
+    return under[i];
+  };
+  tally(tally, root_);
+  // Down the heavier side while the prefix still bears on all but a sixteenth of the routes:
+  // those under it, and those above it on the path (they cover it).
+  const unsigned cap = kBits - bits;
+  Key key{0};
+  unsigned len = 0;
+  std::size_t held = routes_;
+  std::size_t above = 0;
+  for (std::uint32_t i = root_; i != kNil;) {
+    const Node& n = nodes_[i];
+    const std::size_t here = above + under[i];
+    if (here * 16 < routes_ * 15) break;
+    if (n.len >= cap) {  // no room for the slot bits after n: the region stops short of it
+      if (cap > len) {
+        key = mask(n.key, cap);
+        len = cap;
+        held = here;
+      }
+      break;
+    }
+    key = n.key;
+    len = n.len;
+    held = here;
+    if (n.has_peer) ++above;
+    const std::uint32_t l = n.child[0], r = n.child[1];
+    i = (l == kNil ? 0 : under[l]) >= (r == kNil ? 0 : under[r]) ? l : r;
+  }
+  return {key, static_cast<std::uint8_t>(len), routes_ - held};
+}
+
+template <unsigned kBits>
+void PrefixTrie<kBits>::fill_region(std::uint32_t lo, std::uint32_t hi) {
+  // The prefixes above the region that cover it give the best match to start from; the first
+  // node at least as long as the region, if it lies inside it, is where the slots' nodes are.
+  std::optional<PeerId> best;
+  std::uint32_t i = root_;
+  while (i != kNil && nodes_[i].len < region_len_) {
+    const Node& n = nodes_[i];
+    if (!covers(n.key, n.len, region_key_)) {
+      i = kNil;
+      break;
+    }
+    if (n.has_peer) best = n.peer;
+    i = n.child[bit(region_key_, n.len)];
+  }
+  if (i != kNil && !in_region(nodes_[i].key)) i = kNil;
+  fill(i, lo, hi, best);
 }
 
 template <unsigned kBits>
@@ -78,10 +220,11 @@ void PrefixTrie<kBits>::fill(std::uint32_t i, std::uint32_t lo, std::uint32_t hi
   }
   const Node& n = nodes_[i];
   const std::uint32_t n_lo = slot_of(n.key);
-  if (n.len >= slot_bits_) {  // n and everything under it lie in slot n_lo
+  const unsigned level = region_len_ + slot_bits_;  // the slots' prefix length
+  if (n.len >= level) {                             // n and everything under it lie in slot n_lo
     std::optional<PeerId> here = best;
     std::uint32_t next = i;
-    if (n.len == slot_bits_) {
+    if (n.len == level) {
       if (n.has_peer) here = n.peer;
       if (n.child[0] == kNil && n.child[1] == kNil) next = kNodeMask;
     }
@@ -91,7 +234,7 @@ void PrefixTrie<kBits>::fill(std::uint32_t i, std::uint32_t lo, std::uint32_t hi
     return;
   }
   // n covers the slots [n_lo, n_hi]; its children split them in halves.
-  const std::uint32_t span = std::uint32_t{1} << (slot_bits_ - n.len);
+  const std::uint32_t span = std::uint32_t{1} << (level - n.len);
   const std::uint32_t n_hi = n_lo + (span - 1);
   if (lo < n_lo) set(lo, std::min(hi, n_lo - 1), best, kNodeMask);
   if (hi > n_hi) set(std::max(lo, n_hi + 1), hi, best, kNodeMask);
@@ -205,6 +348,9 @@ void PrefixTrie<kBits>::clear() noexcept {
   free_.clear();
   std::vector<Slot>().swap(first_);
   slot_bits_ = 0;
+  region_key_ = Key{0};
+  region_len_ = 0;
+  outside_ = 0;
   root_ = kNil;
   routes_ = 0;
 }

@@ -11,12 +11,16 @@
 // ends or two prefixes diverge), nodes kept in a vector and linked by 32-bit indices. Walking
 // the trie alone costs one dependent cache miss per node, about 20 at a million random
 // routes; so once a family holds 64 routes (kFirstLevelFrom) it also keeps a first-level table
-// indexed by the address's top 16 bits (65,536 slots of 8 bytes), widened to the top 20 bits
-// (1,048,576 slots, 8 MiB) from 2^18 routes (kWideFrom). A slot holds the best match among
-// the prefixes no longer than the slot's bits covering it, and the first trie node at least
-// that long inside it, from which the walk resumes (none if no longer prefix lies inside).
-// A lookup is then one slot read plus the few nodes below it (perf/ALLOWED_IPS.md). Smaller
-// tables skip the first level: their few nodes stay in L1 and their copies stay small.
+// of 16 bits (65,536 slots of 8 bytes), widened to 20 bits (1,048,576 slots, 8 MiB) from 2^18
+// routes (kWideFrom). The slots index the bits right after the table's region: the longest
+// prefix that all but a sixteenth of the routes lie in or cover (a mesh's pod networks crowd
+// into one 10/8 or fd00::/8, where the top bits alone would put them all in a few slots), and
+// addresses outside it walk from the root. A slot holds the best match among the prefixes no
+// longer than the slot covering it, and the first trie node at least that long inside it,
+// from which the walk resumes (none if no longer prefix lies inside). A lookup is then one
+// slot read plus the few nodes below it, and lookup_bulk() overlaps a burst's misses
+// (perf/ALLOWED_IPS.md). Smaller tables skip the first level: their few nodes stay in L1 and
+// their copies stay small.
 // Lookup touches no lock, allocates nothing and never writes. Mutations allocate and are
 // slow-path only; each rewrites only the slots its prefix covers.
 //
@@ -33,7 +37,9 @@
 #include <cstring>
 #include <optional>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "base/ip_prefix.hpp"
@@ -81,11 +87,18 @@ class PrefixTrie {
 
   // Fast path: the peer of the longest prefix containing addr.
   [[nodiscard]] std::optional<PeerId> lookup(Key addr) const noexcept {
-    if (first_.empty()) return walk(root_, addr, std::nullopt);
+    if (first_.empty() || !in_region(addr)) return walk(root_, addr, std::nullopt);
     const Slot s = first_[slot_of(addr)];
     return walk(s.next & kNodeMask, addr,
                 (s.next & kSlotHasPeer) != 0 ? std::optional<PeerId>(s.peer) : std::nullopt);
   }
+
+  // Fast path for a burst: lookup() of keys[0..n) (n <= kMaxBulk), with the walks advanced
+  // together one node per round, each round prefetching every lane's next node, so that the
+  // cache misses of the burst overlap instead of queueing (perf/ALLOWED_IPS.md, "Bulk
+  // lookup"). peers[i] is set for each lane that matched, and bit i of the result says so.
+  static constexpr unsigned kMaxBulk = 64;
+  std::uint64_t lookup_bulk(const Key* keys, unsigned n, PeerId* peers) const noexcept;
 
   // Precondition: len <= kBits. True if the prefix is new, false if it changed peer.
   bool insert(Key key, unsigned len, PeerId peer);
@@ -105,6 +118,10 @@ class PrefixTrie {
   [[nodiscard]] std::size_t size() const noexcept { return routes_; }
   // The first level's width in bits, 0 when there is none.
   [[nodiscard]] unsigned first_level_bits() const noexcept { return slot_bits_; }
+  // The prefix the first level spans (length 0: the whole address space).
+  [[nodiscard]] std::pair<Key, unsigned> first_level_region() const noexcept {
+    return {region_key_, region_len_};
+  }
   void clear() noexcept;
 
   // Key with the bits after the first len cleared.
@@ -170,21 +187,44 @@ class PrefixTrie {
   bool insert_node(Key key, unsigned len, PeerId peer);
   bool remove_node(Key key, unsigned len);
 
-  // The slot of a key: its top slot_bits_ bits (precondition: slot_bits_ > 0).
-  [[nodiscard]] std::uint32_t slot_of(Key key) const noexcept {
-    return static_cast<std::uint32_t>(key >> (kBits - slot_bits_));
+  // Is addr inside the first level's region?
+  [[nodiscard]] bool in_region(Key addr) const noexcept {
+    return region_len_ == 0 || ((addr ^ region_key_) >> (kBits - region_len_)) == 0;
   }
-  // After a change to key/len: builds or drops the first level as the route count asks, or
-  // rewrites the slots that key/len covers.
-  void update_first_level(Key key, unsigned len);
+  // Does the first level answer for key/len: inside the region, or covering it?
+  [[nodiscard]] bool bears_on_region(Key key, unsigned len) const noexcept {
+    return len >= region_len_ ? in_region(key) : covers(key, len, region_key_);
+  }
+  // The slot of a key inside the region: its slot_bits_ bits after the region's prefix
+  // (precondition: slot_bits_ > 0).
+  [[nodiscard]] std::uint32_t slot_of(Key key) const noexcept {
+    return static_cast<std::uint32_t>(key >> (kBits - region_len_ - slot_bits_)) &
+           ((std::uint32_t{1} << slot_bits_) - 1);
+  }
+  // After a change to key/len (fresh: a route was added or removed, not just moved):
+  // builds, rebuilds or drops the first level as the route count and the routes outside its
+  // region ask, or rewrites the slots that key/len covers.
+  void update_first_level(Key key, unsigned len, int fresh);
+  // The deepest trie prefix holding all but a sixteenth of the routes (counting those that
+  // cover it) that leaves room for `bits` slot bits after it; with how many routes bear not
+  // on it.
+  [[nodiscard]] std::tuple<Key, std::uint8_t, std::size_t> choose_region(unsigned bits) const;
+  // Rewrites slots [lo, hi] from the trie: finds the region's first node and the best match
+  // above it, then fill().
+  void fill_region(std::uint32_t lo, std::uint32_t hi);
   // Rewrites slots [lo, hi], all of which lie inside the part of the trie under node i (kNil:
-  // none), given best, the match found above i.
+  // none; else a node inside the region), given best, the match found above i.
   void fill(std::uint32_t i, std::uint32_t lo, std::uint32_t hi, std::optional<PeerId> best);
 
   std::vector<Node> nodes_;
   std::vector<std::uint32_t> free_;  // released nodes, reused before nodes_ grows
   std::vector<Slot> first_;          // 2^slot_bits_ slots, or empty
   std::uint8_t slot_bits_ = 0;       // 0, kNarrowSlotBits or kWideSlotBits
+  // The first level spans region_key_/region_len_ (kept clear of host bits): the slots index
+  // the slot_bits_ bits after it. Addresses outside it walk from the root.
+  Key region_key_{0};
+  std::uint8_t region_len_ = 0;
+  std::size_t outside_ = 0;  // routes that neither lie in the region nor cover it
   std::uint32_t root_ = kNil;
   std::size_t routes_ = 0;
 };
@@ -211,6 +251,19 @@ class AllowedIps {
   }
   [[nodiscard]] std::optional<PeerId> lookup_v6(const std::uint8_t* addr) const noexcept {
     return v6_.lookup(load_v6(addr));
+  }
+
+  // Fast path for a burst: the peers of keys[0..n) of one family (load_v4 / load_v6 of the
+  // addresses, n <= kMaxBulk), found together so that their cache misses overlap. peers[i] is
+  // set for each key that matched, and bit i of the result says so.
+  static constexpr unsigned kMaxBulk = detail::PrefixTrie<32>::kMaxBulk;
+  std::uint64_t lookup_v4_bulk(const std::uint32_t* keys, unsigned n,
+                               PeerId* peers) const noexcept {
+    return v4_.lookup_bulk(keys, n, peers);
+  }
+  std::uint64_t lookup_v6_bulk(const detail::Uint128* keys, unsigned n,
+                               PeerId* peers) const noexcept {
+    return v6_.lookup_bulk(keys, n, peers);
   }
 
   // A peer's prefixes, sorted (IPv4 first, then by address and length). Scans the whole

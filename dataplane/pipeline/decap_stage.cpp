@@ -165,11 +165,20 @@ void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
   // Phase 2: one AEAD call for the whole burst (keys and ciphers may be mixed).
   ctx.aead->open_burst(std::span<crypto::AeadOp>(ops.data(), n_ops));
 
-  // Phase 3: replay commit, inner checks, reframing. The peers' activity blocks first (their
-  // slots arrived during phase 1).
+  // Phase 3: replay commit, inner checks, the sources' routes (all at once), reframing. The
+  // peers' activity blocks first (their slots arrived during phase 1).
   for (std::uint16_t j = 0; far && j < n_ops; ++j)
     __builtin_prefetch(state.peers[pending[j].session->peer].activity, 1);
   stage::ActivityTally tally;
+  struct Opened {
+    std::uint16_t op;  // index into ops and pending
+    stage::Activity* act;
+    InnerInfo inner;
+  };
+  stage::Scratch<Opened, kStageChunk> opened;
+  stage::RouteBatch sources;  // lane k: opened[k]'s inner source
+  std::uint16_t n_opened = 0;
+  // 3a: authentic and first, a packet inside.
   for (std::uint16_t j = 0; j < n_ops; ++j) {
     const crypto::AeadOp& op = ops[j];
     const PendingOpen& p = pending[j];
@@ -185,7 +194,9 @@ void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
     act.session = p.session;
     act.authenticated = true;
     act.source = p.source;  // the burst's last authenticated source wins
-    InnerInfo inner;
+    // Parsed in place: the packets that pass are kept by counting them in n_opened.
+    Opened& o = opened.emplace(n_opened);
+    InnerInfo& inner = o.inner;
     if (parse_inner(op.data, op.len, inner) != DropReason::none) {
       act.data = true;  // authentic data, just not a packet we can forward
       stage::drop(ctx, m, DropReason::inner_bad_ip);
@@ -199,18 +210,29 @@ void decap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
       continue;
     }
     act.data = true;
-    const auto owner = lookup_route(*state.routes, inner.is_ipv6, inner.src_ip());
+    (void)sources.add(inner.is_ipv6, inner.src_ip());
+    o.op = j;
+    o.act = &act;
+    ++n_opened;
+  }
+  // 3b: from an address its peer may use (cryptokey routing), to the bridge.
+  sources.resolve(*state.routes);
+  for (std::uint16_t k = 0; k < n_opened; ++k) {
+    const Opened& o = opened[k];
+    const PendingOpen& p = pending[o.op];
+    rte_mbuf* m = p.m;
+    const auto owner = sources.peer(k);
     if (!owner || *owner != p.session->peer) {
       stage::drop(ctx, m, DropReason::inner_src_not_allowed);
       continue;
     }
-    ++act.packets;
-    act.bytes += p.msg_len;
+    ++o.act->packets;
+    o.act->bytes += p.msg_len;
     // TCP MSS clamping of SYN segments from the peer's side (docs/STRAITD.md, "Path MTU").
     const std::uint16_t mss =
-        inner.is_ipv6 ? state.path_mtu.mss_clamp_v6 : state.path_mtu.mss_clamp_v4;
-    if (mss != 0) (void)clamp_tcp_mss(op.data, inner, mss);
-    reframe_for_bridge(m, p, inner, state.bridge);
+        o.inner.is_ipv6 ? state.path_mtu.mss_clamp_v6 : state.path_mtu.mss_clamp_v4;
+    if (mss != 0) (void)clamp_tcp_mss(ops[o.op].data, o.inner, mss);
+    reframe_for_bridge(m, p, o.inner, state.bridge);
     out_bridge[r.to_bridge++] = m;
   }
   flush_activity(tally, state, ctx.now_ns);

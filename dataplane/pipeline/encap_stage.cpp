@@ -222,10 +222,10 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
   std::uint16_t n_pending = 0;
   std::uint16_t n_groups = 0;
 
-  // Phase 1: per-packet checks, grouping by peer. In three passes over the burst, each
-  // starting the memory reads the next one needs for every packet (route -> peer slot ->
-  // keypair, send counter and key, activity block), so that with many peers the cache misses
-  // of the burst's packets overlap instead of queueing (perf/README.md, "Where the cycles go").
+  // Phase 1: per-packet checks, grouping by peer. In passes over the burst, each starting the
+  // memory reads the next one needs for every packet (routes -> peer slot -> keypair, send
+  // counter and key, activity block), so that with many peers and routes the cache misses of
+  // the burst's packets overlap instead of queueing (perf/README.md, "Where the cycles go").
   struct Routed {
     rte_mbuf* m;
     std::uint8_t* ip;
@@ -234,9 +234,10 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
     InnerInfo inner;
   };
   stage::Scratch<Routed, kStageChunk> routed;
+  stage::RouteBatch routes;  // lane j: routed[j]'s destination
   const bool far = state.prefetch_peers();
-  std::uint16_t n_routed = 0;
-  // 1a: the bridge frame and its inner packet; the route; the peer slot.
+  std::uint16_t n_parsed = 0;
+  // 1a: the bridge frame and its inner packet; its destination goes into the route batch.
   for (std::uint16_t i = 0; i < n; ++i) {
     stage::prefetch_data(pkts, i, n);
     rte_mbuf* m = pkts[i];
@@ -260,7 +261,7 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
       continue;
     }
     std::uint8_t* ip = frame + kEthHdrLen;
-    Routed& p = routed.emplace(n_routed);
+    Routed& p = routed.emplace(n_parsed);
     InnerInfo& inner = p.inner;
     if (parse_inner(ip, frame_len - kEthHdrLen, inner) != DropReason::none || inner.is_keepalive ||
         inner.is_ipv6 != (ether_type == kEtherTypeIpv6Be)) {
@@ -271,28 +272,35 @@ void encap_chunk(StageContext& ctx, const ForwardingState& state, rte_mbuf** pkt
       out_slow[r.to_slow_path++] = m;
       continue;
     }
-    const auto peer = lookup_route(*state.routes, inner.is_ipv6, inner.dst_ip());
-    const PeerSlot* slot = peer ? state.peer_slot(*peer) : nullptr;
-    if (slot == nullptr) {
-      stage::drop(ctx, m, DropReason::no_route);
-      continue;
-    }
-    // The peer id is known before its slot is read: the slot's lines are on their way while
-    // the next packets are parsed and routed.
-    if (far) state.prefetch_peer(*peer);
+    (void)routes.add(inner.is_ipv6, inner.dst_ip());
     p.m = m;
     p.ip = ip;
-    p.slot = slot;
     p.frame_len = frame_len;
-    ++n_routed;
+    ++n_parsed;
   }
-  // 1b: the keypair each packet will be sealed with, its counter and key; the activity block.
+  // 1b: the routes, all at once; the peer slots. A peer id is known before its slot is read:
+  // the slot's lines are on their way while the next packets are routed.
+  routes.resolve(*state.routes);
+  std::uint16_t n_routed = 0;
+  for (std::uint16_t j = 0; j < n_parsed; ++j) {
+    const auto peer = routes.peer(j);
+    const PeerSlot* slot = peer ? state.peer_slot(*peer) : nullptr;
+    if (slot == nullptr) {
+      stage::drop(ctx, routed[j].m, DropReason::no_route);
+      continue;
+    }
+    if (far) state.prefetch_peer(*peer);
+    Routed& p = routed[n_routed++];
+    if (&p != &routed[j]) p = routed[j];
+    p.slot = slot;
+  }
+  // 1c: the keypair each packet will be sealed with, its counter and key; the activity block.
   for (std::uint16_t j = 0; far && j < n_routed; ++j) {
     const PeerSlot& slot = *routed[j].slot;
     if (const wg::Keypair* kp = send_keypair(slot)) kp->prefetch_for_seal();
     __builtin_prefetch(slot.activity, 1);
   }
-  // 1c: the checks that read them, grouping by peer.
+  // 1d: the checks that read them, grouping by peer.
   for (std::uint16_t j = 0; j < n_routed; ++j) {
     Routed& p = routed[j];
     rte_mbuf* m = p.m;

@@ -1,15 +1,17 @@
 #pragma once
-// Small pieces both stages use per packet: dropping with a reason, raising a per-peer flag, and
-// folding per-packet peer activity into one update per peer per burst. Internal to
-// dataplane/pipeline.
+// Small pieces both stages use per packet: dropping with a reason, raising a per-peer flag,
+// folding per-packet peer activity into one update per peer per burst, and asking the
+// allowed-IPs table about a whole burst at once. Internal to dataplane/pipeline.
 
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <optional>
 #include <type_traits>
 
 #include "base/drop_reason.hpp"
@@ -88,6 +90,53 @@ class ActivityTally {
  private:
   Scratch<Activity, kStageChunk> items_;
   std::uint32_t n_ = 0;
+};
+
+// A burst's allowed-IPs lookups, asked of the table together (AllowedIps::lookup_v4_bulk and
+// lookup_v6_bulk) so that their cache misses overlap instead of queueing: add() each packet's
+// address, resolve() once, then read peer() by the lane add() returned. At most kStageChunk
+// lanes; no allocation (the stages keep one on their stack).
+class RouteBatch {
+ public:
+  static_assert(kStageChunk <= wg::AllowedIps::kMaxBulk);
+
+  // `addr`: 4 bytes for IPv4, 16 for IPv6, wire order. Returns the lane.
+  std::uint16_t add(bool is_ipv6, const std::uint8_t* addr) noexcept {
+    const std::uint16_t lane = n_++;
+    if (is_ipv6) {
+      family_index_[lane] = static_cast<std::uint8_t>(kV6 | n6_);
+      keys6_.emplace(n6_++) = wg::AllowedIps::load_v6(addr);
+    } else {
+      family_index_[lane] = n4_;
+      keys4_.emplace(n4_++) = wg::AllowedIps::load_v4(addr);
+    }
+    return lane;
+  }
+  void resolve(const wg::AllowedIps& routes) noexcept {
+    if (n4_ != 0) found4_ = routes.lookup_v4_bulk(keys4_.data(), n4_, peers4_.data());
+    if (n6_ != 0) found6_ = routes.lookup_v6_bulk(keys6_.data(), n6_, peers6_.data());
+  }
+  // The peer id owning lane's address, if any (after resolve()).
+  [[nodiscard]] std::optional<std::uint32_t> peer(std::uint16_t lane) const noexcept {
+    const std::uint8_t at = family_index_[lane];
+    const unsigned i = at & ~kV6;
+    const bool v6 = (at & kV6) != 0;
+    if (((v6 ? found6_ : found4_) >> i & 1U) == 0) return std::nullopt;
+    return v6 ? peers6_[i] : peers4_[i];
+  }
+
+ private:
+  static constexpr std::uint8_t kV6 = 0x80;             // in family_index_: an IPv6 lane
+  std::array<std::uint8_t, kStageChunk> family_index_;  // lane -> kV6 | index in its family
+  Scratch<std::uint32_t, kStageChunk> keys4_;
+  Scratch<wg::detail::Uint128, kStageChunk> keys6_;
+  std::array<wg::PeerId, kStageChunk> peers4_;
+  std::array<wg::PeerId, kStageChunk> peers6_;
+  std::uint64_t found4_ = 0;
+  std::uint64_t found6_ = 0;
+  std::uint16_t n_ = 0;
+  std::uint8_t n4_ = 0;
+  std::uint8_t n6_ = 0;
 };
 
 }  // namespace strait::dp::stage

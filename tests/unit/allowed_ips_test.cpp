@@ -42,6 +42,31 @@ std::optional<PeerId> lookup(const AllowedIps& t, const std::string& addr) {
   return p.family == IpFamily::v4 ? t.lookup_v4(p.addr.data()) : t.lookup_v6(p.addr.data());
 }
 
+// The bulk lookup of `addrs` (one family) agrees with one lookup per address.
+void expect_bulk_agrees(const AllowedIps& t, IpFamily family,
+                        const std::vector<std::array<std::uint8_t, 16>>& addrs) {
+  ASSERT_LE(addrs.size(), AllowedIps::kMaxBulk);
+  const auto n = static_cast<unsigned>(addrs.size());
+  std::array<PeerId, AllowedIps::kMaxBulk> peers{};
+  std::uint64_t found = 0;
+  if (family == IpFamily::v4) {
+    std::array<std::uint32_t, AllowedIps::kMaxBulk> keys{};
+    for (unsigned i = 0; i < n; ++i) keys[i] = AllowedIps::load_v4(addrs[i].data());
+    found = t.lookup_v4_bulk(keys.data(), n, peers.data());
+  } else {
+    std::array<detail::Uint128, AllowedIps::kMaxBulk> keys{};
+    for (unsigned i = 0; i < n; ++i) keys[i] = AllowedIps::load_v6(addrs[i].data());
+    found = t.lookup_v6_bulk(keys.data(), n, peers.data());
+  }
+  for (unsigned i = 0; i < n; ++i) {
+    const auto one =
+        family == IpFamily::v4 ? t.lookup_v4(addrs[i].data()) : t.lookup_v6(addrs[i].data());
+    const auto bulk = (found >> i & 1U) != 0 ? std::optional<PeerId>(peers[i]) : std::nullopt;
+    ASSERT_EQ(bulk, one) << "lane " << i << " of " << n;
+  }
+  EXPECT_EQ(n == 64 ? 0 : found >> n, 0U) << "bits set past the last lane";
+}
+
 constexpr PeerId kNone = 0;  // the tables below use peers 1.., 0 means "no match"
 
 struct Step {
@@ -347,6 +372,7 @@ void differential(IpFamily family, std::uint64_t seed, int ops) {
       t = copy;
     }
     ASSERT_EQ(t.size(), ref.routes().size()) << "op " << i;
+    std::vector<std::array<std::uint8_t, 16>> burst;
     for (int k = 0; k < 4; ++k) {
       // Near the prefixes, or anywhere (mostly misses).
       auto addr = src.address();
@@ -359,7 +385,13 @@ void differential(IpFamily family, std::uint64_t seed, int ops) {
       ASSERT_EQ(got, want) << "op " << i;
       hits += want.has_value();
       ++lookups;
+      burst.push_back(addr);
     }
+    // Now and then a whole burst of them, else the step's four.
+    if (i % 50 == 0) {
+      while (burst.size() < AllowedIps::kMaxBulk) burst.push_back(src.address());
+    }
+    ASSERT_NO_FATAL_FAILURE(expect_bulk_agrees(t, family, burst)) << "op " << i;
   }
   // The entry listing matches too.
   std::vector<AllowedIpsEntry> want;
@@ -459,13 +491,16 @@ void differential_around_slots(IpFamily family, std::uint64_t seed) {
         t = copy;
       }
       ASSERT_EQ(t.size(), ref.routes().size()) << "op " << op;
+      std::vector<std::array<std::uint8_t, 16>> burst;
       for (int k = 0; k < 6; ++k) {
         const auto addr = address();
         const auto want = ref.lookup(family, addr.data());
         const auto got =
             family == IpFamily::v4 ? t.lookup_v4(addr.data()) : t.lookup_v6(addr.data());
         ASSERT_EQ(got, want) << "op " << op << " size " << ref.routes().size();
+        burst.push_back(addr);
       }
+      ASSERT_NO_FATAL_FAILURE(expect_bulk_agrees(t, family, burst)) << "op " << op;
     }
   }
 }
@@ -479,6 +514,115 @@ TEST(AllowedIps, DifferentialAroundFirstLevelSlotsV6) {
 }
 
 // The first level exists from 64 routes on and goes below 32; lookups agree on both sides.
+// The first level spans the prefix that holds nearly all routes (its region), so that routes
+// crowded into one pod network do not share a handful of slots. Hardest where the crowd moves:
+// most routes inside one base's /20 (/100 for IPv6), a few anywhere, and the crowd changing
+// base partway, so that the routes outside the region pass an eighth and it is chosen again;
+// short prefixes cover the region and come and go.
+void differential_clustered(IpFamily family, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const unsigned bits = family == IpFamily::v4 ? 32 : 128;
+  const unsigned crowd_len = bits - 12;
+  std::array<std::array<std::uint8_t, 16>, 2> bases{};
+  for (auto& base : bases) {
+    for (auto& byte : base) byte = static_cast<std::uint8_t>(rng());
+  }
+  auto set_bit = [](std::array<std::uint8_t, 16>& a, unsigned bit, bool on) {
+    const auto m = static_cast<std::uint8_t>(0x80U >> (bit % 8));
+    a[bit / 8] = static_cast<std::uint8_t>(on ? a[bit / 8] | m : a[bit / 8] & ~m);
+  };
+  std::size_t crowd = 0;  // the base the crowd is in
+  auto address = [&] {
+    const unsigned r = rng() % 100;
+    std::array<std::uint8_t, 16> a = bases[r < 97 ? crowd : 1 - crowd];
+    const unsigned from = r < 99 ? crowd_len : 0;
+    for (unsigned bit = from; bit < bits; ++bit) set_bit(a, bit, rng() % 2 != 0);
+    if (family == IpFamily::v4) std::fill(a.begin() + 4, a.end(), 0);
+    return a;
+  };
+  auto prefix = [&] {
+    IpPrefix p;
+    p.family = family;
+    p.addr = address();
+    const unsigned r = rng() % 100;
+    p.len = static_cast<std::uint8_t>(r < 5    ? rng() % crowd_len         // covers the crowd
+                                      : r < 60 ? bits - rng() % 5          // long
+                                               : crowd_len + rng() % 13);  // inside the crowd
+    return p;
+  };
+  AllowedIps t;
+  ReferenceTable ref;
+  const std::vector<std::size_t> targets = {300, 40, 900, 600, 1200, 10, 500};
+  int op = 0;
+  for (std::size_t phase = 0; phase < targets.size(); ++phase) {
+    if (phase == 3) crowd = 1;  // the crowd moves: most new routes land outside the region
+    for (int step = 0; step < 1500; ++step, ++op) {
+      const unsigned r = rng() % 100;
+      const bool grow = ref.routes().size() < targets[phase] ? r < 85 : r < 15;
+      if (grow) {
+        const IpPrefix p = prefix();
+        const auto peer = static_cast<PeerId>(1 + rng() % 9);
+        ASSERT_EQ(t.insert(p, peer), AllowedIpsError::none);
+        ref.insert(p, peer);
+      } else if (!ref.routes().empty()) {
+        const IpPrefix p = ref.routes()[rng() % ref.routes().size()].prefix;
+        ASSERT_EQ(t.remove(p), AllowedIpsError::none) << "op " << op;
+        ASSERT_TRUE(ref.remove(p));
+      }
+      if (step % 8 != 0) continue;
+      std::vector<std::array<std::uint8_t, 16>> burst;
+      for (int k = 0; k < 16; ++k) {
+        const auto addr = address();
+        const auto got =
+            family == IpFamily::v4 ? t.lookup_v4(addr.data()) : t.lookup_v6(addr.data());
+        ASSERT_EQ(got, ref.lookup(family, addr.data()))
+            << "op " << op << " size " << ref.routes().size();
+        burst.push_back(addr);
+      }
+      ASSERT_NO_FATAL_FAILURE(expect_bulk_agrees(t, family, burst)) << "op " << op;
+    }
+  }
+}
+
+TEST(AllowedIps, DifferentialClusteredV4) {
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) differential_clustered(IpFamily::v4, seed);
+}
+
+TEST(AllowedIps, DifferentialClusteredV6) {
+  for (std::uint64_t seed = 1; seed <= 2; ++seed) differential_clustered(IpFamily::v6, seed);
+}
+
+// A mesh's pod blocks (a /28 per peer inside 10/8) put the region at their common prefix, and
+// enough routes elsewhere move it back to the whole space.
+TEST(AllowedIps, FirstLevelRegionFollowsTheRoutes) {
+  using Trie = detail::PrefixTrie<32>;
+  Trie trie;
+  trie.insert(0x0a000000U, 8, 9999);  // 10/8 covers the region: it is not outside
+  for (std::uint32_t p = 0; p < 1000; ++p) trie.insert(0x0a000000U + p * 16, 28, p);
+  ASSERT_EQ(trie.first_level_bits(), 16U);
+  // 1000 /28s span 10.0.0.0 - 10.0.62.127: their common prefix is 10.0.0.0/18, cut to /16 to
+  // leave 16 bits for the slots.
+  EXPECT_EQ(trie.first_level_region(), std::make_pair(std::uint32_t{0x0a000000U}, 16U));
+  for (std::uint32_t p = 0; p < 1000; ++p) {
+    ASSERT_EQ(trie.lookup(0x0a000000U + p * 16 + p % 16), std::optional<PeerId>(p));
+  }
+  EXPECT_EQ(trie.lookup(0x0a004000U), std::optional<PeerId>(9999));  // past the last block
+  EXPECT_EQ(trie.lookup(0x0a00ffffU), std::optional<PeerId>(9999));
+  EXPECT_EQ(trie.lookup(0x0b000000U), std::nullopt);
+  // 100 routes outside (under an eighth of 1101): the region stays, they walk from the root.
+  for (std::uint32_t i = 0; i < 100; ++i) trie.insert(0xc0a80000U + (i << 8), 24, 5000 + i);
+  EXPECT_EQ(trie.first_level_region(), std::make_pair(std::uint32_t{0x0a000000U}, 16U));
+  EXPECT_EQ(trie.lookup(0xc0a80a05U), std::optional<PeerId>(5010));
+  // 100 more pass an eighth: chosen again, and 10/8 and 192.168/16 share no prefix.
+  for (std::uint32_t i = 100; i < 200; ++i) trie.insert(0xc0a80000U + (i << 8), 24, 5000 + i);
+  EXPECT_EQ(trie.first_level_region().second, 0U);
+  for (std::uint32_t p = 0; p < 1000; ++p) {
+    ASSERT_EQ(trie.lookup(0x0a000000U + p * 16 + p % 16), std::optional<PeerId>(p));
+  }
+  EXPECT_EQ(trie.lookup(0xc0a8c7ffU), std::optional<PeerId>(5199));
+  EXPECT_EQ(trie.lookup(0x0a004000U), std::optional<PeerId>(9999));
+}
+
 TEST(AllowedIps, FirstLevelIsBuiltAndDropped) {
   detail::PrefixTrie<32> trie;
   constexpr std::uint32_t kFrom = detail::PrefixTrie<32>::kFirstLevelFrom;
