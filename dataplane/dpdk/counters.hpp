@@ -26,8 +26,8 @@ struct alignas(64) LcoreCounters {
   std::array<std::uint64_t, kDropReasonCount> drops{};  // indexed by DropReason
   std::uint64_t polls = 0;                              // run-loop iterations
   std::uint64_t idle_sleeps = 0;                        // back-off sleeps taken while idle
-  std::uint64_t idle_sleep_us = 0;
-  std::uint64_t idle_waits = 0;  // waits on the queues' descriptors (queue_wakeup.hpp)
+  std::uint64_t idle_sleep_us = 0;  // idle: slept, or waited on the queues' descriptors
+  std::uint64_t idle_waits = 0;     // waits on the queues' descriptors (queue_wakeup.hpp)
 };
 
 // The writer side: a relaxed load and store (a plain add on x86-64, no lock prefix), so a

@@ -139,9 +139,13 @@ void run_worker_loop(WorkerContext& ctx, Poll&& poll) {
       if (packets == 0 && !ctx.stop->load(std::memory_order_relaxed)) {
         // Offline while waiting: no grace period waits for an idle worker.
         if (ctx.rcu != nullptr) rte_rcu_qsbr_thread_offline(ctx.rcu, id);
+        const std::uint64_t t0 = rte_get_tsc_cycles();
         (void)wakeup->wait(ctx.options.wait_timeout_ms);
+        const std::uint64_t waited = rte_get_tsc_cycles() - t0;
         if (ctx.rcu != nullptr) rte_rcu_qsbr_thread_online(ctx.rcu, id);
         counter_add(ctx.counters->idle_waits, 1);
+        // Idle time like the back-off's sleeps (the busy ratio of dataplane_metrics).
+        counter_add(ctx.counters->idle_sleep_us, waited * 1'000'000 / rte_get_tsc_hz());
       }
       wakeup->disarm();
       (void)backoff.after_poll(packets);
