@@ -20,6 +20,7 @@ void add_into(CounterTotals& t, const LcoreCounters& c) {
   t.polls += load(c.polls);
   t.idle_sleeps += load(c.idle_sleeps);
   t.idle_sleep_us += load(c.idle_sleep_us);
+  t.idle_waits += load(c.idle_waits);
 }
 
 // The telemetry thread (DPDK's, not ours) reads the published set under this mutex; the slow
@@ -43,6 +44,7 @@ int counters_telemetry(const char* /*cmd*/, const char* /*params*/, rte_tel_data
   rte_tel_data_add_dict_u64(d, "polls", t.polls);
   rte_tel_data_add_dict_u64(d, "idle_sleeps", t.idle_sleeps);
   rte_tel_data_add_dict_u64(d, "idle_sleep_us", t.idle_sleep_us);
+  rte_tel_data_add_dict_u64(d, "idle_waits", t.idle_waits);
   rte_tel_data* drops = rte_tel_data_alloc();
   if (drops == nullptr) return 0;
   rte_tel_data_start_dict(drops);

@@ -26,7 +26,8 @@ struct alignas(64) LcoreCounters {
   std::array<std::uint64_t, kDropReasonCount> drops{};  // indexed by DropReason
   std::uint64_t polls = 0;                              // run-loop iterations
   std::uint64_t idle_sleeps = 0;                        // back-off sleeps taken while idle
-  std::uint64_t idle_sleep_us = 0;
+  std::uint64_t idle_sleep_us = 0;  // idle: slept, or waited on the queues' descriptors
+  std::uint64_t idle_waits = 0;     // waits on the queues' descriptors (queue_wakeup.hpp)
 };
 
 // The writer side: a relaxed load and store (a plain add on x86-64, no lock prefix), so a
@@ -55,6 +56,7 @@ struct CounterTotals {
   std::uint64_t polls = 0;
   std::uint64_t idle_sleeps = 0;
   std::uint64_t idle_sleep_us = 0;
+  std::uint64_t idle_waits = 0;
 };
 
 // Reads one block with relaxed loads (safe while its lcore writes it).
@@ -79,8 +81,8 @@ class CounterSet {
 
 // Registers the DPDK telemetry command "/strait/counters" (once per process; needs the EAL)
 // and makes it report the sum of `set` as a dict: "<port>_rx_packets", ..., "polls",
-// "idle_sleeps", "idle_sleep_us", and "drops", a dict by drop reason name. Pass nullptr before
-// destroying the set; the command then answers an empty dict. Slow path only.
+// "idle_sleeps", "idle_sleep_us", "idle_waits", and "drops", a dict by drop reason name. Pass
+// nullptr before destroying the set; the command then answers an empty dict. Slow path only.
 [[nodiscard]] bool publish_counters_telemetry(const CounterSet* set);
 
 inline constexpr const char* kCountersTelemetryCommand = "/strait/counters";

@@ -5,6 +5,8 @@
 #include <rte_ethdev.h>
 #include <spdlog/spdlog.h>
 
+#include "dpdk/queue_wakeup.hpp"
+
 namespace strait::dp {
 namespace {
 
@@ -94,6 +96,9 @@ Result<std::unique_ptr<Port>> Port::open(const PortSpec& spec) {
       spdlog::info("{}: no RSS, each of its {} RX queues gets what the device gives it",
                    p->describe(), spec.n_rx_queues);
     }
+  }
+  if (spec.rx_interrupts && wake_source(p->driver_) == WakeSource::rx_interrupt) {
+    conf.intr_conf.rxq = 1;
   }
   std::uint64_t tx_wanted = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
   conf.txmode.offloads = tx_wanted & info.tx_offload_capa;

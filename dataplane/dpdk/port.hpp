@@ -26,8 +26,11 @@ struct PortSpec {
   std::uint16_t n_tx_queues = 1;
   std::uint16_t rx_ring_size = 1024;  // descriptors, adjusted to the device's limits
   std::uint16_t tx_ring_size = 1024;
-  std::uint16_t mtu = 1500;        // L3 MTU; PMDs that cannot set it keep theirs (logged)
-  bool promiscuous = false;        // the bridge port must see every pod's MAC
+  std::uint16_t mtu = 1500;  // L3 MTU; PMDs that cannot set it keep theirs (logged)
+  bool promiscuous = false;  // the bridge port must see every pod's MAC
+  // Turn on Rx queue interrupts (intr_conf.rxq) where the PMD's wake source is one
+  // (queue_wakeup.hpp: net_tap), so that an idle worker can wait on its queues.
+  bool rx_interrupts = false;
   rte_mempool* mempool = nullptr;  // RX buffers; must outlive the port
 };
 

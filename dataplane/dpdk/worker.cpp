@@ -3,10 +3,13 @@
 #include <rte_errno.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <sys/prctl.h>
 
 #include <string>
 
 namespace strait::dp {
+
+void tighten_timer_slack() noexcept { (void)prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL); }
 
 int worker_lcore_main(void* worker_context) {
   auto& ctx = *static_cast<WorkerContext*>(worker_context);
@@ -54,6 +57,9 @@ Result<void> WorkerGroup::launch() {
 
 void WorkerGroup::stop() {
   stop_.store(true, std::memory_order_relaxed);
+  for (auto& c : contexts_) {
+    if (c.wakeup != nullptr) c.wakeup->doorbell().ring();
+  }
   for (unsigned lcore : launched_) (void)rte_eal_wait_lcore(lcore);
   launched_.clear();
 }

@@ -1,6 +1,6 @@
 #pragma once
-// The worker lcore run loop: poll the pipeline, report an RCU quiescent state, back off when
-// idle, until told to stop. One WorkerContext per worker lcore, written only by that lcore
+// The worker lcore run loop: poll the pipeline, report an RCU quiescent state, wait or back off
+// when idle, until told to stop. One WorkerContext per worker lcore, written only by that lcore
 // once launched (the stop flag excepted, which the main thread sets).
 //
 // Threads: workers run on EAL worker lcores (rte_eal_remote_launch). The EAL main lcore is
@@ -18,17 +18,23 @@
 #include "base/result.hpp"
 #include "dpdk/counters.hpp"
 #include "dpdk/port_role.hpp"
+#include "dpdk/queue_wakeup.hpp"
 
 namespace strait::dp {
 
 struct WorkerOptions {
-  // Production: poll without ever sleeping (lowest latency, 100% of the core).
+  // Dedicated cores: poll without ever sleeping or waiting (lowest latency, 100% of the core).
   bool busy_poll = false;
-  // Empty polls in a row before the first sleep; then sleeps double from sleep_min_us up to
+  // Empty polls in a row before the first sleep or wait. A worker with a QueueWakeup then
+  // waits on it (WorkerContext::wakeup); one without sleeps, doubling from sleep_min_us up to
   // sleep_max_us, and any packet resets the back-off.
   std::uint32_t idle_polls_before_sleep = 256;
   std::uint32_t sleep_min_us = 1;
   std::uint32_t sleep_max_us = 1000;
+  // The longest wait on a QueueWakeup. Nothing of the worker is due on a timer (its relay
+  // rings ring the doorbell, and so does WorkerGroup::stop): this bounds a wake-up lost to a
+  // PMD that misbehaves, at one empty poll a second when idle.
+  int wait_timeout_ms = 1000;
 };
 
 // The adaptive idle back-off, without the sleeping (testable without an lcore).
@@ -88,6 +94,9 @@ struct alignas(64) WorkerContext {
   void* pipeline = nullptr;                 // the per-lcore pipeline object poll() works on
   rte_rcu_qsbr* rcu = nullptr;              // null: the worker reports no quiescent states
   const std::atomic<bool>* stop = nullptr;  // set by the main thread, read each iteration
+  // Non-null: when idle, wait on the queues' descriptors instead of sleeping (busy_poll
+  // ignores it). Owned by whoever built the context; used only by this worker once launched.
+  QueueWakeup* wakeup = nullptr;
   WorkerOptions options;
 
   [[nodiscard]] const WorkerQueues& queue(PortRole r) const {
@@ -95,12 +104,21 @@ struct alignas(64) WorkerContext {
   }
 };
 
+// Lowers this thread's timer slack to 1 ns: the default 50 us would stretch every short
+// back-off sleep and wait timeout (prctl PR_SET_TIMERSLACK). Called by run_worker_loop.
+void tighten_timer_slack() noexcept;
+
 // The loop, for any `poll` callable (the pipeline may instantiate it with its own inlined
 // stage instead of going through ctx.poll). Returns when *ctx.stop becomes true.
+//
+// Idle with a QueueWakeup: arm it, poll once more (what arrives after this look keeps a
+// descriptor readable or rings the doorbell), go RCU-offline and wait; back online, disarm.
 template <class Poll>
 void run_worker_loop(WorkerContext& ctx, Poll&& poll) {
   IdleBackoff backoff(ctx.options);
   const unsigned id = ctx.worker_index;
+  QueueWakeup* const wakeup = ctx.options.busy_poll ? nullptr : ctx.wakeup;
+  tighten_timer_slack();
   if (ctx.rcu != nullptr) {
     (void)rte_rcu_qsbr_thread_register(ctx.rcu, id);
     rte_rcu_qsbr_thread_online(ctx.rcu, id);
@@ -111,14 +129,34 @@ void run_worker_loop(WorkerContext& ctx, Poll&& poll) {
     // Nothing of the previous iteration's configuration is referenced past this point.
     if (ctx.rcu != nullptr) rte_rcu_qsbr_quiescent(ctx.rcu, id);
     std::uint32_t sleep_us = backoff.after_poll(packets);
-    if (sleep_us != 0) {
-      // Offline while asleep: no grace period waits for a sleeping worker.
-      if (ctx.rcu != nullptr) rte_rcu_qsbr_thread_offline(ctx.rcu, id);
-      rte_delay_us_sleep(sleep_us);
-      if (ctx.rcu != nullptr) rte_rcu_qsbr_thread_online(ctx.rcu, id);
-      counter_add(ctx.counters->idle_sleeps, 1);
-      counter_add(ctx.counters->idle_sleep_us, sleep_us);
+    if (sleep_us == 0) continue;
+    if (wakeup != nullptr) {
+      wakeup->arm();
+      packets = poll(ctx);
+      counter_add(ctx.counters->polls, 1);
+      if (ctx.rcu != nullptr) rte_rcu_qsbr_quiescent(ctx.rcu, id);
+      // The stop flag is read after arming: WorkerGroup::stop sets it, then rings.
+      if (packets == 0 && !ctx.stop->load(std::memory_order_relaxed)) {
+        // Offline while waiting: no grace period waits for an idle worker.
+        if (ctx.rcu != nullptr) rte_rcu_qsbr_thread_offline(ctx.rcu, id);
+        const std::uint64_t t0 = rte_get_tsc_cycles();
+        (void)wakeup->wait(ctx.options.wait_timeout_ms);
+        const std::uint64_t waited = rte_get_tsc_cycles() - t0;
+        if (ctx.rcu != nullptr) rte_rcu_qsbr_thread_online(ctx.rcu, id);
+        counter_add(ctx.counters->idle_waits, 1);
+        // Idle time like the back-off's sleeps (the busy ratio of dataplane_metrics).
+        counter_add(ctx.counters->idle_sleep_us, waited * 1'000'000 / rte_get_tsc_hz());
+      }
+      wakeup->disarm();
+      (void)backoff.after_poll(packets);
+      continue;
     }
+    // Offline while asleep: no grace period waits for a sleeping worker.
+    if (ctx.rcu != nullptr) rte_rcu_qsbr_thread_offline(ctx.rcu, id);
+    rte_delay_us_sleep(sleep_us);
+    if (ctx.rcu != nullptr) rte_rcu_qsbr_thread_online(ctx.rcu, id);
+    counter_add(ctx.counters->idle_sleeps, 1);
+    counter_add(ctx.counters->idle_sleep_us, sleep_us);
   }
   if (ctx.rcu != nullptr) {
     rte_rcu_qsbr_thread_offline(ctx.rcu, id);
@@ -148,7 +186,8 @@ class WorkerGroup {
   // rte_eal_remote_launch of every context on its lcore; from the main lcore. On error the
   // ones already launched are stopped again.
   [[nodiscard]] Result<void> launch();
-  // Sets the stop flag and waits for every launched worker; idempotent.
+  // Sets the stop flag, rings the waiting workers' doorbells and waits for every launched
+  // worker; idempotent.
   void stop();
 
  private:

@@ -32,6 +32,7 @@
 #include "dpdk/flow_steering.hpp"
 #include "dpdk/mempool.hpp"
 #include "dpdk/port.hpp"
+#include "dpdk/queue_wakeup.hpp"
 #include "dpdk/rcu.hpp"
 #include "dpdk/worker.hpp"
 #include "observability/json_log.hpp"
@@ -177,6 +178,7 @@ int run(const Options& o) {
       spec.mtu =
           static_cast<std::uint16_t>(role == dp::PortRole::wire ? o.tunnel_mtu + 80 : o.tunnel_mtu);
       spec.promiscuous = promiscuous;
+      spec.rx_interrupts = o.idle_wait && !o.busy_poll;
       spec.mempool = pool;
       return dp::Port::open(spec);
     };
@@ -238,7 +240,33 @@ int run(const Options& o) {
           dp::port_role_name(static_cast<dp::PortRole>(r)));
     }
 
-    // 9. The Device and the first snapshot.
+    // 9. How idle workers wait (docs/STRAITD.md, "Idle workers"): on their queues'
+    // descriptors when every queue has one, else all of them back off (said once, with why).
+    std::vector<std::unique_ptr<dp::QueueWakeup>> wakeups;
+    if (o.busy_poll) {
+      spdlog::info("workers busy-poll: they never sleep or wait");
+    } else if (!o.idle_wait) {
+      spdlog::info("idle workers back off (--idle backoff): sleeps of up to 1 ms");
+    } else {
+      const std::vector<dp::ProcessSocket> sockets = dp::process_sockets();
+      for (std::size_t i = 0; i < workers; ++i) {
+        const auto q = static_cast<std::uint16_t>(i);
+        const std::array<dp::QueueWakeup::Queue, 2> qs{
+            dp::QueueWakeup::Queue{wire->port_id(), q},
+            dp::QueueWakeup::Queue{bridge->port_id(), q}};
+        auto w = dp::QueueWakeup::create(qs, sockets);
+        if (!w) {
+          spdlog::warn("idle workers back off (sleeps of up to 1 ms), they cannot wait: {}",
+                       w.error().message);
+          wakeups.clear();
+          break;
+        }
+        spdlog::info("worker {} waits when idle on {}", i, w.value()->summary());
+        wakeups.push_back(std::move(w.value()));
+      }
+    }
+
+    // 10. The Device and the first snapshot.
     SlowPathConfig sc;
     sc.options = &o;
     sc.wire = wire.get();
@@ -248,6 +276,7 @@ int run(const Options& o) {
     sc.handshakes = handshakes.get();
     sc.exceptions = exceptions.get();
     for (std::size_t r = 0; r < dp::kPortRoleCount; ++r) sc.relay[r] = relays[r].get();
+    if (!wakeups.empty()) sc.relay_doorbell = &wakeups[0]->doorbell();
     sc.counters = &counters.block(static_cast<unsigned>(workers));
     sc.all_counters = &counters;
     sc.publication = publication.get();
@@ -262,7 +291,7 @@ int run(const Options& o) {
     // The device holds its own copy now; this one is wiped (the key never lingers in main's frame).
     if (private_key) sodium_memzero(private_key->data(), private_key->size());
 
-    // 10. Workers.
+    // 11. Workers.
     std::vector<std::unique_ptr<WorkerPipeline>> pipelines;
     std::vector<dp::WorkerContext> contexts;
     for (std::size_t i = 0; i < workers; ++i) {
@@ -272,6 +301,7 @@ int run(const Options& o) {
       wp->state = &publication->pointer();
       wp->handshakes = handshakes.get();
       wp->exceptions = exceptions.get();
+      wp->slow_path_doorbell = &slow->doorbell();
       if (i == 0) {
         for (std::size_t r = 0; r < dp::kPortRoleCount; ++r) wp->relay[r] = relays[r].get();
       }
@@ -286,6 +316,7 @@ int run(const Options& o) {
       c.pipeline = wp.get();
       c.rcu = rcu.value()->qsbr();
       c.options.busy_poll = o.busy_poll;
+      if (!wakeups.empty()) c.wakeup = wakeups[i].get();
       contexts.push_back(c);
       pipelines.push_back(std::move(wp));
     }
@@ -302,7 +333,7 @@ int run(const Options& o) {
         }(),
         o.main_lcore);
 
-    // 11. /metrics and /healthz on the endpoint's own threads (not lcores), then the slow
+    // 12. /metrics and /healthz on the endpoint's own threads (not lcores), then the slow
     // path, until a signal.
     std::shared_ptr<DataplaneMetrics> metrics;
     std::unique_ptr<observe::HttpEndpoint> endpoint;

@@ -247,6 +247,19 @@ const std::vector<OptionDef>& option_table() {
          o.busy_poll = *b;
          return std::nullopt;
        }},
+      {"idle", 0, Kind::value, "wait|backoff",
+       "idle workers (without --busy-poll): wait = block until a queue has packets where the "
+       "PMDs allow it, else back off; backoff = sleep up to 1 ms between polls (default wait)",
+       [](Options& o, std::string_view v) -> std::optional<std::string> {
+         if (v == "wait") {
+           o.idle_wait = true;
+         } else if (v == "backoff") {
+           o.idle_wait = false;
+         } else {
+           return "--idle '" + std::string(v) + "' must be wait or backoff";
+         }
+         return std::nullopt;
+       }},
       {"xdp-program", 0, Kind::value, "PATH",
        "with a net_af_xdp wire port: the XDP object straitd hands the PMD as xdp_prog= "
        "(default: the strait_xdp.bpf.o meson installed or built)",

@@ -56,6 +56,10 @@ struct Options {
   std::uint16_t tunnel_mtu = 1420;  // inner MTU, as wg-quick's default over 1500-byte links
   bool mss_clamp = false;  // clamp TCP MSS in SYNs to tunnel_mtu - 40 / - 60 (docs/STRAITD.md)
   bool busy_poll = false;
+  // Idle workers wait on their queues' descriptors where every PMD offers one (true, --idle
+  // wait), else they sleep with the doubling back-off (--idle backoff); busy_poll overrides
+  // both (docs/STRAITD.md, "Idle workers").
+  bool idle_wait = true;
   // net_af_xdp wire port: the XDP object for xdp_prog= (empty: the built/installed
   // strait_xdp.bpf.o); no_xdp_program leaves the PMD's own program (README.md, "XDP").
   std::string xdp_program;

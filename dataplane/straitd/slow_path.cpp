@@ -46,7 +46,7 @@ void merge_drops(uapi::DropCounters& into, std::string_view name, std::uint64_t 
 SlowPath::SlowPath(SlowPathConfig config)
     : cfg_(std::move(config)),
       device_(rng_, aead_),
-      tx_(cfg_.wire, cfg_.bridge, cfg_.tx_queue, cfg_.relay, cfg_.counters),
+      tx_(cfg_.wire, cfg_.bridge, cfg_.tx_queue, cfg_.relay, cfg_.relay_doorbell, cfg_.counters),
       wire_(*cfg_.options, tx_, cfg_.pool, cfg_.counters, [this] { dirty_ = true; }),
       plumbing_(cfg_.bridge, tx_, cfg_.counters, aead_) {}
 
@@ -87,6 +87,8 @@ strait::Result<void> SlowPath::start(const std::optional<strait::Key>& private_k
 
 void SlowPath::run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed)) {
+    // Cleared before looking at the rings: a worker's ring after this wakes the poll below.
+    (void)doorbell_.clear();
     const std::int64_t t = monotonic_ns();
     drain_exceptions(t);
     observe_workers(t);
@@ -103,19 +105,27 @@ void SlowPath::run(const std::atomic<bool>& stop) {
         dirty_ = false;
       }
     }
-    cfg_.publication->reclaim();
+    const bool retired_pending = cfg_.publication->reclaim() != 0;
 
-    pollfd p{cfg_.uapi->fd(), POLLIN, 0};
-    const int ready = ::poll(&p, 1, poll_timeout_ms());
-    if (ready > 0) cfg_.uapi->service(*this);
+    std::array<pollfd, 2> p{pollfd{cfg_.uapi->fd(), POLLIN, 0}, pollfd{doorbell_.fd(), POLLIN, 0}};
+    const int ready = ::poll(p.data(), p.size(), poll_timeout_ms(t, retired_pending));
+    if (ready > 0 && (p[0].revents & POLLIN) != 0) cfg_.uapi->service(*this);
   }
 }
 
-int SlowPath::poll_timeout_ms() const {
+int SlowPath::poll_timeout_ms(std::int64_t now_ns, bool retired_pending) const {
   if (busy_ || dirty_) return 0;
-  // The exception ring is not a descriptor: look at it every millisecond. Handshakes wait at
-  // most that long, which is far below REKEY_TIMEOUT.
-  return 1;
+  // The rings are not descriptors, but the workers ring the doorbell after handing work over
+  // (a handshake, an exception frame, a staged packet). What is left is due on a clock: the
+  // Device's timers; a retired snapshot's grace period and next hops being resolved, looked
+  // at every millisecond; and the rest of observe_workers (data stamps, the send-side rekey
+  // flag, keypair confirmation), which tolerates 100 ms against the paper's seconds.
+  constexpr std::int64_t kMs = 1'000'000;
+  std::int64_t wait_ns = 100 * kMs;
+  if (retired_pending || wire_.has_pending() || unresolved_endpoints_) wait_ns = kMs;
+  if (auto d = device_.next_deadline()) wait_ns = std::min(wait_ns, d->count() - now_ns);
+  if (wait_ns <= 0) return 0;
+  return static_cast<int>((wait_ns + kMs - 1) / kMs);  // rounded up: never early, never spin
 }
 
 void SlowPath::drain_exceptions(std::int64_t now_ns) {

@@ -15,7 +15,8 @@
 //   4. send what the workers staged for peers whose session became usable (encap_one)
 //   5. republish the snapshot if anything changed; free retired snapshots past their RCU
 //      grace period (never blocking)
-//   6. poll() the UAPI socket for at most a millisecond and serve it
+//   6. poll() the UAPI socket and the doorbell the workers ring when they hand it work, until
+//      the next timer is due (at most 100 ms), and serve the UAPI
 //
 // SlowPath is the loop and the dispatch; it owns the Device, and the two parts that keep state
 // of their own: WireSender (datagrams to peers: outer headers, next hops, datagrams waiting
@@ -43,6 +44,7 @@
 #include "device/device.hpp"
 #include "dpdk/counters.hpp"
 #include "dpdk/port.hpp"
+#include "dpdk/queue_wakeup.hpp"
 #include "pipeline/forwarding_state.hpp"
 #include "straitd/options.hpp"
 #include "straitd/peer_plumbing.hpp"
@@ -60,6 +62,8 @@ struct SlowPathConfig {
   std::uint16_t tx_queue = 0;  // the slow path's TX queue on both ports (= workers)
   // Per PortRole: non-null when the port has no slow-path TX queue; worker 0 sends from it.
   std::array<rte_ring*, dp::kPortRoleCount> relay{};
+  // Worker 0's doorbell, rung after a frame goes on a relay ring (null: worker 0 does not wait).
+  dp::Doorbell* relay_doorbell = nullptr;
   rte_mempool* pool = nullptr;     // for the frames it builds
   rte_ring* handshakes = nullptr;  // handshake messages from the workers; single consumer: us
   rte_ring* exceptions = nullptr;  // other exception traffic from the workers; consumer: us
@@ -106,6 +110,8 @@ class SlowPath final : public wg::DeviceIo, public uapi::Handler {
   void on_keypair_released(std::shared_ptr<wg::Keypair> keypair) override;
 
   [[nodiscard]] const wg::Device& device() const { return device_; }
+  // Rung by the workers after a poll that handed the slow path work (worker_pipeline.hpp).
+  [[nodiscard]] dp::Doorbell& doorbell() { return doorbell_; }
 
  private:
   [[nodiscard]] wg::Time now() const;
@@ -119,9 +125,10 @@ class SlowPath final : public wg::DeviceIo, public uapi::Handler {
   // Datagrams waiting for a next hop, and peers' endpoints unresolved at the last build.
   void retry_pending(std::int64_t now_ns);
   void republish();
-  int poll_timeout_ms() const;
+  [[nodiscard]] int poll_timeout_ms(std::int64_t now_ns, bool retired_pending) const;
 
   SlowPathConfig cfg_;
+  dp::Doorbell doorbell_;
   wg::SystemRandom rng_;
   // The slow path's one AEAD engine: the Device prepares every session's keys with it and
   // seals its keepalives with it, PeerPlumbing seals staged packets with it (encap_one).

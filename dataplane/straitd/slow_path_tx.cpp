@@ -14,6 +14,8 @@ void SlowPathTx::transmit(dp::PortRole role, rte_mbuf* m) {
     if (rte_ring_sp_enqueue(relay, m) != 0) {
       rte_pktmbuf_free(m);
       dp::count_drop(*counters_, DropReason::tx_failed);
+    } else if (relay_doorbell_ != nullptr) {
+      relay_doorbell_->ring();  // a write only when worker 0 cleared it since the last one
     }
     return;
   }

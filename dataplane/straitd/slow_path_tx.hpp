@@ -14,17 +14,25 @@
 
 #include "dpdk/counters.hpp"
 #include "dpdk/port.hpp"
+#include "dpdk/queue_wakeup.hpp"
 #include "packet/headers.hpp"
 
 namespace strait::straitd {
 
 class SlowPathTx {
  public:
-  // `relay` per PortRole: non-null when the port has no slow-path TX queue. The ports and the
-  // counter block are only used when a frame is sent.
+  // `relay` per PortRole: non-null when the port has no slow-path TX queue; `relay_doorbell`:
+  // worker 0's, rung after each relayed frame (null: worker 0 does not wait when idle). The
+  // ports and the counter block are only used when a frame is sent.
   SlowPathTx(const dp::Port* wire, const dp::Port* bridge, std::uint16_t tx_queue,
-             std::array<rte_ring*, dp::kPortRoleCount> relay, dp::LcoreCounters* counters)
-      : wire_(wire), bridge_(bridge), tx_queue_(tx_queue), relay_(relay), counters_(counters) {}
+             std::array<rte_ring*, dp::kPortRoleCount> relay, dp::Doorbell* relay_doorbell,
+             dp::LcoreCounters* counters)
+      : wire_(wire),
+        bridge_(bridge),
+        tx_queue_(tx_queue),
+        relay_(relay),
+        relay_doorbell_(relay_doorbell),
+        counters_(counters) {}
 
   // TX on the slow path's queue of `role`'s port; counts, frees what the queue refuses.
   void transmit(dp::PortRole role, rte_mbuf* m);
@@ -36,6 +44,7 @@ class SlowPathTx {
   const dp::Port* bridge_;
   std::uint16_t tx_queue_;
   std::array<rte_ring*, dp::kPortRoleCount> relay_;
+  dp::Doorbell* relay_doorbell_;
   dp::LcoreCounters* counters_;
 };
 

@@ -61,6 +61,7 @@ std::uint32_t worker_poll(dp::WorkerContext& ctx) {
   rte_mbuf* handshakes[kRxBurst];
   rte_mbuf* back[kRxBurst];  // encap's ICMP too-big answers, back into the bridge
 
+  unsigned handed = 0;  // to the slow path, this poll
   const std::uint16_t n_wire = rte_eth_rx_burst(wire.port_id, wire.rx_queue, in, kRxBurst);
   if (n_wire != 0) wp.stage.now_ns = monotonic_ns();
   if (n_wire != 0) {
@@ -73,6 +74,7 @@ std::uint32_t worker_poll(dp::WorkerContext& ctx) {
       transmit(c, dp::PortRole::bridge, bridge, out, r.to_bridge);
       to_slow_path(c, wp.handshakes, handshakes, r.to_handshake, DropReason::handshake_ring_full);
       to_slow_path(c, wp.exceptions, slow, r.to_slow_path, DropReason::exception_ring_full);
+      handed += r.to_handshake + r.to_slow_path;
     }
   }
 
@@ -87,8 +89,10 @@ std::uint32_t worker_poll(dp::WorkerContext& ctx) {
       transmit(c, dp::PortRole::wire, wire, out, r.to_wire);
       to_slow_path(c, wp.exceptions, slow, r.to_slow_path, DropReason::exception_ring_full);
       transmit(c, dp::PortRole::bridge, bridge, back, r.to_bridge);
+      handed += r.to_slow_path + r.staged;
     }
   }
+  if (handed != 0 && wp.slow_path_doorbell != nullptr) wp.slow_path_doorbell->ring();
   std::uint32_t relayed = 0;
   for (std::size_t r = 0; r < dp::kPortRoleCount; ++r) {
     if (wp.relay[r] == nullptr) continue;

@@ -24,6 +24,7 @@
 
 #include "base/monotonic_clock.hpp"  // monotonic_ns: the clock of the stages and the Device
 #include "crypto/aead_burst.hpp"
+#include "dpdk/queue_wakeup.hpp"
 #include "dpdk/worker.hpp"
 #include "pipeline/forwarding_state.hpp"
 #include "pipeline/stage_context.hpp"
@@ -42,6 +43,9 @@ struct WorkerPipeline {
   // Worker 0 only, per PortRole: frames the slow path wants sent on a port that has no
   // slow-path TX queue (net_tap, eal_plan.hpp port_queues). Single producer, single consumer.
   std::array<rte_ring*, dp::kPortRoleCount> relay{};
+  // The slow path's doorbell (SlowPath::doorbell), rung once after a poll that handed it
+  // anything: a handshake or exception frame, or a packet staged for a handshake.
+  dp::Doorbell* slow_path_doorbell = nullptr;
 };
 
 // dp::PollFn: one wire burst and one bridge burst; returns the packets received.

@@ -2,7 +2,9 @@
 // rte_flow rule construction, mempool sizing and the counter sums.
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <rte_byteorder.h>
+#include <sys/socket.h>
 
 #include <array>
 #include <string>
@@ -11,6 +13,7 @@
 #include "dpdk/eal.hpp"
 #include "dpdk/flow_steering.hpp"
 #include "dpdk/mempool.hpp"
+#include "dpdk/queue_wakeup.hpp"
 #include "dpdk/worker.hpp"
 
 namespace strait::dp {
@@ -71,6 +74,54 @@ TEST(IdleBackoff, SleepsAfterThresholdDoublingToCapAndResetsOnTraffic) {
   for (std::uint32_t want : idle) EXPECT_EQ(b.after_poll(0), want);
   EXPECT_EQ(b.after_poll(5), 0u);  // traffic: reset
   for (std::uint32_t want : idle) EXPECT_EQ(b.after_poll(0), want);
+}
+
+TEST(QueueWakeup, WakeSourceByDriver) {
+  // clang-format off
+  struct Case { const char* driver; WakeSource want; };
+  const Case cases[] = {
+      /* 1 */ {"net_tap",       WakeSource::rx_interrupt},
+      /* 2 */ {"net_af_packet", WakeSource::packet_socket},
+      /* 3 */ {"net_af_xdp",    WakeSource::none},  // XDP sockets do not say their interface
+      /* 4 */ {"net_ring",      WakeSource::none},
+      /* 5 */ {"net_null",      WakeSource::none},
+      /* 6 */ {"net_ice",       WakeSource::none},
+      /* 7 */ {"",              WakeSource::none},
+  };
+  // clang-format on
+  for (const Case& c : cases) EXPECT_EQ(wake_source(c.driver), c.want) << c.driver;
+}
+
+TEST(QueueWakeup, PacketSocketsAreMatchedByTheirBoundInterface) {
+  const ProcessSocket sockets[] = {
+      {.fd = 9, .domain = AF_PACKET, .ifindex = 4},   // port's queue 1
+      {.fd = 3, .domain = AF_UNIX, .ifindex = 0},     // UAPI socket
+      {.fd = 7, .domain = AF_PACKET, .ifindex = 4},   // port's queue 0
+      {.fd = 8, .domain = AF_PACKET, .ifindex = 5},   // another interface
+      {.fd = 11, .domain = AF_PACKET, .ifindex = 0},  // unbound
+      {.fd = 12, .domain = AF_INET, .ifindex = 4},    // not AF_PACKET
+  };
+  EXPECT_EQ(packet_sockets_of(sockets, 4), (std::vector<int>{7, 9}));
+  EXPECT_EQ(packet_sockets_of(sockets, 5), (std::vector<int>{8}));
+  EXPECT_TRUE(packet_sockets_of(sockets, 6).empty());
+  EXPECT_TRUE(packet_sockets_of(sockets, 0).empty());  // an unknown ifindex matches nothing
+}
+
+TEST(Doorbell, OneWriteUntilClearedAndReadableOnlyWhenRung) {
+  Doorbell d;
+  auto readable = [&] {
+    pollfd p{d.fd(), POLLIN, 0};
+    return ::poll(&p, 1, 0) == 1;
+  };
+  EXPECT_FALSE(readable());
+  EXPECT_FALSE(d.clear());
+  for (int i = 0; i < 100; ++i) d.ring();
+  EXPECT_TRUE(readable());
+  EXPECT_TRUE(d.clear());  // reads the eventfd back to zero
+  EXPECT_FALSE(readable());
+  EXPECT_FALSE(d.clear());
+  d.ring();  // after a clear, the next ring writes again
+  EXPECT_TRUE(readable());
 }
 
 TEST(IdleBackoff, BusyPollNeverSleeps) {

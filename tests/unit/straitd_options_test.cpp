@@ -66,6 +66,7 @@ TEST(StraitdOptions, DefaultsWithTheRequiredOptions) {
   EXPECT_THAT(o.worker_lcores, ElementsAre(1U));
   EXPECT_EQ(o.bridge_mac_mode, BridgeMacMode::pod);
   EXPECT_FALSE(o.busy_poll);
+  EXPECT_TRUE(o.idle_wait);
   EXPECT_FALSE(o.no_huge);
   EXPECT_EQ(o.test_rekey_after_seconds, 0U);
   ASSERT_TRUE(o.wire_ipv4.has_value());
@@ -146,6 +147,15 @@ TEST(StraitdOptions, MssClampIsOffUnlessAsked) {
   Options o;
   ASSERT_TRUE(apply_config_text(o, "mss-clamp = true\n", false, "s.conf").ok());
   EXPECT_TRUE(o.mss_clamp);
+}
+
+TEST(StraitdOptions, IdleWaitsUnlessBackoffIsAsked) {
+  auto backoff = parse({"--idle", "backoff"});
+  ASSERT_TRUE(backoff.ok()) << backoff.error().message;
+  EXPECT_FALSE(backoff.value().options.idle_wait);
+  auto wait = parse({"--idle", "wait"});
+  ASSERT_TRUE(wait.ok()) << wait.error().message;
+  EXPECT_TRUE(wait.value().options.idle_wait);
 }
 
 TEST(StraitdOptions, MemoryShortAndLongForms) {
@@ -255,6 +265,7 @@ TEST(StraitdOptions, ErrorMessages) {
        "cannot read config file '/nonexistent/straitd.conf': No such file or directory"},
       {31, {"--file-prefix", ""}, true, "non-empty name"},
       {32, {"--config"}, true, "--config needs a value"},
+      {33, {"--idle", "spin"}, true, "--idle 'spin' must be wait or backoff"},
   };
   for (const auto& c : cases) {
     EXPECT_THAT(error_of(c.args, c.with_base), HasSubstr(c.expected)) << "case " << c.id;
