@@ -49,8 +49,11 @@
 # runs in the tunnel's context when it re-enables bottom halves after a send (the receiving
 # veth's or tap's protocol processing can land there). It includes the idle cost over the
 # test's wall time (the slow path's 1 ms wake-ups, the workers' back-off polls), which is
-# part of what a tunnel spends at that load. A busy-polling worker (aesbusy) runs 100 % by
-# design, so its figure is its wall time, not its cost: reported, marked, not a goal row.
+# part of what a tunnel spends at that load. Then the same test again with perf counting the
+# tunnel threads' system calls (raw_syscalls:sys_enter) in a window in its middle: system
+# calls per packet carried (a separate pass: counting them costs a little on every call). A
+# busy-polling worker (aesbusy) runs 100 % by design, so its figure is its wall time, not its
+# cost: reported, marked, not a goal row.
 #
 #   STRAIT_BUILD_DIR     build directory with straitd (default: build)
 #   STRAIT_E2E_REPS      rounds; every round runs every configuration (default 3); the
@@ -81,6 +84,8 @@ reps=${STRAIT_E2E_REPS:-$([ "$quick" = 1 ] && echo 1 || echo 3)}
 secs=${STRAIT_E2E_SECONDS:-$([ "$quick" = 1 ] && echo 2 || echo 5)}
 read -r -a configs <<<"${STRAIT_E2E_CONFIGS:-plain wggo chacha aes aesbusy aesxdp}"
 fixed_mbps=${STRAIT_E2E_FIXED_MBPS:-200}
+# The system-call count's window inside a fixed-rate test of $secs seconds (>= 2).
+syscall_window=$((secs > 2 ? secs - 1 : 1))
 
 skip() {
   echo "perf/e2e.sh: skipped: $*"
@@ -262,6 +267,18 @@ measure() {
   ip netns exec "$NSA" taskset -c "$CPU_A" iperf3 -c "$DST" -u -b "${fixed_mbps}M" -l 1392 \
     -t "$secs" -J >"$p.udpfix.json" 2>/dev/null || rig_fail "iperf3 UDP at $fixed_mbps Mbit/s ($c)"
   cpu_sample >"$p.cpu1.txt"
+  if [ ${#TUNNEL_PIDS[@]} -gt 0 ] && command -v perf >/dev/null; then
+    # System calls of the tunnel's threads at the same load: a second pass, because counting
+    # them adds to each one; perf counts $syscall_window seconds inside the test's $secs.
+    ip netns exec "$NSA" taskset -c "$CPU_A" iperf3 -c "$DST" -u -b "${fixed_mbps}M" -l 1392 \
+      -t "$secs" -J >"$p.udpfix2.json" 2>/dev/null &
+    local client=$! pids
+    pids=$(IFS=,; echo "${TUNNEL_PIDS[*]}")
+    sleep 0.5
+    perf stat -x, -e raw_syscalls:sys_enter --per-thread -p "$pids" -o "$p.syscalls.txt" \
+      -- sleep "$syscall_window" >/dev/null 2>&1 || true
+    wait "$client" || rig_fail "iperf3 UDP at $fixed_mbps Mbit/s, second pass ($c)"
+  fi
   [ -n "${TELEMETRY_A:-}" ] && telemetry "$TELEMETRY_A" >"$p.tel_a0.json" && telemetry "$TELEMETRY_B" >"$p.tel_b0.json"
   local prof=
   if [ "${STRAIT_E2E_PROFILE:-0}" = 1 ]; then
@@ -297,7 +314,8 @@ for ((r = 1; r <= reps; r++)); do
   done
 done
 
-python3 perf/e2e_report.py "$raw" "$out" "$secs" "$fixed_mbps" "$skipped_configs" "${configs[@]}"
+python3 perf/e2e_report.py "$raw" "$out" "$secs" "$fixed_mbps" "$syscall_window" "$skipped_configs" \
+  "${configs[@]}"
 gnuplot -e "data='$out/e2e.dat'; out='$out'" perf/e2e.gp
 rm -f "$out/e2e.dat"
 cat "$out/e2e.txt"
