@@ -22,7 +22,17 @@ lab_netns_exists() { [ -e "/var/run/netns/$1" ]; }
 
 lab_pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 
-# lab_stop_pidfile PIDFILE NAME: SIGTERM, up to 5 s of grace, then SIGKILL.
+# lab_pid_exiting PID: alive, but past its last instruction (its command line is gone): a
+# process killed a moment ago that the kernel is still taking apart, holding its files (a DPDK
+# process its --file-prefix's lock) until it becomes a zombie.
+lab_pid_exiting() {
+  lab_pid_alive "$1" && [ ! -s "/proc/$1/cmdline" ] &&
+    [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
+# lab_stop_pidfile PIDFILE NAME: SIGTERM, up to 5 s of grace, then SIGKILL; and in every case
+# waits (up to 10 s) until a process that is exiting has let go of its files, so that a
+# restart right after a kill -KILL does not find them taken.
 lab_stop_pidfile() {
   local pidfile=$1 name=$2 pid i
   [ -f "$pidfile" ] || return 0
@@ -35,6 +45,10 @@ lab_stop_pidfile() {
     done
     lab_pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
   fi
+  for ((i = 0; i < 100; i++)); do
+    lab_pid_exiting "$pid" || break
+    sleep 0.1
+  done
   rm -f "$pidfile"
 }
 
