@@ -120,7 +120,7 @@ void PrefixTrie<kBits>::update_first_level(Key key, unsigned len, int fresh) {
   // choose the region again (it leaves out at most a sixteenth, so this cannot flap).
   const bool drifted = bits != 0 && outside_ * 8 > routes_;
   if (bits != slot_bits_ || drifted) {  // build, rebuild, or drop
-    std::vector<Slot>().swap(first_);   // give the memory back, copies shrink with it
+    decltype(first_)().swap(first_);    // give the memory back, copies shrink with it
     slot_bits_ = static_cast<std::uint8_t>(bits);
     region_key_ = Key{0};
     region_len_ = 0;
@@ -346,7 +346,7 @@ template <unsigned kBits>
 void PrefixTrie<kBits>::clear() noexcept {
   nodes_.clear();
   free_.clear();
-  std::vector<Slot>().swap(first_);
+  decltype(first_)().swap(first_);
   slot_bits_ = 0;
   region_key_ = Key{0};
   region_len_ = 0;

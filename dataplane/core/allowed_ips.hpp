@@ -42,6 +42,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/huge_page_allocator.hpp"
 #include "base/ip_prefix.hpp"
 #include "core/types.hpp"
 
@@ -216,10 +217,12 @@ class PrefixTrie {
   // none; else a node inside the region), given best, the match found above i.
   void fill(std::uint32_t i, std::uint32_t lo, std::uint32_t hi, std::optional<PeerId> best);
 
-  std::vector<Node> nodes_;
-  std::vector<std::uint32_t> free_;  // released nodes, reused before nodes_ grows
-  std::vector<Slot> first_;          // 2^slot_bits_ slots, or empty
-  std::uint8_t slot_bits_ = 0;       // 0, kNarrowSlotBits or kWideSlotBits
+  // The nodes and the slots are what lookups read at random: on huge pages where they are
+  // large (base/huge_page_allocator.hpp).
+  std::vector<Node, HugePageAllocator<Node>> nodes_;
+  std::vector<std::uint32_t> free_;                   // released nodes, reused before nodes_ grows
+  std::vector<Slot, HugePageAllocator<Slot>> first_;  // 2^slot_bits_ slots, or empty
+  std::uint8_t slot_bits_ = 0;                        // 0, kNarrowSlotBits or kWideSlotBits
   // The first level spans region_key_/region_len_ (kept clear of host bits): the slots index
   // the slot_bits_ bits after it. Addresses outside it walk from the root.
   Key region_key_{0};
