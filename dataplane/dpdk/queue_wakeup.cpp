@@ -19,6 +19,7 @@ namespace strait::dp {
 WakeSource wake_source(std::string_view driver_name) {
   if (driver_name == "net_tap") return WakeSource::rx_interrupt;
   if (driver_name == "net_af_packet") return WakeSource::packet_socket;
+  if (driver_name == "net_af_xdp") return WakeSource::xdp_socket;
   return WakeSource::none;
 }
 
@@ -54,6 +55,15 @@ std::vector<int> packet_sockets_of(std::span<const ProcessSocket> sockets, int i
   if (ifindex <= 0) return fds;
   for (const ProcessSocket& s : sockets) {
     if (s.domain == AF_PACKET && s.ifindex == ifindex) fds.push_back(s.fd);
+  }
+  std::sort(fds.begin(), fds.end());
+  return fds;
+}
+
+std::vector<int> xdp_sockets_of(std::span<const ProcessSocket> sockets) {
+  std::vector<int> fds;
+  for (const ProcessSocket& s : sockets) {
+    if (s.domain == AF_XDP) fds.push_back(s.fd);
   }
   std::sort(fds.begin(), fds.end());
   return fds;
@@ -137,6 +147,12 @@ Result<std::unique_ptr<QueueWakeup>> QueueWakeup::create(std::span<const Queue> 
                        std::to_string(info.if_index)};
         }
         how = std::to_string(fds.size()) + " packet socket" + (fds.size() == 1 ? "" : "s");
+        break;
+      case WakeSource::xdp_socket:
+        fds = xdp_sockets_of(sockets);
+        if (fds.empty()) return Error{name + ": this process has no XDP socket"};
+        how = std::to_string(fds.size()) + " XDP socket" + (fds.size() == 1 ? "" : "s") +
+              " (of all ports)";
         break;
       case WakeSource::none: return Error{name + ": the PMD offers no descriptor to wait on"};
     }

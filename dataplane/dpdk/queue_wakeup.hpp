@@ -11,8 +11,13 @@
 //                  own descriptors by the interface it is bound to. With several queues on one
 //                  interface the sockets cannot be told apart, so a worker watches all of them
 //                  (a wake meant for another worker's queue costs one empty poll).
-//   others         none (net_af_xdp, whose XDP sockets cannot say their interface through
-//                  getsockname; net_ring; net_null; PCI devices): the worker keeps the sleeping
+//   net_af_xdp     the XDP sockets (readable while their RX ring holds a frame). They cannot
+//                  say their interface (no getsockname, and this kernel has no XDP socket
+//                  diagnostics), so a worker watches every XDP socket of the process: straitd
+//                  makes them all for its own ports, and a wake for another queue costs one
+//                  empty poll. Opened with busy_budget=0 (eal_plan.hpp af_xdp_devargs): with
+//                  the PMD's default every empty RX poll is a recvfrom system call.
+//   others         none (net_ring, net_null, PCI devices): the worker keeps the sleeping
 //                  back-off (worker.hpp IdleBackoff), and straitd logs why once.
 // Every descriptor is level-triggered, so "arm, look once more, then wait" loses no wake-up:
 // what arrives after the last look keeps its descriptor readable.
@@ -33,7 +38,7 @@
 
 namespace strait::dp {
 
-enum class WakeSource : std::uint8_t { rx_interrupt, packet_socket, none };
+enum class WakeSource : std::uint8_t { rx_interrupt, packet_socket, xdp_socket, none };
 
 // The wake source of a PMD by its driver name (rte_eth_dev_info::driver_name).
 [[nodiscard]] WakeSource wake_source(std::string_view driver_name);
@@ -48,6 +53,9 @@ struct ProcessSocket {
 
 // The process's sockets from /proc/self/fd (AF_PACKET ones with their interface).
 [[nodiscard]] std::vector<ProcessSocket> process_sockets();
+
+// The AF_XDP sockets of `sockets`, in fd order.
+[[nodiscard]] std::vector<int> xdp_sockets_of(std::span<const ProcessSocket> sockets);
 
 // The AF_PACKET sockets of `sockets` bound to interface `ifindex` (> 0), in fd order.
 [[nodiscard]] std::vector<int> packet_sockets_of(std::span<const ProcessSocket> sockets,

@@ -90,6 +90,14 @@ PortQueues port_queues(std::size_t workers, std::string_view devargs) {
   return {w, static_cast<std::uint16_t>(w + 1), true};
 }
 
+std::string port_devargs(std::string_view devargs, bool busy_poll) {
+  std::string out(devargs);
+  if (busy_poll || devargs.rfind("net_af_xdp", 0) != 0) return out;
+  // A devargs key is preceded by a comma (the first item is the device name).
+  if (out.find(",busy_budget=") == std::string::npos) out += ",busy_budget=0";
+  return out;
+}
+
 std::string explain_port_error(std::string_view message, std::size_t workers) {
   std::string m(message);
   if (m.find(" queues, straitd needs ") != std::string::npos) {

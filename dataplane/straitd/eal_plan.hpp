@@ -42,6 +42,13 @@ struct PortQueues {
 // net_tap, net_tun, net_af_packet, net_af_xdp: see PortQueues.
 [[nodiscard]] bool needs_equal_queue_counts(std::string_view devargs);
 
+// The devargs straitd opens a port with: for a net_af_xdp port that does not name a
+// busy_budget, busy_budget=0 unless straitd busy-polls. The PMD's default (64) turns on the
+// kernel's preferred busy polling, which is for cores that poll without end: it makes every
+// empty RX poll a recvfrom system call (about 65 per packet at 18 kpps in perf/e2e.sh), and an
+// idle worker waits on the socket anyway (dpdk/queue_wakeup.hpp). Other devargs unchanged.
+[[nodiscard]] std::string port_devargs(std::string_view devargs, bool busy_poll);
+
 // Port::open's message, with what straitd needs said in full when a port lacked queues.
 [[nodiscard]] std::string explain_port_error(std::string_view message, std::size_t workers);
 

@@ -184,12 +184,12 @@ int run(const Options& o) {
     };
     // A net_af_xdp wire port gets our XDP program (README.md, "XDP"): the PMD loads and
     // attaches it, we configure it once the port runs.
-    std::string wire_devargs = o.wire;
+    std::string wire_devargs = port_devargs(o.wire, o.busy_poll);
     std::unique_ptr<XdpWire> xdp = XdpWire::prepare(o, wire_devargs);
     auto wire_r = open_port(dp::PortRole::wire, wire_devargs, false);
     if (!wire_r) return fail(explain_port_error(wire_r.error().message, workers));
     std::unique_ptr<dp::Port> wire = std::move(wire_r).value();
-    auto bridge_r = open_port(dp::PortRole::bridge, o.bridge, true);
+    auto bridge_r = open_port(dp::PortRole::bridge, port_devargs(o.bridge, o.busy_poll), true);
     if (!bridge_r) return fail(explain_port_error(bridge_r.error().message, workers));
     std::unique_ptr<dp::Port> bridge = std::move(bridge_r).value();
     spdlog::info("{} mac {} with {} RX / {} TX queues; {} mac {}", wire->describe(),

@@ -82,7 +82,7 @@ TEST(QueueWakeup, WakeSourceByDriver) {
   const Case cases[] = {
       /* 1 */ {"net_tap",       WakeSource::rx_interrupt},
       /* 2 */ {"net_af_packet", WakeSource::packet_socket},
-      /* 3 */ {"net_af_xdp",    WakeSource::none},  // XDP sockets do not say their interface
+      /* 3 */ {"net_af_xdp",    WakeSource::xdp_socket},
       /* 4 */ {"net_ring",      WakeSource::none},
       /* 5 */ {"net_null",      WakeSource::none},
       /* 6 */ {"net_ice",       WakeSource::none},
@@ -105,6 +105,17 @@ TEST(QueueWakeup, PacketSocketsAreMatchedByTheirBoundInterface) {
   EXPECT_EQ(packet_sockets_of(sockets, 5), (std::vector<int>{8}));
   EXPECT_TRUE(packet_sockets_of(sockets, 6).empty());
   EXPECT_TRUE(packet_sockets_of(sockets, 0).empty());  // an unknown ifindex matches nothing
+}
+
+TEST(QueueWakeup, XdpSocketsAreAllOfTheProcesss) {
+  const ProcessSocket sockets[] = {
+      {.fd = 14, .domain = AF_XDP, .ifindex = 0},    // the bridge port's
+      {.fd = 3, .domain = AF_UNIX, .ifindex = 0},    // UAPI socket
+      {.fd = 10, .domain = AF_XDP, .ifindex = 0},    // the wire port's
+      {.fd = 7, .domain = AF_PACKET, .ifindex = 4},  // not AF_XDP
+  };
+  EXPECT_EQ(xdp_sockets_of(sockets), (std::vector<int>{10, 14}));
+  EXPECT_TRUE(xdp_sockets_of(std::span<const ProcessSocket>(sockets, 2).subspan(1)).empty());
 }
 
 TEST(Doorbell, OneWriteUntilClearedAndReadableOnlyWhenRung) {

@@ -1,11 +1,13 @@
 // Idle workers that wait on their queues' descriptors (dpdk/queue_wakeup.hpp) over real PMDs:
-// a net_tap port and a net_af_packet port on a veth, one worker forwarding between them. Needs
-// root, /dev/net/tun and hugepages; one EAL (-l 0,1: the test on lcore 0, the worker on 1).
+// a net_tap port and a net_af_packet (or, second instance, net_af_xdp) port on a veth, one
+// worker forwarding between them. Needs root, /dev/net/tun and hugepages; one EAL (-l 0,1: the
+// test on lcore 0, the worker on 1).
 //
 //   test (lcore 0)                                  worker (lcore 1)
 //   raw socket on tap strait_wkt  <──> net_tap "wire" ───┐ forward_both: wire <-> bridge,
 //   raw socket on veth strait_wkb <──> veth strait_wka   │ waits on the tap's Rx interrupt fd
 //                                        └ net_af_packet "bridge" ┘ and the af_packet socket
+//                                          (or net_af_xdp)              (or the XDP socket)
 //
 // The test injects a frame on one kernel side while the worker waits, and reads it on the
 // other: the wait woke for that PMD. Then it counts the polls of an idle waiting worker and of
@@ -41,7 +43,7 @@ namespace strait::dp {
 namespace {
 
 constexpr const char* kTap = "strait_wkt";
-constexpr const char* kVethPmd = "strait_wka";   // the af_packet PMD's end
+constexpr const char* kVethPmd = "strait_wka";   // the af_packet / af_xdp PMD's end
 constexpr const char* kVethTest = "strait_wkb";  // the test's end
 constexpr std::uint16_t kEtherType = 0x88b5;     // IEEE local experimental: nobody else's
 
@@ -122,6 +124,16 @@ std::uint32_t forward_both(WorkerContext& ctx) {
 std::uint64_t polls_of(const CounterSet& c) { return c.sum().polls; }
 std::uint64_t waits_of(const CounterSet& c) { return c.sum().idle_waits; }
 
+// The bridge side's PMD, the test's parameter, with what QueueWakeup's summary says of it.
+struct BridgePmd {
+  const char* devargs_prefix;  // + the interface
+  const char* summary;
+};
+const BridgePmd kAfPacket{"net_af_packet_wk,iface=", "net_af_packet) RX queue 0: 1 packet socket"};
+const BridgePmd kAfXdp{"net_af_xdp_wk,start_queue=0,queue_count=1,busy_budget=0,iface=",
+                       "net_af_xdp) RX queue 0: 1 XDP socket"};
+
+// The fixture: af_packet on the bridge side; WakeupEachPmd runs a test over each BridgePmd.
 class Wakeup : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -146,7 +158,7 @@ class Wakeup : public ::testing::Test {
     auto tap = Port::open(spec("wire", std::string("net_tap_wk,iface=") + kTap));
     ASSERT_TRUE(tap.ok()) << tap.error().message;
     tap_ = std::move(tap.value());
-    auto afp = Port::open(spec("bridge", std::string("net_af_packet_wk,iface=") + kVethPmd));
+    auto afp = Port::open(spec("bridge", std::string(bridge().devargs_prefix) + kVethPmd));
     ASSERT_TRUE(afp.ok()) << afp.error().message;
     afp_ = std::move(afp.value());
     quiet_link(kTap);
@@ -159,6 +171,8 @@ class Wakeup : public ::testing::Test {
     afp_.reset();
     (void)sh(std::string("ip link del ") + kVethPmd);
   }
+
+  [[nodiscard]] virtual const BridgePmd& bridge() const { return kAfPacket; }
 
   std::unique_ptr<QueueWakeup> make_wakeup() {
     const std::array<QueueWakeup::Queue, 2> qs{QueueWakeup::Queue{tap_->port_id(), 0},
@@ -187,6 +201,14 @@ class Wakeup : public ::testing::Test {
   std::unique_ptr<RcuDomain> rcu_;
 };
 
+// net_af_xdp runs only the forwarding test: in one process, a second net_af_xdp port opened
+// after the first was closed fails its RX queue setup ("Failed to configure xdp socket";
+// straitd opens each port once per process, so it was not pursued).
+class WakeupEachPmd : public Wakeup, public ::testing::WithParamInterface<BridgePmd> {
+ protected:
+  [[nodiscard]] const BridgePmd& bridge() const override { return GetParam(); }
+};
+
 // Waits (bounded) until pred() holds.
 template <class Pred>
 bool eventually(Pred pred) {
@@ -197,13 +219,12 @@ bool eventually(Pred pred) {
   return pred();
 }
 
-TEST_F(Wakeup, WaitingWorkerWakesForTapAndAfPacketAndForwards) {
+TEST_P(WakeupEachPmd, WaitingWorkerWakesForEachPmdAndForwards) {
   std::unique_ptr<QueueWakeup> w = make_wakeup();
   ASSERT_NE(w, nullptr);
   EXPECT_NE(w->summary().find("net_tap) RX queue 0: rx interrupt"), std::string::npos)
       << w->summary();
-  EXPECT_NE(w->summary().find("net_af_packet) RX queue 0: 1 packet socket"), std::string::npos)
-      << w->summary();
+  EXPECT_NE(w->summary().find(bridge().summary), std::string::npos) << w->summary();
   RawSocket at_tap(kTap);
   RawSocket at_veth(kVethTest);
   ASSERT_GE(at_tap.fd, 0);
@@ -221,7 +242,7 @@ TEST_F(Wakeup, WaitingWorkerWakesForTapAndAfPacketAndForwards) {
       rte_delay_us_sleep(20'000);
       return waits_of(counters) > 0 && polls_of(counters) == p;
     }));
-    // tap (Rx interrupt fd) -> worker -> af_packet -> veth
+    // tap (Rx interrupt fd) -> worker -> af_packet / af_xdp -> veth
     ASSERT_TRUE(at_tap.send(m));
     EXPECT_TRUE(at_veth.receive(m, 3000)) << "net_tap did not wake the worker";
     ASSERT_TRUE(eventually([&] {
@@ -229,10 +250,11 @@ TEST_F(Wakeup, WaitingWorkerWakesForTapAndAfPacketAndForwards) {
       rte_delay_us_sleep(20'000);
       return polls_of(counters) == p;
     }));
-    // veth -> af_packet (its socket) -> worker -> tap
+    // veth -> af_packet / af_xdp (its socket) -> worker -> tap
     const std::uint8_t back = m + 0x10;
     ASSERT_TRUE(at_veth.send(back));
-    EXPECT_TRUE(at_tap.receive(back, 3000)) << "net_af_packet did not wake the worker";
+    EXPECT_TRUE(at_tap.receive(back, 3000))
+        << bridge().devargs_prefix << " did not wake the worker";
   }
   g.stop();  // rings the doorbell: returns without waiting for the wait's timeout
   EXPECT_GT(waits_of(counters), 3u);
@@ -276,6 +298,12 @@ TEST_F(Wakeup, APortWithoutADescriptorCannotWaitAndSaysWhich) {
             std::string::npos)
       << w.error().message;
 }
+
+INSTANTIATE_TEST_SUITE_P(BridgePmds, WakeupEachPmd, ::testing::Values(kAfPacket, kAfXdp),
+                         [](const ::testing::TestParamInfo<BridgePmd>& info) {
+                           return info.index == 0 ? std::string("af_packet")
+                                                  : std::string("af_xdp");
+                         });
 
 }  // namespace
 }  // namespace strait::dp

@@ -402,6 +402,14 @@ TEST(StraitdOptions, QueuesPerPort) {
   EXPECT_FALSE(port_queues(2, "net_tap0,iface=t").slow_path_queue);
   EXPECT_TRUE(needs_equal_queue_counts("net_tun1"));
   EXPECT_FALSE(needs_equal_queue_counts("net_ring0"));
+  // net_af_xdp without busy polling: busy_budget=0 unless named (the PMD's default makes every
+  // empty poll a system call); nothing else is touched.
+  EXPECT_EQ(port_devargs("net_af_xdp0,iface=x", false), "net_af_xdp0,iface=x,busy_budget=0");
+  EXPECT_EQ(port_devargs("net_af_xdp0,iface=x", true), "net_af_xdp0,iface=x");
+  EXPECT_EQ(port_devargs("net_af_xdp0,busy_budget=32,iface=x", false),
+            "net_af_xdp0,busy_budget=32,iface=x");
+  EXPECT_EQ(port_devargs("net_af_packet0,iface=x", false), "net_af_packet0,iface=x");
+  EXPECT_EQ(port_devargs("0000:3b:00.1", false), "0000:3b:00.1");
   EXPECT_THAT(explain_port_error("port wire (net_ring0, net_ring) supports 1 TX queues, straitd "
                                  "needs 2 (one per worker lcore)",
                                  1),
