@@ -140,6 +140,8 @@ if [ "$latest" = 1 ] && [ "$quick" != 1 ]; then
   mkdir -p perf/results/latest
   cp "$out/results.json" "$out"/*.png perf/results/latest/
   cp "$out/pipeline.txt" perf/results/latest/pipeline.txt
+  # The end-to-end table too (e2e.sh copies it itself only when run alone).
+  for f in e2e.txt e2e.json; do [ -f "$out/$f" ] && cp "$out/$f" perf/results/latest/; done
   echo "perf/run.sh: perf/results/latest/ updated"
 fi
 echo "perf/run.sh: done ($out)"
