@@ -40,6 +40,7 @@
 #include "pipeline/decap_stage.hpp"
 #include "pipeline/encap_stage.hpp"
 #include "pipeline/forwarding_state.hpp"
+#include "pipeline/stage_common.hpp"
 
 namespace strait::dp {
 namespace {
@@ -936,6 +937,58 @@ TEST(SessionTable, FindsEveryIndexAndNothingElse) {
   EXPECT_EQ(t.find(0xffffffffU), nullptr);
   SessionTable empty;
   EXPECT_EQ(empty.find(0), nullptr);
+}
+
+// The stages' burst lookup: lanes of both families interleaved, each answered with its own
+// peer (a lane mix-up would misroute a packet to another peer), misses as misses, over a table
+// small enough to have no first level and one large enough to have it.
+TEST(RouteBatch, EachLaneGetsItsOwnPeerWhateverTheFamilyMix) {
+  for (const std::uint32_t per_family : {4U, 300U}) {
+    SCOPED_TRACE(per_family);
+    wg::AllowedIps routes;
+    auto v4 = [](std::uint32_t i) {
+      return std::array<std::uint8_t, 4>{10, static_cast<std::uint8_t>(i >> 8),
+                                         static_cast<std::uint8_t>(i), 0};
+    };
+    auto v6 = [](std::uint32_t i) {
+      std::array<std::uint8_t, 16> a{
+          0xfd, 0x00, 0, 0, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)};
+      return a;
+    };
+    for (std::uint32_t i = 0; i < per_family; ++i) {
+      ASSERT_EQ(routes.insert(IpPrefix::v4(v4(i), 24), i), wg::AllowedIpsError::none);
+      IpPrefix p6;
+      p6.family = IpFamily::v6;
+      p6.addr = v6(i);
+      p6.len = 48;
+      ASSERT_EQ(routes.insert(p6, 10000 + i), wg::AllowedIpsError::none);
+    }
+    stage::RouteBatch batch;
+    std::vector<std::optional<std::uint32_t>> want;
+    std::vector<std::array<std::uint8_t, 16>> addrs(kStageChunk);
+    for (std::uint16_t lane = 0; lane < kStageChunk; ++lane) {
+      const std::uint32_t i = (lane * 7U) % per_family;
+      const bool is_v6 = lane % 3 == 1;
+      const bool miss = lane % 11 == 5;
+      auto& a = addrs[lane];
+      if (is_v6) {
+        a = v6(i);
+        a[15] = static_cast<std::uint8_t>(lane);
+        if (miss) a[0] = 0xfc;  // outside fd00::/8
+      } else {
+        const auto b = v4(i);
+        std::copy(b.begin(), b.end(), a.begin());
+        a[3] = static_cast<std::uint8_t>(lane);
+        if (miss) a[0] = 11;
+      }
+      want.push_back(miss ? std::nullopt : std::optional<std::uint32_t>(is_v6 ? 10000 + i : i));
+      ASSERT_EQ(batch.add(is_v6, a.data()), lane);
+    }
+    batch.resolve(routes);
+    for (std::uint16_t lane = 0; lane < kStageChunk; ++lane) {
+      EXPECT_EQ(batch.peer(lane), want[lane]) << "lane " << lane;
+    }
+  }
 }
 
 }  // namespace
