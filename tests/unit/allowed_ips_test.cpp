@@ -297,6 +297,21 @@ class ReferenceTable {
   std::vector<Route> routes_;
 };
 
+using Addresses = std::vector<std::array<std::uint8_t, 16>>;
+
+// Each of `addrs` (one family) finds in `t` what the reference finds, and a bulk lookup of them
+// all agrees with the single ones. Adds the reference's hits to *hits when given.
+void expect_lookups_agree(const AllowedIps& t, const ReferenceTable& ref, IpFamily family,
+                          const Addresses& addrs, int* hits = nullptr) {
+  for (const auto& addr : addrs) {
+    const auto want = ref.lookup(family, addr.data());
+    const auto got = family == IpFamily::v4 ? t.lookup_v4(addr.data()) : t.lookup_v6(addr.data());
+    ASSERT_EQ(got, want) << "routes " << ref.routes().size();
+    if (hits != nullptr) *hits += want.has_value() ? 1 : 0;
+  }
+  ASSERT_NO_FATAL_FAILURE(expect_bulk_agrees(t, family, addrs));
+}
+
 // Addresses drawn around a few bases, so that prefixes nest and diverge at every depth.
 class AddressSource {
  public:
@@ -372,26 +387,22 @@ void differential(IpFamily family, std::uint64_t seed, int ops) {
       t = copy;
     }
     ASSERT_EQ(t.size(), ref.routes().size()) << "op " << i;
-    std::vector<std::array<std::uint8_t, 16>> burst;
-    for (int k = 0; k < 4; ++k) {
+    Addresses probes(4);
+    for (std::size_t k = 0; k < probes.size(); ++k) {
       // Near the prefixes, or anywhere (mostly misses).
-      auto addr = src.address();
+      probes[k] = src.address();
       if (k == 3) {
-        for (auto& byte : addr) byte = static_cast<std::uint8_t>(rng());
-        if (family == IpFamily::v4) std::fill(addr.begin() + 4, addr.end(), 0);
+        for (auto& byte : probes[k]) byte = static_cast<std::uint8_t>(rng());
+        if (family == IpFamily::v4) std::fill(probes[k].begin() + 4, probes[k].end(), 0);
       }
-      const auto want = ref.lookup(family, addr.data());
-      const auto got = family == IpFamily::v4 ? t.lookup_v4(addr.data()) : t.lookup_v6(addr.data());
-      ASSERT_EQ(got, want) << "op " << i;
-      hits += want.has_value();
-      ++lookups;
-      burst.push_back(addr);
     }
-    // Now and then a whole burst of them, else the step's four.
+    ASSERT_NO_FATAL_FAILURE(expect_lookups_agree(t, ref, family, probes, &hits)) << "op " << i;
+    lookups += static_cast<int>(probes.size());
+    // Now and then a whole burst, in bulk only (the reference is too slow for all of them).
     if (i % 50 == 0) {
-      while (burst.size() < AllowedIps::kMaxBulk) burst.push_back(src.address());
+      while (probes.size() < AllowedIps::kMaxBulk) probes.push_back(src.address());
+      ASSERT_NO_FATAL_FAILURE(expect_bulk_agrees(t, family, probes)) << "op " << i;
     }
-    ASSERT_NO_FATAL_FAILURE(expect_bulk_agrees(t, family, burst)) << "op " << i;
   }
   // The entry listing matches too.
   std::vector<AllowedIpsEntry> want;
@@ -414,7 +425,8 @@ TEST(AllowedIps, DifferentialV6) {
   for (std::uint64_t seed = 1; seed <= 4; ++seed) differential(IpFamily::v6, seed, 20000);
 }
 
-// The first-level table (the top 16 bits) is hardest where prefixes shorter than, equal to and
+// The first-level table (here the top 16 bits: routes in three random /12s leave its region the
+// whole space) is hardest where prefixes shorter than, equal to and
 // longer than 16 bits nest in the same slots and come and go: a short prefix rewrites a range
 // of slots, a /16 folds into its slot, a removal must fall back to whatever covers it. Routes
 // cluster in a few /12s so that they overlap, and the route count swings across the size at
@@ -491,16 +503,9 @@ void differential_around_slots(IpFamily family, std::uint64_t seed) {
         t = copy;
       }
       ASSERT_EQ(t.size(), ref.routes().size()) << "op " << op;
-      std::vector<std::array<std::uint8_t, 16>> burst;
-      for (int k = 0; k < 6; ++k) {
-        const auto addr = address();
-        const auto want = ref.lookup(family, addr.data());
-        const auto got =
-            family == IpFamily::v4 ? t.lookup_v4(addr.data()) : t.lookup_v6(addr.data());
-        ASSERT_EQ(got, want) << "op " << op << " size " << ref.routes().size();
-        burst.push_back(addr);
-      }
-      ASSERT_NO_FATAL_FAILURE(expect_bulk_agrees(t, family, burst)) << "op " << op;
+      Addresses probes(6);
+      for (auto& addr : probes) addr = address();
+      ASSERT_NO_FATAL_FAILURE(expect_lookups_agree(t, ref, family, probes)) << "op " << op;
     }
   }
 }
@@ -513,12 +518,11 @@ TEST(AllowedIps, DifferentialAroundFirstLevelSlotsV6) {
   for (std::uint64_t seed = 1; seed <= 3; ++seed) differential_around_slots(IpFamily::v6, seed);
 }
 
-// The first level exists from 64 routes on and goes below 32; lookups agree on both sides.
 // The first level spans the prefix that holds nearly all routes (its region), so that routes
 // crowded into one pod network do not share a handful of slots. Hardest where the crowd moves:
-// most routes inside one base's /20 (/100 for IPv6), a few anywhere, and the crowd changing
-// base partway, so that the routes outside the region pass an eighth and it is chosen again;
-// short prefixes cover the region and come and go.
+// nearly all routes inside one base's /20 (/116 for IPv6), a few elsewhere, and the crowd
+// changing base partway, so that the routes outside the region pass an eighth and it is chosen
+// again; short prefixes cover the region and come and go.
 void differential_clustered(IpFamily family, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   const unsigned bits = family == IpFamily::v4 ? 32 : 128;
@@ -570,16 +574,9 @@ void differential_clustered(IpFamily family, std::uint64_t seed) {
         ASSERT_TRUE(ref.remove(p));
       }
       if (step % 8 != 0) continue;
-      std::vector<std::array<std::uint8_t, 16>> burst;
-      for (int k = 0; k < 16; ++k) {
-        const auto addr = address();
-        const auto got =
-            family == IpFamily::v4 ? t.lookup_v4(addr.data()) : t.lookup_v6(addr.data());
-        ASSERT_EQ(got, ref.lookup(family, addr.data()))
-            << "op " << op << " size " << ref.routes().size();
-        burst.push_back(addr);
-      }
-      ASSERT_NO_FATAL_FAILURE(expect_bulk_agrees(t, family, burst)) << "op " << op;
+      Addresses probes(16);
+      for (auto& addr : probes) addr = address();
+      ASSERT_NO_FATAL_FAILURE(expect_lookups_agree(t, ref, family, probes)) << "op " << op;
     }
   }
 }
@@ -623,6 +620,7 @@ TEST(AllowedIps, FirstLevelRegionFollowsTheRoutes) {
   EXPECT_EQ(trie.lookup(0x0a004000U), std::optional<PeerId>(9999));
 }
 
+// The first level exists from 64 routes on and goes below 32; lookups agree on both sides.
 TEST(AllowedIps, FirstLevelIsBuiltAndDropped) {
   detail::PrefixTrie<32> trie;
   constexpr std::uint32_t kFrom = detail::PrefixTrie<32>::kFirstLevelFrom;
