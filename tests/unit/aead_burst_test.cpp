@@ -11,7 +11,10 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "common/rfc8439_vectors.hpp"
 
 namespace strait::crypto {
 namespace {
@@ -19,10 +22,10 @@ namespace {
 using strait::Cipher;
 using Buf = std::vector<std::uint8_t>;
 
-Buf hex(const std::string& s) {
+Buf hex(std::string_view s) {
   Buf out(s.size() / 2);
   for (std::size_t i = 0; i < out.size(); ++i) {
-    out[i] = static_cast<std::uint8_t>(std::stoul(s.substr(2 * i, 2), nullptr, 16));
+    out[i] = static_cast<std::uint8_t>(std::stoul(std::string(s.substr(2 * i, 2)), nullptr, 16));
   }
   return out;
 }
@@ -155,29 +158,14 @@ TEST_F(AeadBurstTest, ChaChaPolyRfc8439Section282) {
 // RFC 8439 appendix A.5: the decryption example. Its nonce 000000000102030405060708 is in
 // WireGuard layout (4 zero bytes || LE64 counter), so this goes through the counter path.
 TEST_F(AeadBurstTest, ChaChaPolyRfc8439AppendixA5ThroughCounterNonce) {
-  const AeadKey key =
-      make_key(Cipher::chacha20_poly1305,
-               hex("1c9240a5eb55d38af333888604f6b5f0473917c1402b80099dca5cbc207075c0"));
-  const Buf ciphertext =
-      hex("64a0861575861af460f062c79be643bd5e805cfd345cf389f108670ac76c8cb2"
-          "4c6cfc18755d43eea09ee94e382d26b0bdb7b73c321b0100d4f03b7f355894cf"
-          "332f830e710b97ce98c8a84abd0b948114ad176e008d33bd60f982b1ff37c855"
-          "9797a06ef4f0ef61c186324e2b3506383606907b6a7c02b0f9f6157b53c867e4"
-          "b9166c767b804d46a59b5216cde7a4e99040c5a40433225ee282a1b0a06c523e"
-          "af4534d7f83fa1155b0047718cbc546a0d072b04b3564eea1b422273f548271a"
-          "0bb2316053fa76991955ebd63159434ecebb4e466dae5a1073a6727627097a10"
-          "49e617d91d361094fa68f0ff77987130305beaba2eda04df997b714d6c6f2c29"
-          "a6ad5cb4022b02709b");
-  const Buf expected_tag = hex("eead9d67890cbb22392336fea1851f38");
-  const std::string text =
-      "Internet-Drafts are draft documents valid for a maximum of six months and may be "
-      "updated, replaced, or obsoleted by other documents at any time. It is inappropriate to "
-      "use Internet-Drafts as reference material or to cite them other than as "
-      "/\xe2\x80\x9cwork in progress./\xe2\x80\x9d";
-  const Buf plaintext(text.begin(), text.end());
+  namespace a5 = test::rfc8439_a5;
+  const AeadKey key = make_key(Cipher::chacha20_poly1305, hex(a5::kKeyHex));
+  const Buf ciphertext = hex(a5::kCiphertextHex);
+  const Buf expected_tag = hex(a5::kTagHex);
+  const Buf plaintext(a5::kPlaintext.begin(), a5::kPlaintext.end());
   ASSERT_EQ(ciphertext.size(), 265u);
   ASSERT_EQ(plaintext.size(), 265u);
-  const Buf aad = hex("f33388860000000000004e91");
+  const Buf aad = hex(a5::kAadHex);
 
   Buf data = ciphertext;
   Buf tag = expected_tag;
