@@ -69,6 +69,16 @@ struct StraitdPools {
   dp::MempoolSizing sizing;
 };
 
+// straitd's pools for two ports of 256-descriptor rings, the test's thread and one worker
+// lcore (the vdev and wakeup tests).
+[[nodiscard]] inline StraitdPools two_port_pools() {
+  dp::MempoolSizing sizing;
+  sizing.ring_descriptors = 8 * 256;
+  sizing.lcores = 2;
+  sizing.staging = 512;
+  return StraitdPools{sizing};
+}
+
 namespace detail {
 inline rte_mempool* g_mbuf_pool = nullptr;
 }  // namespace detail

@@ -310,12 +310,8 @@ INSTANTIATE_TEST_SUITE_P(BridgePmds, WakeupEachPmd, ::testing::Values(kAfPacket,
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  strait::dp::MempoolSizing sizing;
-  sizing.ring_descriptors = 8 * 256;
-  sizing.lcores = 2;
-  sizing.staging = 512;
   ::testing::AddGlobalTestEnvironment(new strait::test::EalEnvironment(
       {.program = "dpdk_wakeup_test", .lcores = "0,1", .memory_mb = 256, .hugepages = true},
-      strait::test::StraitdPools{sizing}));
+      strait::test::two_port_pools()));
   return RUN_ALL_TESTS();
 }
