@@ -102,7 +102,7 @@ class RouteBatch {
 
   // `addr`: 4 bytes for IPv4, 16 for IPv6, wire order. Returns the lane.
   std::uint16_t add(bool is_ipv6, const std::uint8_t* addr) noexcept {
-    const std::uint16_t lane = n_++;
+    const auto lane = static_cast<std::uint16_t>(n4_ + n6_);
     if (is_ipv6) {
       family_index_[lane] = static_cast<std::uint8_t>(kV6 | n6_);
       keys6_.emplace(n6_++) = wg::AllowedIps::load_v6(addr);
@@ -134,7 +134,6 @@ class RouteBatch {
   std::array<wg::PeerId, kStageChunk> peers6_;
   std::uint64_t found4_ = 0;
   std::uint64_t found6_ = 0;
-  std::uint16_t n_ = 0;
   std::uint8_t n4_ = 0;
   std::uint8_t n6_ = 0;
 };
